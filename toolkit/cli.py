@@ -1,0 +1,77 @@
+"""Command line: ``python -m toolkit ACTION TOPIC [options]`` (also installed as ``gradient-lab``).
+
+Topics register their headless runs in ``toolkit/<topic>/cli.py`` as
+``ACTIONS = {"train": (help, add_arguments, run), "evaluate": (...)}``; ``run(args)`` prints
+metrics and returns an exit code. Topic modules are imported only when used, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "TOPICS", "ACTIONS"]
+
+TOPICS = {
+    "tracking": "gradients through a combinatorial solver (particle tracking)",
+    "feedback": "gradients through a random feedback channel (random backprop)",
+    "diffusion": "gradients of log-density: score-based diffusion for weather",
+}
+ACTIONS = {
+    "train": "train a model and save it (checkpoint, metrics.json, charts)",
+    "evaluate": "evaluate a model on a fixed test set and print the metrics",
+    "sweep": "run a hyperparameter study (Optuna) over a topic's parameters",
+}
+
+
+def _topic_actions(topic: str) -> dict:
+    module = importlib.import_module(f"toolkit.{topic}.cli")
+    return module.ACTIONS
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    epilog = "actions:\n" + "\n".join(f"  {a:<10} {h}" for a, h in ACTIONS.items())
+    epilog += "\n\ntopics:\n" + "\n".join(f"  {t:<10} {h}" for t, h in TOPICS.items())
+    epilog += "\n\nexample: python -m toolkit train feedback --rule rbp --epochs 5 --out runs/rbp"
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkit",
+        description="Gradient Lab: three ways a gradient can travel.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=list(ACTIONS), help="what to do")
+    parser.add_argument("topic", choices=list(TOPICS), help="which topic")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``ACTION TOPIC`` first, then the topic's own options for that action."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _top_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        top.print_help()
+        return 0
+    head = [a for a in argv[:2]]
+    ns = top.parse_args(head)
+    actions = _topic_actions(ns.topic)
+    if ns.action not in actions:
+        top.error(f"topic {ns.topic!r} has no {ns.action!r} action; it has: {', '.join(actions)}")
+    help_text, add_arguments, run = actions[ns.action]
+    sub = argparse.ArgumentParser(
+        prog=f"python -m toolkit {ns.action} {ns.topic}",
+        description=help_text,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(sub)
+    args = sub.parse_args(argv[2:])
+    try:
+        return int(run(args) or 0)
+    except (ValueError, TypeError) as exc:  # bad input: say what is wrong, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

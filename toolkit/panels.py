@@ -1,0 +1,192 @@
+"""Panels: controls + a live chart + a text readout, the building block of every notebook.
+
+A panel calls ``render(**values)`` with the current control values and shows what it returns:
+an Altair chart, a readout string (HTML allowed), a ``(chart, text)`` pair, or ``None`` when
+``render`` streamed into the panel's chart itself (it receives it as ``live=`` if it asks for it).
+Without a button the panel re-renders on every control change; with ``button="Train"`` only on
+click. Errors raised by ``render`` are shown in the readout and kept in ``panel.last_error``
+(ipywidgets would otherwise swallow them silently).
+
+``panel.state()`` packs the control values into a short string (``key:base64``) that a teacher can
+paste into an assignment; ``panel.load_state(s)`` restores it — the TensorFlow-Playground idea.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import inspect
+import json
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+
+from .livechart import LiveChart
+
+__all__ = ["Panel", "slider", "log_slider", "dropdown", "toggle", "encode_state", "decode_state"]
+
+
+def encode_state(key: str, values: Mapping[str, Any]) -> str:
+    """``key:<base64url JSON>`` — short, copyable, and safe in URLs and shells."""
+    payload = json.dumps(dict(values), separators=(",", ":"), sort_keys=True)
+    return f"{key}:{base64.urlsafe_b64encode(payload.encode()).decode().rstrip('=')}"
+
+
+def decode_state(state: str, key: str | None = None) -> dict[str, Any]:
+    """Inverse of :func:`encode_state`; checks the key when one is given."""
+    if not isinstance(state, str) or ":" not in state:
+        raise ValueError(f"state must look like 'panel-key:XXXX', got {state!r}")
+    got_key, _, body = state.partition(":")
+    if key is not None and got_key != key:
+        raise ValueError(f"state is for panel {got_key!r}, not for {key!r}")
+    try:
+        values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"state {state!r} is damaged (not base64 JSON): {exc}") from exc
+    if not isinstance(values, dict):
+        raise ValueError(f"state {state!r} does not hold a dict of control values")
+    return values
+
+
+class Panel:
+    """Controls + live chart + readout. See the module docstring."""
+
+    def __init__(
+        self,
+        controls: Mapping[str, widgets.ValueWidget],
+        render: Callable[..., Any],
+        *,
+        title: str = "",
+        button: str | None = None,
+        key: str | None = None,
+        chart: LiveChart | None = None,
+    ) -> None:
+        if not callable(render):
+            raise TypeError(f"render must be callable, got {type(render).__name__}")
+        for name, control in controls.items():
+            if not isinstance(control, widgets.ValueWidget):
+                raise TypeError(f"controls[{name!r}] must be an ipywidgets value widget, got {type(control).__name__}")
+        self.controls = dict(controls)
+        self.render = render
+        self.key = key or getattr(render, "__name__", "panel")
+        self.chart = chart if chart is not None else LiveChart()
+        self.readout = widgets.HTML()
+        self.button = widgets.Button(description=button, button_style="primary") if button else None
+        self.result: Any = None
+        self.last_error: BaseException | None = None
+        self._wants_live = "live" in inspect.signature(render).parameters
+        self._silent = False
+
+        header = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        control_box = widgets.HBox(
+            list(self.controls.values()) + ([self.button] if self.button else []),
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
+        self.widget = widgets.VBox([*header, control_box, self.chart, self.readout])
+        if self.button is not None:
+            self.button.on_click(lambda _: self.update())
+        else:
+            for control in self.controls.values():
+                control.observe(self._on_change, names="value")
+            self.update()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The current control values, keyed like ``controls``."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def _on_change(self, _change: Any) -> None:
+        if not self._silent:
+            self.update()
+
+    def update(self) -> Any:
+        """Call ``render`` with the current values and show its result; returns it."""
+        kwargs = self.values
+        if self._wants_live:
+            kwargs["live"] = self.chart
+        if self.button is not None:
+            self.button.disabled = True
+        try:
+            result = self.render(**kwargs)
+        except Exception as exc:  # shown to the learner instead of vanishing in a callback
+            self.last_error = exc
+            self.readout.value = (
+                f"<pre style='color:#b00'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</pre>"
+            )
+            self._traceback = traceback.format_exc()
+            return None
+        finally:
+            if self.button is not None:
+                self.button.disabled = False
+        self.last_error = None
+        self.result = result
+        chart, text = (result if isinstance(result, tuple) else (result, None))
+        if isinstance(chart, str) and text is None:
+            chart, text = None, chart
+        if chart is not None:
+            self.chart.chart = chart
+        if text is not None:
+            self.readout.value = text
+        return result
+
+    # -- shareable setups ---------------------------------------------------------------------
+    def state(self) -> str:
+        """The control values as a short copyable string (see :func:`encode_state`)."""
+        return encode_state(self.key, self.values)
+
+    def load_state(self, state: str) -> None:
+        """Set the controls from a :meth:`state` string, then render once."""
+        values = decode_state(state, self.key)
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"state names unknown controls {sorted(unknown)}; this panel has {sorted(self.controls)}")
+        self._silent = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = tuple(value) if isinstance(value, list) else value
+        finally:
+            self._silent = False
+        if self.button is None:
+            self.update()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+# -- control shorthands with sensible teaching defaults ----------------------------------------
+_STYLE = {"description_width": "initial"}
+
+
+def slider(description: str, value: float, low: float, high: float, step: float | None = None) -> widgets.ValueWidget:
+    """An int or float slider (int when all numbers are ints) that updates on release."""
+    if all(isinstance(v, int) for v in (value, low, high)) and (step is None or isinstance(step, int)):
+        return widgets.IntSlider(value=value, min=low, max=high, step=step or 1, description=description,
+                                 continuous_update=False, style=_STYLE)
+    return widgets.FloatSlider(value=value, min=low, max=high, step=step or (high - low) / 100,
+                               description=description, continuous_update=False, style=_STYLE,
+                               readout_format=".3g")
+
+
+def log_slider(description: str, value: float, low: float, high: float) -> widgets.FloatLogSlider:
+    """A log-scale slider between ``low`` and ``high`` (both > 0)."""
+    import math
+
+    return widgets.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
+                                  description=description, continuous_update=False, style=_STYLE,
+                                  readout_format=".3g")
+
+
+def dropdown(description: str, options: Any, value: Any = None) -> widgets.Dropdown:
+    """A drop-down of options (first option by default)."""
+    options = list(options)
+    return widgets.Dropdown(options=options, value=options[0] if value is None else value,
+                            description=description, style=_STYLE)
+
+
+def toggle(description: str, value: bool = False) -> widgets.Checkbox:
+    """An on/off checkbox."""
+    return widgets.Checkbox(value=value, description=description, style=_STYLE, indent=False)
