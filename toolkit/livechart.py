@@ -123,6 +123,7 @@ class LiveChart(anywidget.AnyWidget):
         self.min_interval = check_float("min_interval", min_interval, low=0.0, high=60.0)
         check_choice("renderer", renderer, ("svg", "canvas"))
         super().__init__(renderer=renderer)
+        self.add_class("gl-livechart-widget")
         self._next_id = 0
         self._pending: list[dict] = []
         self._last_send = 0.0

@@ -85,6 +85,9 @@ class Panel:
             layout=widgets.Layout(flex_flow="row wrap"),
         )
         self.widget = widgets.VBox([*header, control_box, self.chart, self.readout])
+        # stable hooks for browser tests and styling: every panel, and which kind it is
+        self.widget.add_class("gl-panel")
+        self.widget.add_class("gl-panel-button" if self.button else "gl-panel-live")
         if self.button is not None:
             self.button.on_click(lambda _: self.update())
         else:
