@@ -65,12 +65,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_arguments(sub)
-    args = sub.parse_args(argv[2:])
+    sub.add_argument("--state", default=None, metavar="STRING",
+                     help="start from a notebook panel's setup (the string panel.state() shows); "
+                          "explicit options given here override it")
+    rest = argv[2:]
+    state = _peek_state(rest)
+    if state is not None:
+        _apply_state(sub, state, ns.topic)
+    args = sub.parse_args(rest)
     try:
         return int(run(args) or 0)
     except (ValueError, TypeError) as exc:  # bad input: say what is wrong, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _peek_state(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--state" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--state="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> None:
+    """Use a panel state string as defaults for the options of the same names."""
+    from .panels import decode_state
+
+    key = state.partition(":")[0]
+    if not key.startswith(topic):
+        parser.error(f"--state is for panel {key!r}, not for topic {topic!r}")
+    try:
+        values = decode_state(state)
+    except ValueError as exc:
+        parser.error(str(exc))
+    dests = {a.dest for a in parser._actions}
+    unknown = sorted(set(values) - dests)
+    if unknown:
+        parser.error(f"--state sets {unknown}, which this command has no options for; "
+                     f"it has: {sorted(dests - {'help', 'state'})}")
+    parser.set_defaults(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 if __name__ == "__main__":
