@@ -11,6 +11,7 @@ With ``GRADIENT_LAB_STRICT=1`` in the environment (set by the test command) a fa
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import os
@@ -71,7 +72,11 @@ def compare(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-
     if answer is Ellipsis:
         return CheckResult("not yet", "not answered yet: replace `...` with your answer")
     if isinstance(expected, (str, bool)) or expected is None:
-        if answer == expected:
+        try:
+            same = (answer is None or isinstance(answer, (str, bool, np.bool_))) and bool(answer == expected)
+        except Exception:
+            same = False
+        if same:
             return CheckResult("exact", f"exact: {answer!r}")
         return CheckResult("not yet", f"not yet: expected {expected!r}, got {_describe(answer)}")
     if isinstance(expected, (numbers.Number, np.ndarray, list, tuple)) or hasattr(expected, "detach"):
@@ -96,6 +101,25 @@ def compare(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-
             if exp.ndim == 0:
                 return CheckResult("not yet", f"not yet: expected {exp.item():.6g}, got {ans.item():.6g}", max_diff)
             return CheckResult("not yet", f"not yet: {where} (tolerance rtol={rtol:g}, atol={atol:g})", max_diff)
+    if isinstance(expected, (list, tuple, dict)):
+        if isinstance(expected, dict):
+            if not isinstance(answer, dict) or set(answer) != set(expected):
+                return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
+            keys = list(expected)
+            pairs = [(answer[k], expected[k]) for k in keys]
+        else:
+            if not isinstance(answer, (list, tuple)) or len(answer) != len(expected):
+                return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
+            keys = list(range(len(expected)))
+            pairs = list(zip(answer, expected))
+        worst = CheckResult("exact", "exact", 0.0)
+        for k, (a, e) in zip(keys, pairs):
+            verdict = compare(a, e, rtol=rtol, atol=atol)
+            if not verdict:
+                return CheckResult("not yet", f"not yet: item {k!r}: {verdict.message}", verdict.max_diff)
+            if verdict.status == "close":
+                worst = verdict
+        return worst
     try:
         equal = bool(answer == expected)
     except Exception:
@@ -145,14 +169,15 @@ class Exercise:
             if not callable(answer):
                 return CheckResult("not yet", f"not yet: expected a function, got {_describe(answer)}")
             worst: CheckResult | None = None
-            for case in self.inputs:
+            for index, case in enumerate(self.inputs):
+                want = self.reference(*copy.deepcopy(case))
                 try:
-                    got = answer(*case)
+                    got = answer(*copy.deepcopy(case))
                 except Exception as exc:  # the learner's function may raise anything
                     return CheckResult("not yet", f"not yet: your function raised {type(exc).__name__}: {exc}")
-                verdict = compare(got, self.reference(*case), rtol=self.rtol, atol=self.atol)
+                verdict = compare(got, want, rtol=self.rtol, atol=self.atol)
                 if not verdict:
-                    return CheckResult("not yet", f"{verdict.message} (on input #{self.inputs.index(case)})")
+                    return CheckResult("not yet", f"{verdict.message} (on input #{index})")
                 if worst is None or verdict.status == "close":
                     worst = verdict
             return worst or CheckResult("exact", "exact")

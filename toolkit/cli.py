@@ -93,7 +93,7 @@ def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> Non
     """Use a panel state string as defaults for the options of the same names."""
     from .panels import decode_state
 
-    key = state.partition(":")[0]
+    key = state.rpartition(":")[0]
     if not key.startswith(topic):
         parser.error(f"--state is for panel {key!r}, not for topic {topic!r}")
     try:
@@ -105,6 +105,9 @@ def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> Non
     if unknown:
         parser.error(f"--state sets {unknown}, which this command has no options for; "
                      f"it has: {sorted(dests - {'help', 'state'})}")
+    for action in parser._actions:
+        if action.dest in values and action.choices is not None and values[action.dest] not in action.choices:
+            parser.error(f"--state sets {action.dest}={values[action.dest]!r}; choose from {list(action.choices)}")
     parser.set_defaults(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

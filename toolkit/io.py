@@ -11,8 +11,6 @@ import contextlib
 import io
 import os
 import tempfile
-import zipfile
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +37,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give what open(path, "w") would
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
@@ -68,11 +69,15 @@ def save_checkpoint(
         raise ValueError(f"kind must be a non-empty string, got {kind!r}")
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    for key, value in state_dict.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"state_dict[{key!r}] must be a tensor, got {type(value).__name__}")
+    config, extra = _plain(config, "config"), _plain(extra or {}, "extra")
     payload = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "config": config,
-        "extra": extra or {},
+        "extra": extra,
         "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
     }
     buffer = io.BytesIO()
@@ -80,6 +85,23 @@ def save_checkpoint(
     with atomic_write(path, "wb") as fh:
         fh.write(buffer.getvalue())
     return Path(path)
+
+
+def _plain(obj: Any, where: str) -> Any:
+    """numpy scalars -> Python numbers, arrays -> tensors; anything weights_only cannot load -> TypeError."""
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, dict):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, torch.Tensor)):
+        return obj
+    raise TypeError(f"{where} holds a {type(obj).__name__}; checkpoints store only tensors and plain Python values")
 
 
 def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
@@ -93,11 +115,11 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as exc:
+    except Exception as exc:  # torch.load raises many kinds on foreign files (KeyError, IndexError, ...)
         raise CheckpointError(
             f"{path} is not a readable checkpoint (corrupt or truncated file?): {exc}"
         ) from exc
-    if not isinstance(payload, dict) or "state_dict" not in payload or "kind" not in payload:
+    if not isinstance(payload, dict) or not {"state_dict", "kind", "config"} <= set(payload):
         raise CheckpointError(f"{path} is not a Gradient Lab checkpoint (no 'kind'/'state_dict')")
     if payload["kind"] != kind:
         raise CheckpointError(
@@ -108,4 +130,5 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
             f"{path} has checkpoint format {payload.get('format_version')!r}; "
             f"this toolkit reads format {FORMAT_VERSION}"
         )
-    return {k: payload[k] for k in ("state_dict", "config", "extra", "kind")}
+    return {"state_dict": payload["state_dict"], "config": payload["config"], "extra": payload.get("extra", {}),
+            "kind": payload["kind"]}

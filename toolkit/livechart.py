@@ -171,9 +171,11 @@ class LiveChart(anywidget.AnyWidget):
         """Append one row or several; redraws at most every ``min_interval`` seconds."""
         if isinstance(rows, Mapping):
             rows = [rows]
-        if self._placeholder:
-            self.set_rows([])
+        if self._placeholder:  # the first real rows replace Altair's [{}] at once, as one redraw
+            self.set_rows(rows)
+            return
         self._pending.extend(self._tag(r) for r in rows)
+        del self._pending[: -self.max_rows]
         if time.monotonic() - self._last_send >= self.min_interval:
             self.flush()
 
@@ -189,7 +191,7 @@ class LiveChart(anywidget.AnyWidget):
     @property
     def data(self) -> list[dict]:
         """All rows, including those still held back by the throttle (without the ``_i`` ids)."""
-        return [{k: v for k, v in r.items() if k != "_i"} for r in [*self.rows, *self._pending]]
+        return [{k: v for k, v in r.items() if k != "_i"} for r in [*self.rows, *self._pending][-self.max_rows :]]
 
 
 def _lightning_callback_base() -> type:

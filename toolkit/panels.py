@@ -38,7 +38,7 @@ def decode_state(state: str, key: str | None = None) -> dict[str, Any]:
     """Inverse of :func:`encode_state`; checks the key when one is given."""
     if not isinstance(state, str) or ":" not in state:
         raise ValueError(f"state must look like 'panel-key:XXXX', got {state!r}")
-    got_key, _, body = state.partition(":")
+    got_key, _, body = state.rpartition(":")
     if key is not None and got_key != key:
         raise ValueError(f"state is for panel {got_key!r}, not for {key!r}")
     try:
@@ -107,12 +107,18 @@ class Panel:
     def update(self) -> Any:
         """Call ``render`` with the current values and show its result; returns it."""
         kwargs = self.values
+        had_error = self.last_error is not None
         if self._wants_live:
             kwargs["live"] = self.chart
         if self.button is not None:
             self.button.disabled = True
         try:
             result = self.render(**kwargs)
+            chart, text = (result if isinstance(result, tuple) else (result, None))
+            if isinstance(chart, str) and text is None:
+                chart, text = None, chart
+            if chart is not None:
+                self.chart.chart = chart
         except Exception as exc:  # shown to the learner instead of vanishing in a callback
             self.last_error = exc
             self.readout.value = (
@@ -125,13 +131,10 @@ class Panel:
                 self.button.disabled = False
         self.last_error = None
         self.result = result
-        chart, text = (result if isinstance(result, tuple) else (result, None))
-        if isinstance(chart, str) and text is None:
-            chart, text = None, chart
-        if chart is not None:
-            self.chart.chart = chart
         if text is not None:
             self.readout.value = text
+        elif had_error:
+            self.readout.value = ""
         return result
 
     # -- shareable setups ---------------------------------------------------------------------
@@ -147,8 +150,14 @@ class Panel:
             raise ValueError(f"state names unknown controls {sorted(unknown)}; this panel has {sorted(self.controls)}")
         self._silent = True
         try:
+            old = self.values
             for name, value in values.items():
-                self.controls[name].value = tuple(value) if isinstance(value, list) else value
+                try:
+                    self.controls[name].value = tuple(value) if isinstance(value, list) else value
+                except Exception as exc:  # traitlets.TraitError: undo, report as bad input
+                    for n, v in old.items():
+                        self.controls[n].value = v
+                    raise ValueError(f"state value {value!r} does not fit control {name!r}: {exc}") from exc
         finally:
             self._silent = False
         if self.button is None:

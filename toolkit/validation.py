@@ -49,7 +49,10 @@ def check_float(
     rng = _interval(low, high, low_open, high_open)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in {rng}, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range is out of range, not a wrong type
+        raise ValueError(f"{name} must be a finite number in {rng}, got {value}") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number in {rng}, got {value}")
     too_low = low is not None and (value <= low if low_open else value < low)
