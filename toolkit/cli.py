@@ -106,8 +106,13 @@ def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> Non
         parser.error(f"--state sets {unknown}, which this command has no options for; "
                      f"it has: {sorted(dests - {'help', 'state'})}")
     for action in parser._actions:
-        if action.dest in values and action.choices is not None and values[action.dest] not in action.choices:
-            parser.error(f"--state sets {action.dest}={values[action.dest]!r}; choose from {list(action.choices)}")
+        if action.dest not in values or action.choices is None:
+            continue
+        value = values[action.dest]
+        items = value if isinstance(value, list) and action.nargs not in (None, "?") else [value]
+        bad = [v for v in items if v not in action.choices]
+        if bad:
+            parser.error(f"--state sets {action.dest}={value!r}; choose from {list(action.choices)}")
     parser.set_defaults(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

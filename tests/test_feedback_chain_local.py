@@ -1,0 +1,79 @@
+"""Analytic linear chain (closed form vs ODE), the non-linear chain's fixed points, and local rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit.feedback import chain, local
+from toolkit.feedback.data import load_digits_split
+
+
+@settings(max_examples=12, deadline=None)
+@given(w1=st.floats(-2, 2), w2=st.floats(-2, 2), b=st.floats(0.2, 2) | st.floats(-2, -0.2))
+def test_rbp_closed_form_limit_matches_ode(w1, w2, b):
+    traj = chain.simulate_chain(w1, w2, rule="rbp", b=b, t_max=60.0, steps=3000)
+    inv = chain.rbp_invariant(traj[:, 0], traj[:, 1], b=b)
+    assert np.ptp(inv) < 1e-6 * max(1.0, abs(inv[0]))         # conserved quantity
+    p1, p2 = chain.rbp_limit(w1, w2, b=b)
+    assert abs(p1 * p2 - 1.0) < 1e-9                            # on the fixed-point hyperbola
+    np.testing.assert_allclose(traj[-1], [p1, p2], atol=1e-4)   # and where the ODE ends
+
+
+def test_bp_chain_conserves_w1_squared_minus_w2_squared_and_has_saddle():
+    traj = chain.simulate_chain(1.5, 0.2, rule="bp", t_max=20, steps=4000)
+    q = traj[:, 0] ** 2 - traj[:, 1] ** 2
+    assert np.ptp(q) < 1e-6
+    assert abs(traj[-1, 0] * traj[-1, 1] - 1) < 1e-6
+    assert np.allclose(chain.simulate_chain(0.0, 0.0, rule="bp", t_max=5, steps=50)[-1], 0)  # saddle at 0
+    v1, v2 = chain.chain_velocity(np.array([2.0, 0.5]), chain.fixed_point_w2(np.array([2.0, 0.5])), rule="rbp", b=0.7)
+    assert np.allclose(v1, 0) and np.allclose(v2, 0)
+
+
+def test_nonlinear_chain_fixed_points_with_and_without_derivative():
+    fps = chain.nonlinear_fixed_points(derivative=True)
+    assert len(fps) == 2
+    for w1, w2 in fps:
+        d1, d2 = chain.nonlinear_velocity(w1, w2, derivative=True)
+        assert abs(d1) < 1e-9 and abs(d2) < 1e-9
+    assert chain.nonlinear_fixed_points(derivative=False) == []
+    # with f' RBP converges to the fixed point; without it the weights keep moving
+    end = chain.simulate_nonlinear(0.5, 0.5, derivative=True, t_max=200, steps=2000)[-1]
+    np.testing.assert_allclose(end, fps[0], atol=1e-4)
+    traj = chain.simulate_nonlinear(0.5, 0.5, derivative=False, t_max=200, steps=2000)
+    speed = np.hypot(*chain.nonlinear_velocity(*traj[-1], derivative=False))
+    assert speed > 1e-3
+
+
+def test_chain_validation():
+    with pytest.raises(ValueError, match="rule"):
+        chain.simulate_chain(0.1, 0.1, rule="srbp")
+    with pytest.raises(ValueError, match="b must be non-zero"):
+        chain.rbp_limit(0.1, 0.1, b=0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        chain.simulate_chain(0.1, 0.1, alpha=0.0)
+
+
+def test_oja_finds_the_principal_subspace():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 5)) * np.sqrt([5.0, 3.0, 1.0, 0.1, 0.1])
+    w = rng.normal(0, 0.1, (2, 5))
+    for _ in range(20):
+        for i in range(0, 4000, 50):
+            w = local.oja_step(w, x[i:i + 50], 0.02)
+    # rows orthonormal and spanning the first two axes
+    np.testing.assert_allclose(w @ w.T, np.eye(2), atol=0.05)
+    assert np.abs(w[:, 2:]).max() < 0.08
+
+
+def test_deep_local_learning_misses_low_variance_labels_and_recirculation_learns():
+    lowvar = local.make_low_variance_task(random_state=0)
+    report = local.local_learning_report(lowvar, hidden=(8,))
+    assert report["deep_local"] < 0.6
+    digits = load_digits_split(random_state=0)
+    assert local.local_learning_report(digits, hidden=(32,))["deep_local"] > 0.85
+    ae = local.RecirculationAutoencoder(64, 24, random_state=0)
+    errors = ae.fit(digits.x_train.numpy().astype(float), epochs=8)
+    assert errors[-1] < 0.5 * errors[0]

@@ -1,0 +1,85 @@
+"""The swap-in path (convert) agrees exactly with the FeedbackMLP engine."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from toolkit.feedback import FeedbackMLP
+from toolkit.feedback.convert import FeedbackLinear, convert
+
+SIZES = [6, 7, 5, 4]
+
+
+def _pair(rule, seed=0):
+    net = FeedbackMLP(SIZES, rule, "tanh", seed=seed).double()
+    model = nn.Sequential(nn.Linear(6, 7), nn.Tanh(), nn.Linear(7, 5), nn.Tanh(), nn.Linear(5, 4)).double()
+    with torch.no_grad():
+        for lin, layer in zip([model[0], model[2], model[4]], net.layers):
+            lin.weight.copy_(layer.weight)
+            lin.bias.copy_(layer.bias)
+    conv = convert(model, rule, seed=seed)
+    lins = [m for m in conv.modules() if isinstance(m, FeedbackLinear)]
+    with torch.no_grad():
+        for i, b in enumerate(net.feedback):
+            lins[i + 1].feedback.copy_(b)
+            if hasattr(lins[i + 1], "magnitude"):
+                lins[i + 1].magnitude.copy_(getattr(net, f"magnitude_{i}"))
+    return net, conv, lins
+
+
+@pytest.mark.parametrize("rule", ["rbp", "srbp", "sign"])
+def test_converted_model_matches_engine(rule):
+    net, conv, lins = _pair(rule)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(11, 6, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 4, (11,), generator=g)
+    net.compute_gradients(x, y)
+    F.cross_entropy(conv(x), y).backward()
+    for lin, layer in zip(lins, net.layers):
+        torch.testing.assert_close(lin.weight.grad, layer.weight.grad)
+        torch.testing.assert_close(lin.bias.grad, layer.bias.grad)
+    torch.testing.assert_close(conv(x), net(x))
+
+
+def test_bp_conversion_is_a_copy_and_original_untouched():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    out = convert(model, "bp")
+    assert out is not model and all(type(m) is not FeedbackLinear for m in out.modules())
+    conv = convert(model, "rbp")
+    assert all(type(m) is nn.Linear for m in model if not isinstance(m, nn.ReLU))
+    assert sum(isinstance(m, FeedbackLinear) for m in conv.modules()) == 2
+
+
+def test_srbp_shapes_and_nested_modules():
+    model = nn.Sequential(nn.Sequential(nn.Linear(3, 8), nn.Tanh()), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 2))
+    conv = convert(model, "dfa", seed=3)
+    lins = [m for m in conv.modules() if isinstance(m, FeedbackLinear)]
+    assert [tuple(l.feedback.shape) for l in lins] == [(3, 2), (8, 2), (6, 2)]
+    x = torch.randn(5, 3)
+    F.cross_entropy(conv(x), torch.tensor([0, 1, 0, 1, 1])).backward()
+    assert all(l.weight.grad is not None for l in lins)
+
+
+def test_resampled_conversion_changes_feedback_in_training_only():
+    conv = convert(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)), "rbp-resampled", seed=0)
+    b0 = conv[2].feedback.clone()
+    conv(torch.randn(2, 3))
+    assert not torch.equal(b0, conv[2].feedback)
+    conv.eval()
+    b1 = conv[2].feedback.clone()
+    conv(torch.randn(2, 3))
+    assert torch.equal(b1, conv[2].feedback)
+
+
+def test_convert_validation():
+    with pytest.raises(ValueError, match="rule"):
+        convert(nn.Sequential(nn.Linear(2, 2)), "magic")
+    with pytest.raises(ValueError, match="rule"):
+        convert(nn.Sequential(nn.Linear(2, 2)), "arbp")
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        convert(nn.Sequential(nn.ReLU()), "rbp")
+    with pytest.raises(TypeError, match="model"):
+        convert("net", "rbp")

@@ -1,0 +1,75 @@
+"""Panels, exercises and the command line of the feedback topic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from toolkit.cli import main
+from toolkit.feedback import exercises, widgets
+
+
+def test_chain_panel_redraws_on_slider_moves():
+    panel = widgets.chain_panel()
+    assert panel.last_error is None
+    rows_before = panel.chart.rows
+    text_before = panel.readout.value
+    panel.controls["w1"].value = 1.2
+    assert panel.last_error is None and panel.chart.rows != rows_before and panel.readout.value != text_before
+    panel.controls["model"].value = "tanh"
+    panel.controls["derivative"].value = False
+    assert panel.last_error is None and "0 fixed point" in panel.readout.value
+
+
+def test_training_panel_trains_selected_rules_and_streams_rows():
+    panel = widgets.training_panel(epochs=1)
+    panel.controls["rules"].value = ("rbp", "top")
+    panel.controls["width"].value = 16
+    panel.controls["depth"].value = 1
+    panel.controls["bits"].value = 3
+    panel.controls["sparsity"].value = 0.5
+    panel.button.click()
+    assert panel.last_error is None
+    final = panel.last_run["final"]
+    assert set(final) == {"rbp", "top"}
+    metrics = {r["metric"] for r in panel.chart.data}
+    assert {"test accuracy", "angle layer 1"} <= metrics
+    panel.controls["rules"].value = ()
+    panel.button.click()
+    assert isinstance(panel.last_error, ValueError)
+
+
+@pytest.mark.parametrize("ex", list(exercises.EXERCISES.values()), ids=list(exercises.EXERCISES))
+def test_exercise_references_pass_and_wrong_answers_fail(ex, monkeypatch):
+    monkeypatch.delenv("GRADIENT_LAB_STRICT", raising=False)
+    if ex.inputs is not None:
+        assert ex.check(ex.reference)
+        assert not ex.check(lambda *args: np.zeros(3))
+    else:
+        assert ex.check(1.0, 2.0, 3.0, 1.5) and not ex.check(2.0, 2.0, 3.0, 1.5)
+    assert not ex.check(...)
+    assert ex.hint().startswith(f"[{ex.key}] hint 1/")
+
+
+def test_cli_train_evaluate_and_state(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "feedback", "--rules", "bp", "srbp", "--epochs", "1", "--width", "16",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {r["rule"] for r in metrics["final"]} == {"bp", "srbp"}
+    assert main(["evaluate", "feedback", "--checkpoint", str(out / "srbp.pt")]) == 0
+    assert "srbp" in capsys.readouterr().out
+    panel = widgets.training_panel(epochs=1)
+    panel.controls["rules"].value = ("top",)
+    panel.controls["width"].value = 8
+    assert main(["train", "feedback", "--state", panel.state()]) == 0
+    assert main(["train", "feedback", "--sparsity", "2"]) == 2
+    assert main(["train", "feedback", "--rules", "magic"]) == 2
+    assert main(["evaluate", "feedback", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+
+
+def test_cli_lightning_path(tmp_path):
+    assert main(["train", "feedback", "--rules", "rbp", "--epochs", "1", "--width", "16", "--depth", "1",
+                 "--lightning"]) == 0

@@ -1,0 +1,91 @@
+"""How well does a learning rule align with the true gradient?
+
+``gradient_angles``: for every layer, the angle between the rule's weight update and the true
+gradient of the loss (autograd). Below 90° the rule still descends the loss (to first order);
+feedback alignment (Lillicrap et al. 2016) shows the forward weights *turn towards* the feedback
+so that this angle shrinks during training.
+
+``feedback_angles``: the angle between each feedback matrix ``B`` and the matrix BP would use
+(``W_{i+1}ᵀ``; for skipped rules the product ``(W_{L}…W_{i+1})ᵀ`` of the linearised path), and
+the ratio of their Frobenius norms. ARBP started small makes ``B ≈ Wᵀ`` (Baldi et al. 2017).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .engine import SKIP_RULES, FeedbackMLP
+
+__all__ = ["gradient_angles", "feedback_angles", "angle_between"]
+
+
+def angle_between(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Angle in degrees between two tensors seen as flat vectors (NaN if either is zero)."""
+    a, b = a.detach().reshape(-1).double(), b.detach().reshape(-1).double()
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same number of entries, got {a.numel()} and {b.numel()}")
+    na, nb = a.norm(), b.norm()
+    if na == 0 or nb == 0:
+        return math.nan
+    cos = float((a @ b) / (na * nb))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def _check_net(net: object) -> FeedbackMLP:
+    if not isinstance(net, FeedbackMLP):
+        raise TypeError(f"net must be a FeedbackMLP, got {type(net).__name__}")
+    return net
+
+
+def true_gradients(net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """Autograd's gradient of the mean cross-entropy w.r.t. every layer's weight (``.grad`` untouched)."""
+    _check_net(net)
+    weights = [layer.weight for layer in net.layers]
+    with torch.enable_grad():
+        loss = F.cross_entropy(net(x), net._check_y(y, x.shape[0]))
+        return list(torch.autograd.grad(loss, weights))
+
+
+def gradient_angles(net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Per-layer angle (degrees) between the rule's weight update and the true gradient.
+
+    One number per ``nn.Linear`` layer, bottom first; the top layer is 0 for every rule without
+    quantisation. NaN where the rule's update is zero (``top`` rule's hidden layers). Neither
+    ``.grad`` nor the feedback matrices are changed (resampled rules use their current draw).
+    """
+    _check_net(net)
+    _, rule_grads, _, _ = net.updates(x, y, step=False)
+    return [angle_between(r, t) for r, t in zip(rule_grads, true_gradients(net, x, y))]
+
+
+def _bp_feedback(net: FeedbackMLP, i: int) -> torch.Tensor:
+    """What BP would put where ``net.feedback[i]`` sits (ignoring f′ for the skipped path)."""
+    if net.rule in SKIP_RULES:
+        m = net.layers[-1].weight
+        for layer in list(net.layers)[i + 1 : -1][::-1]:
+            m = m @ layer.weight
+        return m.T
+    return net.layers[i + 1].weight.T
+
+
+def feedback_angles(net: FeedbackMLP) -> list[dict]:
+    """For each feedback matrix: ``{"layer", "angle", "norm_ratio"}`` comparing ``B`` with BP's matrix.
+
+    ``layer`` is the index i of ``net.feedback[i]``; ``norm_ratio`` = ‖B‖ / ‖Wᵀ‖. Empty for
+    rules without feedback matrices (``bp``, ``top``).
+    """
+    _check_net(net)
+    rows = []
+    with torch.no_grad():
+        for i, b in enumerate(net.feedback):
+            w = _bp_feedback(net, i)
+            wn = float(w.norm())
+            rows.append({
+                "layer": i,
+                "angle": angle_between(b, w),
+                "norm_ratio": float(b.norm()) / wn if wn > 0 else math.nan,
+            })
+    return rows

@@ -1,0 +1,136 @@
+"""`python -m toolkit train feedback` / `python -m toolkit evaluate feedback`.
+
+Option names match the notebook's training panel, so ``--state`` strings from the panel work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..io import atomic_write
+
+__all__ = ["ACTIONS"]
+
+KIND = "feedback-mlp"
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=["digits", "mnist1d", "mnist"], default="digits")
+    p.add_argument("--data-path", default=None, help="folder with the MNIST / Fashion-MNIST IDX files")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small nets)")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    from .engine import RULES
+
+    _add_common(p)
+    # no argparse `choices` here: the rules are checked in run() (aliases fa/dfa allowed), which
+    # also keeps --state strings with a list of rules working
+    p.add_argument("--rules", nargs="+", default=["bp", "rbp", "srbp"], metavar="RULE",
+                   help=f"rules trained side by side, from: {', '.join(RULES)}")
+    p.add_argument("--depth", type=int, default=2, help="number of hidden layers")
+    p.add_argument("--width", type=int, default=100, help="units per hidden layer")
+    p.add_argument("--activation", default="tanh", choices=["tanh", "relu", "sigmoid", "linear"])
+    p.add_argument("--sparsity", type=float, default=0.0, help="fraction of zeros in the feedback matrices")
+    p.add_argument("--bits", type=int, default=0, help="error precision in bits (0 = float)")
+    p.add_argument("--derivative", action=argparse.BooleanOptionalAction, default=True,
+                   help="multiply by f'(S) in the backward signal")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lightning", action="store_true", help="train through the LightningModule")
+    p.add_argument("--out", type=Path, default=None, help="folder for <rule>.pt, metrics.json, curves.png")
+
+
+def _table(rows: list[dict]) -> str:
+    lines = [f"{'rule':<16}{'test acc':>10}  angles (deg, bottom→top hidden)"]
+    for r in rows:
+        angles = " ".join("  nan" if a != a else f"{a:5.1f}" for a in r["angles"][:-1])
+        lines.append(f"{r['rule']:<16}{r['test_acc']:>10.4f}  {angles}")
+    return "\n".join(lines)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..io import save_checkpoint
+    from ..validation import check_int
+    from .data import load_dataset
+    from .engine import canonical_rule
+    from .train import TrainConfig, compare_rules
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    depth = check_int("depth", args.depth, low=0, high=20)
+    cfg = TrainConfig(hidden=[args.width] * depth, activation=args.activation, sparsity=args.sparsity,
+                      error_bits=args.bits or None, derivative=args.derivative, epochs=args.epochs,
+                      lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    split = load_dataset(args.dataset, path=args.data_path, random_state=args.seed)
+    rules = list(dict.fromkeys(canonical_rule(r) for r in args.rules))
+    nets = {r: cfg.build(r, split.n_features, split.n_classes) for r in rules}
+    if args.lightning:
+        from ..training import make_trainer
+        from .angles import gradient_angles
+        from .lightning import FeedbackClassifier, FeedbackDataModule
+        from .train import accuracy
+
+        final = []
+        for rule, net in nets.items():
+            dm = FeedbackDataModule(args.dataset, batch_size=args.batch_size, path=args.data_path, seed=args.seed)
+            make_trainer(max_epochs=args.epochs, seed=args.seed, progress_bar=False).fit(
+                FeedbackClassifier(net, lr=args.lr), dm)
+            final.append({"rule": rule, "test_acc": accuracy(net, split.x_test, split.y_test),
+                          "angles": gradient_angles(net, split.x_train[:512], split.y_train[:512])})
+    else:
+        history = compare_rules(nets, split, cfg)
+        final = [r for r in history if r["epoch"] == max(h["epoch"] for h in history)]
+    print(_table(final))
+    if args.out is not None:
+        out = Path(args.out)
+        for rule, net in nets.items():
+            save_checkpoint(out / f"{rule}.pt", net.state_dict(), kind=KIND, config=net.config(),
+                            extra={"dataset": args.dataset, "test_acc": next(r["test_acc"] for r in final if r["rule"] == rule)})
+        with atomic_write(out / "metrics.json") as fh:
+            json.dump({"config": cfg.to_dict(), "dataset": args.dataset, "final": final}, fh, indent=2)
+        print(f"saved {len(nets)} checkpoint(s) and metrics.json in {out}")
+    return 0
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--checkpoint", type=Path, required=True, help="a <rule>.pt written by train")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from ..io import load_checkpoint
+    from .angles import feedback_angles, gradient_angles
+    from .data import load_dataset
+    from .engine import FeedbackMLP
+    from .train import accuracy
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ckpt = load_checkpoint(args.checkpoint, kind=KIND)
+    net = FeedbackMLP(**ckpt["config"])
+    net.load_state_dict(ckpt["state_dict"])
+    split = load_dataset(args.dataset, path=args.data_path, random_state=args.seed)
+    if split.n_features != net.sizes[0]:
+        raise ValueError(f"checkpoint expects {net.sizes[0]} inputs but dataset {args.dataset!r} has {split.n_features}")
+    row = {"rule": net.rule, "test_acc": accuracy(net, split.x_test, split.y_test),
+           "angles": gradient_angles(net, split.x_train[:512], split.y_train[:512])}
+    print(_table([row]))
+    for fb in feedback_angles(net):
+        print(f"B_{fb['layer']} vs BP matrix: angle {fb['angle']:.1f} deg, norm ratio {fb['norm_ratio']:.3f}")
+    return 0
+
+
+ACTIONS = {
+    "train": ("train FeedbackMLPs with several learning rules side by side", _add_train, _run_train),
+    "evaluate": ("evaluate a saved FeedbackMLP checkpoint (accuracy, gradient and feedback angles)",
+                 _add_evaluate, _run_evaluate),
+}
