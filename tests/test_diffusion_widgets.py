@@ -1,0 +1,93 @@
+"""Notebook panels: they render, react to their controls and report sensible numbers."""
+import numpy as np
+import pytest
+import torch
+
+from toolkit.diffusion import load_pretrained, make_weather_sequence
+from toolkit.diffusion import exercises as ex
+from toolkit.diffusion import widgets as W
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_score_panel_redraws_on_sigma():
+    p = W.score_panel()
+    assert p.last_error is None
+    rows_small = p.chart.data
+    p.controls["sigma"].value = 5.0
+    assert p.last_error is None and p.chart.data != rows_small
+    assert "1</b> mode" in p.readout.value                       # σ = 5 merges the three bumps
+    p.controls["sigma"].value = 0.05
+    assert "3</b> mode" in p.readout.value
+    noised = [r["value"] for r in p.chart.data if r["curve"].startswith("noised")]
+    assert abs(np.trapezoid(noised, np.linspace(-8, 8, 241)) - 1) < 1e-3
+
+
+def test_toy_sampler_panel_methods():
+    p = W.toy_sampler_panel(n=200)
+    for m in ("euler", "ancestral", "sde", "churn"):
+        p.controls["method"].value = m
+        assert p.last_error is None and "NFE" in p.readout.value
+    p.controls["method"].value = "heun"
+    p.controls["steps"].value = 20
+    pct = float(p.readout.value.split("; ")[1].split("%")[0])
+    assert pct > 95
+
+
+def test_weather_panel_and_day_chart():
+    p = W.weather_panel()
+    assert p.last_error is None and len(p.chart.data) == 3 * (1024 + 64)
+    p.controls["noise"].value = 0.0
+    p.controls["displacement"].value = 0.0
+    p.controls["smoothing"].value = 0.0
+    p.controls["bias"].value = 0.0
+    assert "= 0.000" in p.readout.value                           # error-free NWP = block mean
+    seq = make_weather_sequence(range(24), random_state=0)
+    assert W.day_chart(seq).to_dict()["mark"]["type"] == "line"
+
+
+def test_model_panels_and_fan_chart():
+    model = load_pretrained()
+    s = W.sampling_panel(model, n_cases=2)
+    assert s.last_error is None and "NFE 15" in s.readout.value
+    assert len(s.chart.spec["hconcat"][0]["data"]["values"]) == 10 * 1024      # 10 maps of 32×32
+    s.controls["members"].value = 3
+    s.controls["steps"].value = 2
+    s.controls["method"].value = "sde"
+    assert s.last_error is None and "NFE 2" in s.readout.value
+    v = W.verification_panel(model, n_cases=3)
+    assert v.result is None                                     # button panel: nothing until clicked
+    v.controls["members"].value = 4
+    v.button.click()
+    assert v.last_error is None and "better" in v.readout.value
+    seq = make_weather_sequence(range(8, 12), random_state=1)
+    fc = W.forecast_day(model, seq, members=3, steps=2)
+    assert fc["members"].shape == (4, 3) and W.fan_chart(fc).to_dict()
+
+
+def test_exercise_references_agree_with_toolkit():
+    from toolkit.diffusion import crps_ensemble, gaussian_denoiser, karras_sigmas
+    assert ex.ex_karras.check(karras_sigmas(6).numpy())
+    assert ex.ex_gaussian_denoiser.check(lambda x, s, m, sd: gaussian_denoiser(m, sd)(
+        torch.as_tensor(np.asarray(x, dtype=float)), torch.tensor(s, dtype=torch.float64)).numpy())
+    obs, mem = 0.3, np.array([0.1, 0.5, 0.9, -0.2])
+    assert ex.ex_crps.check(float(crps_ensemble(torch.tensor(obs, dtype=torch.float64), torch.tensor(mem))), obs, mem)
+    wrong = ex.ex_euler_step._judge(lambda x, d, s, sn: x)
+    assert not wrong
+
+
+def test_finetune_panel_streams_loss_and_changes_weights():
+    model = load_pretrained()
+    before = [p.clone() for p in model.denoiser.parameters()]
+    p = W.finetune_panel(model, n_train=32)
+    p.controls["steps"].value = 5                                 # the slider's minimum
+    p.button.click()
+    assert p.last_error is None and "fine-tuned 5 steps" in p.readout.value
+    assert [r["metric"] for r in p.chart.data] == ["edm_loss"] * 5
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.denoiser.parameters()))

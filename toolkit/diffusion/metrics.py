@@ -1,0 +1,159 @@
+"""Probabilistic verification of ensembles, vectorised in torch.
+
+CRPS(F, y) = E|X - y| - ½ E|X - X'| (Gneiting & Raftery 2007). For an m-member ensemble the pair
+term is Σ_ij |x_i - x_j| / (2m²) (standard, the CRPS of the empirical CDF) or / (2m(m-1)) ("fair",
+unbiased for the CRPS of the distribution the members are drawn from; used by GenCast). The pair
+sum is computed in O(m log m) from the sorted members: Σ_ij |x_i - x_j| = 2 Σ_i (2i - m - 1) x_(i).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from toolkit.validation import check_bool, check_float, check_int
+
+__all__ = ["crps_ensemble", "crps_gaussian", "spread_skill", "spread_skill_ratio", "rank_histogram",
+           "radial_power_spectrum", "power_law_slope", "high_frequency_power_ratio", "ensemble_mean_rmse"]
+
+
+def _as_tensor(name, x) -> torch.Tensor:
+    t = torch.as_tensor(x)
+    if not t.is_floating_point():
+        t = t.to(torch.float64 if not isinstance(x, torch.Tensor) else torch.get_default_dtype())
+    return t
+
+
+def _move_members(obs, ensemble, member_dim: int):
+    obs = _as_tensor("obs", obs)
+    ens = _as_tensor("ensemble", ensemble)
+    if ens.ndim < 1:
+        raise ValueError("ensemble must have a member dimension")
+    member_dim = check_int("member_dim", member_dim, low=-ens.ndim, high=ens.ndim - 1)
+    ens = torch.movedim(ens, member_dim, 0)
+    try:
+        torch.broadcast_shapes(obs.shape, ens.shape[1:])
+    except RuntimeError:
+        raise ValueError(f"obs shape {tuple(obs.shape)} does not match the ensemble shape "
+                         f"{tuple(ens.shape[1:])} without its member dimension") from None
+    dtype = torch.promote_types(obs.dtype, ens.dtype)
+    return obs.to(dtype), ens.to(dtype)
+
+
+def crps_ensemble(obs, ensemble, *, member_dim: int = 0, fair: bool = True) -> torch.Tensor:
+    """CRPS of an ensemble at every point (no averaging); fair=False gives the standard estimator.
+
+    obs has the ensemble's shape without member_dim (or broadcasts to it). Lower is better; for a
+    single member (standard estimator) it is the absolute error.
+    """
+    fair = check_bool("fair", fair)
+    obs, ens = _move_members(obs, ensemble, member_dim)
+    m = ens.shape[0]
+    if m < 1 or (fair and m < 2):
+        raise ValueError(f"ensemble must have at least {2 if fair else 1} members along member_dim "
+                         f"for {'fair' if fair else 'standard'} CRPS, got {m}")
+    skill = (ens - obs).abs().mean(0)
+    xs, _ = torch.sort(ens, dim=0)
+    w = (2 * torch.arange(1, m + 1, dtype=ens.dtype, device=ens.device) - m - 1)
+    pair_sum = 2 * (w.reshape((m,) + (1,) * (ens.ndim - 1)) * xs).sum(0)      # Σ_ij |x_i - x_j|
+    spread = pair_sum / (2 * m * (m - 1)) if fair else pair_sum / (2 * m * m)
+    return skill - spread
+
+
+def crps_gaussian(obs, mu, sigma) -> torch.Tensor:
+    """Closed form CRPS of N(μ, σ²): σ [z(2Φ(z) - 1) + 2φ(z) - 1/√π], z = (y - μ)/σ."""
+    obs, mu, sigma = (torch.as_tensor(v, dtype=torch.float64) for v in (obs, mu, sigma))
+    if torch.any(sigma <= 0):
+        raise ValueError("sigma must be > 0")
+    z = (obs - mu) / sigma
+    pdf = torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    return sigma * (z * (2 * cdf - 1) + 2 * pdf - 1 / math.sqrt(math.pi))
+
+
+def ensemble_mean_rmse(obs, ensemble, *, member_dim: int = 0) -> torch.Tensor:
+    """Root-mean-square error of the ensemble mean over all points (a scalar tensor)."""
+    obs, ens = _move_members(obs, ensemble, member_dim)
+    return torch.sqrt(((ens.mean(0) - obs) ** 2).mean())
+
+
+def spread_skill(obs, ensemble, *, member_dim: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(spread, skill): spread = √(mean unbiased member variance) · √((m+1)/m), skill = ensemble-mean RMSE.
+
+    The √((m+1)/m) factor (Fortin et al. 2014) makes spread = skill for a perfectly calibrated
+    m-member ensemble, so the ratio is comparable across ensemble sizes.
+    """
+    obs, ens = _move_members(obs, ensemble, member_dim)
+    m = ens.shape[0]
+    if m < 2:
+        raise ValueError(f"ensemble must have at least 2 members for spread, got {m}")
+    spread = torch.sqrt(ens.var(0, unbiased=True).mean() * (m + 1) / m)
+    return spread, torch.sqrt(((ens.mean(0) - obs) ** 2).mean())
+
+
+def spread_skill_ratio(obs, ensemble, *, member_dim: int = 0) -> float:
+    """spread / skill (1 = calibrated, < 1 over-confident, > 1 under-confident)."""
+    spread, skill = spread_skill(obs, ensemble, member_dim=member_dim)
+    return float(spread / skill)
+
+
+def rank_histogram(obs, ensemble, *, member_dim: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Counts of the observation's rank among the m members (m + 1 bins; ties split at random).
+
+    Flat for a calibrated ensemble, U-shaped when over-confident, dome-shaped when too wide.
+    """
+    obs, ens = _move_members(obs, ensemble, member_dim)
+    m = ens.shape[0]
+    obs = obs.expand(ens.shape[1:])
+    below = (ens < obs).sum(0)
+    ties = (ens == obs).sum(0)
+    u = torch.rand(ties.shape, generator=generator, dtype=torch.float64)
+    rank = below + torch.floor(u * (ties + 1)).long()
+    return torch.bincount(rank.flatten(), minlength=m + 1)
+
+
+def radial_power_spectrum(field) -> tuple[torch.Tensor, torch.Tensor]:
+    """Radially averaged power spectrum of (..., H, W) fields: (k, P(k)) for k = 1 .. min(H, W)//2.
+
+    P(k) is the mean of |FFT|² / (H W) over the annulus k - ½ <= |k| < k + ½ and over all leading
+    dimensions (members, cases). The mean (k = 0) is left out.
+    """
+    f = _as_tensor("field", field)
+    if f.ndim < 2:
+        raise ValueError(f"field must have at least 2 dimensions (..., H, W), got shape {tuple(f.shape)}")
+    h, w = f.shape[-2:]
+    if min(h, w) < 4:
+        raise ValueError(f"field must be at least 4x4, got {h}x{w}")
+    p = torch.fft.fft2(f).abs() ** 2 / (h * w)
+    p = p.reshape(-1, h, w).mean(0)
+    ky = torch.fft.fftfreq(h, dtype=torch.float64) * h
+    kx = torch.fft.fftfreq(w, dtype=torch.float64) * w
+    kr = torch.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)
+    bins = torch.round(kr).long()
+    kmax = min(h, w) // 2
+    total = torch.bincount(bins.flatten(), weights=p.flatten().double(), minlength=kmax + 1)
+    count = torch.bincount(bins.flatten(), minlength=kmax + 1).double()
+    k = torch.arange(1, kmax + 1, dtype=torch.float64)
+    return k, (total[1:kmax + 1] / count[1:kmax + 1])
+
+
+def power_law_slope(k, power, *, kmin: float = 2.0, kmax: float | None = None) -> float:
+    """Least-squares slope of log P against log k for kmin <= k <= kmax (P ∝ k^slope)."""
+    k, power = torch.as_tensor(k, dtype=torch.float64), torch.as_tensor(power, dtype=torch.float64)
+    kmax = float(k.max()) if kmax is None else check_float("kmax", kmax, low=0.0, low_open=True)
+    sel = (k >= kmin) & (k <= kmax) & (power > 0)
+    if sel.sum() < 2:
+        raise ValueError(f"need at least 2 wavenumbers with positive power in [{kmin}, {kmax}]")
+    lk, lp = torch.log(k[sel]), torch.log(power[sel])
+    lk0 = lk - lk.mean()
+    return float((lk0 * (lp - lp.mean())).sum() / (lk0**2).sum())
+
+
+def high_frequency_power_ratio(pred, truth, *, kmin_fraction: float = 0.5) -> float:
+    """Σ P_pred(k) / Σ P_truth(k) over k >= kmin_fraction · Nyquist: 1 = right amount of small-scale
+    detail, << 1 = too smooth (typical of MSE regression), > 1 = too noisy."""
+    kmin_fraction = check_float("kmin_fraction", kmin_fraction, low=0.0, high=1.0)
+    k, pp = radial_power_spectrum(pred)
+    _, pt = radial_power_spectrum(truth)
+    sel = k >= kmin_fraction * k.max()
+    return float(pp[sel].sum() / pt[sel].sum())
