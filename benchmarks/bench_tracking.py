@@ -1,0 +1,100 @@
+"""Tracking benchmarks: simulation + graph throughput, and the cost of the assignment layer.
+
+    python benchmarks/bench_tracking.py [--events 500] [--batches 10] [--out bench.json]
+
+For the default detector and 5x its particle density it reports
+* events/s of ``simulate_events`` alone and of simulate + ``build_graphs``;
+* per-event time of one training step (model forward + loss + backward) for the two-step
+  baseline (BCE) and end-to-end (Hamming through ``blackbox_assignment``), and their ratio;
+* per-event time of the assignment layer alone (solver forward + blackbox backward) vs the
+  BCE loss forward + backward on the same logits (the ratio the issue asks for).
+All timings in the same process, one torch thread (see ``toolkit.tracking.pipeline.one_thread``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from torch_geometric.data import Batch
+
+from toolkit.io import atomic_write
+from toolkit.tracking import (DetectorConfig, EdgeClassifier, assign_edges, bce_loss, build_graphs, hamming_loss,
+                              one_thread, simulate_events)
+
+
+def _best(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -> dict:
+    cfg = DetectorConfig().scaled(density) if density != 1 else DetectorConfig()
+    t_sim = _best(lambda: simulate_events(n_events, cfg, random_state=0))
+    events = simulate_events(n_events, cfg, random_state=0)
+    t_graph = _best(lambda: build_graphs(events, cfg), repeat=2)
+    graphs = build_graphs(events, cfg)
+    model = EdgeClassifier()
+    n_batches = min(n_batches, len(graphs) // batch_size)
+    if n_batches < 1:
+        raise ValueError(f"need at least {batch_size} events for one timing batch, got {len(graphs)}")
+    batches = [Batch.from_data_list(graphs[i * batch_size:(i + 1) * batch_size]) for i in range(n_batches)]
+    L = cfg.n_layers
+
+    def step(mode: str) -> None:
+        for b in batches:
+            model.zero_grad()
+            logits = model(b.x, b.edge_index, b.edge_attr)
+            if mode == "two_step":
+                loss = bce_loss(logits, b.y)
+            else:
+                loss = hamming_loss(assign_edges(logits, b, L, estimator="blackbox", lam=0.1), b.y)
+            loss.backward()
+
+    with torch.no_grad():
+        fixed = [model(b.x, b.edge_index, b.edge_attr) for b in batches]
+
+    def layer(mode: str) -> None:
+        for b, lg in zip(batches, fixed):
+            logits = lg.clone().requires_grad_(True)
+            if mode == "two_step":
+                loss = bce_loss(logits, b.y)
+            else:
+                loss = hamming_loss(assign_edges(logits, b, L, estimator="blackbox", lam=0.1), b.y)
+            loss.backward()
+
+    n = sum(b.num_graphs for b in batches)
+    with one_thread():
+        t_two = _best(lambda: step("two_step")) / n
+        t_e2e = _best(lambda: step("e2e")) / n
+        l_two = _best(lambda: layer("two_step")) / n
+        l_e2e = _best(lambda: layer("e2e")) / n
+    return dict(density=density, particles_per_frame=cfg.particles_per_frame,
+                hits_per_event=sum(g.num_nodes for g in graphs) / len(graphs),
+                edges_per_event=sum(g.num_edges for g in graphs) / len(graphs),
+                simulate_events_per_s=n_events / t_sim, simulate_graph_events_per_s=n_events / (t_sim + t_graph),
+                step_ms_two_step=1e3 * t_two, step_ms_e2e=1e3 * t_e2e, step_ratio=t_e2e / t_two,
+                layer_ms_bce=1e3 * l_two, layer_ms_assignment=1e3 * l_e2e, layer_ratio=l_e2e / l_two)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=500)
+    ap.add_argument("--batches", type=int, default=10)
+    ap.add_argument("--densities", type=float, nargs="+", default=[1.0, 5.0])
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    rows = [bench(d, args.events if d == 1 else max(args.events // 2, 16), args.batches) for d in args.densities]
+    for r in rows:
+        print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    if args.out:
+        with atomic_write(args.out) as fh:
+            json.dump(rows, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

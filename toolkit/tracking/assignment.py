@@ -1,0 +1,253 @@
+"""Linear assignment with a "no match" option, and three ways to differentiate through it.
+
+The problem for one layer pair (rows = hits of layer l, columns = hits of layer l+1)::
+
+    y(c) = argmin_y  Σ_ij c_ij y_ij + τ/2 · (#unmatched rows + #unmatched columns)
+           s.t. y_ij ∈ {0,1}, each row and column has at most one 1, y_ij = 0 where c_ij = inf.
+
+Leaving a pair unmatched costs τ (``no_match``), so a pair is only linked when ``c_ij < τ`` is
+worth it; forbidden pairs (``inf``) can never make the problem infeasible. Because
+Σ c y + τ/2 (n + m − 2|y|) = Σ (c − τ) y + const, it is solved exactly as a rectangular
+assignment on ``min(c − τ, 0)`` (zeros are free "stay unmatched" slots) followed by dropping the
+pairs with ``c_ij ≥ τ`` — no padding to (n+m)×(n+m) needed.
+
+With the default ``no_match=None`` the no-match cost is taken larger than any possible saving, so
+the solver returns a *maximum-cardinality* minimum-cost assignment: exactly what
+``scipy.optimize.linear_sum_assignment`` returns whenever that is feasible, and still an answer
+when rows or columns are entirely forbidden. The tracking pipeline passes a threshold
+(``DEFAULT_NO_MATCH = 0.5`` for costs ``1 − p``) so that weak links are left unmatched.
+
+Gradients (L is a loss of y):
+
+* :func:`blackbox_assignment` — Vlastelica et al. (ICLR 2020): with ``c' = c + λ ∂L/∂y``,
+  ``∂f_λ/∂c = −(y(c) − y(c'))/λ``, the exact gradient of the piecewise-linear interpolation
+  ``f_λ(c) = L(y(c')) + (⟨w, y(c')⟩ − ⟨w, y(c)⟩)/λ`` with ``w = c − τ`` (exact for losses linear in
+  y such as the Hamming loss).
+* :func:`straight_through_assignment` — the identity estimator (Sahoo et al. 2022): the solver is
+  treated as ``y ≈ −c`` in the backward pass, i.e. ``∂L/∂c = −∂L/∂y``.
+* :func:`sinkhorn_assignment` — an entropic relaxation (dustbin row/column for "no match") that is
+  smooth and differentiated by autograd; it tends to ``y(c)`` as ``epsilon → 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from ..validation import check_float, check_int
+
+__all__ = [
+    "solve_assignment", "blackbox_assignment", "straight_through_assignment", "sinkhorn_assignment",
+    "assignment_objective", "f_lambda", "DEFAULT_NO_MATCH",
+]
+
+DEFAULT_NO_MATCH = 0.5  # with costs 1 − p in [0, 1]: link a pair only if p > 0.5 is worth it
+
+
+def _as_numpy_cost(cost: np.ndarray | torch.Tensor, name: str = "cost") -> np.ndarray:
+    if isinstance(cost, torch.Tensor):
+        arr = cost.detach().cpu().numpy()
+    elif isinstance(cost, np.ndarray):
+        arr = cost
+    else:
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(cost).__name__}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (n, m) or (B, n, m), got shape {tuple(arr.shape)}")
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN (use inf for forbidden pairs)")
+    if np.isneginf(arr).any():
+        raise ValueError(f"{name} must not contain -inf (use inf for forbidden pairs)")
+    return arr
+
+
+def _resolve_no_match(no_match: float | None, cost: np.ndarray) -> float:
+    """``None`` -> a no-match cost above any saving: τ > K·(c_max − c_min) + |c_max| (K = min(n, m)).
+
+    Then adding one more link always lowers Σ (c − τ) y, so the optimum has maximum cardinality
+    and, among those, minimum Σ c y.
+    """
+    if no_match is not None:
+        return check_float("no_match", no_match)
+    finite = cost[np.isfinite(cost)]
+    if finite.size == 0:
+        return 1.0
+    k = min(cost.shape[-2:])
+    return float(k * (finite.max() - finite.min()) + abs(finite.max()) + 1.0)
+
+
+def _solve_numpy(cost: np.ndarray, no_match: float) -> np.ndarray:
+    """Exact solution for a (B, n, m) float64 array (validated)."""
+    w = np.minimum(cost - no_match, 0.0)  # inf -> 0: never linked
+    y = np.zeros(cost.shape, dtype=np.float64)
+    useful = w < 0
+    for b in range(cost.shape[0]):
+        ub = useful[b]
+        rows = np.flatnonzero(ub.any(1))
+        if rows.size == 0:
+            continue
+        cols = np.flatnonzero(ub.any(0))
+        if rows.size == 1 or cols.size == 1:  # trivial: best single entry
+            sub = w[b][np.ix_(rows, cols)]
+            k = np.unravel_index(np.argmin(sub), sub.shape)
+            y[b, rows[k[0]], cols[k[1]]] = 1.0
+            continue
+        sub = w[b][np.ix_(rows, cols)]
+        r, c = linear_sum_assignment(sub)
+        ok = sub[r, c] < 0
+        y[b, rows[r[ok]], cols[c[ok]]] = 1.0
+    return y
+
+
+def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = None) -> np.ndarray | torch.Tensor:
+    """The 0/1 assignment ``y(cost)`` (module docstring), for shape (n, m) or batched (B, n, m).
+
+    ``no_match=None``: maximum-cardinality minimum-cost assignment (scipy's answer when feasible);
+    a number τ: pairs are linked only where that beats leaving both ends unmatched (``c_ij < τ``).
+    Returns the same type as ``cost`` (a float tensor on the same device, or a float64 array).
+    """
+    arr = _as_numpy_cost(cost)
+    no_match = _resolve_no_match(no_match, arr)
+    y = _solve_numpy(arr[None] if arr.ndim == 2 else arr, no_match)
+    y = y[0] if arr.ndim == 2 else y
+    if isinstance(cost, torch.Tensor):
+        return torch.as_tensor(y, dtype=cost.dtype if cost.is_floating_point() else torch.float32, device=cost.device)
+    return y
+
+
+def assignment_objective(cost: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
+                         no_match: float | None = None) -> np.ndarray:
+    """Solver objective ``Σ (c − τ) y`` per problem (0 for the empty assignment); inf if y uses a forbidden pair.
+
+    With ``no_match=None`` it is ``Σ c y`` (τ = 0): maximum-cardinality assignments of the same
+    cost pattern all have the same size, so a constant τ would cancel in every difference.
+    """
+    c = _as_numpy_cost(cost)
+    no_match = 0.0 if no_match is None else check_float("no_match", no_match)
+    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=float)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(y > 0, (c - no_match) * y, 0.0)
+    return terms.sum(axis=(-2, -1))
+
+
+class _Blackbox(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cost: torch.Tensor, lam: float, no_match: float) -> torch.Tensor:  # type: ignore[override]
+        y = solve_assignment(cost, no_match)
+        ctx.save_for_backward(cost, y)
+        ctx.lam, ctx.no_match = lam, no_match
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):  # type: ignore[override]
+        cost, y = ctx.saved_tensors
+        # inf + finite stays inf: forbidden pairs stay forbidden in the perturbed problem
+        y_lam = solve_assignment(cost + ctx.lam * grad_y, ctx.no_match)
+        return -(y - y_lam) / ctx.lam, None, None
+
+
+def _check_cost_tensor(cost: torch.Tensor) -> torch.Tensor:
+    if not isinstance(cost, torch.Tensor):
+        raise TypeError(f"cost must be a torch tensor, got {type(cost).__name__}")
+    if cost.dim() not in (2, 3):
+        raise ValueError(f"cost must have shape (n, m) or (B, n, m), got shape {tuple(cost.shape)}")
+    if not cost.is_floating_point():
+        raise TypeError(f"cost must be a floating point tensor, got dtype {cost.dtype}")
+    return cost
+
+
+def blackbox_assignment(cost: torch.Tensor, lam: float, no_match: float | None = None) -> torch.Tensor:
+    """Differentiable exact assignment (Vlastelica et al. 2020).
+
+    Forward: ``y(cost)`` (0/1, each row and column at most one 1; ``inf`` forbidden; rectangular and
+    batched (B, n, m) allowed; ``no_match=None`` links as many pairs as possible, as scipy's
+    ``linear_sum_assignment`` does; a number τ links a pair only if its cost is below τ).
+    Backward: ``−(y(cost) − y(cost + λ·∂L/∂y)) / λ``. ``lam`` > 0 is in cost units: the backward
+    pass shifts each cost by ``λ·∂L/∂y``.
+    """
+    _check_cost_tensor(cost)
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    if no_match is not None:
+        no_match = check_float("no_match", no_match)
+    return _Blackbox.apply(cost, lam, no_match)
+
+
+class _StraightThrough(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cost: torch.Tensor, no_match: float) -> torch.Tensor:  # type: ignore[override]
+        y = solve_assignment(cost, no_match)
+        ctx.save_for_backward(torch.isinf(cost))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):  # type: ignore[override]
+        (forbidden,) = ctx.saved_tensors
+        return (-grad_y).masked_fill(forbidden, 0.0), None
+
+
+def straight_through_assignment(cost: torch.Tensor, no_match: float | None = None) -> torch.Tensor:
+    """Exact assignment forward; identity backward ``∂L/∂c = −∂L/∂y`` (Sahoo et al. 2022).
+
+    The minus sign: raising a cost lowers the chance of linking it. Forbidden pairs get 0.
+    """
+    _check_cost_tensor(cost)
+    if no_match is not None:
+        no_match = check_float("no_match", no_match)
+    return _StraightThrough.apply(cost, no_match)
+
+
+def sinkhorn_assignment(cost: torch.Tensor, no_match: float | None = None, *, epsilon: float = 0.05,
+                        n_iter: int = 50) -> torch.Tensor:
+    """Entropic (soft) assignment in [0, 1], differentiable by autograd.
+
+    Log-domain Sinkhorn on the (n+1)×(m+1) matrix with a dustbin row and column of cost τ/2 each
+    (row marginals ``[1…1, m]``, column marginals ``[1…1, n]``); returns the (n, m) block.
+    As ``epsilon → 0`` it approaches :func:`solve_assignment` (for a unique optimum).
+    """
+    _check_cost_tensor(cost)
+    no_match = _resolve_no_match(no_match, _as_numpy_cost(cost))
+    epsilon = check_float("epsilon", epsilon, low=0.0, low_open=True)
+    n_iter = check_int("n_iter", n_iter, low=1, high=100000)
+    squeeze = cost.dim() == 2
+    c = cost[None] if squeeze else cost
+    B, n, m = c.shape
+    finite = torch.isfinite(c)
+    logits = torch.where(finite, -c / epsilon, torch.full_like(c, -math.inf))
+    dust_col = torch.full((B, n, 1), -no_match / 2 / epsilon, dtype=c.dtype, device=c.device)
+    dust_row = torch.full((B, 1, m + 1), -no_match / 2 / epsilon, dtype=c.dtype, device=c.device)
+    dust_row[:, 0, m] = 0.0
+    z = torch.cat([torch.cat([logits, dust_col], 2), dust_row], 1)
+    log_a = torch.cat([torch.zeros(n), torch.tensor([math.log(max(m, 1))])]).to(c)
+    log_b = torch.cat([torch.zeros(m), torch.tensor([math.log(max(n, 1))])]).to(c)
+    u = torch.zeros(B, n + 1, dtype=c.dtype, device=c.device)
+    v = torch.zeros(B, m + 1, dtype=c.dtype, device=c.device)
+    for _ in range(n_iter):
+        u = log_a - torch.logsumexp(z + v[:, None, :], dim=2)
+        v = log_b - torch.logsumexp(z + u[:, :, None], dim=1)
+    p = torch.exp(z + u[:, :, None] + v[:, None, :])[:, :n, :m]
+    p = torch.where(finite, p, torch.zeros_like(p))
+    return p[0] if squeeze else p
+
+
+def f_lambda(cost: np.ndarray | torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor], lam: float,
+             no_match: float | None = None) -> float:
+    """The interpolated loss ``f_λ(c) = L(y_λ) + (⟨w, y_λ⟩ − ⟨w, y⟩)/λ`` of Vlastelica et al.
+
+    ``w = c − τ`` is the solver's linear objective, ``y = y(c)``, ``y_λ = y(c + λ ∂L/∂y)``.
+    Piecewise linear and continuous in ``c`` for losses linear in ``y``; its gradient is what
+    :func:`blackbox_assignment` returns. ``loss`` maps a y tensor to a scalar tensor.
+    """
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    c = torch.as_tensor(_as_numpy_cost(cost))
+    y = solve_assignment(c, no_match).requires_grad_(True)
+    value = loss(y)
+    (g,) = torch.autograd.grad(value, y)
+    y_lam = solve_assignment(c + lam * g, no_match)
+    gap = assignment_objective(c, y_lam, no_match) - assignment_objective(c, y.detach(), no_match)
+    return float(loss(y_lam)) + float(np.sum(gap)) / lam

@@ -1,0 +1,212 @@
+"""``python -m toolkit train|evaluate|sweep tracking``.
+
+train    : Lightning training of the edge classifier (two-step, end-to-end or mixed); writes
+           ``model.pt`` and ``metrics.json`` (test-set metrics on the fixed test events) to ``--out``.
+evaluate : purity / efficiency / TrackML score of a checkpoint on the fixed test set.
+sweep    : the project's Optuna study of this topic (toolkit.sweeps experiment "tracking-lambda").
+``python -m toolkit.tracking.cli stability --lams 0.01 0.1 1 --seeds 0 1 2`` prints the λ × seeds
+stability table (m_minmax between seeds and the loss barrier per λ) without Optuna.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ..io import atomic_write
+
+__all__ = ["ACTIONS"]
+
+TEST_SEED = 10**6  # the fixed test set: same events for every model
+
+
+def _table(rows: list[dict], keys: list[str]) -> str:
+    widths = [max(len(k), *(len(_fmt(r.get(k))) for r in rows)) for k in keys]
+    line = "  ".join(k.rjust(w) for k, w in zip(keys, widths))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(_fmt(r.get(k)).rjust(w) for k, w in zip(keys, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--density", type=float, default=1.0, help="particles per frame relative to the default")
+    p.add_argument("--n-test", type=int, default=200, help="fixed test events (seed 10^6)")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=["two_step", "e2e", "mixed"], default="two_step")
+    p.add_argument("--estimator", choices=["blackbox", "straight_through", "sinkhorn"], default="blackbox")
+    p.add_argument("--lam", type=float, default=0.1, help="blackbox λ in cost units")
+    p.add_argument("--alpha", type=float, default=0.5, help="BCE weight of the mixed loss")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--n-train", type=int, default=400)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/tracking"), help="output folder")
+    p.add_argument("--no-progress", action="store_true")
+    _common(p)
+
+
+def _test_graphs(det, n_test: int):
+    from .train import make_dataset
+
+    return make_dataset(n_test, det, seed=TEST_SEED)
+
+
+def _metrics_row(name: str, r: dict) -> dict:
+    return dict(model=name, purity=r["purity"], efficiency=r["efficiency"], trackml=r["trackml"],
+                edge_precision=r["edge_precision"], edge_recall=r["edge_recall"])
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from ..training import make_trainer
+    from .detector import DetectorConfig
+    from .lightning import TrackingDataModule, TrackingModule
+    from .model import ModelConfig
+    from .pipeline import evaluate
+    from .train import TrainConfig, one_thread, save_model
+
+    det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
+    tcfg = TrainConfig(mode=args.mode, estimator=args.estimator, lam=args.lam, alpha=args.alpha, lr=args.lr,
+                       epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                       model=ModelConfig(hidden=args.hidden)).validate()
+    t0 = time.perf_counter()
+    dm = TrackingDataModule(det, n_train=args.n_train, n_val=50, n_test=args.n_test, batch_size=args.batch_size,
+                            seed=args.seed)
+    module = TrackingModule(tcfg, n_layers=det.n_layers)
+    trainer = make_trainer(max_epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
+    trainer.fit(module, dm)
+    seconds = time.perf_counter() - t0
+    with one_thread():
+        r = evaluate(module.model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match)
+    row = _metrics_row(args.mode, r)
+    print(_table([row], list(row)))
+    command = "python -m toolkit train tracking " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        if k not in ("no_progress", "state") and v is not None)
+    path = save_model(args.out / "model.pt", module.model, tcfg, det, extra=dict(command=command, seconds=seconds))
+    with atomic_write(args.out / "metrics.json") as fh:
+        json.dump(dict(test=row, train_seconds=seconds, command=command), fh, indent=2)
+    print(f"saved {path} (training {seconds:.1f} s)")
+    return 0
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", type=Path, nargs="+", default=None,
+                   help="one or more model.pt files (default: the shipped datasets/tracking models)")
+    p.add_argument("--per-multiplicity", action="store_true", help="also print a breakdown by event multiplicity")
+    p.add_argument("--out", type=Path, default=None, help="write metrics.json here")
+    _common(p)
+
+
+def _shipped() -> list[Path]:
+    root = Path(__file__).resolve().parents[2] / "datasets" / "tracking"
+    return sorted(root.glob("*/model.pt"))
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .pipeline import evaluate
+    from .train import load_model, one_thread
+
+    paths = args.checkpoint or _shipped()
+    if not paths:
+        raise ValueError("no --checkpoint given and no shipped model in datasets/tracking")
+    rows, breakdown = [], []
+    for path in paths:
+        model, tcfg, det, _ = load_model(path)
+        if args.density != 1.0:
+            det = det.scaled(args.density)
+        with one_thread():
+            r = evaluate(model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match, per_event=True)
+        rows.append(_metrics_row(f"{Path(path).parent.name}/{Path(path).name}", r))
+        if args.per_multiplicity:
+            mult = np.array([e["multiplicity"] for e in r["events"]])
+            edges = np.quantile(mult, [0, 1 / 3, 2 / 3, 1])
+            for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+                last = k == len(edges) - 2
+                sel = [e for e in r["events"] if lo <= e["multiplicity"] and (e["multiplicity"] < hi or last)]
+                if not sel:
+                    continue
+                breakdown.append(dict(model=rows[-1]["model"], multiplicity=f"[{int(lo)}, {int(hi)}{']' if last else ')'}", events=len(sel),
+                                      purity=float(np.mean([e["purity"] for e in sel])),
+                                      efficiency=float(np.mean([e["efficiency"] for e in sel])),
+                                      trackml=float(np.mean([e["trackml"] for e in sel]))))
+    print(_table(rows, list(rows[0])))
+    if breakdown:
+        print()
+        print(_table(breakdown, list(breakdown[0])))
+    if args.out is not None:
+        with atomic_write(args.out / "metrics.json") as fh:
+            json.dump(dict(test=rows, by_multiplicity=breakdown), fh, indent=2)
+    return 0
+
+
+def _add_stability(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=["e2e", "mixed", "two_step"], default="e2e")
+    p.add_argument("--lams", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--n-train", type=int, default=200)
+    p.add_argument("--points", type=int, default=11, help="points on the linear path for the barrier")
+    p.add_argument("--out", type=Path, default=None, help="write sweep.json here")
+    _common(p)
+
+
+def _run_stability(args: argparse.Namespace) -> int:
+    from .detector import DetectorConfig
+    from .landscape import stability_sweep
+
+    det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
+    rows = stability_sweep(args.lams, args.seeds, det, mode=args.mode, epochs=args.epochs, n_train=args.n_train,
+                           n_test=args.n_test, n_points=args.points)
+    print(_table(rows, ["lam", "purity_mean", "purity_std", "m_minmax_mean", "m_minmax_std", "barrier_bce",
+                        "barrier_hamming", "lam_over_margin"]))
+    if args.out is not None:
+        with atomic_write(args.out / "sweep.json") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+def _sweep_action():
+    """The project's Optuna study of this topic (toolkit.sweeps) if present, else the λ × seeds study."""
+    try:
+        from ..sweeps.cli import action
+    except ImportError:
+        return ("λ × seeds stability study (m_minmax, barrier height)", _add_stability, _run_stability)
+    return action("tracking")
+
+
+ACTIONS = {
+    "train": ("train the edge classifier (two-step / end-to-end / mixed)", _add_train, _run_train),
+    "evaluate": ("purity, efficiency and TrackML score on the fixed test set", _add_evaluate, _run_evaluate),
+    "sweep": _sweep_action(),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m toolkit.tracking.cli stability [options]``: the λ × seeds stability table."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "stability":
+        print("usage: python -m toolkit.tracking.cli stability [--lams ...] [--seeds ...] [...]", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(prog="python -m toolkit.tracking.cli stability",
+                                     description="λ × seeds stability study (m_minmax, barrier height)",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_stability(parser)
+    return _run_stability(parser.parse_args(argv[1:]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,321 @@
+"""A layered pixel tracker in the style of a proton-CT digital tracking calorimeter (DTC).
+
+Protons start at a thin phantom plane, cross an optional phantom, then ``n_layers`` planar pixel
+sensors, each followed by an absorber. Between layers they
+
+* scatter: Gaussian angular kick with the Highland width
+  ``θ0 = 13.6 MeV/(βcp) · sqrt(x/X0) · (1 + 0.038 ln(x/(X0 β²)))`` (PDG, unit charge),
+* lose energy along the Bragg–Kleeman range–energy relation ``R(E) = α E^p`` (water,
+  α = 0.022 mm/MeV^p, p = 1.77): after an absorber of water-equivalent thickness ``t`` the
+  residual range is ``R(E) − t``; a proton with no range left stops (range-out),
+* deposit ``dE/dx = 1/(α p E^(p−1))`` in each sensor (rising towards the Bragg peak, log-normal
+  fluctuations).
+
+Hits are quantised to the pixel grid, lost with probability ``1 − efficiency``, and noise hits are
+added around the beam spot. Frames come from pencil-beam scanning: each frame's spot centre is
+uniform in a square field, so one frame is dense but many frames cover an image.
+
+Units: mm, MeV, rad. Everything is vectorised over all particles of all events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from ..validation import as_rng, check_float, check_int
+
+__all__ = [
+    "DetectorConfig", "Event", "Phantom", "phantom", "simulate_events", "highland_theta0",
+    "range_of_energy", "energy_of_range", "PROTON_MASS", "BK_ALPHA", "BK_P",
+]
+
+PROTON_MASS = 938.272  # MeV
+BK_ALPHA = 0.022  # mm / MeV^p  (water, Bragg-Kleeman)
+BK_P = 1.77
+
+
+def range_of_energy(energy: np.ndarray | float) -> np.ndarray:
+    """Bragg–Kleeman CSDA range in water (mm) of a proton with kinetic energy ``energy`` (MeV)."""
+    return BK_ALPHA * np.power(np.maximum(energy, 0.0), BK_P)
+
+
+def energy_of_range(rng_mm: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`range_of_energy` (0 for non-positive range)."""
+    return np.power(np.maximum(rng_mm, 0.0) / BK_ALPHA, 1.0 / BK_P)
+
+
+def highland_theta0(energy: np.ndarray | float, x_over_x0: np.ndarray | float) -> np.ndarray:
+    """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy``."""
+    energy = np.maximum(np.asarray(energy, dtype=float), 1e-3)  # stopped protons: finite, unused
+    x = np.maximum(np.asarray(x_over_x0, dtype=float), 1e-12)
+    p = np.sqrt(energy * (energy + 2 * PROTON_MASS))
+    beta = p / (energy + PROTON_MASS)
+    theta = 13.6 / (beta * p) * np.sqrt(x) * (1 + 0.038 * np.log(x / beta**2))
+    return np.where(np.asarray(x_over_x0) > 0, np.maximum(theta, 0.0), 0.0)
+
+
+@dataclass
+class DetectorConfig:
+    """Geometry, beam and physics of the synthetic tracker (defaults: a small, dense DTC)."""
+
+    n_layers: int = 10
+    layer_spacing: float = 5.0  # mm between sensor planes
+    phantom_distance: float = 10.0  # mm from phantom plane to the first sensor
+    sensor_half_width: float = 25.0  # mm, square sensors |x|, |y| <= half width
+    pixel_pitch: float = 0.03  # mm (ALPIDE-like)
+    particles_per_frame: int = 25
+    poisson_multiplicity: bool = True  # particles per frame ~ Poisson(particles_per_frame)
+    beam_sigma: float = 3.0  # mm, Gaussian pencil-beam spot
+    scan_half_width: float = 15.0  # mm, spot centres uniform in this square
+    angular_spread: float = 0.01  # rad, beam divergence (per projection)
+    energy: float = 90.0  # MeV mean kinetic energy
+    energy_spread: float = 2.0  # MeV std
+    layer_x0: float = 0.04  # x/X0 of one absorber (+ sensor)
+    layer_wet: float = 7.0  # mm water-equivalent thickness of one absorber
+    sensor_wet: float = 0.1  # mm water-equivalent thickness of the sensitive layer (for edep)
+    edep_fluctuation: float = 0.15  # log-normal sigma of the energy deposit
+    efficiency: float = 0.995  # hit efficiency per layer
+    noise_per_layer: float = 0.5  # mean number of noise hits per layer and frame
+
+    def validate(self) -> "DetectorConfig":
+        """Check every field; raises ValueError/TypeError naming the field and its range."""
+        check_int("n_layers", self.n_layers, low=2, high=200)
+        check_float("layer_spacing", self.layer_spacing, low=0.0, low_open=True, high=1000.0)
+        check_float("phantom_distance", self.phantom_distance, low=0.0, high=10000.0)
+        check_float("sensor_half_width", self.sensor_half_width, low=0.0, low_open=True, high=10000.0)
+        check_float("pixel_pitch", self.pixel_pitch, low=0.0, high=self.sensor_half_width)
+        check_int("particles_per_frame", self.particles_per_frame, low=1, high=100000)
+        check_float("beam_sigma", self.beam_sigma, low=0.0, high=10000.0)
+        check_float("scan_half_width", self.scan_half_width, low=0.0, high=self.sensor_half_width)
+        check_float("angular_spread", self.angular_spread, low=0.0, high=0.5)
+        check_float("energy", self.energy, low=1.0, high=1000.0)
+        check_float("energy_spread", self.energy_spread, low=0.0, high=self.energy / 2)
+        check_float("layer_x0", self.layer_x0, low=0.0, high=10.0)
+        check_float("layer_wet", self.layer_wet, low=0.0, high=1000.0)
+        check_float("sensor_wet", self.sensor_wet, low=0.0, low_open=True, high=100.0)
+        check_float("edep_fluctuation", self.edep_fluctuation, low=0.0, high=2.0)
+        check_float("efficiency", self.efficiency, low=0.0, high=1.0)
+        check_float("noise_per_layer", self.noise_per_layer, low=0.0, high=10000.0)
+        if range_of_energy(self.energy) <= 0:
+            raise ValueError("energy must give a positive range")
+        return self
+
+    @property
+    def z(self) -> np.ndarray:
+        """z position (mm) of each sensor layer; the phantom plane is z = −phantom_distance."""
+        return np.arange(self.n_layers) * self.layer_spacing
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DetectorConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown DetectorConfig fields {sorted(unknown)}")
+        return cls(**d).validate()
+
+    def scaled(self, density: float) -> "DetectorConfig":
+        """Same detector with ``density`` times more particles (and noise) per frame."""
+        check_float("density", density, low=0.0, low_open=True, high=1000.0)
+        return replace(self, particles_per_frame=max(1, int(round(self.particles_per_frame * density))),
+                       noise_per_layer=self.noise_per_layer * density)
+
+
+@dataclass
+class Phantom:
+    """Ellipses of material in front of the tracker: ``wet`` (mm water equivalent) and ``x_over_x0``.
+
+    Each object is a dict with keys ``cx, cy, rx, ry, wet, x_over_x0``; thicknesses add up where
+    objects overlap (a projection image).
+    """
+
+    objects: list[dict[str, float]] = field(default_factory=list)
+
+    def _inside(self, x: np.ndarray, y: np.ndarray, o: dict[str, float]) -> np.ndarray:
+        return ((x - o["cx"]) / o["rx"]) ** 2 + ((y - o["cy"]) / o["ry"]) ** 2 <= 1.0
+
+    def wet(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Water-equivalent path length (mm) through the phantom at entry position (x, y)."""
+        out = np.zeros(np.broadcast(x, y).shape)
+        for o in self.objects:
+            out = out + np.where(self._inside(x, y, o), o["wet"], 0.0)
+        return out
+
+    def x_over_x0(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Radiation lengths traversed at entry position (x, y)."""
+        out = np.zeros(np.broadcast(x, y).shape)
+        for o in self.objects:
+            out = out + np.where(self._inside(x, y, o), o["x_over_x0"], 0.0)
+        return out
+
+
+def phantom(kind: str = "default") -> Phantom:
+    """A ready-made phantom: ``"default"`` (water disk with a bone insert and an air hole) or ``"none"``."""
+    if kind == "none":
+        return Phantom([])
+    if kind == "default":
+        return Phantom([
+            dict(cx=0.0, cy=0.0, rx=12.0, ry=12.0, wet=10.0, x_over_x0=10.0 / 361.0),  # water disk
+            dict(cx=5.0, cy=3.0, rx=4.0, ry=4.0, wet=12.0, x_over_x0=7.0 / 165.0),  # bone insert (adds)
+            dict(cx=-6.0, cy=-4.0, rx=3.0, ry=5.0, wet=-8.0, x_over_x0=-8.0 / 361.0),  # air gap (removes)
+        ])
+    raise ValueError(f"kind must be one of 'default', 'none'; got {kind!r}")
+
+
+@dataclass
+class Event:
+    """One readout frame. Hit arrays are sorted by layer; ``particle_id`` 0 marks noise hits.
+
+    ``particles`` holds per-particle truth: ``particle_id, x0, y0`` (entry at the phantom plane),
+    ``tx, ty`` (initial slopes), ``energy`` (initial MeV), ``wet`` (phantom WEPL, mm),
+    ``n_hits`` and ``last_layer`` (−1 if no hit).
+    """
+
+    event_id: int
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    layer: np.ndarray
+    edep: np.ndarray
+    particle_id: np.ndarray
+    particles: dict[str, np.ndarray]
+
+    @property
+    def n_hits(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def hit_id(self) -> np.ndarray:
+        """TrackML-style 1-based hit ids."""
+        return np.arange(1, self.n_hits + 1)
+
+    def __repr__(self) -> str:
+        n_p = len(self.particles["particle_id"])
+        return f"Event(event_id={self.event_id}, n_hits={self.n_hits}, n_particles={n_p})"
+
+
+def simulate_events(
+    n_events: int = 1,
+    config: DetectorConfig | None = None,
+    *,
+    phantom: Phantom | None = None,
+    random_state: int | np.random.Generator | None = None,
+) -> list[Event]:
+    """Simulate ``n_events`` readout frames (seeded, fully vectorised over all particles).
+
+    Returns a list of :class:`Event`. Thousands of events per second at the default size.
+    """
+    n_events = check_int("n_events", n_events, low=0, high=10_000_000)
+    cfg = (config or DetectorConfig()).validate() if isinstance(config, (DetectorConfig, type(None))) else None
+    if cfg is None:
+        raise TypeError(f"config must be a DetectorConfig, got {type(config).__name__}")
+    if phantom is not None and not isinstance(phantom, Phantom):
+        raise TypeError(f"phantom must be a Phantom or None, got {type(phantom).__name__}")
+    rng = as_rng(random_state)
+    if n_events == 0:
+        return []
+
+    # --- primaries ------------------------------------------------------------------------------
+    if cfg.poisson_multiplicity:
+        counts = rng.poisson(cfg.particles_per_frame, size=n_events)
+    else:
+        counts = np.full(n_events, cfg.particles_per_frame)
+    n = int(counts.sum())
+    ev = np.repeat(np.arange(n_events), counts)
+    centre = rng.uniform(-cfg.scan_half_width, cfg.scan_half_width, size=(n_events, 2))
+    x = centre[ev, 0] + rng.normal(0.0, cfg.beam_sigma, n)
+    y = centre[ev, 1] + rng.normal(0.0, cfg.beam_sigma, n)
+    tx = rng.normal(0.0, cfg.angular_spread, n)
+    ty = rng.normal(0.0, cfg.angular_spread, n)
+    energy0 = np.maximum(rng.normal(cfg.energy, cfg.energy_spread, n), 1.0)
+    x0, y0, tx0, ty0 = x.copy(), y.copy(), tx.copy(), ty.copy()
+    residual = range_of_energy(energy0)
+    wet = np.zeros(n)
+    if phantom is not None and phantom.objects:
+        wet = phantom.wet(x, y)
+        xx0 = phantom.x_over_x0(x, y)
+        th = highland_theta0(energy0, xx0)
+        tx = tx + th * rng.standard_normal(n)
+        ty = ty + th * rng.standard_normal(n)
+        residual = residual - wet
+    x = x + tx * cfg.phantom_distance
+    y = y + ty * cfg.phantom_distance
+
+    # --- layer by layer ------------------------------------------------------------------------
+    L = cfg.n_layers
+    hx = np.empty((L, n)); hy = np.empty((L, n)); he = np.empty((L, n)); keep = np.zeros((L, n), bool)
+    alive = residual > 0
+    for layer in range(L):
+        energy = energy_of_range(residual)
+        inside = (np.abs(x) <= cfg.sensor_half_width) & (np.abs(y) <= cfg.sensor_half_width)
+        alive &= inside  # a proton leaving the sensor acceptance is lost for good
+        hx[layer], hy[layer] = x, y
+        dedx = 1.0 / (BK_ALPHA * BK_P * np.power(np.maximum(energy, 0.5), BK_P - 1))
+        he[layer] = 1000.0 * cfg.sensor_wet * dedx  # keV
+        keep[layer] = alive
+        # absorber: scatter with the energy entering it, then lose range
+        th = highland_theta0(energy, cfg.layer_x0)
+        tx = tx + th * rng.standard_normal(n)
+        ty = ty + th * rng.standard_normal(n)
+        residual = residual - cfg.layer_wet
+        alive = alive & (residual > 0)
+        x = x + tx * cfg.layer_spacing
+        y = y + ty * cfg.layer_spacing
+    # last layer reached / hits per particle computed before inefficiency (truth of the particle)
+    reached = keep.copy()
+    if cfg.efficiency < 1.0:
+        keep &= rng.random((L, n)) < cfg.efficiency
+    if cfg.edep_fluctuation > 0:
+        he = he * np.exp(cfg.edep_fluctuation * rng.standard_normal((L, n)) - cfg.edep_fluctuation**2 / 2)
+    n_hits_p = keep.sum(0)
+    last_layer = np.where(reached.any(0), L - 1 - np.argmax(reached[::-1], axis=0), -1)
+
+    lay_idx, p_idx = np.nonzero(keep)  # (layer, particle) of each hit
+    hit_ev = ev[p_idx]
+    # particle ids are 1-based within each event
+    first_of_event = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    local_pid = np.arange(n) - first_of_event[ev] + 1
+    hit_pid = local_pid[p_idx]
+    hit_x, hit_y, hit_e = hx[lay_idx, p_idx], hy[lay_idx, p_idx], he[lay_idx, p_idx]
+
+    # --- noise hits around the spot -------------------------------------------------------------
+    if cfg.noise_per_layer > 0:
+        n_noise = rng.poisson(cfg.noise_per_layer, size=(n_events, L))
+        tot = int(n_noise.sum())
+        nev = np.repeat(np.repeat(np.arange(n_events), L), n_noise.ravel())
+        nlay = np.repeat(np.tile(np.arange(L), n_events), n_noise.ravel())
+        spread = 2.0 * cfg.beam_sigma + 1e-9
+        nx = np.clip(centre[nev, 0] + rng.normal(0, spread, tot), -cfg.sensor_half_width, cfg.sensor_half_width)
+        ny = np.clip(centre[nev, 1] + rng.normal(0, spread, tot), -cfg.sensor_half_width, cfg.sensor_half_width)
+        ne = 1000.0 * cfg.sensor_wet * rng.lognormal(np.log(0.01), 0.5, tot)
+        hit_ev = np.concatenate([hit_ev, nev]); lay_idx = np.concatenate([lay_idx, nlay])
+        hit_pid = np.concatenate([hit_pid, np.zeros(tot, int)])
+        hit_x = np.concatenate([hit_x, nx]); hit_y = np.concatenate([hit_y, ny]); hit_e = np.concatenate([hit_e, ne])
+
+    if cfg.pixel_pitch > 0:  # pixel centres
+        hit_x = (np.floor(hit_x / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
+        hit_y = (np.floor(hit_y / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
+
+    order = np.lexsort((hit_pid, lay_idx, hit_ev))
+    hit_ev, lay_idx, hit_pid = hit_ev[order], lay_idx[order], hit_pid[order]
+    hit_x, hit_y, hit_e = hit_x[order], hit_y[order], hit_e[order]
+    z = cfg.z
+    hit_bounds = np.searchsorted(hit_ev, np.arange(n_events + 1))
+    p_bounds = np.concatenate([[0], np.cumsum(counts)])
+    events = []
+    for i in range(n_events):
+        a, b = hit_bounds[i], hit_bounds[i + 1]
+        pa, pb = p_bounds[i], p_bounds[i + 1]
+        events.append(Event(
+            event_id=i, x=hit_x[a:b], y=hit_y[a:b], z=z[lay_idx[a:b]], layer=lay_idx[a:b], edep=hit_e[a:b],
+            particle_id=hit_pid[a:b],
+            particles=dict(particle_id=np.arange(1, pb - pa + 1), x0=x0[pa:pb], y0=y0[pa:pb], tx=tx0[pa:pb],
+                           ty=ty0[pa:pb], energy=energy0[pa:pb], wet=wet[pa:pb], n_hits=n_hits_p[pa:pb],
+                           last_layer=last_layer[pa:pb]),
+        ))
+    return events

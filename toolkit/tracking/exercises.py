@@ -1,0 +1,66 @@
+"""Self-checking exercises of the tracking notebook (the reference solutions live here)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..check import Exercise
+from .assignment import DEFAULT_NO_MATCH, solve_assignment
+from .detector import highland_theta0
+from .metrics import m_minmax
+
+__all__ = ["ex_highland", "ex_blackbox_gradient", "ex_hamming", "ex_instability", "EXERCISES"]
+
+
+def _hamming(y, target) -> float:
+    return float(np.abs(np.asarray(y, float) - np.asarray(target, float)).sum())
+
+
+def _blackbox_gradient(cost, target, lam) -> np.ndarray:
+    cost, target = np.asarray(cost, float), np.asarray(target, float)
+    y = solve_assignment(cost, DEFAULT_NO_MATCH)
+    y_lam = solve_assignment(cost + lam * (1 - 2 * target), DEFAULT_NO_MATCH)
+    return -(y - y_lam) / lam
+
+
+ex_highland = Exercise(
+    "tracking-1",
+    "Multiple scattering: what is the Highland width θ0 (rad) for a 100 MeV proton crossing "
+    "x/X0 = 0.04 of material? Use θ0 = 13.6 MeV/(βcp)·√(x/X0)·(1 + 0.038 ln(x/(X0 β²))), "
+    "p = √(E(E + 2m)), β = p/(E + m), m = 938.272 MeV.",
+    lambda energy, x_over_x0: float(highland_theta0(energy, x_over_x0)),
+    hints=("βcp has units of MeV: compute p first, then β = p / (E + m).",
+           "p = sqrt(100 * (100 + 2 * 938.272)); beta = p / (100 + 938.272).",
+           "theta0 = 13.6 / (beta * p) * sqrt(0.04) * (1 + 0.038 * log(0.04 / beta**2)) ≈ 0.01346"),
+    rtol=1e-4,
+)
+
+ex_hamming = Exercise(
+    "tracking-2",
+    "Write the Hamming loss Σ|y − t| between an assignment y and the true assignment t "
+    "(both 0/1 matrices).",
+    _hamming,
+    hints=("Count the entries where y and t differ.", "np.abs(y - t).sum()"),
+    inputs=[(np.eye(3), np.eye(3)), (np.eye(3), np.eye(3)[::-1]), (np.zeros((2, 4)), np.ones((2, 4)))],
+)
+
+ex_blackbox_gradient = Exercise(
+    "tracking-3",
+    "Compute the blackbox gradient by hand: for the Hamming loss ∂L/∂y = 1 − 2t; perturb the "
+    "costs c' = c + λ(1 − 2t), solve again, and return −(y(c) − y(c'))/λ.",
+    _blackbox_gradient,
+    hints=("Use solve_assignment(cost) twice: once on c, once on c + lam * (1 - 2 * target).",
+           "grad = -(y - y_lam) / lam  — entries are 0 or ±1/λ."),
+)
+
+ex_instability = Exercise(
+    "tracking-4",
+    "Two models disagree on a fraction d of the edges; their error rates are e_a and e_b. "
+    "Normalise: m_minmax = (d − |e_a − e_b|) / (min(e_a + e_b, 1) − |e_a − e_b|). Compute it for "
+    "the decisions given.",
+    lambda a, b, t: m_minmax(a, b, t),
+    hints=("d = mean(a != b), e_a = mean(a != t), e_b = mean(b != t).",
+           "lo = abs(e_a - e_b); hi = min(e_a + e_b, 1); (d - lo) / (hi - lo)"),
+)
+
+EXERCISES = [ex_highland, ex_hamming, ex_blackbox_gradient, ex_instability]
