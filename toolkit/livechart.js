@@ -38,7 +38,8 @@ function render({ model, el }) {
     epoch = newEpoch;
     lastId = rows.length ? rows[rows.length - 1]._i : lastId;
     view.change("data", cs);
-    return view.runAsync().then(mark);
+    // resize(): concatenated charts laid out with empty data otherwise keep a runaway size
+    return view.resize().runAsync().then(mark);
   }
 
   async function embed() {

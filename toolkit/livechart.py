@@ -194,58 +194,10 @@ class LiveChart(anywidget.AnyWidget):
         return [{k: v for k, v in r.items() if k != "_i"} for r in [*self.rows, *self._pending][-self.max_rows :]]
 
 
-def _lightning_callback_base() -> type:
-    import pytorch_lightning as pl
+def __getattr__(name: str) -> Any:
+    # LivePlotCallback needs Lightning (slow to import); keep `import toolkit.livechart` light.
+    if name == "LivePlotCallback":
+        from .training import LivePlotCallback
 
-    return pl.Callback
-
-
-class LivePlotCallback(_lightning_callback_base()):  # type: ignore[misc]
-    """Stream logged metrics into a :class:`LiveChart` as rows {step, metric, value, run}.
-
-    Training metrics are sent after every ``every_n_steps`` optimizer steps, validation metrics
-    (names starting with ``val``) after each validation epoch. Only rank 0 sends, so it is safe
-    under multi-process strategies.
-    """
-
-    def __init__(
-        self,
-        live: LiveChart,
-        *,
-        metrics: Iterable[str] | None = None,
-        run: str = "run",
-        every_n_steps: int = 1,
-    ) -> None:
-        super().__init__()
-        if not isinstance(live, LiveChart):
-            raise TypeError(f"live must be a LiveChart, got {type(live).__name__}")
-        self.live = live
-        self.metrics = None if metrics is None else set(metrics)
-        self.run = str(run)
-        self.every_n_steps = check_int("every_n_steps", every_n_steps, low=1)
-
-    def _rows(self, trainer: Any, validation: bool) -> list[dict]:
-        rows = []
-        for name, value in trainer.callback_metrics.items():
-            if name.startswith("val") != validation:
-                continue
-            if self.metrics is not None and name not in self.metrics:
-                continue
-            if getattr(value, "numel", lambda: 1)() != 1:
-                continue
-            rows.append(
-                {"step": trainer.global_step, "metric": name, "value": float(value), "run": self.run}
-            )
-        return rows
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102
-        if trainer.is_global_zero and trainer.global_step % self.every_n_steps == 0:
-            self.live.push(self._rows(trainer, validation=False))
-
-    def on_validation_epoch_end(self, trainer, pl_module) -> None:  # noqa: D102
-        if trainer.is_global_zero and not trainer.sanity_checking:
-            self.live.push(self._rows(trainer, validation=True))
-
-    def on_fit_end(self, trainer, pl_module) -> None:  # noqa: D102
-        if trainer.is_global_zero:
-            self.live.flush()
+        return LivePlotCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

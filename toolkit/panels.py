@@ -121,6 +121,7 @@ class Panel:
                 self.chart.chart = chart
         except Exception as exc:  # shown to the learner instead of vanishing in a callback
             self.last_error = exc
+            self.readout.add_class("gl-panel-error")  # a stable hook for tests and styling
             self.readout.value = (
                 f"<pre style='color:#b00'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</pre>"
             )
@@ -130,6 +131,7 @@ class Panel:
             if self.button is not None:
                 self.button.disabled = False
         self.last_error = None
+        self.readout.remove_class("gl-panel-error")
         self.result = result
         if text is not None:
             self.readout.value = text

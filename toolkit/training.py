@@ -20,9 +20,10 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from .livechart import LiveChart
 from .validation import check_int
 
-__all__ = ["seed_everything", "make_trainer", "quiet_lightning"]
+__all__ = ["seed_everything", "make_trainer", "quiet_lightning", "LivePlotCallback"]
 
 
 def seed_everything(seed: int) -> None:
@@ -75,8 +76,6 @@ def make_trainer(
 
     callbacks = list(callbacks)
     if live is not None:
-        from .livechart import LivePlotCallback
-
         callbacks.append(LivePlotCallback(live))
     if save_dir is not None:
         save_dir = Path(save_dir)
@@ -112,3 +111,54 @@ def make_trainer(
         torch.use_deterministic_algorithms(True, warn_only=True)
         options["deterministic"] = "warn"
     return pl.Trainer(**options)
+
+
+class LivePlotCallback(pl.Callback):
+    """Stream logged metrics into a :class:`LiveChart` as rows {step, metric, value, run}.
+
+    Training metrics are sent after every ``every_n_steps`` optimizer steps, validation metrics
+    (names starting with ``val``) after each validation epoch. Only rank 0 sends, so it is safe
+    under multi-process strategies.
+    """
+
+    def __init__(
+        self,
+        live: LiveChart,
+        *,
+        metrics: Iterable[str] | None = None,
+        run: str = "run",
+        every_n_steps: int = 1,
+    ) -> None:
+        super().__init__()
+        if not isinstance(live, LiveChart):
+            raise TypeError(f"live must be a LiveChart, got {type(live).__name__}")
+        self.live = live
+        self.metrics = None if metrics is None else set(metrics)
+        self.run = str(run)
+        self.every_n_steps = check_int("every_n_steps", every_n_steps, low=1)
+
+    def _rows(self, trainer: Any, validation: bool) -> list[dict]:
+        rows = []
+        for name, value in trainer.callback_metrics.items():
+            if name.startswith("val") != validation:
+                continue
+            if self.metrics is not None and name not in self.metrics:
+                continue
+            if getattr(value, "numel", lambda: 1)() != 1:
+                continue
+            rows.append(
+                {"step": trainer.global_step, "metric": name, "value": float(value), "run": self.run}
+            )
+        return rows
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102
+        if trainer.is_global_zero and trainer.global_step % self.every_n_steps == 0:
+            self.live.push(self._rows(trainer, validation=False))
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:  # noqa: D102
+        if trainer.is_global_zero and not trainer.sanity_checking:
+            self.live.push(self._rows(trainer, validation=True))
+
+    def on_fit_end(self, trainer, pl_module) -> None:  # noqa: D102
+        if trainer.is_global_zero:
+            self.live.flush()

@@ -1,0 +1,171 @@
+"""What a student feels: time to the first chart and slider-to-redraw latency, in a real browser.
+
+Uses the browser tests' harness (scripts/browser_harness.py): JupyterLab from .venv on a loopback
+port, headless Chromium. For each notebook: open it, Run > Run All Cells, and record
+  * open -> first chart: from the open command to the first chart that finished drawing,
+  * Run All -> first chart: from the menu click to that same moment,
+  * Run All total: until every cell has run and the kernel is idle;
+then move the first slider of the main panel (first ``.gl-panel-live``) by keyboard ``--repeats``
+times (alternating right/left, waiting for quiet in between) and time keydown -> chart redrawn,
+both with performance.now() in the page, split at the moment the kernel's new chart data arrive
+("kernel": widget sync + render in Python + send; "draw": Vega in the browser). Goals (issue 8): first chart <= 10 s after Run All,
+redraw <= 200 ms for panels that do not retrain a model.
+
+    .venv/bin/python benchmarks/bench_browser.py                 # all notebooks
+    .venv/bin/python benchmarks/bench_browser.py notebooks/00_start_here.ipynb --repeats 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import browser_harness as bh  # noqa: E402
+
+FIRST_CHART_GOAL_S = 10.0
+# timestamp the kernel's answer (the LiveChart's new rows/spec) as it arrives in the page, to split
+# the latency into "kernel" (key -> answer arrives: sync, render in Python, send) and "draw" (Vega)
+_JS_HOOK_IOPUB = """(id) => {
+  const k = window.__gl[id].widget.sessionContext.session.kernel;
+  const st = {t: null};
+  const f = (_, msg) => {
+    const d = msg.content && msg.content.data;
+    if (st.t === null && msg.header.msg_type === 'comm_msg' && d && d.method === 'update' && d.state
+        && ('rows' in d.state || 'spec' in d.state)) st.t = performance.now();
+  };
+  k.iopubMessage.connect(f);
+  st.stop = () => k.iopubMessage.disconnect(f);
+  window.__glIo = st;
+}"""
+
+REDRAW_GOAL_MS = 200.0
+
+
+def measure(page, lab, path: str, repeats: int, timeout: float) -> dict:
+    nb = bh.NotebookSession(page, lab, path)
+    row: dict = {"notebook": nb.name}
+    nb.open()
+    try:
+        nb.run_all(timeout)
+        row.update(open_to_first_chart_s=nb.open_to_first_chart_s,
+                   run_all_to_first_chart_s=nb.run_all_to_first_chart_s, run_all_s=nb.run_all_s)
+        problems = nb.problems()
+        row["problems"] = sum(len(v) for v in problems.values())
+        panel = nb.main_panel()
+        if panel.count() == 0:
+            row["note"] = "no live panel"
+            return row
+        handle = panel.locator(".noUi-handle").first
+        now = float(handle.get_attribute("aria-valuenow") or 0)
+        high = float(handle.get_attribute("aria-valuemax") or 0)
+        keys = ["ArrowRight", "ArrowLeft"] if now < high else ["ArrowLeft", "ArrowRight"]
+        latencies, kernel_part, draw_part, missed = [], [], [], 0
+        for i in range(repeats):
+            # start every move from rest: kernel idle and no redraw for 300 ms
+            page.wait_for_function(bh._JS_KERNEL_READY, arg=nb.widget_id, timeout=30_000, polling=100)
+            bh.wait_quiet(page, panel, quiet_ms=300)
+            page.evaluate(_JS_HOOK_IOPUB, nb.widget_id)
+            move = nb.move_main_slider(key=keys[i % 2], timeout=10.0)
+            t_answer = page.evaluate("() => { window.__glIo.stop(); return window.__glIo.t; }")
+            if move.latency_ms is None:
+                missed += 1
+                continue
+            latencies.append(move.latency_ms)
+            if t_answer is not None and move.t_key is not None and move.t_drawn is not None:
+                kernel_part.append(t_answer - move.t_key)
+                draw_part.append(move.t_drawn - t_answer)
+        row["moves"] = repeats
+        row["missed"] = missed
+        row["latencies_ms"] = [round(x, 1) for x in latencies]
+        if latencies:
+            row["redraw_median_ms"] = float(np.median(latencies))
+            row["redraw_p90_ms"] = float(np.percentile(latencies, 90))
+        if kernel_part:
+            row["kernel_median_ms"] = float(np.median(kernel_part))
+            row["draw_median_ms"] = float(np.median(draw_part))
+        return row
+    finally:
+        nb.close()
+
+
+def _s(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f} s"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f} ms"
+
+
+def table(rows: list[dict]) -> str:
+    head = ("notebook", "open->chart", "RunAll->chart", "RunAll total", "redraw median", "redraw p90",
+            "kernel | draw (median)", "moves ok", "goals (chart<=10s, redraw<=200ms)")
+    lines = []
+    for r in rows:
+        first, med = r.get("run_all_to_first_chart_s"), r.get("redraw_median_ms")
+        goals = ("chart " + ("ok" if first is not None and first <= FIRST_CHART_GOAL_S else "MISSED") + ", redraw "
+                 + ("ok" if med is not None and med <= REDRAW_GOAL_MS else "MISSED"))
+        ok = f"{r.get('moves', 0) - r.get('missed', 0)}/{r.get('moves', 0)}"
+        lines.append((r["notebook"], _s(r.get("open_to_first_chart_s")), _s(first), _s(r.get("run_all_s")),
+                      _ms(med), _ms(r.get("redraw_p90_ms")),
+                      f"{_ms(r.get('kernel_median_ms'))} | {_ms(r.get('draw_median_ms'))}", ok, r.get("note") or goals))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    fmt = " | ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*head), "-+-".join("-" * w for w in widths)]
+    out += [fmt.format(*line) for line in lines]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebook", nargs="*", help="notebooks to measure (default: notebooks/*.ipynb)")
+    parser.add_argument("--repeats", type=int, default=10, help="slider moves per notebook (default 10)")
+    parser.add_argument("--timeout", type=float, default=bh.run_timeout(), help="seconds allowed for Run All")
+    parser.add_argument("--json", type=Path, default=bh.RESULTS / "bench_browser.json", help="where to write raw numbers")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be an integer >= 1, got {args.repeats}")
+    chromium, why = bh.find_chromium()
+    problem = bh.playwright_problem() or why
+    if chromium is None or bh.playwright_problem():
+        print(f"cannot benchmark in a browser: {problem}", file=sys.stderr)
+        return 2
+    paths = [Path(p).resolve().relative_to(ROOT).as_posix() for p in args.notebook] or \
+        [p.relative_to(ROOT).as_posix() for p in bh.notebooks()]
+
+    work = Path(tempfile.mkdtemp(prefix="gl-bench-browser-"))
+    lab, browser, rows = bh.LabServer(work), None, []
+    t0 = time.monotonic()
+    try:
+        lab.start_lab()
+        browser = bh.BrowserSession(chromium)
+        page = bh.open_lab_page(browser, lab)
+        for path in paths:
+            print(f"measuring {path} ...", file=sys.stderr, flush=True)
+            try:
+                rows.append(measure(page, lab, path, args.repeats, args.timeout))
+            except Exception as exc:  # one broken notebook should not hide the others' numbers
+                rows.append({"notebook": Path(path).stem, "note": f"FAILED: {type(exc).__name__}: {exc}"[:120]})
+    finally:
+        if browser is not None:
+            browser.close()
+        lab.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(table(rows))
+    print(f"\n{len(paths)} notebook(s), {args.repeats} slider moves each, {time.monotonic() - t0:.0f} s in all; "
+          f"latency = keydown on the slider handle -> chart redrawn (performance.now() in the page)")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=2))
+    return 0 if all("FAILED" not in (r.get("note") or "") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
