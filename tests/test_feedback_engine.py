@@ -298,3 +298,15 @@ def test_input_validation_names_the_argument():
     with pytest.raises(TypeError, match="integer"):
         net.compute_gradients(torch.zeros(2, 4), torch.tensor([0.0, 1.0]))
     assert FeedbackMLP([4, 3], "dfa").rule == "srbp" and FeedbackMLP([4, 3], "FA").rule == "rbp"
+
+
+def test_pickling_keeps_the_generator_state():
+    """ddp_spawn and multiprocessing pickle the model; the random feedback stream must survive."""
+    import pickle
+
+    net = FeedbackMLP([8, 6, 6, 3], "rbp-resampled", seed=3)
+    clone = pickle.loads(pickle.dumps(net))
+    net.resample_feedback()
+    clone.resample_feedback()
+    for a, b in zip(net.feedback, clone.feedback):
+        assert torch.equal(a, b)

@@ -105,6 +105,10 @@ def make_trainer(
         num_sanity_val_steps=0,
     )
     options.update(trainer_kwargs)
+    if "spawn" in str(options.get("strategy", "")):
+        # spawned processes receive the model and loaders by pickling; the default file
+        # descriptor sharing fails for generators/tensors held by loaders ("unable to resize file")
+        torch.multiprocessing.set_sharing_strategy("file_system")
     if options.get("deterministic") is True:
         # warn_only: a few CPU kernels (scatter in torch-geometric) have no deterministic flag,
         # but they are deterministic on CPU anyway.

@@ -57,6 +57,12 @@ class RegressionModule(pl.LightningModule):
         self.model = model
         self.lr = check_float("lr", lr, low=0.0, low_open=True, high=1.0)
 
+    def setup(self, stage: str) -> None:
+        # only the regression net trains here; freezing the denoiser also keeps DDP from
+        # waiting for gradients of parameters this step never uses
+        self.model.denoiser.requires_grad_(False)
+        self.model.regression.requires_grad_(True)
+
     def training_step(self, batch, batch_idx):
         coarse, fine = batch
         pred = self.model.regression(self.model.normalize(coarse))
@@ -80,6 +86,10 @@ class DiffusionModule(pl.LightningModule):
         self.p_mean = check_float("p_mean", p_mean, low=-10.0, high=10.0)
         self.p_std = check_float("p_std", p_std, low=0.0, low_open=True, high=10.0)
         self.ema = None
+
+    def setup(self, stage: str) -> None:
+        self.model.regression.requires_grad_(False)
+        self.model.denoiser.requires_grad_(True)
 
     def on_fit_start(self):
         # the regression net stays frozen: residual_target runs it under no_grad and only the

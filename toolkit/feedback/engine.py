@@ -336,6 +336,18 @@ class FeedbackMLP(nn.Module):
             b.grad = g
         return loss
 
+    def __getstate__(self) -> dict:
+        # torch.Generator cannot be pickled (ddp_spawn, multiprocessing): keep its state instead
+        state = self.__dict__.copy()
+        state["_gen_state"] = state.pop("_gen").get_state()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        gen_state = state.pop("_gen_state")
+        self.__dict__.update(state)
+        self._gen = torch.Generator()
+        self._gen.set_state(gen_state)
+
     def extra_repr(self) -> str:
         opts = [f"rule={self.rule!r}", f"activation={self.activation!r}"]
         if self.sparsity:

@@ -85,6 +85,7 @@ class FeedbackClassifier(pl.LightningModule):
         opt = self.optimizers()
         opt.zero_grad()
         loss = self.net.compute_gradients(x, y)
+        self._average_gradients_across_processes()
         opt.step()
         with torch.no_grad():
             acc = (self.net(x).argmax(1) == y).float().mean()
@@ -95,6 +96,16 @@ class FeedbackClassifier(pl.LightningModule):
                 if a == a:  # skip NaN (top-only rule)
                     self.log(f"angle_{layer + 1}", a)
         return loss
+
+    def _average_gradients_across_processes(self) -> None:
+        # The rule writes .grad directly (no manual_backward), so DDP's hooks never average it:
+        # do what DDP would do, or every process would drift to different weights.
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            for p in self.net.parameters():
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad /= world
 
     def validation_step(self, batch, batch_idx):
         x, y = batch

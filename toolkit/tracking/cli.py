@@ -3,7 +3,9 @@
 train    : Lightning training of the edge classifier (two-step, end-to-end or mixed); writes
            ``model.pt`` and ``metrics.json`` (test-set metrics on the fixed test events) to ``--out``.
 evaluate : purity / efficiency / TrackML score of a checkpoint on the fixed test set.
-sweep    : the project's Optuna study of this topic (toolkit.sweeps experiment "tracking-lambda").
+sweep    : the project's Optuna study of this topic, dispatched by toolkit.cli to toolkit.sweeps
+           (experiment "tracking-lambda"); ``python -m toolkit.tracking.cli stability`` is the
+           quick λ × seeds table without a study database.
 ``python -m toolkit.tracking.cli stability --lams 0.01 0.1 1 --seeds 0 1 2`` prints the λ × seeds
 stability table (m_minmax between seeds and the loss barrier per λ) without Optuna.
 """
@@ -177,19 +179,9 @@ def _run_stability(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep_action():
-    """The project's Optuna study of this topic (toolkit.sweeps) if present, else the λ × seeds study."""
-    try:
-        from ..sweeps.cli import action
-    except ImportError:
-        return ("λ × seeds stability study (m_minmax, barrier height)", _add_stability, _run_stability)
-    return action("tracking")
-
-
 ACTIONS = {
     "train": ("train the edge classifier (two-step / end-to-end / mixed)", _add_train, _run_train),
     "evaluate": ("purity, efficiency and TrackML score on the fixed test set", _add_evaluate, _run_evaluate),
-    "sweep": _sweep_action(),
 }
 
 

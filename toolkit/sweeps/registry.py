@@ -1,0 +1,242 @@
+"""The experiment registry: a name → objective, search space, default grid and objective metric.
+
+An :class:`Experiment` is everything a study needs to know about one kind of run:
+``objective(params, trial) -> {metric: value}`` trains/evaluates once for a parameter set; the
+``space`` (Optuna distributions) says what may vary; ``grid`` is the default grid; ``metric`` and
+``direction`` pick the number Optuna optimises (all returned metrics are stored).
+Built-in experiments register lazily (a factory per name) so ``--help`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
+                                  IntDistribution)
+
+__all__ = [
+    "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS",
+    "grid_points", "param_key", "suggest", "check_value", "parse_value",
+]
+
+Objective = Callable[[dict[str, Any], Any], Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One registered experiment.
+
+    name : registry key, e.g. ``"feedback-rules"``.
+    objective : ``objective(params, trial) -> dict`` of numeric metrics. ``trial`` is the live
+        ``optuna.Trial`` (or ``None`` outside a study) so the objective can report intermediate
+        values for pruning (:class:`toolkit.sweeps.PruningCallback`). Exceptions and a non-finite
+        objective metric mark the trial FAIL; the study goes on.
+    space : parameter name → Optuna distribution (what adaptive search samples from).
+    grid : parameter name → list of values (the default grid; a subset of ``space``).
+    defaults : a value for every other parameter the objective takes, and for each searchable
+        parameter that is not a grid axis (grid search keeps those at their default).
+    metric, direction : the metric Optuna optimises (``"minimize"`` or ``"maximize"``).
+    """
+
+    name: str
+    objective: Objective
+    space: Mapping[str, BaseDistribution]
+    grid: Mapping[str, Sequence[Any]]
+    metric: str
+    direction: str = "minimize"
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    topic: str = ""
+    description: str = ""
+    summarize: Callable[[Any], Any] | None = None  # results DataFrame -> summary table
+    plot: Mapping[str, Any] = field(default_factory=dict)  # results_chart keywords: x, y, color, log_x
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        if not callable(self.objective):
+            raise TypeError(f"objective must be callable, got {type(self.objective).__name__}")
+        if self.direction not in ("minimize", "maximize"):
+            raise ValueError(f"direction must be one of 'minimize', 'maximize'; got {self.direction!r}")
+        for name, dist in self.space.items():
+            if not isinstance(dist, BaseDistribution):
+                raise TypeError(f"space[{name!r}] must be an optuna distribution, got {type(dist).__name__}")
+        check_grid(self.space, self.grid)
+        missing = [k for k in self.space if k not in self.grid and k not in self.defaults]
+        if missing:
+            raise ValueError(f"searchable parameters {missing} need a default (or a grid axis)")
+        for k in self.space:
+            if k in self.defaults:
+                check_value(k, self.defaults[k], self.space[k])
+
+    def with_options(self, *, grid: Mapping[str, Sequence[Any]] | None = None,
+                     fixed: Mapping[str, Any] | None = None) -> "Experiment":
+        """A copy with some grid axes replaced and some parameters pinned to a value.
+
+        A searchable parameter given in ``fixed`` leaves the grid and the space (it is pinned).
+        """
+        fixed = dict(fixed or {})
+        unknown = set(fixed) - set(self.defaults) - set(self.space)
+        if unknown:
+            allowed = sorted(set(self.defaults) | set(self.space))
+            raise ValueError(f"fixed: unknown parameter(s) {sorted(unknown)}; allowed: {allowed}")
+        new_grid = {k: list(v) for k, v in self.grid.items()}
+        for k, values in (grid or {}).items():
+            if k not in self.space:
+                raise ValueError(f"grid: unknown parameter {k!r}; searchable: {sorted(self.space)}")
+            new_grid[k] = list(values)
+        for k in list(fixed):
+            if k in self.space:
+                check_value(k, fixed[k], self.space[k])
+                new_grid.pop(k, None)
+        space = {k: v for k, v in self.space.items() if k not in fixed}
+        return Experiment(
+            name=self.name, objective=self.objective, space=space, grid=new_grid, metric=self.metric,
+            direction=self.direction, defaults={**self.defaults, **fixed}, topic=self.topic,
+            description=self.description, summarize=self.summarize, plot=self.plot,
+        )
+
+    def run(self, **params: Any) -> dict[str, float]:
+        """Call the objective once outside any study (defaults fill missing parameters)."""
+        unknown = set(params) - set(self.defaults) - set(self.space)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)} for experiment {self.name!r}")
+        return dict(self.objective({**self.defaults, **params}, None))
+
+
+def check_value(name: str, value: Any, dist: BaseDistribution) -> Any:
+    """Raise ValueError unless ``value`` lies in ``dist``; return it as a plain Python value."""
+    if isinstance(dist, CategoricalDistribution):
+        if value not in dist.choices:
+            raise ValueError(f"{name} must be one of {list(dist.choices)}; got {value!r}")
+        return value
+    if isinstance(dist, IntDistribution):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer in [{dist.low}, {dist.high}], got {value!r}")
+        value = int(value)
+        if not dist.low <= value <= dist.high or (value - dist.low) % dist.step:
+            raise ValueError(f"{name} must be an integer in [{dist.low}, {dist.high}] "
+                             f"(step {dist.step}), got {value}")
+        return value
+    if isinstance(dist, FloatDistribution):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number in [{dist.low}, {dist.high}], got {value!r}")
+        value = float(value)
+        if not (math.isfinite(value) and dist.low <= value <= dist.high):
+            raise ValueError(f"{name} must be a number in [{dist.low}, {dist.high}], got {value}")
+        return value
+    raise TypeError(f"unsupported distribution for {name}: {type(dist).__name__}")
+
+
+def check_grid(space: Mapping[str, BaseDistribution], grid: Mapping[str, Sequence[Any]]) -> None:
+    """Every grid axis must be a searchable parameter with a non-empty list of valid values."""
+    for name, values in grid.items():
+        if name not in space:
+            raise ValueError(f"grid parameter {name!r} is not in the search space {sorted(space)}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
+        for v in values:
+            check_value(name, v, space[name])
+        if len({json.dumps(v) for v in values}) != len(values):
+            raise ValueError(f"grid[{name!r}] has repeated values: {list(values)}")
+
+
+def param_key(params: Mapping[str, Any]) -> str:
+    """A canonical text key for one parameter set (sorted JSON), used to find it in a study."""
+    return json.dumps({k: params[k] for k in sorted(params)}, separators=(",", ":"))
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """All grid points in a fixed, documented order: the Cartesian product, first axis slowest."""
+    names = list(grid)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def suggest(trial: Any, name: str, dist: BaseDistribution) -> Any:
+    """``trial.suggest_*`` for one distribution (enqueued values come back unchanged)."""
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, FloatDistribution):
+        if dist.step is not None:
+            return trial.suggest_float(name, dist.low, dist.high, step=dist.step)
+        return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+    raise TypeError(f"unsupported distribution for {name}: {type(dist).__name__}")
+
+
+def parse_value(text: str, dist: BaseDistribution | None = None) -> Any:
+    """Parse one command-line value: the type follows the distribution (JSON-ish otherwise)."""
+    text = text.strip()
+    if isinstance(dist, IntDistribution):
+        return int(text)
+    if isinstance(dist, FloatDistribution):
+        return float(text)
+    if isinstance(dist, CategoricalDistribution):
+        for choice in dist.choices:
+            if str(choice) == text:
+                return choice
+        return text
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+# --------------------------------------------------------------------------------------------
+_REGISTRY: dict[str, Experiment | Callable[[], Experiment]] = {}
+
+#: the ready-made study of each topic (``python -m toolkit sweep TOPIC`` runs this one)
+TOPIC_EXPERIMENTS = {
+    "tracking": "tracking-lambda",
+    "feedback": "feedback-rules",
+    "diffusion": "diffusion-nfe",
+    "intro": "intro-wave",
+    "toy": "toy",
+}
+
+
+def register(experiment: Experiment | Callable[[], Experiment], name: str | None = None,
+             *, replace: bool = False) -> None:
+    """Add an experiment (or a zero-argument factory building it on first use) to the registry."""
+    if name is None:
+        if not isinstance(experiment, Experiment):
+            raise TypeError("name is required when registering a factory")
+        name = experiment.name
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"experiment {name!r} is already registered (pass replace=True)")
+    _REGISTRY[name] = experiment
+
+
+def _ensure_builtins() -> None:
+    from . import experiments  # noqa: F401  (registers the built-in factories)
+
+
+def experiment_names() -> list[str]:
+    """Names of all registered experiments."""
+    _ensure_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_experiment(name: str | Experiment) -> Experiment:
+    """Look up an experiment by name (or topic name); Experiments pass through."""
+    if isinstance(name, Experiment):
+        return name
+    _ensure_builtins()
+    name = TOPIC_EXPERIMENTS.get(name, name)
+    if name not in _REGISTRY:
+        raise ValueError(f"experiment must be one of {sorted(_REGISTRY)}; got {name!r}")
+    entry = _REGISTRY[name]
+    if not isinstance(entry, Experiment):
+        entry = entry()
+        if not isinstance(entry, Experiment) or entry.name != name:
+            raise TypeError(f"the factory registered as {name!r} did not build Experiment {name!r}")
+        _REGISTRY[name] = entry
+    return entry
