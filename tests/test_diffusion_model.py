@@ -12,13 +12,7 @@ from toolkit.diffusion import (EMA, DEFAULT_CHECKPOINT, Downscaler, EDMDenoiser,
 from toolkit.io import CheckpointError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions are fastest on one thread (2 threads spin-wait on a busy 2-core box)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_edm_coefficients_give_unit_variance_target_and_weight():

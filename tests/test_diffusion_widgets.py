@@ -8,12 +8,7 @@ from toolkit.diffusion import exercises as ex
 from toolkit.diffusion import widgets as W
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_score_panel_redraws_on_sigma():

@@ -55,12 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     head = [a for a in argv[:2]]
     ns = top.parse_args(head)
-    if ns.action == "sweep":  # one sweep engine for every topic (toolkit.sweeps, on Optuna)
+    actions = dict(_topic_actions(ns.topic))
+    if ns.action == "sweep":  # one sweep engine for every topic with a ready-made study (Optuna)
         from .sweeps.cli import ACTIONS as SWEEPS
 
-        actions = {"sweep": SWEEPS[ns.topic]}
-    else:
-        actions = _topic_actions(ns.topic)
+        if ns.topic in SWEEPS:
+            actions["sweep"] = SWEEPS[ns.topic]
     if ns.action not in actions:
         top.error(f"topic {ns.topic!r} has no {ns.action!r} action; it has: {', '.join(actions)}")
     help_text, add_arguments, run = actions[ns.action]
