@@ -213,8 +213,8 @@ def _fail_stale(study: optuna.Study, storage: optuna.storages.RDBStorage) -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    # A worker killed between popping a trial and its first heartbeat leaves a RUNNING trial
-    # without heartbeat and without gl_worker; give it a generous delay.
+    # _claim records a heartbeat before a trial turns RUNNING; a RUNNING trial without one (made by
+    # another tool, or a claim interrupted inside the database) gets a generous delay.
     limit = max(300, 30 * (storage.heartbeat_interval or 10))
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if "gl_worker" not in t.user_attrs and t.datetime_start is not None:
@@ -340,6 +340,9 @@ def _claim(study: optuna.Study, storage: optuna.storages.RDBStorage) -> optuna.T
     # read through the study so Optuna's trial cache knows the trial before we use it
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         trial_id = frozen._trial_id
+        # Heartbeat first: a worker killed right after the claim then leaves a RUNNING trial whose
+        # heartbeat goes stale after the normal grace period (a beat on a WAITING trial is inert).
+        storage.record_heartbeat(trial_id)
         try:
             if not storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
                 continue
