@@ -15,7 +15,7 @@ import copy
 import math
 import numbers
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
