@@ -243,9 +243,11 @@ def test_strict_mode_raises_only_on_failure(monkeypatch):
 def test_hints_are_progressive_and_stop_at_the_last():
     ex = Exercise("h.1", "?", 1, hints=("nudge", "idea", "answer"))
     shown = [ex.hint() for _ in range(5)]
+    # the authored hints in order, then the expected value itself, which stays the last word
     assert shown == ["[h.1] hint 1/3: nudge", "[h.1] hint 2/3: idea", "[h.1] hint 3/3: answer",
-                     "[h.1] hint 3/3: answer", "[h.1] hint 3/3: answer"]
-    assert "no hints" in Exercise("h.2", "?", 1).hint()
+                     "[h.1] the answer: 1", "[h.1] the answer: 1"]
+    bare = Exercise("h.2", "?", 1)
+    assert "no hints" in bare.hint() and bare.hint() == "[h.2] the answer: 1"
     other = Exercise("h.3", "?", 1, hints=["only"])
     assert other.hint().endswith("1/1: only")  # each exercise counts its own hints
 

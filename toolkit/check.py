@@ -2,8 +2,13 @@
 
 The verdict is one of ``exact``, ``close (max diff …)`` or ``not yet: …`` — in the spirit of
 nn-zero-to-hero's ``cmp`` helper — and never a crash: a wrong type, a wrong shape, a function that
-raises or an unanswered ``...`` are all reported as "not yet" with what was expected. Hints come
-progressively (a nudge, then the idea, then the answer).
+raises or an unanswered ``...`` are all reported as "not yet".
+
+An :class:`Exercise` does not give the expected value away: a wrong number is told "too small" or
+"too large", a known mistake (a flipped sign, a missing factor 2, degrees for radians, …) gets its
+own message from ``misconceptions``, and hints come progressively (a nudge, then the idea). Only
+after the last hint does :meth:`Exercise.hint` reveal the answer, and from then on the checks
+show it too. :func:`compare` on its own always says what was expected (it is the tool for tests).
 
 With ``GRADIENT_LAB_STRICT=1`` in the environment (set by the test command) a failing check raises
 ``AssertionError``, so solution notebooks under nbval fail when a reference or a solution is wrong.
@@ -15,7 +20,7 @@ import copy
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +55,12 @@ class CheckResult:
 
 
 def _to_array(value: Any) -> np.ndarray | None:
-    if hasattr(value, "detach"):  # torch tensor
-        value = value.detach().cpu().numpy()
     try:
+        if hasattr(value, "detach"):  # torch tensor, possibly sparse or bf16 (numpy knows neither)
+            value = value.detach().cpu()
+            if getattr(value, "layout", None) is not None and str(value.layout) != "torch.strided":
+                value = value.to_dense()
+            value = value.float().numpy() if str(value.dtype) == "torch.bfloat16" else value.numpy()
         arr = np.asarray(value)
     except Exception:
         return None
@@ -67,8 +75,25 @@ def _describe(value: Any) -> str:
     return text if len(text) < 80 else text[:77] + "..."
 
 
-def compare(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) -> CheckResult:
-    """Compare ``answer`` with ``expected``: numbers and arrays/tensors numerically, the rest by ``==``."""
+def _hidden(answer: Any, expected: Any) -> str:
+    """A "not yet" message that does not give ``expected`` away."""
+    exp, ans = _to_array(expected), _to_array(answer)
+    if exp is not None and ans is not None and exp.ndim == 0 and ans.ndim == 0 and np.isfinite(ans.item()):
+        gap = ans.item() - exp.item()
+        if np.iscomplexobj(gap) or gap == 0:
+            return f"not yet: {ans.item():.6g} is not the answer"
+        return f"not yet: {ans.item():.6g} is too {'large' if gap > 0 else 'small'}"
+    return f"not yet: {_describe(answer)} is not the answer"
+
+
+def compare(
+    answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8, reveal: bool = True
+) -> CheckResult:
+    """Compare ``answer`` with ``expected``: numbers and arrays/tensors numerically, the rest by ``==``.
+
+    With ``reveal=False`` no message contains the expected value (shapes, lengths and the size of
+    an array's largest difference are still said: they guide without giving the answer).
+    """
     if answer is Ellipsis:
         return CheckResult("not yet", "not answered yet: replace `...` with your answer")
     if isinstance(expected, (str, bool)) or expected is None:
@@ -78,12 +103,17 @@ def compare(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-
             same = False
         if same:
             return CheckResult("exact", f"exact: {answer!r}")
+        if not reveal:
+            return CheckResult("not yet", _hidden(answer, expected))
         return CheckResult("not yet", f"not yet: expected {expected!r}, got {_describe(answer)}")
     if isinstance(expected, (numbers.Number, np.ndarray, list, tuple)) or hasattr(expected, "detach"):
         exp = _to_array(expected)
         ans = _to_array(answer)
         if exp is not None:
             if ans is None or isinstance(answer, (str, bool)) and not isinstance(expected, bool):
+                if not reveal:
+                    kind = "a number" if exp.ndim == 0 else f"an array of shape {tuple(exp.shape)}"
+                    return CheckResult("not yet", f"not yet: expected {kind}, got {_describe(answer)}")
                 return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
             if ans.shape != exp.shape:
                 return CheckResult(
@@ -99,22 +129,26 @@ def compare(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-
                 return CheckResult("close", f"close (max diff {max_diff:.3g})", max_diff)
             where = f"max diff {max_diff:.3g}" if math.isfinite(max_diff) else "NaN/inf where a number was expected"
             if exp.ndim == 0:
+                if not reveal:
+                    return CheckResult("not yet", _hidden(answer, expected), max_diff)
                 return CheckResult("not yet", f"not yet: expected {exp.item():.6g}, got {ans.item():.6g}", max_diff)
             return CheckResult("not yet", f"not yet: {where} (tolerance rtol={rtol:g}, atol={atol:g})", max_diff)
     if isinstance(expected, (list, tuple, dict)):
         if isinstance(expected, dict):
             if not isinstance(answer, dict) or set(answer) != set(expected):
-                return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
+                want = f"a dict with keys {sorted(map(str, expected))}" if not reveal else _describe(expected)
+                return CheckResult("not yet", f"not yet: expected {want}, got {_describe(answer)}")
             keys = list(expected)
             pairs = [(answer[k], expected[k]) for k in keys]
         else:
             if not isinstance(answer, (list, tuple)) or len(answer) != len(expected):
-                return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
+                want = f"a sequence of {len(expected)} items" if not reveal else _describe(expected)
+                return CheckResult("not yet", f"not yet: expected {want}, got {_describe(answer)}")
             keys = list(range(len(expected)))
             pairs = list(zip(answer, expected))
         worst = CheckResult("exact", "exact", 0.0)
         for k, (a, e) in zip(keys, pairs):
-            verdict = compare(a, e, rtol=rtol, atol=atol)
+            verdict = compare(a, e, rtol=rtol, atol=atol, reveal=reveal)
             if not verdict:
                 return CheckResult("not yet", f"not yet: item {k!r}: {verdict.message}", verdict.max_diff)
             if verdict.status == "close":
@@ -126,7 +160,12 @@ def compare(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-
         equal = False
     if equal:
         return CheckResult("exact", "exact")
+    if not reveal:
+        return CheckResult("not yet", _hidden(answer, expected))
     return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
+
+
+Misconception = tuple[Callable[[Any, Any], bool], str]
 
 
 @dataclass
@@ -137,6 +176,11 @@ class Exercise:
     :meth:`check` (so the expected answer follows the learner's own data). When the answer is a
     function and ``inputs`` lists argument tuples, ``answer(*args)`` is compared with
     ``reference(*args)`` on each of them.
+
+    ``misconceptions`` lists ``(predicate, message)`` pairs: when an answer is wrong, the first
+    ``predicate(answer, expected)`` that is true gives the learner its ``message`` (for a function
+    answer: its output and the expected output on the first input where they differ). ``choices``
+    makes a multiple-choice question: an answer outside them is told the valid choices.
     """
 
     key: str
@@ -146,7 +190,19 @@ class Exercise:
     rtol: float = 1e-5
     atol: float = 1e-8
     inputs: Sequence[tuple] | None = None
+    misconceptions: Sequence[Misconception] = ()
+    choices: Sequence[str] | None = None
     _hints_shown: int = field(default=0, repr=False)
+    _last_expected: Any = field(default=None, repr=False)
+
+    @property
+    def revealed(self) -> bool:
+        """True once :meth:`hint` has shown the answer; checks then say what was expected."""
+        return self._hints_shown > len(self._all_hints)
+
+    @property
+    def _all_hints(self) -> Sequence[str]:
+        return self.hints or ("no hints for this one: re-read the question (ask again to see the answer).",)
 
     def expected(self, *args: Any, **kwargs: Any) -> Any:
         """The reference answer for these arguments."""
@@ -159,41 +215,80 @@ class Exercise:
         result = self._judge(answer, *args, **kwargs)
         result.message = f"[{self.key}] {result.message}"
         if not result and strict_mode():
-            raise AssertionError(result.message)
+            raise AssertionError(f"{result.message} (expected {_describe(self._last_expected)})")
         return result
 
     def _judge(self, answer: Any, *args: Any, **kwargs: Any) -> CheckResult:
         if answer is Ellipsis:
             return compare(answer, None)
         if self.inputs is not None and callable(self.reference):
-            if not callable(answer):
-                return CheckResult("not yet", f"not yet: expected a function, got {_describe(answer)}")
-            worst: CheckResult | None = None
-            for index, case in enumerate(self.inputs):
-                want = self.reference(*copy.deepcopy(case))
-                try:
-                    got = answer(*copy.deepcopy(case))
-                except Exception as exc:  # the learner's function may raise anything
-                    return CheckResult("not yet", f"not yet: your function raised {type(exc).__name__}: {exc}")
-                verdict = compare(got, want, rtol=self.rtol, atol=self.atol)
-                if not verdict:
-                    return CheckResult("not yet", f"{verdict.message} (on input #{index})")
-                if worst is None or verdict.status == "close":
-                    worst = verdict
-            return worst or CheckResult("exact", "exact")
+            return self._judge_function(answer)
         try:
             expected = self.expected(*args, **kwargs)
         except Exception as exc:
             return CheckResult("not yet", f"not yet: could not compute the reference from your inputs ({exc})")
-        return compare(answer, expected, rtol=self.rtol, atol=self.atol)
+        self._last_expected = expected
+        if self.choices is not None and isinstance(answer, str) and answer not in self.choices:
+            return CheckResult("not yet", f"not yet: {answer!r} is not one of the choices {list(self.choices)}")
+        return self._verdict(answer, expected)
+
+    def _judge_function(self, answer: Any) -> CheckResult:
+        if not callable(answer):
+            return CheckResult("not yet", f"not yet: expected a function, got {_describe(answer)}")
+        worst: CheckResult | None = None
+        for index, case in enumerate(self.inputs or ()):
+            want = self.reference(*copy.deepcopy(case))
+            self._last_expected = want
+            try:
+                got = answer(*copy.deepcopy(case))
+            except Exception as exc:  # the learner's function may raise anything
+                return CheckResult("not yet", f"not yet: your function raised {type(exc).__name__}: {exc}")
+            if got is None and want is not None:
+                return CheckResult("not yet", "not answered yet: your function returns None "
+                                   "(is its body still `...`, or is a `return` missing?)")
+            verdict = self._verdict(got, want)
+            if not verdict:
+                return CheckResult("not yet", f"{verdict.message} (on input #{index})", verdict.max_diff)
+            if worst is None or verdict.status == "close":
+                worst = verdict
+        return worst or CheckResult("exact", "exact")
+
+    def _verdict(self, answer: Any, expected: Any) -> CheckResult:
+        verdict = compare(answer, expected, rtol=self.rtol, atol=self.atol, reveal=self.revealed)
+        if verdict:
+            return verdict
+        for predicate, message in self.misconceptions:
+            try:
+                matched = bool(predicate(answer, expected))
+            except Exception:  # a predicate that cannot judge this answer does not apply to it
+                matched = False
+            if matched:
+                return CheckResult("not yet", f"not yet: {message}", verdict.max_diff)
+        return verdict
 
     def hint(self) -> str:
-        """Reveal the next hint (a nudge first, the answer last)."""
-        if not self.hints:
-            return f"[{self.key}] no hints for this one: re-read the question."
-        index = min(self._hints_shown, len(self.hints) - 1)
-        self._hints_shown += 1
-        return f"[{self.key}] hint {index + 1}/{len(self.hints)}: {self.hints[index]}"
+        """Reveal the next hint: the authored hints in order, then the expected answer itself."""
+        hints = self._all_hints
+        total = len(hints)
+        self._hints_shown = min(self._hints_shown + 1, total + 1)
+        if self._hints_shown <= total:
+            return f"[{self.key}] hint {self._hints_shown}/{total}: {hints[self._hints_shown - 1]}"
+        if self._last_expected is None and callable(self.reference):
+            self._hints_shown = total  # nothing to reveal yet: run the check first
+            return f"[{self.key}] no more hints; run the check cell once, then ask again to see the answer."
+        return f"[{self.key}] the answer: {_reveal(self._last_expected if callable(self.reference) else self.reference)}"
 
     def _repr_markdown_(self) -> str:
-        return f"**Exercise {self.key}.** {self.question}"
+        text = f"**Exercise {self.key}.** {self.question}"
+        if self.choices is not None:
+            text += " Choices: " + ", ".join(f"`{c!r}`" for c in self.choices) + "."
+        return text
+
+
+def _reveal(value: Any) -> str:
+    arr = _to_array(value)
+    if arr is not None and arr.ndim == 0:
+        return f"{arr.item():.6g}"
+    if arr is not None and arr.size <= 12:
+        return np.array2string(arr, precision=4)
+    return _describe(value)
