@@ -85,6 +85,9 @@ def demo_topic(monkeypatch):
     monkeypatch.setitem(sys.modules, "toolkit.demo", types.ModuleType("toolkit.demo"))
     monkeypatch.setitem(sys.modules, "toolkit.demo.cli", module)
     monkeypatch.setitem(cli.TOPICS, "demo", "a demo topic")
+    from toolkit import panels
+
+    monkeypatch.setitem(panels.CLI_PANELS, "demo-train", ("epochs", "rule"))
     return calls
 
 
@@ -168,3 +171,75 @@ def test_state_values_are_validated_like_typed_options(demo_topic, capsys):
         cli.main(["train", "demo", "--state", bad])
     assert info.value.code == 2 and "sgd" in capsys.readouterr().err
     assert demo_topic == []
+
+
+def test_state_sets_only_the_panels_own_controls(demo_topic, capsys):
+    import base64
+
+    from toolkit import panels
+
+    def state(key, payload):
+        return f"{key}:" + base64.urlsafe_b64encode(payload).decode()
+
+    for payload in (b'{"epochs": 2, "out": "/tmp/x"}', b'{"storage": "sqlite:////tmp/evil.db"}'):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["train", "demo", "--state", state("demo-train", payload)])
+        assert info.value.code == 2 and "not controls of panel 'demo-train'" in capsys.readouterr().err
+    # an option the command has, but the panel has no control for
+    panels.CLI_PANELS["demo-train"] = ("rule",)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "demo", "--state", state("demo-train", b'{"epochs": 2}')])
+    assert info.value.code == 2 and "'epochs'" in capsys.readouterr().err
+    # a panel that is not a command's panel
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "demo", "--state", state("demo-chain", b'{"rule": "fa"}')])
+    assert info.value.code == 2 and "cannot start a command" in capsys.readouterr().err
+    assert demo_topic == []
+
+
+@pytest.mark.parametrize("payload", [b"[" * 100_000 + b"]" * 100_000, b'{"epochs": [[[1]]]}', b'{"epochs": {"a": 1}}'],
+                         ids=["deep-json", "nested-list", "dict-value"])
+def test_nested_state_is_a_clear_error(demo_topic, capsys, payload):
+    import base64
+
+    from toolkit.panels import decode_state
+
+    state = "demo-train:" + base64.urlsafe_b64encode(payload).decode()
+    with pytest.raises(ValueError, match="state"):
+        decode_state(state)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "demo", "--state", state])
+    assert info.value.code == 2 and "state" in capsys.readouterr().err
+    assert demo_topic == []
+
+
+def test_cli_panels_table_matches_the_real_panels():
+    from toolkit.feedback.widgets import training_panel as feedback_panel
+    from toolkit.intro import fit_panel
+    from toolkit.panels import CLI_PANELS
+    from toolkit.tracking.widgets import training_panel as tracking_panel
+
+    built = {p.key: tuple(p.controls) for p in (feedback_panel(), tracking_panel([], [], 4), fit_panel())}
+    assert set(built) == set(CLI_PANELS)
+    for key, controls in built.items():
+        assert set(controls) == set(CLI_PANELS[key]), key
+
+
+def test_the_cli_seeds_before_the_topic_builds_anything(monkeypatch):
+    import torch
+
+    draws = []
+    module = types.ModuleType("toolkit.demo.cli")
+
+    def add_arguments(parser):
+        parser.add_argument("--seed", type=int, default=0)
+
+    module.ACTIONS = {"train": ("train", add_arguments, lambda args: draws.append(torch.rand(3)))}
+    monkeypatch.setitem(sys.modules, "toolkit.demo", types.ModuleType("toolkit.demo"))
+    monkeypatch.setitem(sys.modules, "toolkit.demo.cli", module)
+    monkeypatch.setitem(cli.TOPICS, "demo", "a demo topic")
+    for noise in (1, 2):
+        torch.manual_seed(noise)  # whatever ran before must not matter
+        assert cli.main(["train", "demo", "--seed", "7"]) == 0
+    assert torch.equal(draws[0], draws[1])
+    assert cli.main(["train", "demo", "--seed", "-1"]) == 2  # a bad seed is bad input, not a traceback

@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _apply_state(sub, state, ns.topic)
     args = sub.parse_args(rest)
     try:
+        if getattr(args, "seed", None) is not None:  # seed before the topic builds anything (data, model)
+            from .training import seed_everything
+
+            seed_everything(args.seed)
         return int(run(args) or 0)
     except (ValueError, TypeError) as exc:  # bad input: say what is wrong, no traceback
         print(f"error: {exc}", file=sys.stderr)
@@ -95,21 +99,29 @@ def _peek_state(argv: list[str]) -> str | None:
 
 
 def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> None:
-    """Use a panel state string as defaults for the options of the same names."""
-    from .panels import decode_state
+    """Use a panel state string as defaults for the options of the same names.
+
+    Only the named panel's own controls (``toolkit.panels.CLI_PANELS``) may be set: a state string
+    is text anyone can write, and must not reach options such as ``--out`` or ``--storage``.
+    """
+    from .panels import CLI_PANELS, decode_state
 
     key = state.rpartition(":")[0]
     if not key.startswith(topic):
         parser.error(f"--state is for panel {key!r}, not for topic {topic!r}")
+    if key not in CLI_PANELS:
+        parser.error(f"--state from panel {key!r} cannot start a command; "
+                     f"panels that can: {sorted(k for k in CLI_PANELS if k.startswith(topic))}")
     try:
         values = decode_state(state)
     except ValueError as exc:
         parser.error(str(exc))
+    allowed = set(CLI_PANELS[key])
     dests = {a.dest for a in parser._actions}
-    unknown = sorted(set(values) - dests)
+    unknown = sorted(set(values) - (allowed & dests), key=str)
     if unknown:
-        parser.error(f"--state sets {unknown}, which this command has no options for; "
-                     f"it has: {sorted(dests - {'help', 'state'})}")
+        parser.error(f"--state sets {unknown}, which are not controls of panel {key!r} that this command has "
+                     f"options for; it may set: {sorted(allowed & dests)}")
     for action in parser._actions:
         if action.dest not in values or action.choices is None:
             continue

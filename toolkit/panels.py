@@ -25,33 +25,72 @@ import ipywidgets as widgets
 
 from .livechart import LiveChart
 
-__all__ = ["Panel", "slider", "log_slider", "dropdown", "toggle", "encode_state", "decode_state"]
+__all__ = ["Panel", "slider", "log_slider", "dropdown", "toggle", "encode_state", "decode_state", "CLI_PANELS"]
+
+#: Panels whose state string may start a command (``python -m toolkit ACTION TOPIC --state S``), with
+#: the controls each one has: ``--state`` sets these options and nothing else (tests build every
+#: panel listed here and check its controls agree).
+CLI_PANELS: dict[str, tuple[str, ...]] = {
+    "feedback-train": ("rules", "dataset", "depth", "width", "sparsity", "bits", "derivative", "lr", "epochs"),
+    "tracking-train": ("mode", "estimator", "lam", "epochs"),
+    "intro-fit": ("degree", "noise", "seed"),
+}
+MAX_STATE_CHARS = 4096  # a panel has a handful of controls; anything longer is not a panel state
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def encode_state(key: str, values: Mapping[str, Any]) -> str:
     """``key:<base64url JSON>`` — short, copyable, and safe in URLs and shells."""
-    payload = json.dumps(dict(values), separators=(",", ":"), sort_keys=True)
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"key must be a non-empty string, got {key!r}")
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping of control names to values, got {type(values).__name__}")
+    for name, value in values.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not isinstance(name, str) or not all(_scalar(v) for v in items):
+            raise TypeError(f"values[{name!r}] must be a number, string, bool or a flat list of them, got {value!r}")
+    payload = json.dumps(dict(values), separators=(",", ":"), sort_keys=True, allow_nan=False)
     return f"{key}:{base64.urlsafe_b64encode(payload.encode()).decode().rstrip('=')}"
 
 
 def decode_state(state: str, key: str | None = None) -> dict[str, Any]:
-    """Inverse of :func:`encode_state`; checks the key when one is given."""
+    """Inverse of :func:`encode_state`; checks the key when one is given.
+
+    A state string is untrusted text: it must be short and hold a flat dict of control values
+    (numbers, strings, bools or flat lists of them); anything else is a ``ValueError`` naming ``state``.
+    """
     if not isinstance(state, str) or ":" not in state:
         raise ValueError(f"state must look like 'panel-key:XXXX', got {state!r}")
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"key must be a string or None, got {type(key).__name__}")
+    if len(state) > MAX_STATE_CHARS:
+        raise ValueError(f"state must be at most {MAX_STATE_CHARS} characters, got {len(state)}")
     got_key, _, body = state.rpartition(":")
     if key is not None and got_key != key:
         raise ValueError(f"state is for panel {got_key!r}, not for {key!r}")
     try:
         values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"state {state!r} is damaged (not base64 JSON): {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"state {state[:80]!r} is damaged (not base64 JSON): {exc}") from None
     if not isinstance(values, dict):
-        raise ValueError(f"state {state!r} does not hold a dict of control values")
+        raise ValueError(f"state {state[:80]!r} does not hold a dict of control values")
+    for name, value in values.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(_scalar(v) for v in items):
+            raise ValueError(f"state sets {name!r} to {value!r}; a control value is a number, string, bool "
+                             "or a flat list of them")
     return values
 
 
 class Panel:
-    """Controls + live chart + readout. See the module docstring."""
+    """Controls + live chart + readout. See the module docstring.
+
+    ``seed``: if given, Python, NumPy and torch are seeded with it before every ``render`` call, so
+    the same control values always give the same run (seed before anything is built).
+    """
 
     def __init__(
         self,
@@ -62,12 +101,25 @@ class Panel:
         button: str | None = None,
         key: str | None = None,
         chart: LiveChart | None = None,
+        seed: int | None = None,
     ) -> None:
         if not callable(render):
             raise TypeError(f"render must be callable, got {type(render).__name__}")
+        if not isinstance(controls, Mapping):
+            raise TypeError(f"controls must be a mapping of names to widgets, got {type(controls).__name__}")
+        for name, value in (("title", title), ("button", button), ("key", key)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+        if chart is not None and not isinstance(chart, LiveChart):
+            raise TypeError(f"chart must be a LiveChart or None, got {type(chart).__name__}")
         for name, control in controls.items():
             if not isinstance(control, widgets.ValueWidget):
                 raise TypeError(f"controls[{name!r}] must be an ipywidgets value widget, got {type(control).__name__}")
+        if seed is not None:
+            from .validation import check_int
+
+            check_int("seed", seed, low=0, high=2**32 - 1)
+        self.seed = seed
         self.controls = dict(controls)
         self.render = render
         self.key = key or getattr(render, "__name__", "panel")
@@ -113,6 +165,8 @@ class Panel:
         if self.button is not None:
             self.button.disabled = True
         try:
+            if self.seed is not None:  # seed before render builds anything: the same click, the same run
+                _seed_all(self.seed)
             result = self.render(**kwargs)
             chart, text = (result if isinstance(result, tuple) else (result, None))
             if isinstance(chart, str) and text is None:
@@ -169,6 +223,21 @@ class Panel:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _seed_all(seed: int) -> None:
+    """Seed Python, NumPy and torch (like ``training.seed_everything``, without importing Lightning)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:  # panels work without torch
+        return
+    torch.manual_seed(seed)
 
 
 # -- control shorthands with sensible teaching defaults ----------------------------------------
