@@ -11,7 +11,9 @@ An exercise in a source notebook is two code cells: an *answer* cell whose solut
   test worth 1 point, locked), so instructors can use the sources directly with nbgrader
   (``nbgrader generate_assignment`` / ``autograde``);
 * writes the student version: the solution lines removed (the ``answer = ...`` placeholder above
-  them stays), all outputs stripped, nbgrader metadata kept.
+  them stays), all outputs stripped, nbgrader metadata kept, and the instructor's own checks left
+  out: a code cell whose first line is ``# INSTRUCTOR`` (plumbing asserts such as "the panel raised
+  no error", which mean nothing to a student; claims the text makes stay in both versions).
 
 fastbook does the same for its course notebooks; CI checks that the student versions are current.
 """
@@ -31,6 +33,7 @@ SOURCES = ROOT / "notebooks"
 STUDENT = SOURCES / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK = re.compile(r"\.check\(")
+INSTRUCTOR = "# INSTRUCTOR"
 
 
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool, points: int = 0) -> dict:
@@ -75,6 +78,7 @@ def strip_solution(source: str) -> str:
 
 def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     student = copy.deepcopy(nb)
+    student.cells = [c for c in student.cells if not (c.cell_type == "code" and c.source.startswith(INSTRUCTOR))]
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.source = strip_solution(cell.source)
