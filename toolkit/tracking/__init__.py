@@ -15,10 +15,12 @@ from .graph import DEFAULT_WINDOW, build_graph, build_graphs
 from .imaging import image_rmse, phantom_image, radiograph, track_wepl
 from .landscape import barrier_height, interpolate_models, linear_path, loss_slice, stability_sweep
 from .losses import MODES, bce_loss, hamming_loss, tracking_loss
-from .metrics import (disagreement, edge_precision_recall, m_minmax, track_purity_efficiency, trackml_score,
-                      tracks_from_edges)
-from .model import EdgeClassifier, InteractionNetwork, ModelConfig, count_parameters
-from .pipeline import ESTIMATORS, track_labels, truth_labels, assign_edges, edge_decisions, edges_to_dense, evaluate, instability, lambda_scale, predict_tracks
+from .metrics import (disagreement, edge_precision_recall, exact_match_purity_efficiency, m_minmax,
+                      paper_purity_efficiency, track_purity_efficiency, trackml_score, tracks_from_edges)
+from .model import EdgeClassifier, GeometricBaseline, InteractionNetwork, ModelConfig, count_parameters
+from .pipeline import (ESTIMATORS, PAPER, assign_edges, edge_decisions, edge_logits, edges_to_dense, evaluate,
+                       instability, lambda_paper, lambda_scale, predict_tracks, score_decisions, solve_layer_pairs, track_labels,
+                       truth_labels, tune_threshold)
 from .train import TrainConfig, fit, load_model, make_dataset, one_thread, save_model
 from .trackml_io import read_trackml, write_trackml
 
@@ -31,6 +33,8 @@ __all__ = [
     "barrier_height", "interpolate_models", "linear_path", "loss_slice", "stability_sweep",
     "MODES", "bce_loss", "hamming_loss", "tracking_loss",
     "disagreement", "edge_precision_recall", "m_minmax", "track_purity_efficiency", "trackml_score",
+    "paper_purity_efficiency", "exact_match_purity_efficiency", "GeometricBaseline", "PAPER", "edge_logits",
+    "score_decisions", "solve_layer_pairs", "tune_threshold", "lambda_paper",
     "tracks_from_edges", "EdgeClassifier", "InteractionNetwork", "ModelConfig", "count_parameters",
     "ESTIMATORS", "assign_edges", "edge_decisions", "edges_to_dense", "evaluate", "instability", "lambda_scale",
     "predict_tracks", "track_labels", "truth_labels", "TrainConfig", "fit", "load_model", "make_dataset", "one_thread", "save_model",

@@ -185,11 +185,50 @@ ACTIONS = {
 }
 
 
+def _run_study(argv: list[str]) -> int:
+    """``study stability|compare --out FILE [--quick]``: the studies behind notebook 01 (JSON output)."""
+    from .studies import compare_trackers, stability_study
+    from .train import one_thread
+
+    p = argparse.ArgumentParser(prog="python -m toolkit.tracking.cli study",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("which", choices=["stability", "compare"])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
+    p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 3e-2, 0.3])
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--steps", type=int, default=None)
+    args = p.parse_args(argv)
+    command = "python -m toolkit.tracking.cli study " + " ".join(argv)
+    t0, c0 = time.perf_counter(), time.process_time()
+    show = lambda row: print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)  # noqa: E731
+    with one_thread():
+        if args.which == "stability":
+            kw = dict(steps=20, n_train=24, n_val=8, n_test=8, n_boot=50, n_points=3) if args.quick else {}
+            if args.steps:
+                kw["steps"] = args.steps
+            rows = stability_study(args.lams, args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4]),
+                                   callback=show, **kw)
+        else:
+            kw = dict(steps=20, n_train=24, n_val=8, n_test=8) if args.quick else {}
+            if args.steps:
+                kw["steps"] = args.steps
+            rows = compare_trackers(args.seeds or ([0] if args.quick else [0, 1, 2]), callback=show, **kw)
+    meta = dict(command=command, wall_seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
+    with atomic_write(args.out) as fh:
+        json.dump(dict(meta=meta, rows=rows), fh, indent=2)
+    print(f"wrote {args.out} ({meta['wall_seconds']:.0f} s wall, {meta['cpu_seconds']:.0f} s CPU)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m toolkit.tracking.cli stability [options]``: the λ × seeds stability table."""
+    """``python -m toolkit.tracking.cli stability [options]``: the λ × seeds stability table;
+    ``python -m toolkit.tracking.cli study stability|compare --out FILE``: the shipped studies."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "study":
+        return _run_study(argv[1:])
     if not argv or argv[0] != "stability":
         print("usage: python -m toolkit.tracking.cli stability [--lams ...] [--seeds ...] [...]", file=sys.stderr)
         return 2

@@ -35,7 +35,7 @@ def hamming_loss(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def tracking_loss(logits: torch.Tensor, data: Data, n_layers: int, *, mode: str = "two_step",
                   estimator: str = "blackbox", lam: float = 0.1, alpha: float = 0.5,
-                  no_match: float = DEFAULT_NO_MATCH) -> tuple[torch.Tensor, dict[str, float]]:
+                  no_match: float | None = DEFAULT_NO_MATCH) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss of ``mode`` and a dict of its parts (for logging)."""
     mode = check_choice("mode", mode, MODES)
     alpha = check_float("alpha", alpha, low=0.0, high=1.0)

@@ -2,11 +2,17 @@
 
 Definitions (hits with ``particle_id`` 0 are noise):
 
-* tracks: connected chains of linked edges; a *reconstructed track* has at least 2 hits.
-* a reconstructed track is *correct* when its hits are exactly the hits of one particle
-  (pure: no foreign or noise hit; complete: no hit of that particle missing).
-* purity = correct / reconstructed tracks; efficiency = correct / particles with ≥ 2 hits
-  (the pCT convention used by Kortus et al.).
+* tracks: connected chains of linked edges (each chain is one root-to-leaf path).
+* :func:`paper_purity_efficiency` — the definition of Kortus et al. (their evaluation code,
+  ``src/utils/eval.py`` of SIVERT-pCT/e2e-tracking), for one readout frame: keep tracks with at
+  least ``min_hits`` = 5 hits (their "more than 4"); among kept tracks made only of particle hits
+  (no noise hit), a track is *correct* when all its hits share one particle id (pure; it need not
+  be complete). purity = correct / those tracks; efficiency = correct / number of particles in
+  the frame. Frames are averaged (mean over events), as the paper does.
+* :func:`exact_match_purity_efficiency` — a stricter variant of our own (NOT the paper's): a
+  track of ≥ 2 hits is correct only when it holds exactly the hits of one particle (pure and
+  complete); purity = correct / tracks of ≥ 2 hits; efficiency = correct / particles with ≥ 2 hits.
+  ``track_purity_efficiency`` is its old name, kept as an alias.
 * TrackML double-majority score: a (track, particle) pair counts when the particle owns > 50 % of
   the track's hits and the track holds > 50 % of the particle's hits; the score is the summed
   weight of those intersections over the total weight (uniform weights, noise weight 0).
@@ -20,9 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import check_float, check_int
+
 __all__ = [
-    "edge_precision_recall", "tracks_from_edges", "track_purity_efficiency", "trackml_score",
-    "m_minmax", "disagreement",
+    "edge_precision_recall", "tracks_from_edges", "paper_purity_efficiency", "exact_match_purity_efficiency",
+    "track_purity_efficiency", "trackml_score", "m_minmax", "disagreement",
 ]
 
 
@@ -68,8 +76,54 @@ def tracks_from_edges(n_hits: int, edge_index, linked) -> np.ndarray:
     return parent
 
 
-def track_purity_efficiency(track_label, particle_id) -> dict[str, float]:
-    """Purity, efficiency and counts (see module docstring)."""
+def paper_purity_efficiency(track_labels, particle_ids, *, min_hits: int = 5, edep=None, layer=None,
+                            min_last_edep: float | None = None) -> tuple[float, float]:
+    """``(purity, efficiency)`` of one event as Kortus et al. define them (module docstring).
+
+    ``track_labels[i]`` is the track of hit i (any integers; a chain of linked edges), and
+    ``particle_ids[i]`` its true particle (0 = noise). With ``K`` = kept tracks (≥ ``min_hits``
+    hits) containing no noise hit and ``C`` = those whose hits all share one particle id::
+
+        purity = |C| / |K|   (0 when K is empty, as in the authors' code)
+        efficiency = |C| / #particles in the event
+
+    Optional energy cut (the paper cuts on the deposit in the track's last layer): give ``edep``
+    and ``layer`` per hit and ``min_last_edep``; a track is kept only if its hit on its deepest
+    layer deposited more than ``min_last_edep``.
+    """
+    lab = _arr("track_labels", track_labels, np.int64)
+    pid = _arr("particle_ids", particle_ids, np.int64)
+    if lab.shape != pid.shape:
+        raise ValueError(f"track_labels and particle_ids must have the same length, got {lab.size} and {pid.size}")
+    min_hits = check_int("min_hits", min_hits, low=1)
+    if lab.size == 0:
+        return 0.0, 0.0
+    _, tr = np.unique(lab, return_inverse=True)
+    size = np.bincount(tr)
+    keep = size >= min_hits
+    if min_last_edep is not None:
+        if edep is None or layer is None:
+            raise ValueError("min_last_edep needs edep and layer (one value per hit)")
+        e, ly = _arr("edep", edep, float), _arr("layer", layer, np.int64)
+        if e.shape != lab.shape or ly.shape != lab.shape:
+            raise ValueError("edep and layer must have one entry per hit")
+        min_last_edep = check_float("min_last_edep", min_last_edep)
+        order = np.lexsort((ly, tr))  # by track, then layer: the last entry of each track is its deepest hit
+        last = order[np.r_[np.flatnonzero(np.diff(tr[order])), order.size - 1]]
+        keep &= e[last] > min_last_edep
+    tmin = np.full(size.size, np.iinfo(np.int64).max)
+    np.minimum.at(tmin, tr, pid)
+    tmax = np.full(size.size, np.iinfo(np.int64).min)
+    np.maximum.at(tmax, tr, pid)
+    primary = keep & (tmin > 0)  # no noise hit in the track
+    correct = int(np.sum(primary & (tmin == tmax)))
+    n_primary = int(primary.sum())
+    n_particles = int(np.unique(pid[pid > 0]).size)
+    return (correct / n_primary if n_primary else 0.0, correct / n_particles if n_particles else 0.0)
+
+
+def exact_match_purity_efficiency(track_label, particle_id) -> dict[str, float]:
+    """Our strict exact-match purity, efficiency and counts (NOT the paper's; module docstring)."""
     lab = _arr("track_label", track_label, np.int64)
     pid = _arr("particle_id", particle_id, np.int64)
     if lab.shape != pid.shape:
@@ -93,6 +147,9 @@ def track_purity_efficiency(track_label, particle_id) -> dict[str, float]:
         efficiency=correct / n_particles if n_particles else 0.0,
         n_correct=correct, n_tracks=n_recon, n_particles=n_particles,
     )
+
+
+track_purity_efficiency = exact_match_purity_efficiency  # old name
 
 
 def trackml_score(track_label, particle_id, weight=None) -> float:

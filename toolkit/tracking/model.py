@@ -21,7 +21,7 @@ from torch_geometric.nn import MessagePassing
 from ..validation import check_int
 from .graph import EDGE_FEATURES, NODE_FEATURES
 
-__all__ = ["ModelConfig", "InteractionNetwork", "EdgeClassifier", "count_parameters"]
+__all__ = ["ModelConfig", "InteractionNetwork", "EdgeClassifier", "GeometricBaseline", "count_parameters"]
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -92,6 +92,20 @@ class EdgeClassifier(nn.Module):
             h, e = self.block(h, edge_index, e)
         src, dst = edge_index
         return self.head(torch.cat([h[src], h[dst], e], 1)).squeeze(-1)
+
+
+class GeometricBaseline(nn.Module):
+    """No-learning baseline: an edge's cost is its normalised slope ``c = |slope| / (√2 · window)``.
+
+    Protons of a pencil beam fly almost along z, so a steep segment is unlikely to be true.
+    ``forward`` returns the logit ``log((1 − c)/c)`` so that the pipeline's cost ``1 − σ(logit)``
+    is exactly ``c`` (clipped to [1e-6, 1 − 1e-6]); the threshold τ is then tuned like a model's.
+    """
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        # edge_attr[:, 2] is hypot(slope_x, slope_y) / window (graph.EDGE_FEATURES), at most √2 in the window
+        c = (edge_attr[:, 2] / 2**0.5).clamp(1e-6, 1 - 1e-6)
+        return torch.log((1 - c) / c)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -8,19 +8,26 @@ edge, i.e. forbidden), so one batched solver call covers a whole PyG batch.
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from ..validation import check_choice, check_float
+from ..validation import check_choice, check_float, check_int
 from .assignment import (DEFAULT_NO_MATCH, blackbox_assignment, sinkhorn_assignment, solve_assignment,
                          straight_through_assignment)
-from .metrics import edge_precision_recall, m_minmax, track_purity_efficiency, trackml_score, tracks_from_edges
+from .metrics import (edge_precision_recall, exact_match_purity_efficiency, m_minmax, paper_purity_efficiency,
+                      trackml_score, tracks_from_edges)
 
 __all__ = ["one_thread", "track_labels", "truth_labels", "ESTIMATORS", "edges_to_dense", "assign_edges", "edge_costs", "lambda_scale", "predict_tracks", "instability",
-           "evaluate", "edge_decisions"]
+           "evaluate", "edge_decisions", "solve_layer_pairs", "PAPER", "tune_threshold", "edge_logits", "score_decisions", "lambda_paper", "DEGENERATE_FRACTION"]
+
+PAPER = None  # ``no_match=PAPER``: the paper's assignment (deep → shallow, maximum cardinality, no τ)
+
+_log = logging.getLogger(__name__)
 
 ESTIMATORS = ("blackbox", "straight_through", "sinkhorn")
 
@@ -74,11 +81,13 @@ def edge_costs(logits: torch.Tensor) -> torch.Tensor:
 
 
 def assign_edges(logits: torch.Tensor, data: Data, n_layers: int, *, estimator: str = "blackbox",
-                 lam: float = 0.1, no_match: float = DEFAULT_NO_MATCH, epsilon: float = 0.05) -> torch.Tensor:
+                 lam: float = 0.1, no_match: float | None = DEFAULT_NO_MATCH, epsilon: float = 0.05) -> torch.Tensor:
     """Per-edge assignment decisions y_e (differentiable through the chosen estimator).
 
     ``lam`` is in cost units for the mean Hamming loss over this batch's edges: the blackbox
-    backward pass moves each cost by ±lam (internally λ·E because the mean divides ∂L/∂y by E).
+    backward pass moves each cost by ±lam (internally λ·E because the mean divides ∂L/∂y by E;
+    λ·E is the paper's λ, :func:`lambda_paper`). ``no_match=None``: the paper's maximum-cardinality
+    assignment without threshold.
     """
     estimator = check_choice("estimator", estimator, ESTIMATORS)
     cost = edge_costs(logits)
@@ -93,29 +102,99 @@ def assign_edges(logits: torch.Tensor, data: Data, n_layers: int, *, estimator: 
     return y[idx]
 
 
-def lambda_scale(logits: torch.Tensor, lam: float, no_match: float = DEFAULT_NO_MATCH) -> dict[str, float]:
-    """How big is λ? Compare the backward shift ±λ with the margins |c − τ| of the current decisions.
+DEGENERATE_FRACTION = 0.95  # above this share of problems with y_λ == target, λ is in the degenerate regime
 
-    Returns the median margin, ``lam / median margin`` and the fraction of edges whose decision the
-    perturbation can flip on its own (margin < λ).
+
+def lambda_paper(lam: float, n_edges: int) -> float:
+    """λ in the paper's units: ``λ_paper = λ · E_batch`` (E_batch = E·B candidate edges in a batch).
+
+    Kortus et al. perturb ``c' = c + λ_paper ∂L/∂y`` with L the *mean* Hamming loss over the batch's
+    edges, so ∂L/∂y = ±1/E_batch and each cost moves by λ_paper/E_batch; our ``lam`` is that move.
     """
-    margin = (edge_costs(logits.detach()) - no_match).abs()
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    return lam * check_int("n_edges", n_edges, low=1)
+
+
+def lambda_scale(logits: torch.Tensor, lam: float, no_match: float | None = DEFAULT_NO_MATCH, *,
+                 data: Data | None = None, n_layers: int | None = None, warn: bool = True) -> dict[str, float]:
+    """How big is λ? Compare the backward shift ±λ with the margins of the current decisions.
+
+    Always: ``median_margin`` (median |c − τ|; with ``no_match=None`` the margin to 0.5), ``lam_over_margin``,
+    ``flippable`` (share of edges with margin < λ) and ``lam_paper`` = λ · E (E = ``logits.numel()``,
+    the edges of this batch: :func:`lambda_paper`).
+    With ``data`` (the batch the logits belong to, with labels ``y``) and ``n_layers`` also
+    ``frac_target``: the share of layer-pair problems whose perturbed solution
+    ``y_λ = y(c + λ(1 − 2t))`` *equals the target* t, and ``frac_fixed``: the same share among the
+    problems whose current solution y(c) is wrong. When both exceed 95 % (``degenerate``) λ is so large that
+    the backward pass just returns ``−(y − t)/λ``: every larger λ gives a proportional gradient,
+    so training cannot tell them apart — a warning is issued and logged.
+    """
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    cost = edge_costs(logits.detach())
+    margin = (cost - (0.5 if no_match is None else no_match)).abs()
     med = float(margin.median()) if margin.numel() else float("nan")
-    return dict(median_margin=med, lam_over_margin=lam / med if med > 0 else float("inf"),
-                flippable=float((margin < lam).float().mean()) if margin.numel() else 0.0)
+    out = dict(median_margin=med, lam_over_margin=lam / med if med > 0 else float("inf"),
+               flippable=float((margin < lam).float().mean()) if margin.numel() else 0.0,
+               lam_paper=lam * max(logits.numel(), 1))
+    if data is None:
+        return out
+    if n_layers is None:
+        raise ValueError("lambda_scale needs n_layers together with data")
+    dense, idx = edges_to_dense(cost, data, n_layers)
+    target, _ = edges_to_dense(data.y.float(), data, n_layers, fill=0.0)
+    y_lam = solve_layer_pairs(dense + lam * (1 - 2 * target), no_match)
+    has_edges = torch.isfinite(dense).flatten(1).any(1)
+    same = (y_lam == target).flatten(1).all(1)[has_edges]
+    wrong = ~(solve_layer_pairs(dense, no_match) == target).flatten(1).all(1)[has_edges]
+    out["frac_target"] = float(same.float().mean()) if same.numel() else 0.0
+    # among problems the solver currently gets wrong: how many does the perturbation turn into the target?
+    out["frac_fixed"] = float(same[wrong].float().mean()) if wrong.any() else float("nan")
+    # degenerate: y_λ is the target almost everywhere, including where y(c) is wrong (a trained model
+    # already solves most problems, so frac_target alone would flag even a tiny λ)
+    out["degenerate"] = bool(out["frac_target"] > DEGENERATE_FRACTION
+                             and (not wrong.any() or out["frac_fixed"] > DEGENERATE_FRACTION))
+    if out["degenerate"] and warn:
+        msg = (f"λ = {lam:.3g} is in the degenerate regime: y_λ equals the target on {out['frac_target']:.1%} "
+               f"of the problems (> {DEGENERATE_FRACTION:.0%}), so larger λ only rescales the gradient")
+        _log.warning(msg)
+        warnings.warn(msg, stacklevel=2)
+    return out
+
+
+def solve_layer_pairs(cost: torch.Tensor, no_match: float | None = DEFAULT_NO_MATCH) -> torch.Tensor:
+    """0/1 decisions for dense (P, R, C) layer-pair costs (rows = layer l, columns = layer l+1).
+
+    ``no_match`` = τ: ours — link a pair only if its cost is below τ. ``no_match=None`` (``PAPER``):
+    the paper's semantics — every problem is solved deep → shallow (rows = hits of layer l+1,
+    i.e. the transposed problem) as a maximum-cardinality minimum-cost assignment with no
+    threshold, so every hit that *can* be linked is linked.
+    """
+    if no_match is None:  # deep -> shallow; only tie-breaking can differ from the shallow -> deep order
+        return solve_assignment(cost.transpose(1, 2), None).transpose(1, 2)
+    return solve_assignment(cost, check_float("no_match", no_match))
 
 
 @torch.no_grad()
-def edge_decisions(model: torch.nn.Module, data: Data, n_layers: int, no_match: float = DEFAULT_NO_MATCH
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(edge probabilities, 0/1 assignment decisions) of a model on a graph or batch."""
+def edge_logits(model: torch.nn.Module, data: Data) -> torch.Tensor:
+    """The model's edge logits in eval mode on one thread (training mode restored afterwards)."""
     was = model.training
     model.eval()
     with one_thread():
         logits = model(data.x, data.edge_index, data.edge_attr)
     model.train(was)
+    return logits
+
+
+@torch.no_grad()
+def edge_decisions(model: torch.nn.Module, data: Data, n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(edge probabilities, 0/1 assignment decisions) of a model on a graph or batch.
+
+    ``no_match=None`` (``PAPER``) uses the paper's assignment (:func:`solve_layer_pairs`).
+    """
+    logits = edge_logits(model, data)
     dense, idx = edges_to_dense(edge_costs(logits), data, n_layers)
-    y = solve_assignment(dense, no_match)[idx]
+    y = solve_layer_pairs(dense, no_match)[idx]
     return torch.sigmoid(logits).numpy(), y.numpy().astype(bool)
 
 
@@ -148,39 +227,65 @@ def truth_labels(graphs: Sequence[Data]) -> list[np.ndarray]:
     return out
 
 
-def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *, no_match: float = DEFAULT_NO_MATCH,
-             per_event: bool = False) -> dict:
-    """Edge P/R (of the assignment), track purity/efficiency (pooled counts) and TrackML score.
+def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
+             no_match: float | None = DEFAULT_NO_MATCH, per_event: bool = False, min_hits: int = 5) -> dict:
+    """Both metric families, edge errors and the truth ceiling of a model on ``graphs``.
 
-    With ``per_event=True`` also returns ``events``: a list of per-event dicts (multiplicity,
-    purity, efficiency, score) for a breakdown by multiplicity. ``decisions`` holds the
-    concatenated 0/1 edge decisions (for :func:`m_minmax`).
+    * ``purity`` / ``efficiency`` (= ``paper_purity`` / ``paper_efficiency``): the paper's definition
+      (:func:`~toolkit.tracking.metrics.paper_purity_efficiency`, tracks ≥ ``min_hits`` hits), mean over events;
+    * ``exact_purity`` / ``exact_efficiency``: our stricter exact-match variant (pooled counts);
+    * ``trackml`` (mean over events), ``edge_precision`` / ``edge_recall``, ``edge_fp`` / ``edge_fn``
+      (counts of wrongly linked true-negative / unlinked true edges);
+    * ``ceiling_purity`` / ``ceiling_efficiency``: the paper metric of the true edges themselves
+      (the best any tracker on these candidate graphs can score: a lost hit breaks a track).
+
+    ``no_match=None`` evaluates with the paper's assignment (deep → shallow, maximum cardinality).
+    With ``per_event=True`` also returns ``events`` (per-event rows for a breakdown by multiplicity).
+    ``decisions`` / ``target`` hold the concatenated 0/1 edge decisions and labels (for :func:`m_minmax`).
     """
     if not graphs:
         raise ValueError("graphs must not be empty")
     batch = Batch.from_data_list(list(graphs))
     _, linked = edge_decisions(model, batch, n_layers, no_match)
-    target = batch.y.numpy().astype(bool)
+    return score_decisions(graphs, linked, per_event=per_event, min_hits=min_hits)
+
+
+def score_decisions(graphs: Sequence[Data], linked: np.ndarray, *, per_event: bool = False,
+                    min_hits: int = 5) -> dict:
+    """The metrics of :func:`evaluate` for given concatenated 0/1 edge decisions of ``graphs``."""
+    target = np.concatenate([g.y.numpy() for g in graphs]).astype(bool)
+    linked = np.asarray(linked, dtype=bool)
+    if linked.shape != target.shape:
+        raise ValueError(f"linked must have one entry per edge ({target.size}), got {linked.size}")
     precision, recall = edge_precision_recall(linked, target)
     counts = dict(n_correct=0, n_tracks=0, n_particles=0)
-    scores, rows = [], []
-    ebatch = batch.batch[batch.edge_index[0]].numpy()
-    e_starts = np.searchsorted(ebatch, np.arange(len(graphs) + 1))
+    paper, ceiling, scores, rows = [], [], [], []
+    start = 0
     for g, data in enumerate(graphs):
-        ea, eb = e_starts[g], e_starts[g + 1]
-        labels = tracks_from_edges(data.num_nodes, data.edge_index, linked[ea:eb])
-        pe = track_purity_efficiency(labels, data.particle_id)
+        stop = start + data.num_edges
+        labels = tracks_from_edges(data.num_nodes, data.edge_index, linked[start:stop])
+        truth = tracks_from_edges(data.num_nodes, data.edge_index, target[start:stop])
+        start = stop
+        pe = exact_match_purity_efficiency(labels, data.particle_id)
+        pp = paper_purity_efficiency(labels, data.particle_id, min_hits=min_hits)
+        paper.append(pp)
+        ceiling.append(paper_purity_efficiency(truth, data.particle_id, min_hits=min_hits))
         sc = trackml_score(labels, data.particle_id)
         for k in counts:
             counts[k] += pe[k]
         scores.append(sc)
         if per_event:
-            rows.append(dict(event=g, multiplicity=pe["n_particles"], purity=pe["purity"],
-                             efficiency=pe["efficiency"], trackml=sc))
+            rows.append(dict(event=g, multiplicity=pe["n_particles"], purity=pp[0], efficiency=pp[1],
+                             exact_purity=pe["purity"], exact_efficiency=pe["efficiency"], trackml=sc))
+    paper_pur, paper_eff = (float(v) for v in np.mean(paper, axis=0))
     out = dict(
+        purity=paper_pur, efficiency=paper_eff, paper_purity=paper_pur, paper_efficiency=paper_eff,
+        exact_purity=counts["n_correct"] / max(counts["n_tracks"], 1),
+        exact_efficiency=counts["n_correct"] / max(counts["n_particles"], 1),
+        ceiling_purity=float(np.mean([c[0] for c in ceiling])),
+        ceiling_efficiency=float(np.mean([c[1] for c in ceiling])),
         edge_precision=precision, edge_recall=recall,
-        purity=counts["n_correct"] / max(counts["n_tracks"], 1),
-        efficiency=counts["n_correct"] / max(counts["n_particles"], 1),
+        edge_fp=int(np.sum(linked & ~target)), edge_fn=int(np.sum(~linked & target)),
         trackml=float(np.mean(scores)), decisions=linked, target=target, **counts,
     )
     if per_event:
@@ -188,8 +293,34 @@ def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *, n
     return out
 
 
+def tune_threshold(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
+                   taus: Sequence[float] | None = None, metric: str = "paper_efficiency") -> dict:
+    """Choose the no-match threshold τ that maximises ``metric`` on validation ``graphs``.
+
+    The edge scores are computed once; each τ re-solves the assignment (the model is unchanged).
+    Returns ``{tau, score, curve}`` with ``curve`` = rows ``{tau, paper_purity, paper_efficiency,
+    exact_purity, trackml, edge_fp, edge_fn}``. Ties go to the smallest τ.
+    """
+    metric = check_choice("metric", metric, ("paper_efficiency", "paper_purity", "trackml", "exact_purity",
+                                             "exact_efficiency"))
+    taus = np.round(np.linspace(0.05, 0.95, 19), 3) if taus is None else [
+        check_float("taus", float(t), low=0.0, low_open=True, high=1.0) for t in taus]
+    if not graphs:
+        raise ValueError("graphs must not be empty")
+    batch = Batch.from_data_list(list(graphs))
+    dense, idx = edges_to_dense(edge_costs(edge_logits(model, batch)), batch, n_layers)
+    curve = []
+    for tau in taus:
+        r = score_decisions(graphs, solve_layer_pairs(dense, float(tau))[idx].numpy().astype(bool))
+        curve.append(dict(tau=float(tau), **{k: r[k] for k in ("paper_purity", "paper_efficiency", "exact_purity",
+                                                                "exact_efficiency", "trackml", "edge_fp",
+                                                                "edge_fn")}))
+    best = max(curve, key=lambda row: (row[metric], -row["tau"]))
+    return dict(tau=best["tau"], score=best[metric], curve=curve)
+
+
 def instability(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
-                no_match: float = DEFAULT_NO_MATCH) -> float:
+                no_match: float | None = DEFAULT_NO_MATCH) -> float:
     """:func:`m_minmax` of two models' assignment decisions on the same graphs."""
     batch = Batch.from_data_list(list(graphs))
     _, a = edge_decisions(model_a, batch, n_layers, no_match)

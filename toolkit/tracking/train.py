@@ -38,17 +38,25 @@ class TrainConfig:
     batch_size: int = 16
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
+    steps: int = 0  # > 0: train exactly this many optimiser steps (cycling over epochs), ignoring ``epochs``
+    lr_milestones: tuple = ()  # fractions of the run at which the learning rate is multiplied by lr_gamma
+    lr_gamma: float = 0.1
 
     def validate(self) -> "TrainConfig":
         check_choice("mode", self.mode, MODES)
         check_choice("estimator", self.estimator, ESTIMATORS)
         check_float("lam", self.lam, low=0.0, low_open=True, high=1e6)
         check_float("alpha", self.alpha, low=0.0, high=1.0)
-        check_float("no_match", self.no_match, low=0.0, low_open=True, high=1.0)
+        if self.no_match is not None:  # None = the paper's assignment: maximum cardinality, no threshold
+            check_float("no_match", self.no_match, low=0.0, low_open=True, high=1.0)
         check_float("lr", self.lr, low=0.0, low_open=True, high=1.0)
         check_int("epochs", self.epochs, low=1, high=10000)
         check_int("batch_size", self.batch_size, low=1, high=100000)
         check_int("seed", self.seed, low=0)
+        check_int("steps", self.steps, low=0, high=10**7)
+        self.lr_milestones = tuple(check_float("lr_milestones", float(v), low=0.0, low_open=True, high=1.0,
+                                               high_open=True) for v in self.lr_milestones)
+        check_float("lr_gamma", self.lr_gamma, low=0.0, low_open=True, high=1.0)
         if not isinstance(self.model, ModelConfig):
             raise TypeError(f"model must be a ModelConfig, got {type(self.model).__name__}")
         self.model.validate()
@@ -61,6 +69,7 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
         d["model"] = ModelConfig(**d.get("model", {}))
+        d["lr_milestones"] = tuple(d.get("lr_milestones", ()))
         return cls(**d).validate()
 
 
@@ -72,12 +81,19 @@ def make_dataset(n_events: int, config: DetectorConfig | None = None, *, seed: i
 
 
 def fit(train_graphs: Sequence[Data], config: TrainConfig | None = None, *, n_layers: int | None = None,
-        model: EdgeClassifier | None = None,
-        callback: Callable[[dict], None] | None = None) -> tuple[EdgeClassifier, list[dict]]:
-    """Train (or fine-tune ``model``) with Adam; ``callback(row)`` gets ``{step, epoch, loss, ...}``."""
+        model: EdgeClassifier | None = None, callback: Callable[[dict], None] | None = None,
+        val_graphs: Sequence[Data] | None = None, eval_every: int = 50) -> tuple[EdgeClassifier, list[dict]]:
+    """Train (or fine-tune ``model``) with Adam; ``callback(row)`` gets ``{step, epoch, loss, ...}``.
+
+    The learning rate follows a step schedule: ``lr · lr_gamma^k`` after the k-th of
+    ``lr_milestones`` (fractions of the run). With ``val_graphs`` the model is scored every
+    ``eval_every`` steps (and at the end) by the mean Hamming error of its assignment decisions,
+    and the best checkpoint on validation is returned (rows with ``val_hamming`` join the history).
+    """
     cfg = (config or TrainConfig()).validate()
     if not train_graphs:
         raise ValueError("train_graphs must not be empty")
+    eval_every = check_int("eval_every", eval_every, low=1)
     L = n_layers or DetectorConfig().n_layers
     torch.manual_seed(cfg.seed)
     if model is None:
@@ -85,17 +101,46 @@ def fit(train_graphs: Sequence[Data], config: TrainConfig | None = None, *, n_la
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     loader = DataLoader(list(train_graphs), batch_size=cfg.batch_size, shuffle=True, generator=gen)
-    history, step = [], 0
+    total = cfg.steps or cfg.epochs * len(loader)
+    milestones = sorted({max(1, round(f * total)) for f in cfg.lr_milestones})
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=cfg.lr_gamma)
+    history: list[dict] = []
+    validator = _Validator(val_graphs, cfg.no_match, L) if val_graphs else None
     model.train()
     with one_thread():
-        _loop(model, opt, loader, cfg, L, history, callback)
+        _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator, eval_every)
+    if validator is not None:
+        validator.check(model, total, history)
+        model.load_state_dict(validator.best_state)
     model.eval()
     return model, history
 
 
-def _loop(model, opt, loader, cfg, L, history, callback) -> None:
-    step = 0
-    for epoch in range(cfg.epochs):
+class _Validator:
+    """Keeps the weights with the lowest validation Hamming error of the assignment decisions."""
+
+    def __init__(self, graphs: Sequence[Data], no_match, n_layers: int) -> None:
+        from torch_geometric.data import Batch
+
+        self.batch, self.no_match, self.n_layers = Batch.from_data_list(list(graphs)), no_match, n_layers
+        self.target = self.batch.y.numpy().astype(bool)
+        self.best, self.best_state = float("inf"), None
+
+    def check(self, model, step: int, history: list[dict]) -> None:
+        import copy
+
+        from .pipeline import edge_decisions
+
+        _, linked = edge_decisions(model, self.batch, self.n_layers, self.no_match)
+        err = float((linked != self.target).mean())
+        history.append(dict(step=step, val_hamming=err))
+        if err < self.best:  # strict: ties keep the earlier checkpoint
+            self.best, self.best_state = err, copy.deepcopy(model.state_dict())
+
+
+def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator, eval_every) -> None:
+    step, epoch = 0, 0
+    while step < total:
         for batch in loader:
             logits = model(batch.x, batch.edge_index, batch.edge_attr)
             loss, parts = tracking_loss(logits, batch, L, mode=cfg.mode, estimator=cfg.estimator, lam=cfg.lam,
@@ -103,11 +148,17 @@ def _loop(model, opt, loader, cfg, L, history, callback) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
             step += 1
             row = dict(step=step, epoch=epoch, loss=float(loss.detach()), **parts)
             history.append(row)
             if callback is not None:
                 callback(row)
+            if validator is not None and step % eval_every == 0 and step < total:
+                validator.check(model, step, history)
+            if step >= total:
+                return
+        epoch += 1
 
 
 CHECKPOINT_KIND = "tracking-edge-classifier"
