@@ -23,14 +23,21 @@ __all__ = ["gradient_angles", "feedback_angles", "angle_between"]
 
 
 def angle_between(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Angle in degrees between two tensors seen as flat vectors (NaN if either is zero)."""
-    a, b = a.detach().reshape(-1).double(), b.detach().reshape(-1).double()
+    """Angle in degrees between two tensors seen as flat vectors.
+
+    NaN if either is zero or holds a non-finite entry (an angle to a NaN/inf vector is undefined;
+    reporting 0° would hide a diverged run).
+    """
+    a, b = torch.as_tensor(a).detach().reshape(-1).double(), torch.as_tensor(b).detach().reshape(-1).double()
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same number of entries, got {a.numel()} and {b.numel()}")
-    na, nb = a.norm(), b.norm()
-    if na == 0 or nb == 0:
+    if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):
         return math.nan
-    cos = float((a @ b) / (na * nb))
+    if not (bool(a.any()) and bool(b.any())):
+        return math.nan
+    a, b = a / a.abs().max(), b / b.abs().max()  # rescale first: squares of huge entries overflow
+    na, nb = a.norm(), b.norm()
+    cos = float((a / na) @ (b / nb))  # normalise first: na * nb may overflow
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 

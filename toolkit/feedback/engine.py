@@ -17,13 +17,39 @@ rule                  backward signal of hidden layer h
 ``sign-resampled``    as ``sign`` with fresh magnitudes every batch
 ``rbp-resampled``     as ``rbp`` with a fresh random ``B_h`` every batch
 ``top``               only the top layer learns (hidden updates are zero)
-``nonlinear``         ``T_h = f'(S_h) ⊙ f(B_h T_{h+1})``: the channel neurons are non-linear too
+``nonlinear``         ``T_h = f'(S_h) ⊙ g(B_h T_{h+1})``: the channel neurons are non-linear too (g =
+                      ``channel_activation``, sign-preserving)
+``kp``                Kolen–Pollack (Akrout et al. 2019): ``arbp`` whose W and B both decay,
+                      ``ΔW = -η T Oᵀ - λW``, ``ΔB = -η O Tᵀ - λB``; the decay λ is the training
+                      loop's ``weight_decay`` (default 0.01 per step for ``kp``), so B - Wᵀ shrinks
+                      by (1 - λ) every step
+``dkp``               direct KP (Webster et al. 2020): ``asrbp`` + the same decay
+``usf``               uniform sign-concordant (Liao, Leibo & Poggio 2016): ``B_h = c · sign(W_{h+1}ᵀ)``,
+                      ``c = sqrt(2 / (fan_in + fan_out))``; ``frsf`` = ``sign``, ``brsf`` = ``sign-resampled``
+``drtp``              direct random target projection (Frenkel et al. 2021): ``T_h = f'(S_h) ⊙ B_h (-y*)``
+                      — the one-hot target replaces the error (the top layer still uses its error)
+``wm``                weight mirror (Akrout et al. 2019): ``rbp`` plus, before every step, a mirror
+                      phase: white noise ``ξ`` (batch × n_h, unit variance) drives layer h+1 and
+                      ``ΔB_h = η_m (ξᵀ (ξ W_{h+1}ᵀ) / n - B_h)``, so ``E[ΔB_h] = η_m (W_{h+1}ᵀ - B_h)``
 ====================  ==========================================================================
 
 Options that act on the channel: ``derivative=False`` drops ``f'(S_h)``; ``error_bits=k``
-quantises every signal *sent down the channel* to ``2**k`` evenly spaced levels in ``[-α, α]``,
-α = its largest magnitude for that example (the top layer's own update uses its exact error); ``sparsity=s`` zeroes exactly ``round(s · size)`` entries of every
-feedback matrix (the mask stays fixed, also for adaptive and resampled rules).
+quantises every signal *sent down the channel* (the top layer's own update uses its exact
+error) with α = its largest magnitude for that example and ``error_quant``:
+
+* ``"stochastic"`` (default): the ``2**k`` levels ``-α + j·Δ``, ``Δ = 2α / (2**k - 1)``, with
+  stochastic rounding ``q = Δ·⌊(t + α)/Δ + u⌋ - α``, ``u ~ U[0, 1)``: unbiased, ``E[q(t)] = t``;
+* ``"midrise"``: the same levels, rounded to the nearest (biased; no zero level, so 1 bit is
+  ``α·sign(t)``);
+* ``"midtread"``: ``2**k - 1`` symmetric levels ``j·α/m``, ``m = 2**(k-1) - 1``, zero included,
+  rounded to the nearest (needs k ≥ 2).
+
+``feedback_mix=μ`` interpolates the channel ``B_μ = (1 - μ) B + μ Wᵀ`` (Wᵀ read live as W
+learns): μ = 0 is the rule itself, μ = 1 is BP. ``sparsity=s`` zeroes feedback entries, the mask
+stays fixed (also for adaptive and resampled rules): ``sparsity_mode="entries"`` zeroes exactly
+``round(s · size)`` entries of every matrix anywhere (rows can end up empty: units that never
+learn); ``"per_neuron"`` keeps ``k = max(1, round((1 - s) · n_cols))`` connections in every row
+(each receiving unit hears k channel lines). ``sparsity_rescale=True`` multiplies B by 1/(1 - s).
 Backward signals are per example (O(1) values); weight gradients average them over the batch, so
 ``bp`` reproduces autograd's gradient of the mean cross-entropy exactly.
 """
@@ -39,17 +65,43 @@ from torch import nn
 
 from ..validation import check_bool, check_choice, check_float, check_int
 
-__all__ = ["FeedbackMLP", "RULES", "ACTIVATIONS", "quantize", "canonical_rule"]
+__all__ = [
+    "FeedbackMLP", "RULES", "ACTIVATIONS", "CHANNEL_ACTIVATIONS", "QUANT_MODES", "SPARSITY_MODES",
+    "quantize", "canonical_rule", "default_decay", "parameter_count", "MAX_PARAMETERS",
+]
 
 RULES = (
     "bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear",
+    "kp", "dkp", "usf", "drtp", "wm",
 )
-ALIASES = {"fa": "rbp", "dfa": "srbp", "sign-concordant": "sign", "top-only": "top"}
-SKIP_RULES = ("srbp", "asrbp")
-ADAPTIVE_RULES = ("arbp", "asrbp")
-SIGN_RULES = ("sign", "sign-resampled")
+ALIASES = {"fa": "rbp", "dfa": "srbp", "sign-concordant": "sign", "top-only": "top", "frsf": "sign",
+           "brsf": "sign-resampled", "kolen-pollack": "kp", "weight-mirror": "wm"}
+SKIP_RULES = ("srbp", "asrbp", "dkp", "drtp")
+ADAPTIVE_RULES = ("arbp", "asrbp", "kp", "dkp")
+SIGN_RULES = ("sign", "sign-resampled", "usf")
 NO_FEEDBACK_RULES = ("bp", "top")
+DECAY_RULES = {"kp": 0.01, "dkp": 0.01}  # rules whose definition includes weight decay (per step)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+CHANNEL_ACTIVATIONS = ("tanh", "softsign")
+QUANT_MODES = ("stochastic", "midtread", "midrise")
+SPARSITY_MODES = ("entries", "per_neuron")
+MAX_PARAMETERS = 50_000_000  # ~200 MB of float32: far beyond a teaching net, refused before allocating
+
+
+def default_decay(rule: str) -> float:
+    """The per-step weight decay a rule's definition includes (0.01 for ``kp``/``dkp``, else 0)."""
+    return DECAY_RULES.get(canonical_rule(rule), 0.0)
+
+
+def parameter_count(sizes: Sequence[int], rule: str = "bp") -> int:
+    """Number of weights, biases and feedback entries of ``FeedbackMLP(sizes, rule)`` (no allocation)."""
+    rule = canonical_rule(rule)
+    sizes = [int(n) for n in sizes]
+    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if rule not in NO_FEEDBACK_RULES:
+        cols = [sizes[-1]] * (len(sizes) - 2) if rule in SKIP_RULES else sizes[2:]
+        n += sum(r * c for r, c in zip(sizes[1:-1], cols))
+    return n
 
 
 def canonical_rule(rule: str) -> str:
@@ -70,6 +122,12 @@ def _act(name: str, s: torch.Tensor) -> torch.Tensor:
     return s
 
 
+def _channel_act(name: str, m: torch.Tensor) -> torch.Tensor:
+    # odd, sign-preserving squashing: a non-linear channel neuron may saturate but must not
+    # flip or drop the sign of the error it carries
+    return torch.tanh(m) if name == "tanh" else F.softsign(m)
+
+
 def _dact(name: str, s: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
     """f'(S) written with the already computed output O = f(S) where that is cheaper."""
     if name == "tanh":
@@ -81,19 +139,38 @@ def _dact(name: str, s: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
     return torch.ones_like(s)
 
 
-def quantize(t: torch.Tensor, bits: int | None) -> torch.Tensor:
-    """Round ``t`` to the nearest of ``2**bits`` evenly spaced levels in ``[-α, α]``.
+def quantize(t: torch.Tensor, bits: int | None, mode: str = "stochastic", *,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Quantise ``t`` to ``bits`` bits per entry, one scale α = max |t| per row (last axis).
 
-    α is the largest magnitude along the last axis (one scale per example, as a physical
-    channel would send it with each message). ``bits=1`` keeps only the sign (times α); the
-    rounding error is at most ``α / (2**bits - 1)``.
+    ``mode`` (see the module docstring): ``"stochastic"`` — levels ``-α + jΔ``, ``Δ = 2α/(2**bits - 1)``,
+    ``q = Δ⌊(t + α)/Δ + u⌋ - α`` with ``u ~ U[0, 1)``, so ``E[q] = t`` (unbiased) and ``|q - t| < Δ``;
+    ``"midrise"`` — the same levels, nearest rounding (``|q - t| ≤ Δ/2``, biased; 1 bit = α·sign);
+    ``"midtread"`` — levels ``jα/m``, ``m = 2**(bits-1) - 1``, ``j = -m…m`` (zero included; bits ≥ 2).
+    ``bits=None`` returns ``t`` unchanged. ``generator`` drives the stochastic rounding.
     """
     if bits is None:
         return t
+    bits = check_int("bits", bits, low=1, high=24)
+    mode = check_choice("mode", mode, QUANT_MODES)
+    if mode == "midtread" and bits < 2:
+        raise ValueError("bits must be >= 2 for mode='midtread': one bit cannot hold both signs and a zero "
+                         "level; use 'stochastic' or 'midrise' for 1 bit")
     alpha = t.abs().amax(dim=-1, keepdim=True)
+    if mode == "midtread":
+        step = alpha / (2 ** (bits - 1) - 1)
+        safe = torch.where(step > 0, step, torch.ones_like(step))
+        return torch.where(step > 0, torch.round(t / safe) * safe, t)
     step = 2 * alpha / (2**bits - 1)
     safe = torch.where(step > 0, step, torch.ones_like(step))
-    return torch.where(step > 0, torch.round((t + alpha) / safe) * safe - alpha, t)
+    u = (t + alpha) / safe
+    if mode == "stochastic":
+        noise = torch.rand(t.shape, generator=generator, dtype=t.dtype, device=t.device)
+        # clamp: float rounding may push t = +α a hair past the top level
+        level = torch.clamp(torch.floor(u + noise), max=2**bits - 1)
+    else:
+        level = torch.round(u)
+    return torch.where(step > 0, level * safe - alpha, t)
 
 
 class FeedbackMLP(nn.Module):
@@ -104,9 +181,15 @@ class FeedbackMLP(nn.Module):
     sizes : layer widths ``[n_in, n_hidden..., n_out]`` (at least two numbers).
     rule : learning rule; aliases ``fa`` (= rbp), ``dfa`` (= srbp), ``sign-concordant`` (= sign).
     activation : hidden non-linearity f, one of :data:`ACTIVATIONS`; the output layer is linear.
-    sparsity : fraction of exact zeros in every feedback matrix, in [0, 1) (random-feedback rules only).
-    error_bits : quantise the backward signals to ``2**error_bits`` levels (None = float).
+    sparsity : fraction of zeros in every feedback matrix, in [0, 1) (random-feedback rules only).
+    sparsity_mode : ``"entries"`` (zeros anywhere) or ``"per_neuron"`` (k connections per row).
+    sparsity_rescale : multiply the sparse feedback by 1 / (1 - sparsity).
+    error_bits : quantise the backward signals to ``error_bits`` bits (None = float).
+    error_quant : ``"stochastic"`` (unbiased, default), ``"midtread"`` or ``"midrise"``.
     derivative : multiply by the local derivative f'(S_h) (False drops it).
+    channel_activation : g of the ``nonlinear`` rule's channel neurons (``tanh`` or ``softsign``).
+    feedback_mix : μ in [0, 1]; the channel uses ``(1 - μ) B + μ Wᵀ`` (RBP-shaped rules only).
+    mirror_rate : η_m of the ``wm`` rule's mirror phase.
     seed : seeds the forward and feedback initialisation and the per-batch resampling.
 
     ``net.layers`` are ``nn.Linear`` modules, ``net(x)`` returns logits, and
@@ -125,8 +208,14 @@ class FeedbackMLP(nn.Module):
         activation: str = "tanh",
         *,
         sparsity: float = 0.0,
+        sparsity_mode: str = "entries",
+        sparsity_rescale: bool = False,
         error_bits: int | None = None,
+        error_quant: str = "stochastic",
         derivative: bool = True,
+        channel_activation: str = "tanh",
+        feedback_mix: float = 0.0,
+        mirror_rate: float = 0.05,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -136,6 +225,10 @@ class FeedbackMLP(nn.Module):
             raise ValueError(f"sizes must list at least 2 layer widths (input and output), got {list(sizes)}")
         self.sizes = [check_int(f"sizes[{i}]", n, low=1, high=100_000) for i, n in enumerate(sizes)]
         self.rule = canonical_rule(rule)
+        n_params = parameter_count(self.sizes, self.rule)
+        if n_params > MAX_PARAMETERS:
+            raise ValueError(f"sizes {self.sizes} need {n_params:,} parameters, more than the budget of "
+                             f"{MAX_PARAMETERS:,} (MAX_PARAMETERS); use narrower layers")
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.sparsity = check_float("sparsity", sparsity, low=0.0, high=1.0, high_open=True)
         if self.sparsity > 0 and self.rule in NO_FEEDBACK_RULES:
@@ -143,11 +236,33 @@ class FeedbackMLP(nn.Module):
                 f"sparsity must be 0 for rule {self.rule!r} (it has no feedback matrices); "
                 f"use a random-feedback rule such as 'rbp' or 'srbp'"
             )
+        self.sparsity_mode = check_choice("sparsity_mode", sparsity_mode, SPARSITY_MODES)
+        self.sparsity_rescale = check_bool("sparsity_rescale", sparsity_rescale)
         self.error_bits = None if error_bits is None else check_int("error_bits", error_bits, low=1, high=24)
+        self.error_quant = check_choice("error_quant", error_quant, QUANT_MODES)
+        if self.error_quant == "midtread" and self.error_bits == 1:
+            raise ValueError("error_bits must be >= 2 with error_quant='midtread' (one bit cannot hold both "
+                             "signs and a zero level); use error_quant='stochastic' for 1 bit")
         self.derivative = check_bool("derivative", derivative)
+        if isinstance(channel_activation, str) and channel_activation in ("relu", "sigmoid"):
+            raise ValueError(
+                f"channel_activation={channel_activation!r} is refused: it is never negative, so "
+                f"g(B·δ) ≥ 0 throws away the sign of the error and the hidden layers cannot learn "
+                f"(the net stalls at chance); use a sign-preserving one: {', '.join(CHANNEL_ACTIVATIONS)}")
+        self.channel_activation = check_choice("channel_activation", channel_activation, CHANNEL_ACTIVATIONS)
+        self.feedback_mix = check_float("feedback_mix", feedback_mix, low=0.0, high=1.0)
+        if self.feedback_mix > 0 and (self.rule in NO_FEEDBACK_RULES or self.rule in SKIP_RULES):
+            raise ValueError(f"feedback_mix must be 0 for rule {self.rule!r}: it mixes B with Wᵀ and needs a "
+                             f"feedback matrix of Wᵀ's shape (rules such as 'rbp', 'arbp', 'sign')")
+        self.mirror_rate = check_float("mirror_rate", mirror_rate, low=0.0, high=1.0, low_open=True)
         self.seed = None if seed is None else check_int("seed", seed, low=0, high=2**63 - 1)
         self._gen = torch.Generator()
         self._gen.manual_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**62, ()).item()))
+        # a separate stream for quantisation noise, so diagnostics can rewind it without
+        # disturbing the feedback draws
+        self._qgen = torch.Generator()
+        qseed = (self.seed + 0x9E3779B9) % 2**63 if self.seed is not None else int(torch.randint(0, 2**62, ()))
+        self._qgen.manual_seed(qseed)
 
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         with torch.no_grad():
@@ -182,13 +297,9 @@ class FeedbackMLP(nn.Module):
         for i in range(self.n_layers - 1):
             shape = self.feedback_shape(i)
             if self.sparsity > 0:
-                n = shape[0] * shape[1]
-                zeros = round(self.sparsity * n)
-                mask = torch.ones(n, dtype=torch.bool)
-                mask[torch.randperm(n, generator=self._gen)[:zeros]] = False
-                self.register_buffer(f"feedback_mask_{i}", mask.reshape(shape))
+                self.register_buffer(f"feedback_mask_{i}", self._sparse_mask(shape))
             b = self._random_feedback(i)
-            if self.rule in SIGN_RULES:
+            if self.rule in SIGN_RULES and self.rule != "usf":
                 self.register_buffer(f"magnitude_{i}", b.abs())
             b = self._apply_mask(i, b)
             name = f"feedback_{i}"
@@ -200,9 +311,24 @@ class FeedbackMLP(nn.Module):
         if self.rule in SIGN_RULES:
             self._refresh_sign()
 
-    def _apply_mask(self, i: int, b: torch.Tensor) -> torch.Tensor:
+    def _sparse_mask(self, shape: tuple[int, int]) -> torch.Tensor:
+        """Boolean mask of the kept feedback entries (see ``sparsity_mode``)."""
+        rows, cols = shape
+        if self.sparsity_mode == "per_neuron":
+            keep = max(1, round((1 - self.sparsity) * cols))  # never an all-zero row
+            order = torch.rand(rows, cols, generator=self._gen).argsort(dim=1)
+            return order < keep
+        n = rows * cols
+        mask = torch.ones(n, dtype=torch.bool)
+        mask[torch.randperm(n, generator=self._gen)[: round(self.sparsity * n)]] = False
+        return mask.reshape(shape)
+
+    def _apply_mask(self, i: int, b: torch.Tensor, *, rescale: bool = True) -> torch.Tensor:
         mask = getattr(self, f"feedback_mask_{i}", None)
-        return b if mask is None else b * mask
+        if mask is None:
+            return b
+        scale = 1.0 / (1.0 - self.sparsity) if (rescale and self.sparsity_rescale) else 1.0
+        return b * mask * scale
 
     @property
     def feedback(self) -> list[torch.Tensor]:
@@ -217,8 +343,12 @@ class FeedbackMLP(nn.Module):
     @torch.no_grad()
     def _refresh_sign(self) -> None:
         for i, b in enumerate(self.feedback):
-            magnitude = getattr(self, f"magnitude_{i}")
-            b.copy_(self._apply_mask(i, magnitude * torch.sign(self.layers[i + 1].weight.T)))
+            w = self.layers[i + 1].weight
+            if self.rule == "usf":  # uniform magnitude, Glorot's scale for this layer
+                magnitude = math.sqrt(2.0 / (w.shape[0] + w.shape[1]))
+            else:
+                magnitude = getattr(self, f"magnitude_{i}")
+            b.copy_(self._apply_mask(i, magnitude * torch.sign(w.T)))
 
     @torch.no_grad()
     def resample_feedback(self) -> None:
@@ -226,6 +356,8 @@ class FeedbackMLP(nn.Module):
         ``*-resampled`` rules, available for any rule with feedback matrices."""
         for i, b in enumerate(self.feedback):
             fresh = self._random_feedback(i).to(b)
+            if self.rule == "usf":
+                continue
             if self.rule in SIGN_RULES:
                 getattr(self, f"magnitude_{i}").copy_(fresh.abs())
             else:
@@ -259,12 +391,38 @@ class FeedbackMLP(nn.Module):
         return y.long()
 
     # -- the learning channel -------------------------------------------------------------------
+    def _send(self, t: torch.Tensor) -> torch.Tensor:
+        """What a signal becomes on its way down the channel (quantised if ``error_bits``)."""
+        return quantize(t, self.error_bits, self.error_quant, generator=self._qgen)
+
+    def _channel(self, l: int) -> torch.Tensor:
+        """The matrix carrying the signal down to hidden layer l: B, Wᵀ, or their μ-mix."""
+        w_t = self.layers[l + 1].weight.T
+        if self.rule == "bp":
+            return w_t
+        b = self.feedback[l]
+        mu = self.feedback_mix
+        return b if mu == 0 else (1 - mu) * b + mu * w_t
+
+    @torch.no_grad()
+    def mirror_step(self, n: int = 32) -> None:
+        """One weight-mirror phase (rule ``wm``): noise ξ drives each layer, B learns ξᵀ(ξ Wᵀ)/n.
+
+        With unit-variance noise ``E[ξᵀ ξ] / n = I``, so ``B ← B + η_m (ξᵀ ξ Wᵀ / n - B)`` relaxes B
+        towards Wᵀ using only signals local to the feedback synapse (its two ends' activities).
+        """
+        for i, b in enumerate(self.feedback):
+            w = self.layers[i + 1].weight
+            xi = torch.randn(n, w.shape[1], generator=self._gen, dtype=w.dtype)
+            b.add_(self._apply_mask(i, xi.T @ (xi @ w.T) / n - b, rescale=False), alpha=self.mirror_rate)
+
     @torch.no_grad()
     def updates(self, x: torch.Tensor, y: torch.Tensor, *, step: bool = True):
         """Compute the rule's updates without touching ``.grad``.
 
         Returns ``(loss, weight_grads, bias_grads, feedback_grads)`` (lists; feedback grads only
-        for adaptive rules). ``step=False`` skips per-batch resampling (used for diagnostics).
+        for adaptive rules). ``step=False`` (diagnostics) skips per-batch resampling and the
+        mirror phase and leaves the quantisation noise stream where it was.
         """
         x = self._check_x(x)
         n = x.shape[0]
@@ -275,6 +433,9 @@ class FeedbackMLP(nn.Module):
             self.resample_feedback()
         elif self.rule in SIGN_RULES:
             self._refresh_sign()
+        if step and self.rule == "wm":
+            self.mirror_step(n)
+        qstate = None if step else self._qgen.get_state()
 
         act = self.activation
         outs, pre = [x], []
@@ -290,23 +451,22 @@ class FeedbackMLP(nn.Module):
         L = self.n_layers
         deltas: list[torch.Tensor | None] = [None] * L
         deltas[-1] = err
-        sent = quantize(err, self.error_bits)  # what travels down the channel
-        top_sent = sent
-        fb = self.feedback
+        if self.rule == "drtp":  # the target, not the error, is projected down (sign of e for a fresh net)
+            err_down = -F.one_hot(y, self.sizes[-1]).to(err.dtype)
+        else:
+            err_down = err
+        top_sent = sent = self._send(err_down)  # what travels down the channel
         if self.rule != "top":
             for l in range(L - 2, -1, -1):
                 above = top_sent if self.rule in SKIP_RULES else sent
-                if self.rule == "bp":
-                    message = above @ self.layers[l + 1].weight
-                else:
-                    message = above @ fb[l].T
-                    if self.rule == "nonlinear":
-                        message = _act(act, message)
+                message = above @ self._channel(l).T
+                if self.rule == "nonlinear":
+                    message = _channel_act(self.channel_activation, message)
                 if self.derivative:
                     message = message * _dact(act, pre[l], outs[l + 1])
                 deltas[l] = message
                 if l > 0 and self.rule not in SKIP_RULES:
-                    sent = quantize(message, self.error_bits)
+                    sent = self._send(message)
 
         w_grads, b_grads = [], []
         for l, layer in enumerate(self.layers):
@@ -321,9 +481,11 @@ class FeedbackMLP(nn.Module):
         if self.rule in ADAPTIVE_RULES:
             for i in range(L - 1):
                 # the feedback synapse sees the (possibly quantised) signal it carries
-                carried = quantize(deltas[L - 1] if self.rule in SKIP_RULES else deltas[i + 1], self.error_bits)
+                carried = self._send(deltas[L - 1] if self.rule in SKIP_RULES else deltas[i + 1])
                 # forward rule on the feedback synapse: postsynaptic activity O_{i+1} × presynaptic T
-                fb_grads.append(self._apply_mask(i, outs[i + 1].T @ carried / n))
+                fb_grads.append(self._apply_mask(i, outs[i + 1].T @ carried / n, rescale=False))
+        if qstate is not None:
+            self._qgen.set_state(qstate)
         return loss.detach(), w_grads, b_grads, fb_grads
 
     def compute_gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -340,26 +502,37 @@ class FeedbackMLP(nn.Module):
         # torch.Generator cannot be pickled (ddp_spawn, multiprocessing): keep its state instead
         state = self.__dict__.copy()
         state["_gen_state"] = state.pop("_gen").get_state()
+        state["_qgen_state"] = state.pop("_qgen").get_state()
         return state
 
     def __setstate__(self, state: dict) -> None:
-        gen_state = state.pop("_gen_state")
+        gen_state, qgen_state = state.pop("_gen_state"), state.pop("_qgen_state", None)
         self.__dict__.update(state)
         self._gen = torch.Generator()
         self._gen.set_state(gen_state)
+        self._qgen = torch.Generator()
+        if qgen_state is not None:
+            self._qgen.set_state(qgen_state)
 
     def extra_repr(self) -> str:
         opts = [f"rule={self.rule!r}", f"activation={self.activation!r}"]
-        if self.sparsity:
-            opts.append(f"sparsity={self.sparsity}")
-        if self.error_bits is not None:
-            opts.append(f"error_bits={self.error_bits}")
-        if not self.derivative:
-            opts.append("derivative=False")
+        defaults = self._defaults()
+        for k, v in self.config().items():
+            if k in defaults and v != defaults[k]:
+                opts.append(f"{k}={v!r}")
         return ", ".join(opts)
+
+    @staticmethod
+    def _defaults() -> dict:
+        return dict(sparsity=0.0, sparsity_mode="entries", sparsity_rescale=False, error_bits=None,
+                    error_quant="stochastic", derivative=True, channel_activation="tanh", feedback_mix=0.0,
+                    mirror_rate=0.05)
 
     def config(self) -> dict:
         """The constructor arguments (JSON-friendly), to rebuild this network from a checkpoint."""
         return dict(sizes=list(self.sizes), rule=self.rule, activation=self.activation,
-                    sparsity=self.sparsity, error_bits=self.error_bits, derivative=self.derivative,
-                    seed=self.seed)
+                    sparsity=self.sparsity, sparsity_mode=self.sparsity_mode,
+                    sparsity_rescale=self.sparsity_rescale, error_bits=self.error_bits,
+                    error_quant=self.error_quant, derivative=self.derivative,
+                    channel_activation=self.channel_activation, feedback_mix=self.feedback_mix,
+                    mirror_rate=self.mirror_rate, seed=self.seed)

@@ -13,14 +13,26 @@ import torch
 from ..validation import check_bool, check_choice, check_float, check_int
 from .angles import feedback_angles, gradient_angles
 from .data import Split
-from .engine import ACTIVATIONS, NO_FEEDBACK_RULES, FeedbackMLP, canonical_rule
+from .engine import (ACTIVATIONS, CHANNEL_ACTIVATIONS, NO_FEEDBACK_RULES, QUANT_MODES, SKIP_RULES, SPARSITY_MODES,
+                     FeedbackMLP, canonical_rule, default_decay)
 
-__all__ = ["TrainConfig", "accuracy", "make_optimizer", "fit", "compare_rules", "symmetry_run", "torch_threads"]
+__all__ = ["TrainConfig", "accuracy", "make_optimizer", "fit", "compare_rules", "symmetry_run", "torch_threads",
+           "apply_weight_decay", "PAPER_MODE"]
+
+# "Paper mode": plain SGD as in Baldi, Sadowski & Lu's simulations (no momentum, no Adam).
+PAPER_MODE = {"optimizer": "sgd", "lr": 0.1}
 
 
 @dataclass
 class TrainConfig:
-    """Training settings shared by the loops, the LightningModule and the CLI."""
+    """Training settings shared by the loops, the LightningModule and the CLI.
+
+    ``weight_decay`` λ: after every optimiser step each weight matrix *and* each feedback matrix
+    is multiplied by (1 - λ) (Kolen–Pollack's decay, independent of the optimiser, so B - Wᵀ
+    shrinks by exactly (1 - λ) per step under ``kp``; biases are not decayed). ``None`` uses each
+    rule's own default (0.01 for ``kp``/``dkp``, 0 otherwise). ``feedback_mix`` is applied to the
+    rules whose feedback has Wᵀ's shape and ignored by the others.
+    """
 
     hidden: Sequence[int] = field(default_factory=lambda: [100, 100])
     activation: str = "tanh"
@@ -32,6 +44,12 @@ class TrainConfig:
     batch_size: int = 32
     optimizer: str = "adam"
     seed: int = 0
+    error_quant: str = "stochastic"
+    sparsity_mode: str = "entries"
+    sparsity_rescale: bool = False
+    channel_activation: str = "tanh"
+    feedback_mix: float = 0.0
+    weight_decay: float | None = None
 
     def __post_init__(self) -> None:
         self.hidden = [check_int(f"hidden[{i}]", h, low=1, high=100_000) for i, h in enumerate(self.hidden)]
@@ -45,13 +63,28 @@ class TrainConfig:
         if self.error_bits is not None:
             self.error_bits = check_int("error_bits", self.error_bits, low=1, high=24)
         self.derivative = check_bool("derivative", self.derivative)
+        self.error_quant = check_choice("error_quant", self.error_quant, QUANT_MODES)
+        self.sparsity_mode = check_choice("sparsity_mode", self.sparsity_mode, SPARSITY_MODES)
+        self.sparsity_rescale = check_bool("sparsity_rescale", self.sparsity_rescale)
+        self.channel_activation = check_choice("channel_activation", self.channel_activation, CHANNEL_ACTIVATIONS)
+        self.feedback_mix = check_float("feedback_mix", self.feedback_mix, low=0.0, high=1.0)
+        if self.weight_decay is not None:
+            self.weight_decay = check_float("weight_decay", self.weight_decay, low=0.0, high=1.0, high_open=True)
+
+    def decay_for(self, rule: str) -> float:
+        """The per-step weight decay used for ``rule`` (``weight_decay``, or the rule's default)."""
+        return default_decay(rule) if self.weight_decay is None else self.weight_decay
 
     def build(self, rule: str, n_in: int, n_out: int) -> FeedbackMLP:
-        """A FeedbackMLP for ``rule`` (sparsity is ignored by rules without feedback matrices)."""
+        """A FeedbackMLP for ``rule`` (channel options are ignored by rules without feedback matrices)."""
         rule = canonical_rule(rule)
+        plain = rule in NO_FEEDBACK_RULES
         return FeedbackMLP([n_in, *self.hidden, n_out], rule, self.activation,
-                           sparsity=0.0 if rule in NO_FEEDBACK_RULES else self.sparsity,
-                           error_bits=self.error_bits, derivative=self.derivative, seed=self.seed)
+                           sparsity=0.0 if plain else self.sparsity, sparsity_mode=self.sparsity_mode,
+                           sparsity_rescale=self.sparsity_rescale, error_bits=self.error_bits,
+                           error_quant=self.error_quant, derivative=self.derivative,
+                           channel_activation=self.channel_activation,
+                           feedback_mix=0.0 if plain or rule in SKIP_RULES else self.feedback_mix, seed=self.seed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +101,22 @@ def make_optimizer(net: torch.nn.Module, name: str, lr: float) -> torch.optim.Op
     check_choice("optimizer", name, ("adam", "sgd"))
     params = list(net.parameters())
     return torch.optim.Adam(params, lr=lr) if name == "adam" else torch.optim.SGD(params, lr=lr)
+
+
+@torch.no_grad()
+def apply_weight_decay(net: FeedbackMLP, decay: float) -> None:
+    """``W ← (1 - λ) W`` and ``B ← (1 - λ) B`` for every layer and feedback matrix (not biases).
+
+    Kolen–Pollack's decay term, applied after the optimiser step: if the optimiser moved B and Wᵀ
+    by the same amount, ``B - Wᵀ`` is multiplied by exactly (1 - λ).
+    """
+    decay = check_float("decay", decay, low=0.0, high=1.0, high_open=True)
+    if decay == 0:
+        return
+    for layer in net.layers:
+        layer.weight.mul_(1.0 - decay)
+    for b in net.feedback:
+        b.mul_(1.0 - decay)
 
 
 @contextlib.contextmanager
@@ -101,9 +150,12 @@ def fit(net: FeedbackMLP, split: Split, config: TrainConfig | None = None,
     return compare_rules({net.rule: net}, split, config, on_epoch=on_epoch)
 
 
+DEFAULT_HIDDEN = (100, 100, 100)
+
+
 def compare_rules(
     rules: Sequence[str] | dict[str, FeedbackMLP],
-    split: Split,
+    split: Split | None = None,
     config: TrainConfig | None = None,
     *,
     live=None,
@@ -115,7 +167,9 @@ def compare_rules(
     """Train one network per rule on the *same* mini-batches, side by side.
 
     ``rules`` is a list of rule names (nets built from ``config`` with the same seed, hence the
-    same initial forward weights) or a ``{label: net}`` dict. After each evaluation point a row
+    same initial forward weights) or a ``{label: net}`` dict. Defaults: ``split`` = MNIST-1D (our
+    generator, seed 0 — a task on which the rules differ; digits is too easy to tell them apart)
+    and ``config`` = ``TrainConfig(hidden=[100, 100, 100])``. After each evaluation point a row
     ``{"epoch", "rule", "loss", "train_acc", "test_acc", "angles": [...]}`` is recorded, and
     long-form rows ``{"epoch", "rule", "metric", "value"}`` are pushed to ``live`` (a LiveChart).
     ``threads``: torch threads while training (see :func:`torch_threads`; None = unchanged).
@@ -126,7 +180,11 @@ def compare_rules(
 
 
 def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, angle_examples) -> list[dict]:
-    config = config or TrainConfig()
+    if split is None:
+        from .data import load_dataset
+
+        split = load_dataset("mnist1d", random_state=0)
+    config = config or TrainConfig(hidden=list(DEFAULT_HIDDEN))
     evals_per_epoch = check_int("evals_per_epoch", evals_per_epoch, low=1, high=1000)
     if isinstance(rules, dict):
         nets = dict(rules)
@@ -135,6 +193,7 @@ def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, ang
             raise ValueError(f"rules must be a non-empty list of rule names, got {rules!r}")
         nets = {r: config.build(r, split.n_features, split.n_classes) for r in rules}
     opts = {k: make_optimizer(n, config.optimizer, config.lr) for k, n in nets.items()}
+    decays = {k: config.decay_for(n.rule) for k, n in nets.items()}
     gen = torch.Generator().manual_seed(config.seed)
     n = len(split.y_train)
     probe = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed + 1))[:angle_examples]
@@ -169,6 +228,7 @@ def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, ang
                 opts[key].zero_grad()
                 losses[key] = float(net.compute_gradients(x, y))
                 opts[key].step()
+                apply_weight_decay(net, decays[key])
             if b in marks:
                 evaluate(epoch + (b + 1) / n_batches)
     if live is not None:
