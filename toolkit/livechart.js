@@ -1,15 +1,120 @@
-// LiveChart front end: one Vega view per widget view, fed with changesets.
-// `vegaEmbed` is provided by the offline bundle that vl-convert builds around this file.
-// Rows carry an increasing id `_i`; a new `epoch` means "replace everything".
+// LiveChart front end. `vegaEmbed` is provided by the offline bundle that vl-convert builds around this file.
+//
+// Rows never travel as widget state: the kernel sends custom messages (see LiveChart's docstring),
+// "replace" (all rows, new epoch, or a snapshot addressed to one front end) and "append" (only the
+// new rows). Each row gets an increasing id `_i`. One *store* per widget model holds the newest
+// `cap` rows; every view of the model (a second display(), a re-rendered output) draws from it and
+// applies only the difference to its Vega view as a changeset, so a push costs the same at row
+// 20,000 as at row 100. A store that starts late or sees a gap asks the kernel for a snapshot.
+
+const STORES = globalThis.__glLiveChartStores || (globalThis.__glLiveChartStores = new Map());
+
+function makeStore(model) {
+  const store = {
+    gen: 0, // bumped by every replace or snapshot: views then redraw everything
+    epoch: null,
+    rows: [], // the newest `cap` rows from index `head` on (dropping from the front is O(1))
+    head: 0,
+    lastId: -1,
+    total: 0, // rows the kernel holds; total > shown means older rows are not drawn
+    cap: Infinity,
+    syncing: false,
+    token: Math.random().toString(36).slice(2),
+    views: new Set(),
+  };
+
+  function requestSync() {
+    if (store.syncing) return;
+    store.syncing = true;
+    model.send({ kind: "sync", token: store.token });
+  }
+
+  function take(msg) {
+    const rows = msg.rows;
+    for (let k = 0; k < rows.length; k++) rows[k]._i = msg.first + k; // fresh JSON: ours to tag
+    store.total = msg.total;
+    store.cap = msg.cap;
+    return rows;
+  }
+
+  function trim() {
+    const excess = store.rows.length - store.head - store.cap;
+    if (excess > 0) store.head += excess;
+    if (store.head > 1024 && store.head * 2 > store.rows.length) {
+      store.rows = store.rows.slice(store.head);
+      store.head = 0;
+    }
+  }
+
+  store.onMessage = (msg) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.kind === "replace") {
+      if (msg.to != null && msg.to !== store.token) return; // a snapshot another front end asked for
+      if (msg.to === store.token) store.syncing = false;
+      store.rows = take(msg);
+      store.head = 0;
+      store.epoch = msg.epoch;
+      store.gen += 1;
+    } else if (msg.kind === "append") {
+      if (store.epoch !== null && msg.epoch < store.epoch) return; // stale
+      const rows = take(msg);
+      if (msg.epoch !== store.epoch) {
+        // we missed the replace that started this epoch: draw what we have, ask for the rest
+        store.rows = rows;
+        store.head = 0;
+        store.epoch = msg.epoch;
+        store.gen += 1;
+        requestSync();
+      } else {
+        if (msg.after !== store.lastId) requestSync(); // a gap: keep drawing, the snapshot fills it in
+        for (const r of rows) store.rows.push(r);
+      }
+    } else {
+      return;
+    }
+    trim();
+    store.lastId = store.rows.length > store.head ? store.rows[store.rows.length - 1]._i : -1;
+    for (const notify of store.views) notify();
+  };
+  store.requestSync = requestSync;
+  return store;
+}
+
+function storeFor(model) {
+  const key = model.get("_uid");
+  let store = STORES.get(key);
+  if (!store) {
+    store = makeStore(model);
+    STORES.set(key, store);
+    model.on("msg:custom", (msg) => store.onMessage(msg));
+    store.requestSync(); // rows are not in the widget state: fetch what is drawn now
+  }
+  return store;
+}
+
+function initialize({ model }) {
+  const key = model.get("_uid");
+  storeFor(model);
+  return () => STORES.delete(key);
+}
 
 function render({ model, el }) {
+  const store = storeFor(model);
   const box = document.createElement("div");
   box.className = "gl-livechart";
+  const note = document.createElement("div");
+  note.className = "gl-livechart-note";
+  note.setAttribute("role", "status");
+  note.hidden = true;
   el.appendChild(box);
+  el.appendChild(note);
   let view = null;
-  let epoch = -1;
+  let gen = -1; // the store generation this view has drawn
   let lastId = -1;
+  let tuples = []; // what this view inserted, oldest first from `head` (Vega removes by object)
+  let head = 0;
   let queue = Promise.resolve();
+  let pending = false;
   let redraws = 0;
 
   function mark() {
@@ -18,26 +123,52 @@ function render({ model, el }) {
     box.dataset.glUpdated = String(performance.now());
   }
 
+  function showNote() {
+    const shown = store.rows.length - store.head;
+    const hidden = store.total - shown;
+    note.hidden = !(hidden > 0);
+    if (hidden > 0) {
+      note.textContent =
+        `Showing the newest ${shown.toLocaleString("en")} of ${store.total.toLocaleString("en")} rows ` +
+        `(max_rows=${store.cap}); all rows stay in the kernel (LiveChart.history).`;
+    }
+  }
+
   function syncRows() {
+    pending = false;
+    showNote();
     if (!view) return;
     try {
       view.data("data"); // a chart whose marks all use their own data has no "data" source
     } catch (e) {
       return view.runAsync().then(mark);
     }
-    const rows = model.get("rows");
-    const newEpoch = model.get("epoch");
+    const rows = store.rows;
     const cs = view.changeset();
-    if (newEpoch !== epoch) {
-      cs.remove(() => true).insert(rows.map((r) => ({ ...r })));
+    if (gen !== store.gen) {
+      tuples = rows.slice(store.head).map((r) => ({ ...r }));
+      head = 0;
+      cs.remove(() => true).insert(tuples);
     } else {
-      const first = rows.length ? rows[0]._i : Infinity;
-      cs.remove((d) => d._i < first);
-      cs.insert(rows.filter((r) => r._i > lastId).map((r) => ({ ...r })));
+      const firstId = rows.length > store.head ? rows[store.head]._i : Infinity;
+      const gone = [];
+      while (head < tuples.length && tuples[head]._i < firstId) gone.push(tuples[head++]);
+      if (head > 1024 && head * 2 > tuples.length) {
+        tuples = tuples.slice(head);
+        head = 0;
+      }
+      let k = rows.length;
+      while (k > store.head && rows[k - 1]._i > lastId) k--;
+      const fresh = [];
+      for (let j = k; j < rows.length; j++) fresh.push({ ...rows[j] });
+      for (const t of fresh) tuples.push(t);
+      if (gone.length) cs.remove(gone);
+      cs.insert(fresh);
     }
-    epoch = newEpoch;
-    lastId = rows.length ? rows[rows.length - 1]._i : lastId;
+    gen = store.gen;
+    lastId = store.lastId;
     view.change("data", cs);
+    box.dataset.glRows = String(tuples.length - head);
     // resize(): concatenated charts laid out with empty data otherwise keep a runaway size
     return view.resize().runAsync().then(mark);
   }
@@ -46,6 +177,7 @@ function render({ model, el }) {
     const spec = JSON.parse(JSON.stringify(model.get("spec")));
     if (view) view.finalize();
     view = null;
+    box.__glView = null;
     box.innerHTML = "";
     if (!spec || Object.keys(spec).length === 0) return;
     const result = await vegaEmbed(box, spec, {
@@ -53,7 +185,8 @@ function render({ model, el }) {
       actions: { export: true, source: false, compiled: false, editor: false },
     });
     view = result.view;
-    epoch = -1;
+    box.__glView = view; // tests read the drawn rows: box.__glView.data("data")
+    gen = -1;
     lastId = -1;
     await syncRows();
   }
@@ -65,12 +198,19 @@ function render({ model, el }) {
     });
   }
 
+  function onRows() {
+    if (pending) return; // one queued sync draws everything that arrived meanwhile
+    pending = true;
+    enqueue(syncRows);
+  }
+
+  store.views.add(onRows);
   model.on("change:spec", () => enqueue(embed));
-  model.on("change:rows", () => enqueue(syncRows));
   enqueue(embed);
   return () => {
+    store.views.delete(onRows);
     if (view) view.finalize();
   };
 }
 
-export default { render };
+export default { initialize, render };

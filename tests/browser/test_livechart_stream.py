@@ -1,0 +1,105 @@
+"""LiveChart in a real browser: after many streamed pushes every Vega view holds exactly the rows the
+kernel holds, a view created after the pushes shows all of them, and a capped chart says so.
+
+The notebook is written into the server's private copy of notebooks/ (never into the repo). The rows
+are read from the Vega view itself (``view.data("data")``), not from the DOM.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import browser_harness as bh  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+N_FIRST, N_LATER, CAP, N_CAPPED = 400, 300, 50, 200
+CELLS = [
+    """import altair as alt
+from IPython.display import display
+from toolkit.livechart import LiveChart
+def empty():
+    return alt.Chart().mark_line().encode(x="step:Q", y="value:Q")""",
+    # pushed in the same cell that displays the chart: the front end is still loading meanwhile
+    f"""w = LiveChart(empty(), min_interval=0.0)
+display(w)
+for k in range({N_FIRST}):
+    w.push({{"step": k, "value": k % 7}})""",
+    # throttled pushes from a later cell, then flush
+    f"""w.min_interval = 0.05
+for k in range({N_FIRST}, {N_FIRST + N_LATER}):
+    w.push({{"step": k, "value": k % 7}})
+w.flush()""",
+    # a second view of the same widget, created after all the pushes
+    "w",
+    f"""c = LiveChart(empty(), max_rows={CAP}, min_interval=0.0)
+display(c)
+for k in range({N_CAPPED}):
+    c.push({{"step": k, "value": 1.0}})""",
+    "assert len(w.history) == len(w.rows) and len(c.history) == len(c.rows) + c.hidden",
+]
+
+_JS_VIEWS = """(root) => [...document.querySelectorAll(root + ' .gl-livechart')].map((box) => {
+  const view = box.__glView;
+  const rows = view ? view.data('data') : null;
+  const note = box.parentElement.querySelector('.gl-livechart-note');
+  return {
+    ids: rows ? rows.map((d) => d._i) : null,
+    steps: rows ? rows.map((d) => d.step) : null,
+    error: box.dataset.glError || null,
+    note: note && !note.hidden ? note.textContent : null,
+  };
+})"""
+
+
+@pytest.fixture(scope="module")
+def streamed(lab, lab_page, browser):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    path = lab.root / "notebooks" / "zz_livechart_stream.ipynb"  # the server's copy, not the repo
+    assert not path.is_symlink() and ROOT not in path.resolve().parents
+    nbformat.write(nb, path)
+    session = bh.NotebookSession(lab_page, lab, "notebooks/zz_livechart_stream.ipynb", browser)
+    session.open()
+    try:
+        session.run_all(bh.run_timeout())
+        yield session
+    finally:
+        session.close()
+
+
+def _views(session, expected_counts: list[int], timeout_s: float = 20.0) -> list[dict]:
+    """The views' rows once they hold the expected counts (snapshots arrive when the kernel is idle)."""
+    page = session.page
+    try:
+        page.wait_for_function(
+            """([root, want]) => {
+              const boxes = [...document.querySelectorAll(root + ' .gl-livechart')];
+              return boxes.length === want.length && boxes.every((b, i) =>
+                b.__glView && b.__glView.data('data').length === want[i]);
+            }""",
+            arg=[session.root_selector, expected_counts], timeout=timeout_s * 1000, polling=200)
+    except Exception:
+        pass  # the asserts below say what is wrong
+    return page.evaluate(_JS_VIEWS, session.root_selector)
+
+
+def test_every_view_holds_exactly_the_pushed_rows(streamed):
+    problems = streamed.problems()
+    assert not problems["errors"] and not problems["not_run"] and not problems["javascript"], problems
+    total = N_FIRST + N_LATER
+    first, second, capped = _views(streamed, [total, total, CAP])
+    for view in (first, second):  # the second view was created after every push: it has them all
+        assert view["error"] is None
+        assert view["steps"] == list(range(total)), (len(view["steps"] or []), (view["steps"] or [])[:5])
+        assert view["ids"] == sorted(set(view["ids"]))  # each row once, in order
+        assert view["note"] is None
+    assert capped["steps"] == list(range(N_CAPPED - CAP, N_CAPPED))
+    assert capped["note"] is not None and f"newest {CAP} of {N_CAPPED} rows" in capped["note"], capped["note"]

@@ -1,0 +1,206 @@
+"""toolkit.livechart streams deltas: what goes over the wire per push, and a model of the front end's
+row store (toolkit/livechart.js) that must end up with exactly the kernel's rows whatever is lost.
+
+The browser test tests/browser/test_livechart_stream.py checks the real JavaScript against the same rule.
+"""
+
+import json
+import random
+
+import altair as alt
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit.livechart import LiveChart
+
+
+class Wire:
+    """Records what a widget sends, as the kernel would put it on the wire (strict JSON)."""
+
+    def __init__(self, widget: LiveChart) -> None:
+        self.messages: list[dict] = []
+        widget.comm.send = self._send
+
+    def _send(self, data=None, metadata=None, buffers=None):
+        self.messages.append(json.loads(json.dumps(data, allow_nan=False)))
+
+    def nbytes(self) -> int:
+        return sum(len(json.dumps(m, separators=(",", ":"))) for m in self.messages)
+
+    def custom(self) -> list[dict]:
+        return [m["content"] for m in self.messages if m["method"] == "custom"]
+
+    def clear(self) -> None:
+        self.messages.clear()
+
+
+class FrontEnd:
+    """The row store of toolkit/livechart.js, transcribed: replace / append / snapshot requests."""
+
+    def __init__(self, widget: LiveChart, token: str) -> None:
+        self.widget, self.token = widget, token
+        self.epoch, self.rows, self.total, self.cap, self.syncing = None, [], 0, None, False
+        self.request_sync()
+
+    def request_sync(self) -> None:
+        if not self.syncing:
+            self.syncing = True
+            self.widget._on_front_end_message(self.widget, {"kind": "sync", "token": self.token}, [])
+
+    @property
+    def last_id(self) -> int:
+        return self.rows[-1]["_i"] if self.rows else -1
+
+    def receive(self, msg: dict) -> None:
+        rows = [{**r, "_i": msg["first"] + k} for k, r in enumerate(msg["rows"])]
+        if msg["kind"] == "replace":
+            if msg.get("to") is not None and msg["to"] != self.token:
+                return
+            if msg.get("to") == self.token:
+                self.syncing = False
+            self.rows, self.epoch = rows, msg["epoch"]
+        elif msg["kind"] == "append":
+            if self.epoch is not None and msg["epoch"] < self.epoch:
+                return
+            if msg["epoch"] != self.epoch:
+                self.rows, self.epoch = rows, msg["epoch"]
+                self.request_sync()
+            else:
+                if msg["after"] != self.last_id:
+                    self.request_sync()
+                self.rows = self.rows + rows
+        self.total, self.cap = msg["total"], msg["cap"]
+        self.rows = self.rows[-self.cap:]
+
+
+def test_bytes_per_push_do_not_grow_with_the_rows_drawn():
+    """The issue's measurement: one-row pushes at 100 and at 20,000 rows drawn cost the same bytes."""
+    per_push = {}
+    for drawn in (100, 20_000):
+        w = LiveChart(max_rows=50_000, min_interval=0.0)
+        w.set_rows([{"step": k, "metric": "loss", "value": 0.5, "run": "a"} for k in range(drawn)])
+        wire = Wire(w)
+        for k in range(10):
+            w.push({"step": drawn + k, "metric": "loss", "value": 0.25, "run": "a"})
+        assert w.n_updates == 11 and len(wire.custom()) == 10
+        assert all(m["kind"] == "append" and len(m["rows"]) == 1 for m in wire.custom())
+        per_push[drawn] = wire.nbytes() / 10
+    # the ids and counts in a message grow by a few digits (100 -> 20,000), nothing else
+    assert per_push[20_000] - per_push[100] <= 3 * 3 + 2, per_push
+    assert per_push[20_000] < 250, per_push
+    # ... while a full replace of the 20,000 rows is what a push used to cost
+    w = LiveChart(max_rows=50_000)
+    wire = Wire(w)
+    w.set_rows([{"step": k, "metric": "loss", "value": 0.5, "run": "a"} for k in range(20_000)])
+    assert wire.nbytes() > 500 * per_push[20_000]
+
+
+def test_a_push_sends_only_the_rows_since_the_last_send():
+    w = LiveChart(min_interval=60.0)
+    wire = Wire(w)
+    w.push({"i": 0})  # first send goes out at once
+    for i in range(1, 6):
+        w.push({"i": i})  # held back by the throttle
+    w.flush()
+    sent = wire.custom()
+    assert [[r["i"] for r in m["rows"]] for m in sent] == [[0], [1, 2, 3, 4, 5]]
+    assert [(m["after"], m["first"]) for m in sent] == [(-1, 0), (0, 1)]
+    assert "_i" not in sent[0]["rows"][0]  # ids are implicit (first + k): no per-row tagging
+
+
+def test_a_new_or_lagging_front_end_gets_a_snapshot_addressed_to_it():
+    w = LiveChart(alt.Chart(pd.DataFrame({"x": [1, 2, 3]})).mark_point().encode(x="x:Q"), min_interval=0.0)
+    w.push([{"x": 4}, {"x": 5}])
+    wire = Wire(w)
+    late = FrontEnd(w, "tab-2")  # e.g. a page reload: the widget state carries no rows
+    (snapshot,) = wire.custom()
+    assert snapshot["kind"] == "replace" and snapshot["to"] == "tab-2"
+    late.receive(snapshot)
+    assert late.rows == w.rows and [r["x"] for r in late.rows] == [1, 2, 3, 4, 5]
+    other = FrontEnd.__new__(FrontEnd)  # another front end ignores a snapshot meant for tab-2
+    other.token, other.rows, other.epoch, other.syncing = "tab-1", ["untouched"], 7, False
+    other.receive(snapshot)
+    assert other.rows == ["untouched"]
+    w._on_front_end_message(w, {"kind": "something else"}, [])  # unknown messages are ignored
+    w._on_front_end_message(w, "not a dict", [])
+    assert len(wire.custom()) == 1
+
+
+def test_cap_hides_old_rows_in_the_view_but_the_kernel_keeps_them():
+    w = LiveChart(max_rows=3, min_interval=0.0)
+    wire = Wire(w)
+    for i in range(10):
+        w.push({"i": i})
+    assert [r["i"] for r in w.history] == list(range(10))
+    assert [r["i"] for r in w.rows] == [7, 8, 9] and w.data == [{"i": 7}, {"i": 8}, {"i": 9}]
+    assert w.hidden == 7
+    last = wire.custom()[-1]
+    assert last["total"] == 10 and last["cap"] == 3  # what the view's note says ("newest 3 of 10")
+    w.push([{"i": k} for k in range(10, 20)])  # more than the cap in one go: only the newest 3 travel
+    assert [r["i"] for r in wire.custom()[-1]["rows"]] == [17, 18, 19]
+    w.set_rows([{"i": -1}])
+    assert w.history == [{"i": -1}] and w.hidden == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ops=st.lists(st.tuples(st.sampled_from(["push", "push_many", "set_rows", "chart", "flush", "new_view"]),
+                           st.integers(0, 7)), max_size=25),
+    max_rows=st.integers(1, 8),
+    interval=st.sampled_from([0.0, 60.0]),
+    loss=st.sampled_from([0.0, 0.3]),
+    seed=st.integers(0, 2**16),
+)
+def test_front_end_store_converges_to_the_kernel_rows(ops, max_rows, interval, loss, seed):
+    """Whatever is lost on the way (a model created late misses messages), once the kernel has
+    answered the snapshot requests the front end holds exactly the rows the kernel says are drawn."""
+    rng = random.Random(seed)
+    w = LiveChart(max_rows=max_rows, min_interval=interval)
+    wire = Wire(w)
+    views = [FrontEnd(w, "v0")]
+
+    def deliver():
+        while wire.messages:  # replies to sync requests may append more messages
+            msg = wire.messages.pop(0)
+            if msg["method"] != "custom":
+                continue
+            for view in views:
+                if rng.random() >= loss:
+                    view.receive(msg["content"])
+
+    for op, k in ops:
+        if op == "push":
+            w.push({"v": k})
+        elif op == "push_many":
+            w.push([{"v": j} for j in range(k)])
+        elif op == "set_rows":
+            w.set_rows([{"v": j} for j in range(k)])
+        elif op == "chart":
+            w.chart = alt.Chart(pd.DataFrame({"v": list(range(k))})).mark_point().encode(x="v:Q")
+        elif op == "flush":
+            w.flush()
+        else:
+            views.append(FrontEnd(w, f"v{len(views)}"))
+        deliver()
+    w.flush()
+    loss = 0.0  # the line is quiet again: pending snapshot requests get their answers
+    for view in views:
+        if view.syncing or view.last_id != (w.rows[-1]["_i"] if w.rows else -1):
+            view.syncing = False
+            view.request_sync()
+    deliver()
+    for view in views:
+        assert view.rows == w.rows
+        assert view.total == len(w.history) and view.total - len(view.rows) == w.hidden
+
+
+def test_rows_are_plain_json_and_a_user_id_column_is_dropped():
+    w = LiveChart(min_interval=0.0)
+    wire = Wire(w)
+    w.push({"_i": 99, "x": 1.5, "y": float("nan"), 2: "key"})
+    (msg,) = wire.custom()
+    assert msg["rows"] == [{"x": 1.5, "y": None, "2": "key"}]
+    with pytest.raises(TypeError, match="dict"):
+        w.push(["not a row"])
