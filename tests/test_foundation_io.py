@@ -280,3 +280,190 @@ def test_pickled_code_is_never_executed(tmp_path):
     with pytest.raises(CheckpointError):
         load_checkpoint(path, kind="demo")
     assert not marker.exists()
+
+
+# -- checkpoint digests ---------------------------------------------------------------------------
+def _flip_one_bit_in_tensor_data(path):
+    """Flip one bit inside the stored bytes of the tensor (the zip entry data/0), not in metadata."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("/data/0"))
+    raw = bytearray(path.read_bytes())
+    # local header: 30 bytes + file name + extra field, then the stored (uncompressed) bytes
+    name_len = int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start + 5] ^= 0x10
+    path.write_bytes(bytes(raw))
+
+
+def test_checkpoint_carries_the_sha256_of_its_tensors(tmp_path):
+    from toolkit.io import tensor_digest
+
+    state = {"w": torch.arange(12.0).reshape(3, 4), "b": torch.ones(3, dtype=torch.bfloat16)}
+    path = save_checkpoint(tmp_path / "m.pt", state, kind="demo", config={})
+    payload = torch.load(path, weights_only=True)
+    assert payload["sha256"] == tensor_digest(state) and len(payload["sha256"]) == 64
+    # the digest sees names, dtypes, shapes and every byte
+    assert tensor_digest({"w": state["w"].reshape(4, 3), "b": state["b"]}) != payload["sha256"]
+    assert tensor_digest({"v": state["w"], "b": state["b"]}) != payload["sha256"]
+    assert tensor_digest({**state, "w": state["w"].double()}) != payload["sha256"]
+
+
+def test_a_flipped_bit_in_tensor_data_is_a_checkpoint_error(tmp_path):
+    state = {"w": torch.arange(64.0)}
+    path = save_checkpoint(tmp_path / "m.pt", state, kind="demo", config={})
+    _flip_one_bit_in_tensor_data(path)
+    assert not torch.equal(torch.load(path, weights_only=True)["state_dict"]["w"], state["w"])  # it does load...
+    with pytest.raises(CheckpointError, match="sha256") as info:  # ... but we refuse it
+        load_checkpoint(path, kind="demo")
+    assert str(path) in str(info.value)
+
+
+def test_a_legacy_checkpoint_without_digest_still_loads(tmp_path):
+    path = tmp_path / "old.pt"
+    torch.save({"format_version": FORMAT_VERSION, "kind": "demo", "config": {}, "extra": {},
+                "state_dict": {"w": torch.ones(2)}}, path)
+    assert torch.equal(load_checkpoint(path, kind="demo")["state_dict"]["w"], torch.ones(2))
+
+
+def test_a_wrong_digest_is_refused(tmp_path):
+    path = tmp_path / "bad.pt"
+    torch.save({"format_version": FORMAT_VERSION, "kind": "demo", "config": {}, "extra": {},
+                "state_dict": {"w": torch.ones(2)}, "sha256": "0" * 64}, path)
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_checkpoint(path, kind="demo")
+
+
+def test_every_shipped_checkpoint_loads():
+    from pathlib import Path
+
+    shipped = sorted((Path(__file__).parents[1] / "datasets").rglob("*.pt"))
+    assert shipped
+    for path in shipped:
+        kind = torch.load(path, map_location="cpu", weights_only=True)["kind"]
+        assert load_checkpoint(path, kind=kind)["state_dict"], path
+
+
+# -- stale temporaries, kill-safe folder swaps ----------------------------------------------------
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "metrics.json"
+    dead, alive = _dead_pid(), os.getppid()
+    stale_file = tmp_path / f".metrics.json.{dead}.abcd.tmp"
+    stale_file.write_bytes(b"x" * 1000)
+    stale_dir = tmp_path / f".metrics.json.{dead}.ef01.tmp"
+    stale_dir.mkdir()
+    (stale_dir / "chunk").write_bytes(b"y")
+    live = tmp_path / f".metrics.json.{alive}.2345.tmp"  # another process still writing: keep
+    live.write_bytes(b"z")
+    other = tmp_path / f".other.json.{dead}.abcd.tmp"  # another target's temporary: not ours to judge
+    other.write_bytes(b"w")
+    with atomic_write(target) as fh:
+        fh.write("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["metrics.json", live.name, other.name])
+
+
+def test_atomic_write_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
+    import toolkit.io as tio
+
+    synced = []
+    monkeypatch.setattr(tio, "_fsync_dir", lambda folder: synced.append(folder))
+    with atomic_write(tmp_path / "f.txt") as fh:
+        fh.write("x")
+    assert synced == [tmp_path]
+
+
+def _store(path, text):
+    from toolkit.io import atomic_directory
+
+    with atomic_directory(path) as tmp:
+        (tmp / "data.txt").write_text(text)
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "chunk").write_text(text * 3)
+
+
+def _loadable(path):
+    from toolkit.io import recover_directory
+
+    recover_directory(path)
+    text = (path / "data.txt").read_text()
+    assert (path / "sub" / "chunk").read_text() == text * 3  # whole, not a mix of old and new
+    return text
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "rename-aside"])
+def test_a_kill_at_any_step_of_a_folder_swap_leaves_old_or_new(tmp_path, exchange):
+    """Kill (os._exit, no cleanup) a child at every file-system step of the swap, then check the store."""
+    import shutil
+
+    import toolkit.io as tio
+
+    seen_steps = set()
+    for step in range(12):
+        target = tmp_path / f"s{step}" / "store.zarr"
+        _store(target, "old")
+        pid = os.fork()
+        if pid == 0:  # child: die at the step-th rename / delete / fsync
+            count = [0]
+
+            def dying(real):
+                def wrapper(*args, **kwargs):
+                    if count[0] == step:
+                        os._exit(9)
+                    count[0] += 1
+                    return real(*args, **kwargs)
+                return wrapper
+
+            os.replace = dying(os.replace)
+            shutil.rmtree = dying(shutil.rmtree)
+            tio._fsync_dir = dying(tio._fsync_dir)
+            tio._exchange = dying(tio._exchange if exchange else (lambda a, b: False))
+            try:
+                _store(target, "new")
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        killed = os.WEXITSTATUS(status) == 9
+        seen_steps.add(killed)
+        assert _loadable(target) in (("old", "new") if killed else ("new",)), step
+        _store(target, "newer")  # the next write succeeds and leaves no temporaries behind
+        assert _loadable(target) == "newer"
+        assert [p.name for p in target.parent.iterdir()] == ["store.zarr"], step
+    assert seen_steps == {True, False}  # some steps killed the swap, and the later ones ran to the end
+
+
+def test_zarr_store_survives_a_kill_between_the_renames(tmp_path):
+    pytest.importorskip("zarr")
+    import toolkit.io as tio
+    from toolkit.diffusion.userdata import load_paired_data, save_paired_data
+
+    old, new = np.zeros((2, 4, 4), np.float32), np.ones((2, 4, 4), np.float32)
+    path = save_paired_data(tmp_path / "pairs.zarr", old, np.zeros((2, 16, 16), np.float32))
+    pid = os.fork()
+    if pid == 0:
+        tio._exchange = lambda a, b: False  # take the rename-aside path, then die between the renames
+        real = os.replace
+
+        def replace(src, dst):
+            real(src, dst)
+            if os.fspath(src) == os.fspath(path):  # the old store was just moved aside
+                os._exit(9)
+
+        os.replace = replace
+        try:
+            save_paired_data(path, new, np.ones((2, 16, 16), np.float32))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert not path.exists()  # the kill landed between the renames ...
+    assert np.array_equal(load_paired_data(path).coarse, old)  # ... and the old store comes back on load
