@@ -72,7 +72,7 @@ def _ode_error(method, steps):
     return float((x - ref).abs().max())
 
 
-@pytest.mark.parametrize("method,order", [("euler", 1), ("heun", 2)])
+@pytest.mark.parametrize("method,order", [("euler", 1), ("heun", 2), ("dpmpp_2m", 2)])
 def test_ode_sampler_convergence_order(method, order):
     errs = [_ode_error(method, n) for n in (16, 32, 64, 128)]
     rates = [math.log2(a / b) for a, b in zip(errs, errs[1:])]
@@ -103,7 +103,7 @@ def test_ddim_eta0_is_euler_and_ancestral_is_ddim_eta1():
     assert torch.allclose(a, d1, atol=1e-12)
 
 
-def _moments(method, steps, churn=0.0, eta=0.0, n=20000):
+def _moments(method, steps, churn=0.0, eta=None, n=20000):
     noise = torch.randn(n, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
     x = sample(gaussian_denoiser(MU, S), noise, karras_sigmas(steps), method=method, churn=churn,
                generator=torch.Generator().manual_seed(12), eta=eta)
@@ -132,7 +132,7 @@ def test_stochastic_sampler_is_seeded_and_nfe_counts():
     a = sample(gm, noise, karras_sigmas(8), method="churn", churn=5.0, generator=torch.Generator().manual_seed(1))
     b = sample(gm, noise, karras_sigmas(8), method="churn", churn=5.0, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
-    for m in ("euler", "ddim", "ancestral", "sde", "heun", "churn"):
+    for m in ("euler", "ddim", "ancestral", "sde", "heun", "churn", "dpmpp_2m", "dpmpp_2m_sde"):
         assert sample_trajectory(gm, noise, karras_sigmas(8), method=m).nfe == nfe_for(m, 8)
 
 
@@ -147,7 +147,9 @@ def test_mixture_samples_land_on_modes():
 @pytest.mark.parametrize("kwargs,exc", [
     (dict(method="rk4"), ValueError), (dict(churn=-1.0), ValueError), (dict(sigmas=[1.0]), ValueError),
     (dict(sigmas=[1.0, 2.0, 0.0]), ValueError), (dict(sigmas=[1.0, -0.5]), ValueError),
-    (dict(noise=np.zeros((3, 1))), TypeError), (dict(generator=0), TypeError), (dict(denoiser=3), TypeError)])
+    (dict(noise=np.zeros((3, 1))), TypeError), (dict(generator=0), TypeError), (dict(denoiser=3), TypeError),
+    (dict(sigmas=[1e300, 0.0]), ValueError), (dict(sigmas=[float("nan"), 0.0]), ValueError),
+    (dict(method="heun", eta=0.5), ValueError), (dict(gamma=-1.0), ValueError)])
 def test_sample_validation(kwargs, exc):
     args = dict(denoiser=gaussian_denoiser(), noise=torch.zeros(3, 1), sigmas=karras_sigmas(3))
     args.update(kwargs)
@@ -158,3 +160,163 @@ def test_sample_validation(kwargs, exc):
 def test_denoiser_shape_mismatch_is_reported():
     with pytest.raises(ValueError, match="denoiser returned shape"):
         sample(lambda x, s, c: x[:, :1], torch.zeros(2, 3), karras_sigmas(2))
+
+
+# ---------------------------------------------------------------- DPM-Solver++ against the paper
+
+def _paper_dpmpp_2m(x, sigmas, mu=MU, s=S):
+    """DPM-Solver++(2M), Lu et al. 2022 Algorithm 2 transcribed for the VE case (α_t = 1,
+    λ_t = -log σ_t) with the exact data prediction of N(mu, s²): plain Python floats per element."""
+    def x0(x, sig):
+        return mu + s * s / (s * s + sig * sig) * (x - mu)
+    lam = [-math.log(v) if v > 0 else math.inf for v in sigmas]
+    out = []
+    for xv in x:
+        prev_x0, cur = None, xv
+        for i in range(1, len(sigmas)):
+            d = x0(cur, sigmas[i - 1])
+            if sigmas[i] == 0:
+                cur = d
+            else:
+                h = lam[i] - lam[i - 1]
+                if prev_x0 is None:
+                    big_d = d
+                else:
+                    r = (lam[i - 1] - lam[i - 2]) / h
+                    big_d = (1 + 1 / (2 * r)) * d - 1 / (2 * r) * prev_x0
+                cur = sigmas[i] / sigmas[i - 1] * cur - (math.exp(-h) - 1) * big_d
+            prev_x0 = d
+        out.append(cur)
+    return out
+
+
+def _paper_dpmpp_2m_sde(x, sigmas, noises, eta, mu=MU, s=S):
+    """SDE-DPM-Solver++(2M) (Lu et al. 2022, with k-diffusion's η and midpoint correction),
+    x_i = σ_i/σ_{i-1} e^{-ηh} x + (1 - e^{-(1+η)h}) [(1 + 1/(2r)) D_i - 1/(2r) D_{i-1}] + σ_i √(1 - e^{-2ηh}) z."""
+    def x0(x, sig):
+        return mu + s * s / (s * s + sig * sig) * (x - mu)
+    out = []
+    for j, xv in enumerate(x):
+        prev, cur, h_prev = None, xv, None
+        for i in range(1, len(sigmas)):
+            d = x0(cur, sigmas[i - 1])
+            if sigmas[i] == 0:
+                cur = d
+            else:
+                h = math.log(sigmas[i - 1] / sigmas[i])
+                a = 1 - math.exp(-(1 + eta) * h)
+                big_d = d if prev is None else (1 + h / (2 * h_prev)) * d - h / (2 * h_prev) * prev
+                cur = sigmas[i] / sigmas[i - 1] * math.exp(-eta * h) * cur + a * big_d \
+                    + sigmas[i] * math.sqrt(1 - math.exp(-2 * eta * h)) * noises[i - 1][j]
+                h_prev = h
+            prev = d
+        out.append(cur)
+    return out
+
+
+@pytest.mark.parametrize("steps,rho", [(5, 7.0), (9, 7.0), (12, 3.0)])
+def test_dpmpp_2m_matches_paper_transcription(steps, rho):
+    sig = karras_sigmas(steps, 0.002, 80.0, rho)
+    noise = torch.linspace(-2.5, 2.5, 11, dtype=torch.float64)[:, None]
+    x = sample(gaussian_denoiser(MU, S), noise, sig, method="dpmpp_2m")
+    ref = _paper_dpmpp_2m([float(v) * 80.0 for v in noise[:, 0]], sig.tolist())
+    assert float((x[:, 0] - torch.tensor(ref, dtype=torch.float64)).abs().max()) <= 1e-10
+
+
+@pytest.mark.parametrize("eta", [1.0, 0.5, 0.0])
+def test_dpmpp_2m_sde_matches_paper_transcription(eta):
+    sig = karras_sigmas(8, 0.002, 80.0, 7.0)
+    noise = torch.linspace(-2.5, 2.5, 7, dtype=torch.float64)[:, None]
+    x = sample(gaussian_denoiser(MU, S), noise, sig, method="dpmpp_2m_sde", eta=eta,
+               generator=torch.Generator().manual_seed(4))
+    g = torch.Generator().manual_seed(4)      # the sampler draws one N(0, I) per step to σ > 0, in order
+    draws = [torch.randn(noise.shape, generator=g, dtype=torch.float64)[:, 0].tolist() if eta > 0 else [0.0] * 7
+             for _ in range(len(sig) - 2)]
+    ref = _paper_dpmpp_2m_sde([float(v) * 80.0 for v in noise[:, 0]], sig.tolist(), draws, eta)
+    assert float((x[:, 0] - torch.tensor(ref, dtype=torch.float64)).abs().max()) <= 1e-10
+
+
+def test_dpmpp_2m_sde_reproduces_gaussian_moments():
+    mean, std_ratio = _moments("dpmpp_2m_sde", 40)
+    assert abs(mean - MU) < 5 * S / math.sqrt(20000) and abs(std_ratio - 1) < 0.03
+
+
+def test_dpmpp_2m_beats_heun_at_equal_nfe_on_exact_flow():
+    """9 NFE: DPM-Solver++(2M) with 9 steps vs Heun with 5 steps, both to σ_min then exact flow."""
+    def err(method, steps):
+        sig = karras_sigmas(steps, 0.05, 20.0, 7.0)[:-1]
+        noise = torch.linspace(-2, 2, 9, dtype=torch.float64)[:, None]
+        x = sample(gaussian_denoiser(MU, S), noise, sig, method=method)
+        return float((x - exact_flow(noise * 20.0, 20.0, 0.05)).abs().max())
+    assert err("dpmpp_2m", 9) < err("heun", 5)
+
+
+# ---------------------------------------------------------------- γ (score scale) and η
+
+@pytest.mark.parametrize("method", ["heun", "churn", "ddim", "sde", "dpmpp_2m", "dpmpp_2m_sde"])
+def test_gamma_one_is_bit_identical(method):
+    gm = gaussian_mixture_2d()
+    noise = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    kw = dict(churn=5.0) if method == "churn" else {}
+    a = sample(gm, noise, karras_sigmas(6), method=method, generator=torch.Generator().manual_seed(1), **kw)
+    b = sample(gm, noise, karras_sigmas(6), method=method, generator=torch.Generator().manual_seed(1), gamma=1.0, **kw)
+    assert torch.equal(a, b)
+
+
+def test_gamma_scales_the_score_and_the_spread():
+    """For N(mu, s²) data D_γ is again linear; γ > 1 contracts samples towards the mean."""
+    x, sig = torch.linspace(-3, 3, 7, dtype=torch.float64)[:, None], 0.9
+    seen = []
+    res = sample_trajectory(lambda x, s, c: (seen.append(1), gaussian_denoiser(MU, S)(x, s))[1], x,
+                            [sig, 0.0], method="euler", gamma=1.5)
+    x0 = x * sig                                   # sampling starts at noise · σ_0
+    d = gaussian_denoiser(MU, S)(x0, torch.tensor(sig))
+    assert torch.allclose(res.x, x0 + 1.5 * (d - x0), atol=1e-14) and len(seen) == 1
+    stds = [_moments_gamma(g) for g in (0.8, 1.0, 1.2)]
+    assert stds[0] > stds[1] > stds[2]
+
+
+def _moments_gamma(gamma):
+    noise = torch.randn(4000, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    return float(sample(gaussian_denoiser(MU, S), noise, karras_sigmas(20), method="heun", gamma=gamma).std())
+
+
+def test_sde_eta_zero_is_euler_and_eta_one_is_default():
+    sig = karras_sigmas(10)
+    noise = torch.randn(32, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    den = gaussian_denoiser(MU, S)
+    e = sample(den, noise, sig[:-1], method="euler")
+    s0 = sample(den, noise, sig[:-1], method="sde", eta=0.0)
+    assert torch.allclose(e, s0, atol=1e-12)
+    a = sample(den, noise, sig, method="sde", generator=torch.Generator().manual_seed(1))
+    b = sample(den, noise, sig, method="sde", eta=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- Karras schedule: stable form
+
+def test_karras_sigmas_extreme_rho_is_finite_and_keeps_end_points():
+    for rho in (0.05, 0.1, 1000.0):
+        sig = karras_sigmas(50, 0.002, 80.0, rho)
+        assert torch.all(torch.isfinite(sig)) and sig[0] == 80.0 and sig[-2] == 0.002
+        assert torch.all(sig[1:-1] < sig[:-2])
+    with pytest.raises(ValueError, match="rho"):
+        karras_sigmas(10, rho=1e-9)
+    with pytest.raises(ValueError, match="rho"):
+        karras_sigmas(10, rho=0.01)
+
+
+def test_karras_sigmas_property():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(steps=st.integers(1, 400), lo=st.floats(1e-300, 1e300), ratio=st.floats(1 + 1e-6, 1e12),
+           rho=st.floats(0.05, 1000.0))
+    def prop(steps, lo, ratio, rho):
+        hi = lo * ratio
+        if not math.isfinite(hi):
+            return
+        sig = karras_sigmas(steps, lo, hi, rho)
+        assert sig[-1] == 0 and torch.all(sig[:-1] > 0) and torch.all(torch.isfinite(sig))
+        assert torch.all(sig[1:-1] < sig[:-2])
+    prop()
