@@ -3,12 +3,16 @@
 Per notebook (opened once, shared by the four tests below): Run > Run All Cells, wait for the
 kernel to go idle, take a full-page screenshot (test-results/browser/<name>.png), then check that
 nothing failed, every widget is a live control, every chart drew marks, and that moving a slider
-of the main panel by keyboard redraws its chart within 2 s.
+of the main panel by keyboard redraws its chart within ``REDRAW_LIMIT_MS`` (printed with the
+measured latency). The bound is a guard against a redraw that hangs, not a benchmark: 2 s locally,
+10 s in CI (``CI=true``: shared, loaded runners), and ``GRADIENT_LAB_REDRAW_LIMIT_MS`` overrides both.
+The latency figure itself is measured in ``benchmarks/bench_browser.py``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +26,8 @@ import browser_harness as bh  # noqa: E402
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = bh.notebooks()
-REDRAW_LIMIT_MS = 2000.0
+IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+REDRAW_LIMIT_MS = float(os.environ.get("GRADIENT_LAB_REDRAW_LIMIT_MS") or (10_000.0 if IN_CI else 2000.0))
 
 
 def _fmt(lines: list[str]) -> str:
@@ -75,7 +80,7 @@ def test_charts_render(notebook):
     assert not problems, f"{notebook.path}: charts did not render:{_fmt(problems)}"
 
 
-def test_main_panel_slider_redraws_chart(notebook, results_dir: Path):
+def test_main_panel_slider_redraws_chart(notebook, results_dir: Path, record_property):
     scan = notebook.scan()
     assert scan["livePanels"] >= 1, (
         f"{notebook.path} has no live panel (.gl-panel-live): the main panel must be a toolkit "
@@ -86,6 +91,8 @@ def test_main_panel_slider_redraws_chart(notebook, results_dir: Path):
 
     move = notebook.move_main_slider(timeout=REDRAW_LIMIT_MS / 1000 + 3)
     notebook.extra["slider_move"] = asdict(move)
+    record_property("redraw_latency_ms", move.latency_ms)
+    print(f"{notebook.path}: slider redraw latency {move.latency_ms} ms (limit {REDRAW_LIMIT_MS:.0f} ms)")
     bh.element_screenshot(notebook.page, panel, results_dir / f"{notebook.name}_main_panel.png")
 
     assert move.value_after != move.value_before, f"{move.key} did not move the slider: {move}"
