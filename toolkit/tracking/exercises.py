@@ -7,9 +7,10 @@ import numpy as np
 from ..check import Exercise
 from .assignment import DEFAULT_NO_MATCH, solve_assignment
 from .detector import highland_theta0
+from .landscape import flip_margin
 from .metrics import m_minmax
 
-__all__ = ["ex_highland", "ex_blackbox_gradient", "ex_hamming", "ex_instability", "EXERCISES"]
+__all__ = ["ex_highland", "ex_blackbox_gradient", "ex_hamming", "ex_instability", "ex_smallest_lambda", "EXERCISES"]
 
 
 def _hamming(y, target) -> float:
@@ -63,4 +64,16 @@ ex_instability = Exercise(
            "lo = abs(e_a - e_b); hi = min(e_a + e_b, 1); (d - lo) / (hi - lo)"),
 )
 
-EXERCISES = [ex_highland, ex_hamming, ex_blackbox_gradient, ex_instability]
+ex_smallest_lambda = Exercise(
+    "tracking-5",
+    "What is the smallest λ for which the blackbox gradient of the Hamming loss is non-zero for "
+    "`cost, target` (τ = 0.5)? That is the margin m: below it y(c + λ(1 − 2t)) = y(c).",
+    lambda cost, target: flip_margin(cost, target, DEFAULT_NO_MATCH),
+    hints=("The gradient −(y(c) − y(c + λ(1 − 2t)))/λ is 0 exactly when the perturbed solution equals y(c).",
+           "Which wrong decision is cheapest to flip? Here a true pair is left unmatched because its cost is above "
+           "τ = 0.5: lowering it by λ links it once c − λ < τ.",
+           "m = c_ij − τ for the true pair (1, 2): 0.699 − 0.5 = 0.199 (or bisect λ with two solver calls per try)."),
+    rtol=1e-3, atol=1e-6,
+)
+
+EXERCISES = [ex_highland, ex_hamming, ex_blackbox_gradient, ex_instability, ex_smallest_lambda]

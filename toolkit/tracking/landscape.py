@@ -23,7 +23,8 @@ from .losses import bce_loss
 from .metrics import track_purity_efficiency, tracks_from_edges
 from .pipeline import edge_decisions, one_thread
 
-__all__ = ["interpolate_models", "linear_path", "barrier_height", "loss_slice", "hamming", "stability_sweep"]
+__all__ = ["interpolate_models", "linear_path", "barrier_height", "loss_slice", "hamming", "stability_sweep",
+           "flip_margin", "descend", "bce_of_costs", "random_direction"]
 
 
 def interpolate_models(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha: float) -> torch.nn.Module:
@@ -74,13 +75,15 @@ def hamming(y: np.ndarray, target: np.ndarray) -> float:
 
 def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: np.ndarray | None = None,
                entry: tuple[int, int] | None = None, t: np.ndarray | None = None,
-               no_match: float = DEFAULT_NO_MATCH) -> list[dict]:
+               no_match: float | None = DEFAULT_NO_MATCH, alpha: float = 0.0) -> list[dict]:
     """Rows ``{t, true_loss, f_lambda, grad}`` along ``c(t) = cost + t·direction`` for the Hamming loss.
 
     Give ``direction`` (same shape as cost) or ``entry=(i, j)`` (move only that cost). The Hamming
     loss Σ|y − t| is linear in y (∂L/∂y = 1 − 2 t), so f_λ is exact and continuous and ``grad``
-    is the slope the blackbox estimator reports.
+    is the slope the blackbox estimator reports. ``alpha`` > 0 mixes in the two-step loss:
+    ``true_loss = α BCE + (1 − α) Hamming``, ``f_lambda = α BCE + (1 − α) f_λ`` (:func:`bce_of_costs`).
     """
+    alpha = check_float("alpha", alpha, low=0.0, high=1.0)
     lam = check_float("lam", lam, low=0.0, low_open=True)
     c = np.asarray(cost, dtype=float)
     tgt = np.asarray(target, dtype=float)
@@ -104,8 +107,85 @@ def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: n
     f_lam = np.abs(y_lam - tgt[None]).sum((1, 2)) + (assignment_objective(cs, y_lam, no_match)
                                                      - assignment_objective(cs, y, no_match)) / lam
     grad = (-(y - y_lam) / lam * d[None]).sum((1, 2))
+    if alpha > 0:
+        bce = np.array([bce_of_costs(ci, tgt) for ci in cs], dtype=object)
+        b_val = np.array([v for v, _ in bce], dtype=float)
+        b_grad = np.array([(g * d).sum() for _, g in bce], dtype=float)
+        true, f_lam, grad = (alpha * b_val + (1 - alpha) * true, alpha * b_val + (1 - alpha) * f_lam,
+                             alpha * b_grad + (1 - alpha) * grad)
     return [dict(t=float(a), true_loss=float(b), f_lambda=float(f), grad=float(gr))
             for a, b, f, gr in zip(t, true, f_lam, grad)]
+
+
+def bce_of_costs(cost: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    """Two-step loss on a cost matrix: ``BCE = −Σ [t log(1 − c) + (1 − t) log c]`` over finite entries
+    (p = 1 − c is the edge probability) and its gradient ∂BCE/∂c (0 on forbidden entries)."""
+    c = np.clip(np.asarray(cost, float), 1e-6, 1 - 1e-6)
+    t = np.asarray(target, float)
+    ok = np.isfinite(np.asarray(cost, float))
+    value = -np.where(ok, t * np.log(1 - c) + (1 - t) * np.log(c), 0.0).sum()
+    grad = np.where(ok, t / (1 - c) - (1 - t) / c, 0.0)
+    return float(value), grad
+
+
+def random_direction(cost: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A random unit direction over all finite costs (0 on forbidden pairs), for :func:`loss_slice`."""
+    c = np.asarray(cost, float)
+    d = np.where(np.isfinite(c), np.random.default_rng(seed).standard_normal(c.shape), 0.0)
+    return d / max(np.linalg.norm(d), 1e-12)
+
+
+def flip_margin(cost: np.ndarray, target: np.ndarray, no_match: float | None = DEFAULT_NO_MATCH, *,
+                high: float = 100.0, tol: float = 1e-9) -> float:
+    """The margin m: the smallest λ with ``y(c + λ ∂L/∂y) ≠ y(c)`` for the Hamming loss (∂L/∂y = 1 − 2t).
+
+    The blackbox gradient ``−(y(c) − y(c + λ ∂L/∂y))/λ`` is exactly 0 for every λ < m. The optimum
+    along the ray c + λ d (d = 1 − 2t) changes at most once per solution (the minimum of lines in λ
+    is concave), so {λ : y_λ = y} is an interval [0, m) and bisection finds m. Returns ``inf`` if
+    no λ ≤ ``high`` changes the solution (e.g. y(c) is already the target).
+    """
+    c, d = np.asarray(cost, float), 1.0 - 2.0 * np.asarray(target, float)
+    y0 = solve_assignment(c, no_match)
+
+    def moved(lam: float) -> bool:
+        return not np.array_equal(solve_assignment(c + lam * d, no_match), y0)
+
+    if not moved(high):
+        return float("inf")
+    lo, hi = 0.0, high
+    while hi - lo > tol * max(1.0, hi):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if moved(mid) else (mid, hi)
+    return hi
+
+
+def descend(cost: np.ndarray, target: np.ndarray, lam: float, *, steps: int = 30, lr: float = 0.05,
+            alpha: float = 0.0, no_match: float | None = DEFAULT_NO_MATCH) -> list[dict]:
+    """Gradient descent on the costs themselves: ``c ← c − lr · g / max|g|`` with
+    ``g = α ∂BCE/∂c + (1 − α) ∂f_λ/∂c`` (blackbox gradient of the Hamming loss).
+
+    Normalising by max|g| (a sign-like step, as Adam roughly does) makes the step size independent
+    of the 1/λ scale, so what differs between λ values is only *whether* the gradient is non-zero.
+    Rows ``{step, hamming, bce, grad_norm}``; step 0 is the start.
+    """
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    steps = check_int("steps", steps, low=0, high=10000)
+    lr = check_float("lr", lr, low=0.0, low_open=True)
+    alpha = check_float("alpha", alpha, low=0.0, high=1.0)
+    c = np.asarray(cost, float).copy()
+    t = np.asarray(target, float)
+    ok = np.isfinite(c)
+    rows = []
+    for k in range(steps + 1):
+        y = solve_assignment(c, no_match)
+        y_lam = solve_assignment(c + lam * (1 - 2 * t), no_match)
+        bce, g_bce = bce_of_costs(c, t)
+        g = alpha * g_bce + (1 - alpha) * np.where(ok, -(y - y_lam) / lam, 0.0)
+        gmax = float(np.abs(g).max()) if g.size else 0.0
+        rows.append(dict(step=k, hamming=hamming(y, t), bce=bce, grad_norm=gmax))
+        if k < steps and gmax > 0:
+            c = np.where(ok, np.clip(c - lr * g / gmax, 0.0, 1.0), c)
+    return rows
 
 
 def stability_sweep(lams: Sequence[float], seeds: Sequence[int], detector=None, *, mode: str = "e2e",

@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import altair as alt
+import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
 from ..panels import Panel, dropdown, log_slider, slider, toggle
 from .assignment import DEFAULT_NO_MATCH, solve_assignment
 from .detector import DetectorConfig, Event
-from .landscape import loss_slice
+from .landscape import descend, flip_margin, loss_slice, random_direction
 
-__all__ = ["demo_problem", "lambda_chart", "lambda_panel", "event_chart", "event_panel", "graph_chart",
-           "training_panel", "sweep_chart", "image_chart", "assignment_chart"]
+__all__ = ["demo_problem", "lambda_chart", "lambda_panel", "lambda_explorer", "event_chart", "event_panel",
+           "graph_chart", "training_panel", "sweep_chart", "image_chart", "assignment_chart", "explorer_state",
+           "stability_chart", "FAINT_LAMS"]
+
+FAINT_LAMS = (0.03, 0.1, 0.3, 1.0)  # the faint f_λ curves drawn behind the chosen λ
 
 
 def demo_problem(n: int = 4, m: int = 5, *, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -36,46 +40,160 @@ def demo_problem(n: int = 4, m: int = 5, *, seed: int = 3) -> tuple[np.ndarray, 
     return cost.round(3), target
 
 
-def lambda_chart(rows: Sequence[dict], lam: float) -> alt.VConcatChart:
-    """Step-shaped true loss and f_λ on top, the blackbox gradient below (shared t axis)."""
+def lambda_chart(rows: Sequence[dict], lam: float, faint: dict[float, Sequence[dict]] | None = None,
+                 x_title: str = "shift t of the moved cost c_ij") -> alt.VConcatChart:
+    """Step-shaped true loss, f_λ (bold) and faint f_λ for other λ on top; the blackbox slope below."""
     df = pd.DataFrame(rows)
-    long = pd.concat([
-        pd.DataFrame(dict(t=df.t, value=df.true_loss, curve="true loss L(y(c))", panel="loss")),
-        pd.DataFrame(dict(t=df.t, value=df.f_lambda, curve=f"f_λ (λ = {lam:.3g})", panel="loss")),
-        pd.DataFrame(dict(t=df.t, value=df.grad, curve="∂f_λ/∂c (blackbox)", panel="gradient")),
-    ])
-    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="top"))
-    x = alt.X("t:Q", title="shift t of the moved cost c_ij")
+    frames = [pd.DataFrame(dict(t=df.t, value=df.true_loss, curve="true loss L(y(c))", panel="loss", w=2.5)),
+              pd.DataFrame(dict(t=df.t, value=df.f_lambda, curve=f"f_λ, λ = {lam:.3g}", panel="loss", w=2.5)),
+              pd.DataFrame(dict(t=df.t, value=df.grad, curve="slope of f_λ (blackbox)", panel="gradient", w=2.0))]
+    for other, orows in (faint or {}).items():
+        o = pd.DataFrame(orows)
+        frames.append(pd.DataFrame(dict(t=o.t, value=o.f_lambda, curve=f"f_λ, λ = {other:g} (faint)",
+                                        panel="loss", w=1.0)))
+    long = pd.concat(frames)
+    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="top", columns=3))
+    x = alt.X("t:Q", title=x_title)
     top = alt.Chart().transform_filter(alt.datum.panel == "loss").mark_line(interpolate="linear").encode(
-        x=x, y=alt.Y("value:Q", title="Hamming loss"), color=colour, strokeDash=alt.StrokeDash("curve:N", legend=None),
-    ).properties(width=420, height=170)
+        x=x, y=alt.Y("value:Q", title="loss"), color=colour, detail="curve:N",
+        strokeWidth=alt.StrokeWidth("w:Q", legend=None, scale=None),
+        opacity=alt.condition(alt.datum.w < 1.5, alt.value(0.35), alt.value(1.0)),
+    ).properties(width=380, height=170)
     bottom = alt.Chart().transform_filter(alt.datum.panel == "gradient").mark_line(interpolate="step-after").encode(
-        x=x, y=alt.Y("value:Q", title="gradient"), color=colour,
-    ).properties(width=420, height=90)
+        x=x, y=alt.Y("value:Q", title="slope"), color=colour,
+    ).properties(width=380, height=80)
     return alt.vconcat(top, bottom, data=long)
 
 
-def lambda_panel(cost: np.ndarray | None = None, target: np.ndarray | None = None, *,
-                 no_match: float = DEFAULT_NO_MATCH) -> Panel:
-    """THE panel: move λ and watch the true (piecewise-constant) loss, f_λ and its gradient."""
+def _matrices_chart(cost: np.ndarray, target: np.ndarray, y: np.ndarray, y_lam: np.ndarray, lam: float) -> alt.FacetChart:
+    """y(c), y(c + λ∂L/∂y) and the gradient −(y − y_λ)/λ side by side (true pairs outlined)."""
+    n, m = cost.shape
+    grad = -(y - y_lam) / lam
+    rows = []
+    for name, mat in (("y(c)", y), ("y(c + λ ∂L/∂y)", y_lam), ("gradient −(y − y_λ)/λ", grad)):
+        for i in range(n):
+            for j in range(m):
+                forbidden = not np.isfinite(cost[i, j])
+                if forbidden:
+                    state, label = "forbidden (∞)", "∞"
+                elif name.startswith("gradient"):
+                    v = mat[i, j]
+                    state = "+1/λ" if v > 0 else "−1/λ" if v < 0 else "0"
+                    label = f"{v:+.2g}" if v else "0"
+                else:
+                    state = "linked" if mat[i, j] > 0 else "not linked"
+                    label = f"{cost[i, j]:.2f}"
+                rows.append(dict(matrix=name, row=i, col=j, state=state, label=label, true=bool(target[i, j])))
+    df = pd.DataFrame(rows)
+    scale = alt.Scale(domain=["linked", "not linked", "forbidden (∞)", "+1/λ", "−1/λ", "0"],
+                      range=["#fdae6b", "#f7f7f7", "#bdbdbd", "#9ecae1", "#fc9272", "#f7f7f7"])
+    base = alt.Chart().encode(x=alt.X("col:O", title="hit in layer l+1"), y=alt.Y("row:O", title="hit in layer l"))
+    rect = base.mark_rect(stroke="#444").encode(
+        color=alt.Color("state:N", scale=scale, legend=alt.Legend(orient="bottom", title=None)),
+        strokeWidth=alt.condition(alt.datum.true, alt.value(2.5), alt.value(0.3)))
+    text = base.mark_text(fontSize=10, color="black").encode(text="label:N")  # dark text on light fills
+    return alt.layer(rect, text, data=df).properties(width=26 * m, height=26 * n).facet(
+        column=alt.Column("matrix:N", title="solver output before / after the λ-perturbation (thick border = true pair)",
+                          sort=["y(c)", "y(c + λ ∂L/∂y)", "gradient −(y − y_λ)/λ"]))
+
+
+def explorer_state(cost: np.ndarray, target: np.ndarray, lam: float, direction: str = "random (all costs)", *,
+                   alpha: float = 0.0, steps: int = 30, run_descent: bool = False,
+                   no_match: float | None = DEFAULT_NO_MATCH, faint: Sequence[float] = FAINT_LAMS) -> dict:
+    """Everything the λ explorer shows, as numbers (the panel draws this; tests and asserts use it).
+
+    Keys: ``rows`` (slice of true loss / f_λ / slope along the direction), ``faint`` (λ → rows),
+    ``y``, ``y_lam``, ``grad`` (−(y − y_λ)/λ), ``margin`` (:func:`~toolkit.tracking.landscape.flip_margin`),
+    ``nonzero`` (gradient entries ≠ 0), ``descent`` (rows of :func:`~toolkit.tracking.landscape.descend`
+    when ``run_descent``).
+    """
+    cost, target = np.asarray(cost, float), np.asarray(target, float)
+    if direction.startswith("random"):
+        d = random_direction(cost, seed=0)
+        kw = dict(direction=d)
+    else:
+        i, j = (int(v) for v in direction.strip("()").split(","))
+        kw = dict(entry=(i, j))
+    t = np.linspace(-0.8, 0.8, 161)
+    rows = loss_slice(cost, target, lam, t=t, no_match=no_match, alpha=alpha, **kw)
+    faint_rows = {f: loss_slice(cost, target, f, t=t, no_match=no_match, alpha=alpha, **kw) for f in faint if f != lam}
+    y = solve_assignment(cost, no_match)
+    y_lam = solve_assignment(cost + lam * (1 - 2 * target), no_match)
+    grad = -(y - y_lam) / lam
+    out = dict(rows=rows, faint=faint_rows, y=y, y_lam=y_lam, grad=grad, margin=flip_margin(cost, target, no_match),
+               nonzero=int(np.count_nonzero(grad)), descent=None)
+    if run_descent:
+        out["descent"] = descend(cost, target, lam, steps=steps, alpha=alpha, no_match=no_match)
+    return out
+
+
+def lambda_explorer(cost: np.ndarray | None = None, target: np.ndarray | None = None, *,
+                    no_match: float | None = DEFAULT_NO_MATCH) -> Panel:
+    """THE panel: λ, the slice direction, the BCE weight α and gradient descent on the costs.
+
+    Top: the true loss staircase along a direction (one cost entry, or a random direction over all
+    costs), the interpolation f_λ for the chosen λ (bold) and for several other λ (faint), and the
+    slope the blackbox estimator returns. Middle: y(c), y(c + λ∂L/∂y) and the gradient. The
+    **Descend** button runs ``steps`` normalised gradient steps on the costs and draws the loss.
+    """
     if cost is None or target is None:
         cost, target = demo_problem()
     cost, target = np.asarray(cost, float), np.asarray(target, float)
     entries = [f"({i}, {j})" for i, j in zip(*np.nonzero(np.isfinite(cost)))]
     wrong = np.argwhere((solve_assignment(cost, no_match) != target) & np.isfinite(cost))
-    start = f"({wrong[0][0]}, {wrong[0][1]})" if len(wrong) else entries[0]
+    options = ["random (all costs)"] + entries
+    flags = {"descend": False}
 
-    def render(lam: float, entry: str) -> tuple:
-        i, j = (int(v) for v in entry.strip("()").split(","))
-        rows = loss_slice(cost, target, lam, entry=(i, j), t=np.linspace(-0.8, 0.8, 161), no_match=no_match)
-        mid = rows[len(rows) // 2]
-        margins = np.abs(cost[np.isfinite(cost)] - no_match)
-        text = (f"λ = {lam:.3g} (λ / median cost margin = {lam / np.median(margins):.2g}); at t = 0: "
-                f"true loss = {mid['true_loss']:.0f}, f_λ = {mid['f_lambda']:.3f}, gradient = {mid['grad']:.3g}")
-        return lambda_chart(rows, lam), text
+    def render(lam: float, direction: str, alpha: float, steps: int) -> tuple:
+        st = explorer_state(cost, target, lam, direction, alpha=alpha, steps=int(steps),
+                            run_descent=flags["descend"], no_match=no_match)
+        render.state = st
+        x_title = "step t along a random direction over all costs" if direction.startswith("random") \
+            else f"shift t of the cost c{direction}"
+        chart = alt.hconcat(lambda_chart(st["rows"], lam, st["faint"], x_title),
+                            _matrices_chart(cost, target, st["y"], st["y_lam"], lam)).resolve_scale(color="independent")
+        mid = st["rows"][len(st["rows"]) // 2]
+        m = st["margin"]
+        zero = lam < m
+        text = (f"<b>λ = {lam:.3g}</b>, α = {alpha:.2f}. Margin <b>m = {m:.3g}</b> = the smallest λ for which "
+                f"y(c + λ∂L/∂y) ≠ y(c) (here: how far the nearest wrong decision's cost is from flipping). "
+                + (f"<b>The gradient is 0 while λ &lt; m</b>: now λ &lt; m, so it is 0 everywhere"
+                   + (" (only the BCE part moves the costs)." if alpha > 0 else ".") if zero else
+                   f"Now λ ≥ m: {st['nonzero']} gradient entries of ±1/λ = ±{1 / lam:.3g}.")
+                + f" At t = 0: true loss {mid['true_loss']:.3g}, f_λ {mid['f_lambda']:.3g}, slope {mid['grad']:.3g}.")
+        if st["descent"] is not None:
+            d = pd.DataFrame(st["descent"])
+            reached = d.index[d.hamming == 0]
+            text += (f"<br><b>Descend</b> ({int(steps)} steps on c): Hamming loss {d.hamming.iloc[0]:.0f} → "
+                     f"{d.hamming.iloc[-1]:.0f}" + (f" (0 at step {int(d.step[reached[0]])})." if len(reached)
+                                                   else " — never 0: the gradient is 0, the costs never move."
+                                                   if d.grad_norm.max() == 0 else "."))
+            desc = alt.Chart(d).mark_line(point=True).encode(
+                x=alt.X("step:Q", title="descent step"), y=alt.Y("hamming:Q", title="Hamming loss")
+            ).properties(width=380, height=110, title="Descend: loss of y(c) during gradient steps on c")
+            chart = alt.vconcat(chart, desc)
+        return chart, text
 
-    return Panel({"lam": log_slider("λ", 0.3, 0.01, 2.0), "entry": dropdown("moved cost", entries, start)},
-                 render, title="Blackbox differentiation: true loss vs f_λ", key="tracking-lambda")
+    render.state = None
+    panel = Panel({"lam": log_slider("λ", 0.3, 0.001, 3.0), "direction": dropdown("direction", options, options[0]),
+                   "alpha": slider("α (BCE weight)", 0.0, 0.0, 1.0, 0.05), "steps": slider("steps", 30, 1, 100)},
+                  render, title="λ explorer: blackbox differentiation through the assignment", key="tracking-lambda")
+    button = widgets.Button(description="Descend", button_style="primary",
+                            tooltip="take `steps` gradient steps on the costs with this λ and α")
+
+    def descend_now(_=None):
+        flags["descend"] = True
+        return panel.update()
+
+    button.on_click(descend_now)
+    panel.widget.children[-3].children = tuple(panel.widget.children[-3].children) + (button,)
+    panel.descend = descend_now
+    panel.descend_button = button
+    panel.wrong_entries = [f"({i}, {j})" for i, j in wrong]
+    return panel
+
+
+lambda_panel = lambda_explorer  # the old name
 
 
 def assignment_chart(cost: np.ndarray, y: np.ndarray, target: np.ndarray | None = None) -> alt.Chart:
