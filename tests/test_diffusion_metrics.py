@@ -52,8 +52,31 @@ def test_crps_member_dim_broadcast_and_single_member_is_mae():
     assert torch.allclose(crps_ensemble(obs, ens[:1], fair=False), (ens[0] - obs).abs())
     with pytest.raises(ValueError, match="at least 2 members"):
         crps_ensemble(obs, ens[:1], fair=True)
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="obs"):
         crps_ensemble(torch.zeros(4), ens)
+
+
+def test_obs_must_match_the_point_shape_exactly():
+    # obs = ens = [0, 1, 0, 1] would broadcast the 4 members against 4 "points": now an error naming obs
+    v = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
+    for fn in (lambda o, e: crps_ensemble(o, e, fair=False), ensemble_mean_rmse, spread_skill, rank_histogram):
+        with pytest.raises(ValueError, match="obs"):
+            fn(v, v)
+        with pytest.raises(ValueError, match="obs"):
+            fn(torch.zeros(1, 3), torch.zeros(4, 2, 3))
+    assert float(crps_ensemble(torch.tensor(0.5), v, fair=False)) == 0.25
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=16), st.floats(-1e6, 1e6, allow_nan=False))
+def test_crps_sign_properties(xs, y):
+    """Standard CRPS >= 0; fair CRPS >= -(its spread term Σ|x_i - x_j| / (2m(m-1)))."""
+    obs, ens = torch.tensor(y, dtype=torch.float64), torch.tensor(xs, dtype=torch.float64)
+    scale = 1e-9 * (1 + max(abs(v) for v in xs + [y]))
+    assert float(crps_ensemble(obs, ens, fair=False)) >= -scale
+    m = len(xs)
+    spread = sum(abs(a - b) for a in xs for b in xs) / (2 * m * (m - 1))
+    assert float(crps_ensemble(obs, ens, fair=True)) >= -spread - scale
 
 
 def test_crps_gaussian_limit_of_large_ensemble():
@@ -61,7 +84,7 @@ def test_crps_gaussian_limit_of_large_ensemble():
     mu, sigma = 0.4, 1.7
     ys = torch.tensor([-3.0, 0.0, 0.4, 2.5], dtype=torch.float64)
     ens = mu + sigma * torch.randn(200000, 1, dtype=torch.float64, generator=g)
-    got = crps_ensemble(ys, ens)
+    got = crps_ensemble(ys, ens.expand(-1, 4))
     ref = crps_gaussian(ys, mu, sigma)
     assert torch.allclose(got, ref, rtol=5e-3)
     # closed form at the mean: σ (√2 - 1)/√π

@@ -31,11 +31,10 @@ def _move_members(obs, ensemble, member_dim: int):
         raise ValueError("ensemble must have a member dimension")
     member_dim = check_int("member_dim", member_dim, low=-ens.ndim, high=ens.ndim - 1)
     ens = torch.movedim(ens, member_dim, 0)
-    try:
-        torch.broadcast_shapes(obs.shape, ens.shape[1:])
-    except RuntimeError:
-        raise ValueError(f"obs shape {tuple(obs.shape)} does not match the ensemble shape "
-                         f"{tuple(ens.shape[1:])} without its member dimension") from None
+    # exact match, no broadcasting: a broadcast obs silently scores the wrong pairs
+    if tuple(obs.shape) != tuple(ens.shape[1:]):
+        raise ValueError(f"obs must have the ensemble's shape without its member dimension, "
+                         f"{tuple(ens.shape[1:])}, got {tuple(obs.shape)}")
     dtype = torch.promote_types(obs.dtype, ens.dtype)
     return obs.to(dtype), ens.to(dtype)
 
@@ -43,8 +42,9 @@ def _move_members(obs, ensemble, member_dim: int):
 def crps_ensemble(obs, ensemble, *, member_dim: int = 0, fair: bool = True) -> torch.Tensor:
     """CRPS of an ensemble at every point (no averaging); fair=False gives the standard estimator.
 
-    obs has the ensemble's shape without member_dim (or broadcasts to it). Lower is better; for a
-    single member (standard estimator) it is the absolute error.
+    obs must have exactly the ensemble's shape without member_dim (ValueError otherwise). Lower is
+    better; for a single member (standard estimator) it is the absolute error. The standard
+    estimator is >= 0; the fair one can dip below 0 by at most its spread term.
     """
     fair = check_bool("fair", fair)
     obs, ens = _move_members(obs, ensemble, member_dim)
