@@ -185,11 +185,11 @@ def test_lambda_panel_redraws():
 
     p = lambda_panel()
     assert p.last_error is None
-    before = [r["value"] for r in p.chart.rows]
+    before = str(p.chart.chart)
     p.controls["lam"].value = 1.5
     assert p.last_error is None
-    after = [r["value"] for r in p.chart.rows]
-    assert before != after and "λ = 1.5" in p.readout.value
+    after = str(p.chart.chart)
+    assert before != after and "λ = 1.5</b>" in p.readout.value
 
 
 def test_event_and_training_panels(graphs):

@@ -195,7 +195,7 @@ def _run_study(argv: list[str]) -> int:
     p.add_argument("which", choices=["stability", "compare"])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
-    p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 3e-2, 0.3])
+    p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 0.1, 0.5])
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=None)
     args = p.parse_args(argv)

@@ -27,7 +27,7 @@ from torch_geometric.data import Batch
 from ..validation import check_float, check_int
 from .detector import DetectorConfig
 from .landscape import barrier_height, linear_path
-from .model import EdgeClassifier, GeometricBaseline
+from .model import EdgeClassifier, GeometricBaseline, ModelConfig
 from .pipeline import PAPER, edge_decisions, evaluate, lambda_scale, tune_threshold
 from .train import TrainConfig, fit, make_dataset, one_thread
 
@@ -133,9 +133,9 @@ def _perturbed(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Modu
     return model
 
 
-def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 3e-2, 0.3), seeds: Sequence[int] = (0, 1, 2, 3, 4), *,
-                    mode: str = "e2e", steps: int = 800, n_train: int = 400, n_val: int = 100, n_test: int = 100,
-                    batch_size: int = 8, lr: float = 3e-3, perturbation: float = 1e-6, n_points: int = 5,
+def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 0.1, 0.5), seeds: Sequence[int] = (0, 1, 2, 3, 4), *,
+                    mode: str = "e2e", steps: int = 800, n_train: int = 200, n_val: int = 60, n_test: int = 80,
+                    batch_size: int = 4, hidden: int = 16, eval_every: int = 200, lr: float = 3e-3, perturbation: float = 1e-6, n_points: int = 5,
                     n_boot: int = 1000, include_two_step: bool = True, detector: DetectorConfig | None = None,
                     callback: Callable[[dict], None] | None = None) -> list[dict]:
     """One row per λ (and one ``two_step`` reference row): see module docstring.
@@ -162,15 +162,15 @@ def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 3e-2, 0.3), seeds
     for run_mode, lam in settings:
         t0 = time.process_time()
         cfg = lambda s: TrainConfig(mode=run_mode, lam=lam, steps=steps, batch_size=batch_size, lr=lr, seed=s,  # noqa: E731
-                                    lr_milestones=(0.5, 0.75), lr_gamma=0.3)
+                                    lr_milestones=(0.5, 0.75), lr_gamma=0.3, model=ModelConfig(hidden=hidden))
         models, hists = [], []
         for s in seeds:
-            m, h = fit(train, cfg(s), n_layers=L, val_graphs=val, eval_every=100)
+            m, h = fit(train, cfg(s), n_layers=L, val_graphs=val, eval_every=eval_every)
             models.append(m)
             hists.append(h)
         torch.manual_seed(cfg(seeds[0]).seed)
         twin = _perturbed(EdgeClassifier(cfg(seeds[0]).model), perturbation, seeds[0])
-        twin, _ = fit(train, cfg(seeds[0]), n_layers=L, model=twin, val_graphs=val, eval_every=100)
+        twin, _ = fit(train, cfg(seeds[0]), n_layers=L, model=twin, val_graphs=val, eval_every=eval_every)
         with one_thread():
             decisions = [edge_decisions(m, batch, L)[1] for m in models]
             floor_pair = (decisions[0], edge_decisions(twin, batch, L)[1])
@@ -197,7 +197,7 @@ def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 3e-2, 0.3), seeds
                    m_minmax_std=float(np.std(per_pair)), barrier_hamming=float(np.mean(barriers)),
                    frac_target_init=scale.get("frac_target") if run_mode != "two_step" else None,
                    best_step_mean=float(np.mean(best_steps)), cpu_seconds=time.process_time() - t0,
-                   seeds=len(seeds), steps=steps, **boot)
+                   seeds=len(seeds), steps=steps, batch_size=batch_size, hidden=hidden, **boot)
         rows.append(row)
         if callback is not None:
             callback(row)
