@@ -82,3 +82,30 @@ def test_deep_local_learning_misses_low_variance_labels_and_recirculation_learns
     ae = local.RecirculationAutoencoder(64, 24, random_state=0)
     errors = ae.fit(digits.x_train.numpy().astype(float), epochs=8)
     assert errors[-1] < 0.5 * errors[0]
+
+
+def test_tanh_chain_without_derivative_never_settles_and_ends_linear():
+    """No fixed point without f′: a long plateau near w1 ≈ 5.17, then w1 → 0, w2 → ∞, w1·w2 → β/α."""
+    from toolkit.feedback import chain
+
+    t, w = chain.simulate_nonlinear_long(0.3, -1.0, derivative=False, b=1.0, t_max=1e5)
+    at = lambda tt: w[int(np.argmin(np.abs(t - tt)))]  # noqa: E731
+    assert 5.1 < w[:, 0].max() < 5.25
+    assert abs(at(100)[0] - at(20)[0]) < 0.05  # looks converged at the old horizon (t = 100)
+    assert at(1e4)[0] > 3.5 and at(2e4)[0] < 0.1 and at(1e5)[0] < at(2e4)[0]
+    assert at(1e5)[1] > at(2e4)[1] > 5
+    beta_over_alpha = (chain.NONLINEAR_X @ chain.NONLINEAR_Y) / (chain.NONLINEAR_X @ chain.NONLINEAR_X)
+    assert abs(at(1e5)[0] * at(1e5)[1] - beta_over_alpha) < 0.01
+    # with f′ the same start settles on a fixed point of BP
+    _, wf = chain.simulate_nonlinear_long(0.3, -1.0, derivative=True, b=1.0, t_max=1e4)
+    v = chain.nonlinear_velocity(*wf[-1], derivative=True, b=1.0)
+    assert max(abs(float(np.squeeze(a))) for a in v) < 1e-8
+
+
+def test_w2_nullcline_zeroes_the_w2_velocity():
+    from toolkit.feedback import chain
+
+    for w1 in (-3.0, -0.4, 0.2, 1.0, 5.0):
+        w2 = float(chain.w2_nullcline(w1))
+        for d in (True, False):
+            assert abs(float(np.squeeze(chain.nonlinear_velocity(w1, w2, derivative=d)[1]))) < 1e-12

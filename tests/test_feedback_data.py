@@ -105,3 +105,28 @@ def test_digits_split_is_stratified_and_disjoint():
     assert float((frac - 0.3).abs().max()) < 0.01
     rows = {tuple(r.tolist()) for r in s.x_train}
     assert sum(tuple(r.tolist()) in rows for r in s.x_test) < 20  # digits has a few exact duplicates
+
+
+def test_read_idx_checks_the_announced_size_before_decompressing(tmp_path):
+    import gzip as _gzip
+    import zlib
+
+    # a gzip bomb: the header announces 1000³ bytes (1 GB) and the stream really inflates to that;
+    # written in chunks so the test itself never holds 1 GB
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as fh:
+        fh.write(comp.compress(b"\x00\x00\x08\x03" + (1000).to_bytes(4, "big") * 3))
+        zeros = bytes(2**24)
+        for _ in range(60):  # 1 GB of zeros compresses to about 1 MB
+            fh.write(comp.compress(zeros))
+        fh.write(comp.flush())
+    assert path.stat().st_size < 1.2e6
+    with pytest.raises(IDXError, match="max_bytes"):
+        read_idx(path)
+    # a small file over a small cap is refused; under it, read
+    small = tmp_path / "small.idx.gz"
+    small.write_bytes(_gzip.compress(_idx(np.arange(12).reshape(3, 4))))
+    with pytest.raises(IDXError, match="max_bytes"):
+        read_idx(small, max_bytes=11)
+    assert read_idx(small, max_bytes=12).shape == (3, 4)

@@ -13,7 +13,14 @@ conserves ``b w2 - w1²/2``: every trajectory runs along a parabola and, on it, 
 Non-linear hidden unit (tanh) on the three points ``x = (1, 2, 3)``, ``y = (1, 2, 1)``:
 with f′ the RBP fixed points are those of BP (b is a scalar, so ``b E[e f′ x] = 0`` iff
 ``w2 E[e f′ x] = 0``); without f′ the condition becomes ``E[e x] = 0`` together with
-``E[e f(w1 x)] = 0``, which has no solution here: ``w1`` drifts off to infinity.
+``E[e f(w1 x)] = 0``, which has no solution at finite weights here. The weights never settle,
+but they do not simply run off either: from (0.3, −1) with b = 1, w1 climbs to ≈ 5.17 (tanh
+saturates, learning nearly stops — up to t ≈ 100 this *looks* converged), creeps down (4.18 at
+t = 10⁴), then collapses (0.06 at t = 2·10⁴, 0.03 at 10⁵) while w2 grows without bound and
+``w1·w2 → β/α = E[xy]/E[x²]``: the hidden unit is pushed into its linear range and the chain
+ends up as the linear fit. The trajectory hugs the w2-nullcline ``w2 = y·h / h·h`` (dw2/dt = 0).
+Long horizons need a stiff solver (:func:`simulate_nonlinear_long`, LSODA): fixed-step RK4 with
+a large step stalls on a spurious cycle.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from ..validation import check_bool, check_choice, check_float, check_int
 __all__ = [
     "chain_velocity", "simulate_chain", "rbp_invariant", "rbp_limit", "fixed_point_w2",
     "NONLINEAR_X", "NONLINEAR_Y", "nonlinear_velocity", "simulate_nonlinear", "nonlinear_fixed_points",
+    "simulate_nonlinear_long", "w2_nullcline",
 ]
 
 NONLINEAR_X = np.array([1.0, 2.0, 3.0])
@@ -156,3 +164,36 @@ def nonlinear_fixed_points(*, derivative: bool = True, w1_max: float = 5.0,
             if math.isfinite(w2):
                 points += [(float(r), w2), (float(-r), -w2)]
     return points
+
+
+def w2_nullcline(w1, *, x: np.ndarray = NONLINEAR_X, y: np.ndarray = NONLINEAR_Y):
+    """``w2 = y·h / h·h`` with ``h = tanh(w1 x)``: where dw2/dt = 0 (with or without f′). Arrays broadcast."""
+    w1 = np.asarray(w1, dtype=float)
+    h = np.tanh(w1[..., None] * x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (h @ y) / np.einsum("...i,...i->...", h, h)
+
+
+def simulate_nonlinear_long(w1: float, w2: float, *, derivative: bool = False, b: float = 1.0,
+                            t_max: float = 2e4, n_points: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """The non-linear chain under RBP over a long horizon, with a stiff solver (LSODA, rtol 1e-9).
+
+    Returns ``(t, w)``: ``n_points`` times spaced logarithmically from 0.01 to ``t_max`` (plus 0),
+    and the weights there, shape (len(t), 2).
+    """
+    from scipy.integrate import solve_ivp
+
+    w1, w2, b = check_float("w1", w1), check_float("w2", w2), check_float("b", b)
+    check_bool("derivative", derivative)
+    t_max = check_float("t_max", t_max, low=0.01, low_open=True, high=1e7)
+    n_points = check_int("n_points", n_points, low=2, high=100_000)
+
+    def f(_t, s):
+        v1, v2 = nonlinear_velocity(s[0], s[1], derivative=derivative, b=b)
+        return [float(v1), float(v2)]
+
+    t = np.concatenate([[0.0], np.geomspace(0.01, t_max, n_points - 1)])
+    sol = solve_ivp(f, (0.0, t_max), [w1, w2], method="LSODA", t_eval=t, rtol=1e-9, atol=1e-12)
+    if not sol.success:
+        raise RuntimeError(f"the chain ODE solver failed: {sol.message}")
+    return sol.t, sol.y.T

@@ -22,7 +22,7 @@ from ..validation import as_rng, check_choice, check_float, check_int
 
 __all__ = [
     "Split", "load_digits_split", "make_mnist1d", "read_idx", "load_idx_pair", "load_mnist",
-    "load_dataset", "IDXError", "DATASETS",
+    "load_dataset", "IDXError", "DATASETS", "MAX_IDX_BYTES",
 ]
 
 DATASETS = ("digits", "mnist1d", "mnist")
@@ -126,42 +126,60 @@ class IDXError(ValueError):
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+MAX_IDX_BYTES = 512 * 2**20  # 512 MiB of payload: MNIST's largest file is 47 MB
+
+
+def _idx_header(head: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Parse magic number and dimensions; return (dtype, dims, header length)."""
+    if len(head) < 4:
+        raise IDXError(f"{path} is too short to be an IDX file ({len(head)} bytes)")
+    if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or head[3] == 0:
+        raise IDXError(
+            f"{path} is not an IDX file: magic number {head[:4].hex()} (expected 0000 + type code "
+            f"08/09/0b/0c/0d/0e + number of dimensions ≥ 1)"
+        )
+    ndim = head[3]
+    header = 4 + 4 * ndim
+    if len(head) < header:
+        raise IDXError(f"{path} is truncated inside its header ({len(head)} < {header} bytes)")
+    dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.dtype(_IDX_TYPES[head[2]]), dims, header
+
+
+def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed, detected from its first bytes) into an array.
 
     Format: two zero bytes, a type code (0x08 ubyte … 0x0E float64), the number of dimensions,
-    then one big-endian int32 per dimension, then exactly prod(dims) items.
+    then one big-endian int32 per dimension, then exactly prod(dims) items. The header is read
+    first and the size it announces is checked against ``max_bytes`` *before* the payload is
+    read or decompressed (a small gzip bomb never inflates), and the payload is read with a bound.
     """
     path = Path(path)
+    max_bytes = check_int("max_bytes", max_bytes, low=1)
     if not path.is_file():
         raise IDXError(f"IDX file not found: {path}")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise IDXError(f"{path} is a damaged gzip file: {exc}") from exc
-    if len(raw) < 4:
-        raise IDXError(f"{path} is too short to be an IDX file ({len(raw)} bytes)")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
-        raise IDXError(
-            f"{path} is not an IDX file: magic number {raw[:4].hex()} (expected 0000 + type code "
-            f"08/09/0b/0c/0d/0e + number of dimensions ≥ 1)"
-        )
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise IDXError(f"{path} is truncated inside its header ({len(raw)} < {header} bytes)")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    payload = len(raw) - header
-    if payload != expected:
+    with open(path, "rb") as raw_fh:
+        compressed = raw_fh.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+            head = fh.read(4)
+            if len(head) == 4 and head[3] > 0:
+                head += fh.read(4 * head[3])
+            dtype, dims, header = _idx_header(head, path)
+            expected = int(np.prod(dims, dtype=object)) * dtype.itemsize  # object: no int64 overflow
+            if expected > max_bytes:
+                raise IDXError(f"{path}: header says dims {dims} of {dtype.name} = {expected:,} bytes, more "
+                               f"than max_bytes = {max_bytes:,}; refusing to read (damaged or not an IDX file?)")
+            payload = fh.read(expected + 1)  # one byte more tells a too-long file apart
+    except (OSError, EOFError) as exc:
+        raise IDXError(f"{path} is a damaged gzip file: {exc}") from exc
+    if len(payload) != expected:
         raise IDXError(
             f"{path}: header says dims {dims} of {dtype.name} ({expected} bytes of data) "
-            f"but the file holds {payload} bytes — truncated or not matching its header"
+            f"but the file holds {len(payload) if len(payload) <= expected else 'more than ' + str(expected)} "
+            f"bytes — truncated or not matching its header"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    return np.frombuffer(payload, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def load_idx_pair(images: str | os.PathLike, labels: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

@@ -9,11 +9,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..validation import check_choice, check_int
+from ..validation import check_choice, check_float, check_int
 from .angles import gradient_angles
 from .data import DATASETS, Split, load_dataset
-from .engine import FeedbackMLP
-from .train import make_optimizer
+from .engine import FeedbackMLP, default_decay
+from .train import apply_weight_decay, make_optimizer
 
 __all__ = ["FeedbackClassifier", "FeedbackDataModule"]
 
@@ -64,12 +64,16 @@ class FeedbackClassifier(pl.LightningModule):
     ``angle_<layer>`` (rule update vs true gradient, degrees) for the hidden layers.
     """
 
-    def __init__(self, net: FeedbackMLP, *, lr: float = 1e-3, optimizer: str = "adam", angle_every: int = 20) -> None:
+    def __init__(self, net: FeedbackMLP, *, lr: float = 1e-3, optimizer: str = "adam", angle_every: int = 20,
+                 weight_decay: float | None = None) -> None:
         super().__init__()
         if not isinstance(net, FeedbackMLP):
             raise TypeError(f"net must be a FeedbackMLP, got {type(net).__name__}")
         self.net = net
         self.lr = float(lr)
+        # per-step decay of W and B (Kolen–Pollack); None = the rule's own default
+        self.weight_decay = (default_decay(net.rule) if weight_decay is None
+                             else check_float("weight_decay", weight_decay, low=0.0, high=1.0, high_open=True))
         self.optimizer_name = check_choice("optimizer", optimizer, ("adam", "sgd"))
         self.angle_every = check_int("angle_every", angle_every, low=1)
         self.automatic_optimization = False
@@ -87,6 +91,7 @@ class FeedbackClassifier(pl.LightningModule):
         loss = self.net.compute_gradients(x, y)
         self._average_gradients_across_processes()
         opt.step()
+        apply_weight_decay(self.net, self.weight_decay)
         with torch.no_grad():
             acc = (self.net(x).argmax(1) == y).float().mean()
         self.log("train_loss", loss, prog_bar=True)
