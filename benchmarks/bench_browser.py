@@ -32,15 +32,17 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import browser_harness as bh  # noqa: E402
 
 FIRST_CHART_GOAL_S = 10.0
-# timestamp the kernel's answer (the LiveChart's new rows/spec) as it arrives in the page, to split
+# timestamp the kernel's answer (the LiveChart's new rows or spec) as it arrives in the page, to split
 # the latency into "kernel" (key -> answer arrives: sync, render in Python, send) and "draw" (Vega)
 _JS_HOOK_IOPUB = """(id) => {
   const k = window.__gl[id].widget.sessionContext.session.kernel;
   const st = {t: null};
   const f = (_, msg) => {
     const d = msg.content && msg.content.data;
-    if (st.t === null && msg.header.msg_type === 'comm_msg' && d && d.method === 'update' && d.state
-        && ('rows' in d.state || 'spec' in d.state)) st.t = performance.now();
+    // LiveChart sends rows as custom messages ("replace"/"append") and a new spec as a state update
+    const rows = d && d.method === 'custom' && d.content && ['replace', 'append'].includes(d.content.kind);
+    const spec = d && d.method === 'update' && d.state && 'spec' in d.state;
+    if (st.t === null && msg.header.msg_type === 'comm_msg' && (rows || spec)) st.t = performance.now();
   };
   k.iopubMessage.connect(f);
   st.stop = () => k.iopubMessage.disconnect(f);

@@ -103,3 +103,36 @@ def test_every_view_holds_exactly_the_pushed_rows(streamed):
         assert view["note"] is None
     assert capped["steps"] == list(range(N_CAPPED - CAP, N_CAPPED))
     assert capped["note"] is not None and f"newest {CAP} of {N_CAPPED} rows" in capped["note"], capped["note"]
+
+
+_JS_RUN_NEW_CELL = """async ([id, source]) => {
+  const app = window.jupyterapp;
+  const panel = window.__gl[id].widget;
+  app.shell.activateById(id);
+  const model = panel.content.model;
+  model.sharedModel.insertCell(model.cells.length, {cell_type: 'code', source});
+  panel.content.activeCellIndex = model.cells.length - 1;
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+
+def test_a_second_front_end_shows_every_row_at_once(streamed, lab, browser):
+    """A second JupyterLab window on the same kernel (like a page reload) has no rows in the widget
+    state: its new view must fetch everything drawn so far, not only what is pushed later."""
+    page = bh.open_lab_page(browser, lab)
+    try:
+        second = bh.NotebookSession(page, lab, streamed.path, browser)
+        second.open()  # the same path: the same session and kernel, where `w` and `c` live
+        page.evaluate(_JS_RUN_NEW_CELL, [second.widget_id, "w"])
+        total = N_FIRST + N_LATER
+        try:
+            page.wait_for_function(
+                """([root, want]) => [...document.querySelectorAll(root + ' .gl-livechart')].some(
+                     (b) => b.__glView && b.__glView.data('data').length === want)""",
+                arg=[second.root_selector, total], timeout=30_000, polling=200)
+        except Exception:
+            pass  # the assert below says what the view holds
+        views = page.evaluate(_JS_VIEWS, second.root_selector)
+        assert any(v["steps"] == list(range(total)) for v in views), [len(v["steps"] or []) for v in views]
+    finally:
+        page.close()  # not session.close(): that would shut down the kernel the module fixture owns
