@@ -24,6 +24,8 @@ that is not installed is skipped with a message. Rows:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -72,8 +74,52 @@ def bench_feedback(repeats: int) -> list[dict]:
             skip(name, f"BioTorch not importable ({type(exc).__name__}: {str(exc)[:60]}); "
                        "not in the bench extra, see pyproject.toml")
         return []
-    skip("FA / DFA vs BioTorch", "BioTorch imports, but this benchmark has no BioTorch driver yet")
-    return []
+    from biotorch.module.biomodule import BioModule
+
+    from toolkit.feedback import FeedbackMLP
+
+    out = []
+    for hidden in ([256] * 3, [1000] * 3):
+        sizes = [784, *hidden, 10]
+        g = torch.Generator().manual_seed(0)
+        x, y = torch.randn(128, 784, generator=g), torch.randint(0, 10, (128,), generator=g)
+        for rule, mode in (("fa", "fa"), ("srbp", "dfa")):
+            ours_net = FeedbackMLP(sizes, rule, activation="tanh", seed=0)
+            layers = []
+            for k, lin in enumerate(ours_net.layers):  # the same forward weights for the peer
+                layers += [torch.nn.Linear(lin.in_features, lin.out_features)] + ([torch.nn.Tanh()] if k < len(sizes) - 2 else [])
+                layers[-1 if k == len(sizes) - 2 else -2].load_state_dict(lin.state_dict())
+            with contextlib.redirect_stdout(io.StringIO()):  # BioTorch prints a conversion report
+                peer_net = BioModule(torch.nn.Sequential(*layers), mode=mode, output_dim=10)
+            note = ""
+            if mode == "fa":  # same feedback too: B_h = (weight_backward of layer h+1)ᵀ
+                peer_linears = [m for m in peer_net.modules() if hasattr(m, "weight_backward")]
+                with torch.no_grad():
+                    for b, lin in zip(ours_net.feedback, peer_linears[1:]):
+                        lin.weight_backward.copy_(b.T)
+                ours_net.compute_gradients(x, y)
+                torch.nn.functional.cross_entropy(peer_net(x), y).backward()
+                gap = max((a.weight.grad - b.weight.grad).abs().max().item()
+                          for a, b in zip(ours_net.layers, peer_linears))
+                note = f"gradients agree to {gap:.0e}"
+            ours_opt = torch.optim.Adam(ours_net.parameters(), lr=1e-4)
+            peer_opt = torch.optim.Adam([p for p in peer_net.parameters() if p.requires_grad], lr=1e-4)
+
+            def ours(net=ours_net, opt=ours_opt):
+                opt.zero_grad()
+                net.compute_gradients(x, y)
+                opt.step()
+
+            def peer(net=peer_net, opt=peer_opt, mode=mode):
+                opt.zero_grad()
+                kwargs = {"targets": y, "loss_function": torch.nn.functional.cross_entropy} if mode == "dfa" else {}
+                torch.nn.functional.cross_entropy(net(x, **kwargs), y).backward()
+                opt.step()
+
+            best = interleaved_min({"ours": ours, "peer": peer}, repeats, number=3)
+            name = "FA" if mode == "fa" else "DFA (srbp)"
+            out.append(row(f"{name} step 784-{hidden[0]}x3-10 vs BioTorch {mode}", best["ours"], best["peer"], note))
+    return out
 
 
 def bench_heun(repeats: int) -> list[dict]:
