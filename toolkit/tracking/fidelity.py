@@ -16,6 +16,7 @@ of problems where ``g_λ ≠ 0``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,6 +60,17 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(norms > 0, (a * b).sum(1) / norms.clamp_min(1e-300), torch.zeros_like(norms))
 
 
+@functools.lru_cache(maxsize=8)  # a slider move re-solves only the perturbed problems
+def _reference(n_problems: int, size: int, noise: float, epsilon: float, seed: int):
+    """Problems, ∂L/∂y, their solutions and the smoothed solver's exact gradient ∂L(P_ε(c))/∂c."""
+    cost, target = planted_problems(n_problems, size, noise=noise, random_state=seed)
+    dl_dy = 1.0 - 2.0 * target  # ∂ Hamming / ∂y
+    soft_cost = cost.clone().requires_grad_(True)
+    soft = sinkhorn_assignment(soft_cost, None, epsilon=epsilon, n_iter=300)
+    (reference,) = torch.autograd.grad((soft * dl_dy).sum(), soft_cost)
+    return cost, dl_dy, solve_assignment(cost), reference
+
+
 def blackbox_alignment(lams: Sequence[float], *, n_problems: int = 48, size: int = 8, noise: float = 0.3,
                        epsilon: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """Cosine between the blackbox gradient at each λ and the smoothed solver's exact gradient.
@@ -70,12 +82,11 @@ def blackbox_alignment(lams: Sequence[float], *, n_problems: int = 48, size: int
     if not lams:
         raise ValueError("lams must list at least one λ > 0")
     epsilon = check_float("epsilon", epsilon, low=1e-3, high=10.0)
-    cost, target = planted_problems(n_problems, size, noise=noise, random_state=seed)
-    dl_dy = 1.0 - 2.0 * target  # ∂ Hamming / ∂y
-    soft_cost = cost.clone().requires_grad_(True)
-    soft = sinkhorn_assignment(soft_cost, None, epsilon=epsilon, n_iter=300)
-    (reference,) = torch.autograd.grad((soft * dl_dy).sum(), soft_cost)
-    y = solve_assignment(cost)
+    n_problems = check_int("n_problems", n_problems, low=1, high=10_000)
+    size = check_int("size", size, low=2, high=64)
+    noise = check_float("noise", noise, low=0.0, high=10.0, low_open=True)
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    cost, dl_dy, y, reference = _reference(n_problems, size, noise, epsilon, seed)
     rows = []
     for lam in lams:
         grad = -(y - solve_assignment(cost + lam * dl_dy)) / lam
