@@ -47,3 +47,10 @@ def test_readme_has_binder_link_to_start_here():
     readme = (ROOT / "README.md").read_text()
     assert "mybinder.org/v2/gh/" in readme
     assert "urlpath=lab/tree/notebooks/00_start_here.ipynb" in readme
+
+
+def test_postbuild_installs_the_quiet_lab_settings():
+    """Binder gets the same JupyterLab settings as `make lab` (no news pop-up, no update check)."""
+    text = (ROOT / "binder" / "postBuild").read_text()
+    assert "cp lab/overrides.json" in text and "/share/jupyter/lab/settings" in text
+    assert "sys.prefix" in text  # the environment JupyterLab runs from, not a user folder
