@@ -74,7 +74,12 @@ def bench_feedback(repeats: int) -> list[dict]:
             skip(name, f"BioTorch not importable ({type(exc).__name__}: {str(exc)[:60]}); "
                        "not in the bench extra, see pyproject.toml")
         return []
+    import warnings
+
     from biotorch.module.biomodule import BioModule
+
+    # BioTorch's DFA layers use torch's deprecated non-full backward hooks: say it once, not per step
+    warnings.filterwarnings("ignore", message="Using a non-full backward hook", category=FutureWarning)
 
     from toolkit.feedback import FeedbackMLP
 
