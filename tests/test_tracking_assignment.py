@@ -211,3 +211,26 @@ def test_default_is_maximum_cardinality_then_minimum_cost(cost):
     assert (y.sum(0) <= 1).all() and (y.sum(1) <= 1).all()
     assert y.sum() == best[0]
     assert np.where(y > 0, cost, 0).sum() == pytest.approx(best[1], abs=1e-9)
+
+
+@pytest.mark.parametrize("no_match", [0.5, None])
+def test_components_solver_matches_dense_loop_reference(no_match):
+    """≥ 1000 random batches with ties (costs on a coarse grid) and forbidden pairs: the batched
+    solver reaches exactly the reference objective (and, without τ, the same number of links)."""
+    from toolkit.tracking.assignment import assignment_objective
+
+    rng = np.random.default_rng(11)
+    for _ in range(1000):
+        B, n, m = rng.integers(1, 6), rng.integers(1, 7), rng.integers(1, 7)
+        cost = rng.integers(0, 5, (B, n, m)) / 4.0  # a coarse grid: many ties
+        cost[rng.random(cost.shape) < rng.uniform(0, 0.8)] = np.inf
+        fast = solve_assignment(cost, no_match)
+        ref = solve_assignment(cost, no_match, method="loop")
+        np.testing.assert_allclose(assignment_objective(cost, fast, no_match),
+                                   assignment_objective(cost, ref, no_match), atol=1e-12)
+        if no_match is None:  # maximum cardinality (with τ, optima of equal cost may differ in size)
+            assert np.array_equal(fast.sum((1, 2)), ref.sum((1, 2)))
+        assert fast.sum(2).max(initial=0) <= 1 and fast.sum(1).max(initial=0) <= 1
+        assert not np.any(fast[np.isinf(cost)])
+    with pytest.raises(ValueError, match="method"):
+        solve_assignment(np.zeros((2, 2)), method="fastest")

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ..validation import check_float, check_int
+from ..validation import check_choice, check_float, check_int
 
 __all__ = [
     "solve_assignment", "blackbox_assignment", "straight_through_assignment", "sinkhorn_assignment",
-    "assignment_objective", "f_lambda", "DEFAULT_NO_MATCH",
+    "assignment_objective", "f_lambda", "DEFAULT_NO_MATCH", "SOLVER_METHODS",
 ]
 
 DEFAULT_NO_MATCH = 0.5  # with costs 1 − p in [0, 1]: link a pair only if p > 0.5 is worth it
@@ -82,8 +82,8 @@ def _resolve_no_match(no_match: float | None, cost: np.ndarray) -> float:
     return float(k * (finite.max() - finite.min()) + abs(finite.max()) + 1.0)
 
 
-def _solve_numpy(cost: np.ndarray, no_match: float) -> np.ndarray:
-    """Exact solution for a (B, n, m) float64 array (validated)."""
+def _solve_loop(cost: np.ndarray, no_match: float) -> np.ndarray:
+    """Reference: one dense scipy call per problem, for a (B, n, m) float64 array (validated)."""
     w = np.minimum(cost - no_match, 0.0)  # inf -> 0: never linked
     y = np.zeros(cost.shape, dtype=np.float64)
     useful = w < 0
@@ -105,16 +105,48 @@ def _solve_numpy(cost: np.ndarray, no_match: float) -> np.ndarray:
     return y
 
 
-def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = None) -> np.ndarray | torch.Tensor:
+def _solve_components(cost: np.ndarray, no_match: float) -> np.ndarray:
+    """Batched exact solution: isolated useful pairs are linked without a solver call.
+
+    An entry is *useful* when ``w = c − τ < 0``. A useful pair whose row and column have no other
+    useful entry is a connected component of its own: linking it is optimal (it lowers Σ w y and
+    competes with nothing). That is decided for the whole batch with array operations; only the
+    rows/columns left over (components with ≥ 2 pairs) go to scipy, one call per problem that has any.
+    In a trained pipeline most pairs are isolated, so most problems need no call at all.
+    """
+    w = np.minimum(cost - no_match, 0.0)
+    useful = w < 0
+    rdeg, cdeg = useful.sum(2, keepdims=True), useful.sum(1, keepdims=True)  # useful pairs per row / column
+    alone = useful & (rdeg == 1) & (cdeg == 1)
+    y = alone.astype(np.float64)
+    for p in np.flatnonzero((useful & ~alone).any((1, 2))):
+        # the whole (n, m) matrix: non-useful entries are 0 ("stay unmatched") and never kept, and the
+        # isolated pairs of this problem are re-found by the solver — cheaper than slicing out the rest
+        r, c = linear_sum_assignment(w[p])
+        ok = w[p][r, c] < 0
+        y[p, r[ok], c[ok]] = 1.0
+    return y
+
+
+SOLVER_METHODS = ("components", "loop")
+
+
+def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = None, *,
+                     method: str = "components") -> np.ndarray | torch.Tensor:
     """The 0/1 assignment ``y(cost)`` (module docstring), for shape (n, m) or batched (B, n, m).
 
     ``no_match=None``: maximum-cardinality minimum-cost assignment (scipy's answer when feasible);
     a number τ: pairs are linked only where that beats leaving both ends unmatched (``c_ij < τ``).
-    Returns the same type as ``cost`` (a float tensor on the same device, or a float64 array).
+    ``method="components"`` (default) links isolated pairs of the whole batch at once and calls the
+    solver only on the problems left; ``"loop"`` is the reference (one dense scipy call per problem).
+    Both return an optimal assignment (ties may be broken differently). Returns the same type as
+    ``cost`` (a float tensor on the same device, or a float64 array).
     """
     arr = _as_numpy_cost(cost)
     no_match = _resolve_no_match(no_match, arr)
-    y = _solve_numpy(arr[None] if arr.ndim == 2 else arr, no_match)
+    method = check_choice("method", method, SOLVER_METHODS)
+    solve = _solve_components if method == "components" else _solve_loop
+    y = solve(arr[None] if arr.ndim == 2 else arr, no_match)
     y = y[0] if arr.ndim == 2 else y
     if isinstance(cost, torch.Tensor):
         return torch.as_tensor(y, dtype=cost.dtype if cost.is_floating_point() else torch.float32, device=cost.device)
