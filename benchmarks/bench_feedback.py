@@ -1,8 +1,14 @@
-"""Time per training step of every learning rule vs BP, same network, side by side.
+"""Accuracy of every learning rule (3 seeds, MNIST-1D and digits) and time per training step vs BP.
 
-    python benchmarks/bench_feedback.py                 # 4×100 and 3×1000 hidden units
-    python benchmarks/bench_feedback.py --threads 2 --steps 50 --batch 256
-    python benchmarks/bench_feedback.py --accuracy --seeds 0 1 2   # digits: accuracy + angles per rule
+    python benchmarks/bench_feedback.py                 # both tables (accuracy, then step time)
+    python benchmarks/bench_feedback.py --only timing --threads 2 --steps 50 --batch 256
+    python benchmarks/bench_feedback.py --only accuracy --seeds 0 1 2 --optimizer sgd --lr 0.1   # paper mode
+
+Accuracy: every rule of ``RULES`` plus RBP without f′, trained side by side on the same batches
+(``compare_rules``), at the notebook panel's defaults — three tanh hidden layers of 100, Adam lr
+1e-3, batch 32, 10 epochs — on MNIST-1D and on digits, mean ± sd over seeds (the seed sets the
+data split, the initial weights, the feedback and the batch order), plus the gaps the notebook
+describes (BP − top, RBP − RBP without f′, BP − RBP) per seed.
 
 One step = ``compute_gradients`` (forward + learning channel) + ``Adam.step``. The rules are run
 in interleaved rounds (rule order shuffled each round) and the median over rounds is reported,
@@ -67,16 +73,20 @@ def bench(hidden: list[int], *, n_in: int = 784, n_out: int = 10, batch: int = 1
             for r, t in times.items()]
 
 
-def accuracy_table(seeds: list[int], *, epochs: int = 10, width: int = 100, depth: int = 2, lr: float = 3e-3) -> str:
-    """Test accuracy and final hidden-layer angles of every rule on digits, mean ± sd over seeds
-    (the seed sets the train/test split, the initial weights, the feedback and the batch order)."""
-    from toolkit.feedback import TrainConfig, compare_rules, load_digits_split
+def accuracy_table(dataset: str, seeds: list[int], *, epochs: int = 10, width: int = 100, depth: int = 3,
+                   lr: float = 1e-3, optimizer: str = "adam") -> str:
+    """Test accuracy and final hidden-layer angles of every rule (and RBP without f′) on ``dataset``,
+    mean ± sd over ``seeds``, then the notebook's three gaps for every seed."""
+    from toolkit.feedback import TrainConfig, compare_rules, load_dataset
 
     per_rule: dict[str, list[dict]] = {}
     for seed in seeds:
-        split = load_digits_split(random_state=seed)
-        cfg = TrainConfig(hidden=[width] * depth, epochs=epochs, lr=lr, seed=seed)
-        history = compare_rules(list(RULES), split, cfg)
+        split = load_dataset(dataset, random_state=seed)
+        cfg = TrainConfig(hidden=[width] * depth, epochs=epochs, lr=lr, seed=seed, optimizer=optimizer)
+        nets = {r: cfg.build(r, split.n_features, split.n_classes) for r in RULES}
+        nets["rbp, no f'"] = FeedbackMLP([split.n_features, *cfg.hidden, split.n_classes], "rbp",
+                                         derivative=False, seed=seed)
+        history = compare_rules(nets, split, cfg)
         for r in history:
             if r["epoch"] == history[-1]["epoch"]:
                 per_rule.setdefault(r["rule"], []).append(r)
@@ -88,12 +98,39 @@ def accuracy_table(seeds: list[int], *, epochs: int = 10, width: int = 100, dept
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         return f"{statistics.mean(values):{fmt}} ± {sd:{fmt}}"
 
-    lines = [f"digits, {depth}×{width} tanh, Adam lr {lr:g}, {epochs} epochs, batch 32, seeds {seeds}",
+    lines = [f"{dataset}, {depth}×{width} tanh, {optimizer} lr {lr:g}, {epochs} epochs, batch 32, seeds {seeds}",
              f"{'rule':<16}{'test accuracy':>18}" + "".join(f"{'angle L' + str(k + 1) + ' (deg)':>20}" for k in range(depth))]
-    for rule, rows in per_rule.items():
+    order = sorted(per_rule, key=lambda k: -statistics.mean(r["test_acc"] for r in per_rule[k]))
+    for rule in order:
+        rows = per_rule[rule]
         line = f"{rule:<16}{ms([r['test_acc'] for r in rows], '.3f'):>18}"
         for k in range(depth):
             line += f"{ms([r['angles'][k] for r in rows], '.1f'):>20}"
+        lines.append(line)
+    acc = {k: [r["test_acc"] for r in v] for k, v in per_rule.items()}
+    for name, (a, b) in {"BP - top": ("bp", "top"), "RBP - RBP(no f')": ("rbp", "rbp, no f'"),
+                         "BP - RBP": ("bp", "rbp")}.items():
+        gaps = [x - y for x, y in zip(acc[a], acc[b])]
+        lines.append(f"gap {name:<18} mean {statistics.mean(gaps):+.3f}   per seed "
+                     + " ".join(f"{g:+.3f}" for g in gaps))
+    return "\n".join(lines)
+
+
+def timing_table(args: argparse.Namespace) -> str:
+    results = {}
+    for cfg in args.configs:
+        depth, width = (int(v) for v in cfg.lower().split("x"))
+        steps = args.steps if width <= 300 else max(3, args.steps // 4)
+        results[cfg] = {r["rule"]: r for r in bench([width] * depth, batch=args.batch, steps=steps, rounds=args.rounds)}
+    lines = [f"CPU time per training step (batch {args.batch}, input 784, 10 classes, Adam, {args.threads} thread(s)); "
+             f"ratio = rule / bp"]
+    header = f"{'rule':<16}" + "".join(f"{cfg + ' ms':>13}{'ratio':>8}" for cfg in results)
+    lines += [header, "-" * len(header)]
+    for rule in results[args.configs[0]]:
+        line = f"{rule:<16}"
+        for cfg in results:
+            r = results[cfg][rule]
+            line += f"{r['ms_per_step']:>13.3f}{r['ratio_vs_bp']:>8.2f}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -105,29 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20, help="steps per timing round")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--configs", nargs="+", default=["4x100", "3x1000"], help="DEPTHxWIDTH hidden layers")
-    p.add_argument("--accuracy", action="store_true", help="instead: accuracy/angle table on digits")
+    p.add_argument("--only", choices=["accuracy", "timing"], default=None, help="print one table only")
+    p.add_argument("--datasets", nargs="+", default=["mnist1d", "digits"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--lr", type=float, default=1e-3)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if args.accuracy:
-        print(accuracy_table(args.seeds))
-        return 0
-    results = {}
-    for cfg in args.configs:
-        depth, width = (int(v) for v in cfg.lower().split("x"))
-        steps = args.steps if width <= 300 else max(3, args.steps // 4)
-        results[cfg] = {r["rule"]: r for r in bench([width] * depth, batch=args.batch, steps=steps, rounds=args.rounds)}
-    print(f"CPU time per training step (batch {args.batch}, input 784, 10 classes, Adam, {args.threads} thread(s)); "
-          f"ratio = rule / bp")
-    header = f"{'rule':<16}" + "".join(f"{cfg + ' ms':>13}{'ratio':>8}" for cfg in results)
-    print(header)
-    print("-" * len(header))
-    for rule in results[args.configs[0]]:
-        line = f"{rule:<16}"
-        for cfg in results:
-            r = results[cfg][rule]
-            line += f"{r['ms_per_step']:>13.3f}{r['ratio_vs_bp']:>8.2f}"
-        print(line)
+    if args.only != "timing":
+        for dataset in args.datasets:
+            print(accuracy_table(dataset, args.seeds, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer), flush=True)
+            print(flush=True)
+    if args.only != "accuracy":
+        print(timing_table(args), flush=True)
     return 0
 
 

@@ -46,7 +46,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    help="how the error is rounded to --bits (stochastic is unbiased)")
     p.add_argument("--feedback-mix", type=float, default=0.0, help="μ: channel (1-μ)B + μWᵀ (RBP-shaped rules)")
     p.add_argument("--weight-decay", type=float, default=None,
-                   help="per-step decay of W and B (default: the rule's own, 0.01 for kp/dkp, else 0)")
+                   help="per-step decay of W and B (default: the rule's own, 0.003 for kp/dkp, else 0)")
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="sgd = the papers' plain SGD")
     p.add_argument("--derivative", action=argparse.BooleanOptionalAction, default=True,
                    help="multiply by f'(S) in the backward signal")

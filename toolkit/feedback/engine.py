@@ -21,7 +21,7 @@ rule                  backward signal of hidden layer h
                       ``channel_activation``, sign-preserving)
 ``kp``                Kolen–Pollack (Akrout et al. 2019): ``arbp`` whose W and B both decay,
                       ``ΔW = -η T Oᵀ - λW``, ``ΔB = -η O Tᵀ - λB``; the decay λ is the training
-                      loop's ``weight_decay`` (default 0.01 per step for ``kp``), so B - Wᵀ shrinks
+                      loop's ``weight_decay`` (default 0.003 per step for ``kp``), so B - Wᵀ shrinks
                       by (1 - λ) every step
 ``dkp``               direct KP (Webster et al. 2020): ``asrbp`` + the same decay
 ``usf``               uniform sign-concordant (Liao, Leibo & Poggio 2016): ``B_h = c · sign(W_{h+1}ᵀ)``,
@@ -80,7 +80,7 @@ SKIP_RULES = ("srbp", "asrbp", "dkp", "drtp")
 ADAPTIVE_RULES = ("arbp", "asrbp", "kp", "dkp")
 SIGN_RULES = ("sign", "sign-resampled", "usf")
 NO_FEEDBACK_RULES = ("bp", "top")
-DECAY_RULES = {"kp": 0.01, "dkp": 0.01}  # rules whose definition includes weight decay (per step)
+DECAY_RULES = {"kp": 0.003, "dkp": 0.003}  # rules whose definition includes weight decay (per step)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 CHANNEL_ACTIVATIONS = ("tanh", "softsign")
 QUANT_MODES = ("stochastic", "midtread", "midrise")
@@ -89,7 +89,7 @@ MAX_PARAMETERS = 50_000_000  # ~200 MB of float32: far beyond a teaching net, re
 
 
 def default_decay(rule: str) -> float:
-    """The per-step weight decay a rule's definition includes (0.01 for ``kp``/``dkp``, else 0)."""
+    """The per-step weight decay a rule's definition includes (0.003 for ``kp``/``dkp``, else 0)."""
     return DECAY_RULES.get(canonical_rule(rule), 0.0)
 
 

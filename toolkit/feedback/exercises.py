@@ -20,11 +20,12 @@ def _fixed_point(alpha, beta, w1):
     return beta / (alpha * w1)
 
 
-def _quantize(t, bits):
-    t = np.asarray(t, dtype=float)
+def _quantize(t, bits, u):
+    t, u = np.asarray(t, dtype=float), np.asarray(u, dtype=float)
     alpha = np.abs(t).max(axis=-1, keepdims=True)
     step = 2 * alpha / (2**bits - 1)
-    return np.round((t + alpha) / step) * step - alpha
+    level = np.minimum(np.floor((t + alpha) / step + u), 2**bits - 1)
+    return level * step - alpha
 
 
 def _angle(a, b):
@@ -58,15 +59,18 @@ ex_fixed_point = Exercise(
 
 ex_quantize = Exercise(
     "quantize",
-    "Write `quantize(t, bits)`: round every entry of the array t to the nearest of 2**bits evenly "
-    "spaced levels in [−α, α], where α = max |t| along the last axis (one scale per example/row; "
-    "the inputs have no all-zero row).",
+    "Write `quantize(t, bits, u)`: *stochastic* rounding of every entry of the array t onto the 2**bits "
+    "evenly spaced levels in [−α, α], α = max |t| along the last axis (one scale per row; no all-zero "
+    "row). `u` holds one uniform draw in [0, 1) per entry: round up when u is below the fractional "
+    "part, so that the expected result is exactly t (unbiased).",
     _quantize,
-    hints=("The levels are −α + k·step, k = 0 … 2**bits − 1; what is step?",
-           "step = 2α / (2**bits − 1); k = round((t + α) / step).",
+    hints=("The levels are −α + k·step, k = 0 … 2**bits − 1, with step = 2α / (2**bits − 1).",
+           "k = floor((t + α)/step + u) rounds up with probability equal to the fractional part; "
+           "clip k at 2**bits − 1 (t = α exactly).",
            "alpha = np.abs(t).max(axis=-1, keepdims=True); step = 2*alpha/(2**bits-1); "
-           "return np.round((t+alpha)/step)*step - alpha"),
-    inputs=[(_rng.normal(size=12), 1), (_rng.normal(size=12), 2), (_rng.normal(size=(3, 4)), 5)],
+           "k = np.minimum(np.floor((t+alpha)/step + u), 2**bits-1); return k*step - alpha"),
+    inputs=[(_rng.normal(size=12), 1, _rng.random(12)), (_rng.normal(size=12), 2, _rng.random(12)),
+            (_rng.normal(size=(3, 4)), 5, _rng.random((3, 4)))],
 )
 
 ex_angle = Exercise(

@@ -1,0 +1,106 @@
+"""Small measured studies behind the notebook's claims (each returns plain numbers to assert on).
+
+Every study names its optimiser and settings in its docstring; the notebook prints them next to
+the numbers. They are thin wrappers of :func:`compare_rules` so the same code can be re-run by
+``benchmarks/bench_feedback.py`` over several seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..validation import check_choice
+from .angles import feedback_angles
+from .data import Split
+from .engine import QUANT_MODES, FeedbackMLP
+from .train import TrainConfig, compare_rules
+
+__all__ = ["final_accuracy", "logistic_baseline", "bits_study", "sparsity_study", "optimizer_study", "kp_run"]
+
+
+def final_accuracy(history: list[dict]) -> dict[str, float]:
+    """``{label: test accuracy}`` at the last evaluation of a :func:`compare_rules` history."""
+    last = history[-1]["epoch"]
+    return {r["rule"]: r["test_acc"] for r in history if r["epoch"] == last}
+
+
+def logistic_baseline(split: Split, *, seed: int = 0) -> float:
+    """Test accuracy of multinomial logistic regression on the raw features (scikit-learn,
+    standardised inputs, C = 1): the no-hidden-layer baseline every rule must beat."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    with threadpool_limits(1):  # a 40-feature problem: BLAS threads only fight (0.1 s vs 10 s under load)
+        model.fit(split.x_train.numpy(), split.y_train.numpy())
+        return float(model.score(split.x_test.numpy(), split.y_test.numpy()))
+
+
+def bits_study(split: Split, *, rule: str = "srbp", bits: Sequence[int] = (1, 2), modes: Sequence[str] = QUANT_MODES,
+               hidden: Sequence[int] = (64, 64), epochs: int = 4, lr: float = 3e-3, seed: int = 0) -> dict[str, float]:
+    """``rule`` with an error channel of ``bits`` bits under each quantiser, plus float and top-only.
+
+    Adam (lr ``lr``), batch 32, tanh. Labels: ``"<mode> <k> bit"``, ``"float"``, ``"top"``
+    (midtread is skipped at 1 bit, where it does not exist).
+    """
+    sizes = [split.n_features, *hidden, split.n_classes]
+    nets = {}
+    for mode in modes:
+        check_choice("modes", mode, QUANT_MODES)
+        for k in bits:
+            if not (mode == "midtread" and k < 2):
+                nets[f"{mode} {k} bit"] = FeedbackMLP(sizes, rule, error_bits=k, error_quant=mode, seed=seed)
+    nets["float"] = FeedbackMLP(sizes, rule, seed=seed)
+    nets["top"] = FeedbackMLP(sizes, "top", seed=seed)
+    cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, seed=seed)
+    return final_accuracy(compare_rules(nets, split, cfg, angle_examples=64))
+
+
+def sparsity_study(split: Split, *, rule: str = "srbp", sparsity: float = 0.99, hidden: Sequence[int] = (100, 100, 100),
+                   epochs: int = 10, lr: float = 1e-3, seed: int = 0) -> dict[str, dict]:
+    """``rule`` with ``sparsity`` zeros spread over all entries vs per receiving neuron (Adam ``lr``).
+
+    Returns ``{label: {"test_acc", "dead_units"}}``; ``dead_units`` counts hidden units whose
+    feedback row is all zero (they never learn).
+    """
+    sizes = [split.n_features, *hidden, split.n_classes]
+    nets = {"entries": FeedbackMLP(sizes, rule, sparsity=sparsity, seed=seed),
+            "per_neuron": FeedbackMLP(sizes, rule, sparsity=sparsity, sparsity_mode="per_neuron", seed=seed)}
+    acc = final_accuracy(compare_rules(nets, split, TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, seed=seed),
+                                       angle_examples=64))
+    return {k: {"test_acc": acc[k], "dead_units": sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks)}
+            for k, n in nets.items()}
+
+
+def optimizer_study(split: Split, *, rules: Sequence[str] = ("rbp-resampled", "top"), hidden: Sequence[int] = (64, 64),
+                    epochs: int = 4, settings: Sequence[tuple[str, float]] = (("adam", 3e-3), ("sgd", 0.1)),
+                    seed: int = 0) -> dict[str, dict[str, float]]:
+    """The same rules under each ``(optimiser, lr)``: ``{"adam lr 0.003": {rule: acc}, ...}``."""
+    out = {}
+    for name, lr in settings:
+        cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, optimizer=name, seed=seed)
+        out[f"{name} lr {lr:g}"] = final_accuracy(compare_rules(list(rules), split, cfg, angle_examples=64))
+    return out
+
+
+def kp_run(split: Split, *, rule: str = "kp", hidden: Sequence[int] = (100, 100), epochs: int = 20, lr: float = 3e-3,
+           optimizer: str = "adam", weight_decay: float | None = None, seed: int = 0) -> list[dict]:
+    """Train ``rule`` from the standard init; rows ``{"epoch", "layer", "angle", "test_acc"}`` with
+    angle(B, Wᵀ) per feedback matrix after every epoch (``weight_decay=None``: the rule's own)."""
+    cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, optimizer=optimizer, seed=seed,
+                      weight_decay=weight_decay)
+    net = cfg.build(rule, split.n_features, split.n_classes)
+    rows: list[dict] = []
+
+    def record(row: dict) -> None:
+        for fb in feedback_angles(net):
+            rows.append({"epoch": row["epoch"], "layer": fb["layer"], "angle": fb["angle"], "test_acc": row["test_acc"]})
+
+    compare_rules({rule: net}, split, cfg, on_epoch=record, angle_examples=64)
+    return rows
+
+
