@@ -202,6 +202,11 @@ def test_event_and_training_panels(graphs):
     tp = training_panel(graphs[0][:8], graphs[1][:5], L, epochs=1)
     tp.button.click()
     assert tp.last_error is None and "purity" in tp.readout.value
+    tp.controls["mode"].value = "e2e"
+    tp.controls["lam"].value = 1.0  # far above every margin: the readout names the degenerate regime
+    with pytest.warns(UserWarning, match="degenerate"):
+        tp.button.click()
+    assert tp.last_error is None and "degenerate regime" in tp.readout.value and "λ_paper" in tp.readout.value
 
 
 def test_edge_cases_no_edges_and_wrong_layer_count():

@@ -155,7 +155,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 def _add_stability(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["e2e", "mixed", "two_step"], default="e2e")
-    p.add_argument("--lams", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 0.1, 0.5])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--n-train", type=int, default=200)
@@ -192,14 +192,32 @@ def _run_study(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="python -m toolkit.tracking.cli study",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("which", choices=["stability", "compare"])
+    p.add_argument("which", choices=["stability", "compare", "merge"])
+    p.add_argument("--inputs", type=Path, nargs="+", default=[], help="merge: study JSON files run in parallel")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
     p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 0.1, 0.5])
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--no-two-step", action="store_true", help="stability: skip the two-step reference row")
     args = p.parse_args(argv)
     command = "python -m toolkit.tracking.cli study " + " ".join(argv)
+    if args.which == "merge":  # parts of one study run as parallel processes: concatenate rows, keep each command
+        parts = [json.loads(Path(f).read_text()) for f in args.inputs]
+        rows, seen = [], set()
+        for part in parts:
+            for row in part["rows"]:
+                key = json.dumps(row, sort_keys=True) if row.get("tracker") == "geometric" else id(row)
+                if key not in seen:  # the untrained geometric baseline appears once per part: keep one
+                    seen.add(key)
+                    rows.append(row)
+        meta = dict(command=[p["meta"]["command"] for p in parts], merged_by=command,
+                    cpu_seconds=sum(p["meta"]["cpu_seconds"] for p in parts),
+                    wall_seconds=max(p["meta"]["wall_seconds"] for p in parts))
+        with atomic_write(args.out) as fh:
+            json.dump(dict(meta=meta, rows=rows), fh, indent=2)
+        print(f"wrote {args.out}: {len(rows)} rows from {len(parts)} parts ({meta['cpu_seconds']:.0f} s CPU in total)")
+        return 0
     t0, c0 = time.perf_counter(), time.process_time()
     show = lambda row: print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)  # noqa: E731
     with one_thread():
@@ -208,7 +226,7 @@ def _run_study(argv: list[str]) -> int:
             if args.steps:
                 kw["steps"] = args.steps
             rows = stability_study(args.lams, args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4]),
-                                   callback=show, **kw)
+                                   include_two_step=not args.no_two_step, callback=show, **kw)
         else:
             kw = dict(steps=20, n_train=24, n_val=8, n_test=8) if args.quick else {}
             if args.steps:
