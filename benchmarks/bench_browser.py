@@ -13,6 +13,11 @@ redraw <= 200 ms for panels that do not retrain a model.
 
     .venv/bin/python benchmarks/bench_browser.py                 # all notebooks
     .venv/bin/python benchmarks/bench_browser.py notebooks/00_start_here.ipynb --repeats 20
+    .venv/bin/python benchmarks/bench_browser.py --livechart      # streaming: one-row push -> drawn
+
+``--livechart`` instead times LiveChart streaming in the page: a chart already drawing 200 / 2k / 20k
+rows gets one-row pushes (each run as its own kernel request); per push it records request -> chart
+redrawn, and message received by the chart -> redrawn ("draw": Vega's changeset + render), for svg and canvas.
 """
 
 from __future__ import annotations
@@ -99,6 +104,91 @@ def measure(page, lab, path: str, repeats: int, timeout: float) -> dict:
         nb.close()
 
 
+STREAM_SETUP = """import altair as alt, numpy as np, pandas as pd
+from toolkit.livechart import LiveChart
+alt.data_transformers.disable_max_rows()
+def make(n, renderer):
+    k = np.arange(n)
+    df = pd.DataFrame({"step": k, "value": np.exp(-k / 500)})
+    return LiveChart(alt.Chart(df).mark_line().encode(x="step:Q", y="value:Q"), max_rows=100_000,
+                     min_interval=0.0, renderer=renderer)"""
+
+_JS_RUN_CELL = """async ([id, source]) => {
+  const app = window.jupyterapp;
+  const panel = window.__gl[id].widget;
+  app.shell.activateById(id);
+  const model = panel.content.model;
+  model.sharedModel.insertCell(model.cells.length, {cell_type: 'code', source});
+  panel.content.activeCellIndex = model.cells.length - 1;
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+_JS_TIMED_PUSH = """async ([id, code]) => {
+  const w = window.__gl[id].widget;
+  const kernel = w.sessionContext.session.kernel;
+  const boxes = w.node.querySelectorAll('.gl-livechart');
+  const box = boxes[boxes.length - 1];
+  const r0 = Number(box.dataset.glRedraws || 0);
+  const t0 = performance.now();
+  await kernel.requestExecute({code, store_history: false}).done;
+  const deadline = performance.now() + 10000;
+  while (Number(box.dataset.glRedraws || 0) <= r0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  if (Number(box.dataset.glRedraws || 0) <= r0) return null;
+  const t1 = Number(box.dataset.glUpdated);
+  // glReceived: when the row message reached the chart's store (livechart.js)
+  return {total: t1 - t0, draw: t1 - Number(box.dataset.glReceived), rows: Number(box.dataset.glRows || 0)};
+}"""
+
+
+def measure_stream(page, lab, sizes: tuple[int, ...], pushes: int, timeout: float) -> list[dict]:
+    """One-row pushes into charts already drawing `sizes` rows: request -> drawn and arrival -> drawn."""
+    import nbformat
+
+    path = lab.root / "notebooks" / "zz_bench_livechart.ipynb"  # the server's copy, not the repo
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(STREAM_SETUP)]
+    nbformat.write(nb, path)
+    session = bh.NotebookSession(page, lab, "notebooks/zz_bench_livechart.ipynb")
+    session.open()
+    rows = []
+    try:
+        session.run_all(timeout)
+        for renderer in ("svg", "canvas"):
+            for n in sizes:
+                page.evaluate(_JS_RUN_CELL, [session.widget_id, f"w = make({n}, {renderer!r})\nw"])
+                page.wait_for_function(
+                    """([id, n]) => { const b = [...window.__gl[id].widget.node.querySelectorAll('.gl-livechart')].pop();
+                                      return b && Number(b.dataset.glRows || 0) === n && b.dataset.glRedraws; }""",
+                    arg=[session.widget_id, n], timeout=60_000, polling=100)
+                totals, draws = [], []
+                for i in range(pushes):
+                    res = page.evaluate(_JS_TIMED_PUSH, [session.widget_id, f"w.push({{'step': {n + i}, 'value': 0.0}})"])
+                    if res is None:
+                        continue
+                    totals.append(res["total"])
+                    if res["draw"] is not None:
+                        draws.append(res["draw"])
+                rows.append({"renderer": renderer, "rows": n, "pushes": pushes, "drawn": len(totals),
+                             "push_to_drawn_median_ms": float(np.median(totals)) if totals else None,
+                             "draw_median_ms": float(np.median(draws)) if draws else None})
+                print(f"  {renderer:<7}{n:>7} rows: push -> drawn {_ms(rows[-1]['push_to_drawn_median_ms'])}, "
+                      f"draw {_ms(rows[-1]['draw_median_ms'])} ({len(totals)}/{pushes})", file=sys.stderr, flush=True)
+    finally:
+        session.close()
+    return rows
+
+
+def stream_table(rows: list[dict]) -> str:
+    out = [f"{'renderer':<9}{'rows drawn':>11}{'push -> drawn (median)':>24}{'draw (median)':>15}{'pushes ok':>11}"]
+    for r in rows:
+        out.append(f"{r['renderer']:<9}{r['rows']:>11}{_ms(r['push_to_drawn_median_ms']):>24}"
+                   f"{_ms(r['draw_median_ms']):>15}{r['drawn']:>7}/{r['pushes']}")
+    return "\n".join(out)
+
+
 def _s(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f} s"
 
@@ -132,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=10, help="slider moves per notebook (default 10)")
     parser.add_argument("--timeout", type=float, default=bh.run_timeout(), help="seconds allowed for Run All")
     parser.add_argument("--json", type=Path, default=bh.RESULTS / "bench_browser.json", help="where to write raw numbers")
+    parser.add_argument("--livechart", action="store_true", help="time LiveChart streaming instead of notebooks")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000, 20000], help="rows drawn (--livechart)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be an integer >= 1, got {args.repeats}")
@@ -150,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         lab.start_lab()
         browser = bh.BrowserSession(chromium)
         page = bh.open_lab_page(browser, lab)
+        if args.livechart:
+            stream = measure_stream(page, lab, tuple(args.sizes), args.repeats, args.timeout)
+            print(stream_table(stream))
+            print(f"\none-row LiveChart pushes, each its own kernel request; {time.monotonic() - t0:.0f} s in all")
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.with_name("bench_browser_livechart.json").write_text(json.dumps(stream, indent=2))
+            return 0
         for path in paths:
             print(f"measuring {path} ...", file=sys.stderr, flush=True)
             try:

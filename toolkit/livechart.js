@@ -48,6 +48,7 @@ function makeStore(model) {
 
   store.onMessage = (msg) => {
     if (!msg || typeof msg !== "object") return;
+    store.received = performance.now(); // benchmarks: message in -> view redrawn
     if (msg.kind === "replace") {
       if (msg.to != null && msg.to !== store.token) return; // a snapshot another front end asked for
       if (msg.to === store.token) store.syncing = false;
@@ -169,7 +170,9 @@ function render({ model, el }) {
     lastId = store.lastId;
     view.change("data", cs);
     box.dataset.glRows = String(tuples.length - head);
-    // resize(): concatenated charts laid out with empty data otherwise keep a runaway size
+    box.dataset.glReceived = String(store.received);
+    // resize(): concatenated charts laid out with empty data otherwise keep a runaway size (it costs
+    // a re-layout per push; kept, because a facet can appear with a later push)
     return view.resize().runAsync().then(mark);
   }
 
