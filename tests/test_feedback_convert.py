@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -83,3 +85,32 @@ def test_convert_validation():
         convert(nn.Sequential(nn.ReLU()), "rbp")
     with pytest.raises(TypeError, match="model"):
         convert("net", "rbp")
+
+
+def test_alignment_report_on_converted_models():
+    from toolkit.feedback import alignment_report, convert, feedback_angles, gradient_angles
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.Tanh(),
+                                torch.nn.Linear(5, 3)).double()
+    x = torch.randn(20, 6, dtype=torch.float64)
+    y = torch.randint(0, 3, (20,))
+    fa = convert(model, "rbp", seed=0)
+    rows = alignment_report(fa, x, y)
+    assert [r["layer"] for r in rows] == ["0", "2", "4"]
+    assert rows[-1]["gradient_angle"] < 1e-6  # the top layer gets the true error
+    assert rows[0]["gradient_angle"] > 1 and 0 < rows[1]["weight_angle"] < 180
+    assert gradient_angles(fa, x, y) == [r["gradient_angle"] for r in rows]
+    assert [r["angle"] for r in feedback_angles(fa)] == [r["weight_angle"] for r in rows]
+    with torch.no_grad():  # B = Wᵀ everywhere: every angle is zero, norm ratio one
+        for m in fa.modules():
+            if hasattr(m, "feedback"):
+                m.feedback.copy_(m.weight.T)
+    for r in alignment_report(fa, x, y):
+        assert r["gradient_angle"] < 1e-5 and r["weight_angle"] < 1e-5 and abs(r["norm_ratio"] - 1) < 1e-12
+    assert all(m.mode != "bp" for m in fa.modules() if hasattr(m, "mode"))  # modes restored
+    skip = convert(model, "srbp", seed=0)
+    rows = alignment_report(skip, x, y)
+    assert math.isnan(rows[0]["weight_angle"]) and rows[-1]["gradient_angle"] < 1e-6
+    with pytest.raises(TypeError, match="convert"):
+        alignment_report(model, x, y)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .engine import SKIP_RULES, FeedbackMLP
 
-__all__ = ["gradient_angles", "feedback_angles", "angle_between"]
+__all__ = ["gradient_angles", "feedback_angles", "angle_between", "alignment_report"]
 
 
 def angle_between(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -56,13 +56,17 @@ def true_gradients(net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor) -> list[t
         return list(torch.autograd.grad(loss, weights))
 
 
-def gradient_angles(net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+def gradient_angles(net, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     """Per-layer angle (degrees) between the rule's weight update and the true gradient.
 
     One number per ``nn.Linear`` layer, bottom first; the top layer is 0 for every rule without
     quantisation. NaN where the rule's update is zero (``top`` rule's hidden layers). Neither
     ``.grad`` nor the feedback matrices are changed (resampled rules use their current draw).
+    A model made by :func:`~toolkit.feedback.convert` gets one angle per converted layer
+    (see :func:`alignment_report`).
     """
+    if not isinstance(net, FeedbackMLP) and _converted_layers(net):
+        return [r["gradient_angle"] for r in alignment_report(net, x, y)]
     _check_net(net)
     _, rule_grads, _, _ = net.updates(x, y, step=False)
     return [angle_between(r, t) for r, t in zip(rule_grads, true_gradients(net, x, y))]
@@ -78,12 +82,15 @@ def _bp_feedback(net: FeedbackMLP, i: int) -> torch.Tensor:
     return net.layers[i + 1].weight.T
 
 
-def feedback_angles(net: FeedbackMLP) -> list[dict]:
+def feedback_angles(net) -> list[dict]:
     """For each feedback matrix: ``{"layer", "angle", "norm_ratio"}`` comparing ``B`` with BP's matrix.
 
     ``layer`` is the index i of ``net.feedback[i]``; ``norm_ratio`` = ‖B‖ / ‖Wᵀ‖. Empty for
-    rules without feedback matrices (``bp``, ``top``).
+    rules without feedback matrices (``bp``, ``top``). For a converted model: one row per converted
+    layer, ``layer`` being its name (NaN angle where B does not have Wᵀ's shape, e.g. skipped layers).
     """
+    if not isinstance(net, FeedbackMLP) and _converted_layers(net):
+        return [{"layer": name, **_weight_alignment(m)} for name, m in _converted_layers(net)]
     _check_net(net)
     rows = []
     with torch.no_grad():
@@ -96,3 +103,58 @@ def feedback_angles(net: FeedbackMLP) -> list[dict]:
                 "norm_ratio": float(b.norm()) / wn if wn > 0 else math.nan,
             })
     return rows
+
+
+def _converted_layers(model) -> list:
+    from .convert import FeedbackLinear
+
+    if not isinstance(model, torch.nn.Module):
+        return []
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, FeedbackLinear)]
+
+
+def _weight_alignment(layer) -> dict:
+    b, w_t = layer.feedback.detach(), layer.weight.detach().T
+    if b.shape != w_t.shape:
+        return {"angle": math.nan, "norm_ratio": math.nan}
+    wn = float(w_t.norm())
+    return {"angle": angle_between(b, w_t), "norm_ratio": float(b.norm()) / wn if wn > 0 else math.nan}
+
+
+def _layer_grads(model, layers, x, y, loss_fn) -> list[torch.Tensor]:
+    weights = [m.weight for _, m in layers]
+    with torch.enable_grad():
+        return [g.detach().clone() for g in torch.autograd.grad(loss_fn(model(x), y), weights, allow_unused=False)]
+
+
+def alignment_report(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn=F.cross_entropy) -> list[dict]:
+    """Per layer: angle(B, Wᵀ), ‖B‖/‖Wᵀ‖ and the angle between the rule's weight update and the true
+    gradient, for a :class:`FeedbackMLP` or any model made by :func:`~toolkit.feedback.convert`.
+
+    Rows ``{"layer", "weight_angle", "norm_ratio", "gradient_angle"}``. For a converted model the
+    true gradient is computed by switching every converted layer to exact backprop for one backward
+    pass (then back); ``.grad`` of the parameters is left untouched.
+    """
+    if isinstance(model, FeedbackMLP):
+        grads = gradient_angles(model, x, y)
+        fb = {r["layer"]: r for r in feedback_angles(model)}
+        return [{"layer": i, "weight_angle": fb[i - 1]["angle"] if i - 1 in fb else math.nan,
+                 "norm_ratio": fb[i - 1]["norm_ratio"] if i - 1 in fb else math.nan, "gradient_angle": g}
+                for i, g in enumerate(grads)]
+    layers = _converted_layers(model)
+    if not layers:
+        raise TypeError(f"model must be a FeedbackMLP or a model made by convert(), got {type(model).__name__} "
+                        f"without FeedbackLinear layers")
+    modes, training = [m.mode for _, m in layers], [m.training for _, m in layers]
+    try:
+        for _, m in layers:
+            m.training = False  # no per-batch redraw of resampled feedback: a diagnostic, not a step
+        rule = _layer_grads(model, layers, x, y, loss_fn)
+        for _, m in layers:
+            m.mode = "bp"
+        true = _layer_grads(model, layers, x, y, loss_fn)
+    finally:
+        for (_, m), mode, tr in zip(layers, modes, training):
+            m.mode, m.training = mode, tr
+    return [{"layer": name, **{("weight_angle" if k == "angle" else k): v for k, v in _weight_alignment(m).items()},
+             "gradient_angle": angle_between(r, t)} for (name, m), r, t in zip(layers, rule, true)]
