@@ -2,7 +2,10 @@
 
 The fixture installs Debian's ``postgresql`` if it is missing (root + apt-get), creates a
 throw-away cluster in a temporary folder, starts it on a free 127.0.0.1 port (never on a public
-interface) as the ``postgres`` user, and stops and deletes it at teardown. With CI=true a server
+interface) as the ``postgres`` user with a password, and stops and deletes it at teardown. The
+sweeps reach it through exactly the URL form README.md and ``--help`` show
+(``postgresql://user:pw@host:port/db``: SQLAlchemy's default driver for it, psycopg 3, comes
+with the ``postgres`` extra). With CI=true a server
 that cannot be started fails the test; elsewhere the test is skipped with the reason.
 """
 
@@ -13,6 +16,7 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,11 +26,16 @@ from pathlib import Path
 import pytest
 
 from toolkit import sweeps
-from toolkit.sweeps.dashboard import free_port
 from toolkit.sweeps.registry import grid_points, param_key
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _unavailable(reason: str):
@@ -53,9 +62,9 @@ def _install_postgres() -> None:
 @pytest.fixture(scope="module")
 def postgres_url():
     try:
-        import psycopg2  # noqa: F401
+        import psycopg  # noqa: F401  (the driver SQLAlchemy uses for postgresql://)
     except ImportError:
-        _unavailable("psycopg2 is not installed (pip install psycopg2-binary)")
+        _unavailable("psycopg is not installed (pip install -e '.[postgres]')")
     bindir = _pg_bin()
     if bindir is None:
         _install_postgres()
@@ -79,7 +88,10 @@ def postgres_url():
 
     started = False
     try:
-        r = pg(str(bindir / "initdb"), "-D", str(data), "-U", "gl", "-A", "trust", "--no-sync", "-E", "UTF8")
+        (base / "pw").write_text("pw\n")
+        os.chown(base / "pw", *(os.stat(base)[4:6]))
+        r = pg(str(bindir / "initdb"), "-D", str(data), "-U", "gl", "--pwfile", str(base / "pw"), "-A",
+               "scram-sha-256", "--no-sync", "-E", "UTF8")
         if r.returncode:
             _unavailable(f"initdb failed: {r.stderr.strip()[-500:]}")
         options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
@@ -89,7 +101,7 @@ def postgres_url():
             tail = log.read_text()[-800:] if log.exists() else ""
             _unavailable(f"pg_ctl start failed: {r.stderr.strip()[-400:]} {tail}")
         started = True
-        yield f"postgresql+psycopg2://gl@127.0.0.1:{port}/postgres"
+        yield f"postgresql://gl:pw@127.0.0.1:{port}/postgres"  # the form README.md and --help show
     finally:
         if started:
             pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")

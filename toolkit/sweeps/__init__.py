@@ -16,10 +16,26 @@ Lightning runs; ``workers=N`` runs N processes on this machine.
 Command line: ``python -m toolkit sweep TOPIC [--grid seed=0:5] [--workers 2] [--dashboard]``.
 """
 
-from .engine import DEFAULT_STORAGE, SweepOptions, open_storage, prepare_study, run_study, run_worker, storage_url
-from .registry import (TOPIC_EXPERIMENTS, Experiment, experiment_names, get_experiment, grid_points, param_key,
-                       register)
-from .results import load_results, load_shipped, read_results, results_chart, save_results, summarize
+from .engine import SweepOptions, prepare_study, run_worker
+from .parallel import run_study
+from .registry import (
+    TOPIC_EXPERIMENTS,
+    Experiment,
+    experiment_names,
+    get_experiment,
+    grid_points,
+    param_key,
+    register,
+)
+from .results import (
+    load_results,
+    load_shipped,
+    read_results,
+    results_chart,
+    save_results,
+    summarize,
+)
+from .storage import DEFAULT_STORAGE, open_storage, storage_url
 
 __all__ = [
     "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS", "grid_points", "param_key",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .registry import TOPIC_EXPERIMENTS, get_experiment, experiment_names, parse_value
+from .registry import TOPIC_EXPERIMENTS, experiment_names, get_experiment, parse_value
 
 __all__ = ["ACTIONS", "action", "add_arguments", "run", "main"]
 
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser, topic: str | None = None) -> 
                         help="format of the chart written to --out")
     parser.add_argument("--show", action="store_true", help="print the stored results; run nothing")
     parser.add_argument("--dashboard", action="store_true", help="serve optuna-dashboard on the study")
-    parser.add_argument("--port", type=int, default=8080, help="dashboard port on 127.0.0.1 (0 = any free)")
+    parser.add_argument("--port", type=int, default=0, help="dashboard port on 127.0.0.1 (0 = a free one)")
     parser.add_argument("--list", action="store_true", help="list experiments, their grids and parameters")
     parser.add_argument("--quiet", action="store_true", help="no line per trial")
 
@@ -155,8 +155,9 @@ def write_outputs(exp, df, summary, out: Path, study: str, meta: dict[str, Any],
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep action; prints the summary table, returns 0 (2 for bad input)."""
-    from .engine import run_study, storage_url
+    from .parallel import run_study
     from .results import load_results
+    from .storage import storage_url
 
     if args.list:
         _print_list()

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
 __all__ = ["load_results", "summarize", "results_chart", "save_results", "read_results", "DATASET_DIR",
            "load_shipped", "metric_columns", "param_columns"]
 
@@ -29,14 +28,16 @@ _TAIL = ["value", "seconds", "error", "worker"]
 def load_results(storage: Any, study: str) -> pd.DataFrame:
     """One row per trial of ``study`` in ``storage`` (URL, SQLite path or Optuna storage).
 
-    Columns: ``number, state`` (COMPLETE / PRUNED / FAIL / RUNNING / WAITING), one column per
+    Columns: ``number, state`` (COMPLETE / PRUNED / FAIL / RUNNING / WAITING, or REDONE: Optuna's
+    FAIL for a trial whose worker stopped and which was run again as a later trial), one column per
     parameter, one per metric, then ``value`` (the optimised metric), ``seconds``, ``error``
     (why a FAIL trial failed; "interrupted" if its worker stopped) and ``worker``.
     Parameter columns are listed in ``df.attrs["params"]``, metrics in ``df.attrs["metrics"]``.
     """
     import optuna
 
-    from .engine import open_storage
+    from .recovery import redone_numbers
+    from .storage import open_storage
 
     if not isinstance(study, str) or not study:
         raise ValueError(f"study must be a study name, got {study!r}")
@@ -50,8 +51,12 @@ def load_results(storage: Any, study: str) -> pd.DataFrame:
         names = [s.study_name for s in optuna.get_all_study_summaries(store)]
         raise ValueError(f"study must be one of {names}; got {study!r}") from None
     rows, params, metrics = [], [], []
-    for t in st.get_trials(deepcopy=False):
-        row: dict[str, Any] = {"number": t.number, "state": t.state.name}
+    trials = st.get_trials(deepcopy=False)
+    redone = redone_numbers(trials)
+    for t in trials:
+        if t.user_attrs.get("gl_duplicate"):  # stepped aside for an earlier trial of the same point
+            continue
+        row: dict[str, Any] = {"number": t.number, "state": "REDONE" if t.number in redone else t.state.name}
         for k, v in t.params.items():
             row[k] = v
             if k not in params:
@@ -63,10 +68,10 @@ def load_results(storage: Any, study: str) -> pd.DataFrame:
                     metrics.append(k)
         row["value"] = t.value if t.values is not None else np.nan
         row["seconds"] = t.user_attrs.get("gl_seconds", np.nan)
-        error = t.user_attrs.get("gl_error")
-        if t.state.name == "FAIL" and error is None:
-            error = "interrupted (worker stopped before the trial finished)"
-        row["error"] = error or ""
+        error = t.user_attrs.get("gl_error", "")
+        if t.state.name == "FAIL" and not error:
+            error = "interrupted (worker stopped)" + ("; run again as a later trial" if t.number in redone else "")
+        row["error"] = error
         row["worker"] = t.user_attrs.get("gl_worker", "")
         rows.append(row)
     main = st.user_attrs.get("gl_metric")
@@ -74,7 +79,7 @@ def load_results(storage: Any, study: str) -> pd.DataFrame:
     columns = _BASE + params + metrics + _TAIL
     df = pd.DataFrame(rows, columns=columns)
     df.attrs.update(params=params, metrics=metrics, study=study, **{
-        k[3:]: v for k, v in st.user_attrs.items() if k.startswith("gl_")})
+        k[3:]: v for k, v in st.user_attrs.items() if k.startswith("gl_") and not k.startswith("gl_pid:")})
     return df
 
 
@@ -98,7 +103,8 @@ def summarize(df: pd.DataFrame, by: Sequence[str] | str | None = None, metrics: 
     """Mean and standard deviation of each metric over repeats (``over``, default the seed).
 
     ``by`` defaults to every parameter except ``over``. Only COMPLETE trials count; the column
-    ``n`` says how many were averaged and ``failed`` how many trials of the group did not finish.
+    ``n`` says how many were averaged and ``failed`` how many trials of the group did not finish
+    (REDONE trials are not counted: their retry is).
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -120,7 +126,7 @@ def summarize(df: pd.DataFrame, by: Sequence[str] | str | None = None, metrics: 
     agg = agg.reindex(groups)
     agg["n"] = done.groupby(by_, sort=True, dropna=False).size().reindex(groups).fillna(0).astype(int)
     if "state" in df.columns:
-        failed = df[df["state"] != "COMPLETE"].groupby(by_, sort=True, dropna=False).size()
+        failed = df[~df["state"].isin(["COMPLETE", "REDONE"])].groupby(by_, sort=True, dropna=False).size()
         agg["failed"] = failed.reindex(groups).fillna(0).astype(int)
     out = agg.reset_index()
     return out.drop(columns=["_all"]) if "_all" in out.columns else out

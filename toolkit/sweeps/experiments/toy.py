@@ -35,7 +35,8 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     eps = np.random.default_rng(seed).standard_normal()
     loss = (x - 0.5) ** 2 + params["noise"] * eps
     for step in range(STEPS):
-        time.sleep(params["delay"] / STEPS)
+        if params["delay"]:
+            time.sleep(params["delay"] / STEPS)
         if trial is not None:
             trial.report(loss + 1.0 / (step + 1), step)  # a decreasing "training curve"
             if trial.should_prune():

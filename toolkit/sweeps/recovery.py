@@ -1,0 +1,86 @@
+"""Which trial accounts for which grid point, and recovery of trials whose worker is gone.
+
+A worker names itself on each trial it runs (``gl_worker = host:pid``) and on the study when it
+starts (``gl_pid:host:pid``). A RUNNING trial of a process of this machine that no longer exists
+is failed and queued again at once; trials of other machines wait for Optuna's heartbeat grace
+period (``fail_stale_trials``), whose callback queues them again too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from .storage import RETRY, retry
+
+__all__ = ["me", "redone_numbers", "claims", "fail_dead"]
+
+
+def me() -> str:
+    """This process as ``host:pid`` (the ``gl_worker`` of the trials it runs)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- study bookkeeping -------------------------------------------------------------------------
+def redone_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+    """Numbers of failed trials that were queued again (their retry carries the result)."""
+    return {n for t in trials for n in RETRY.retry_history(t)}
+
+
+def claims(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """Grid point key → lowest number of a trial that accounts for it (every trial but hidden
+    duplicates and failed trials that were queued again: their retry accounts for the point)."""
+    redone, out = redone_numbers(trials), {}
+    for t in sorted(trials, key=lambda t: t.number):
+        key = t.user_attrs.get("gl_key")
+        if key and key not in out and not t.user_attrs.get("gl_duplicate") and t.number not in redone:
+            out[key] = t.number
+    return out
+
+
+def _fail(study: optuna.Study, number: int) -> None:
+    """Fail a RUNNING trial and queue it again (the retry keeps its parameters)."""
+    frozen = [t for t in study.get_trials(deepcopy=True) if t.number == number][0]
+    try:
+        study.tell(number, state=TrialState.FAIL)
+    except RuntimeError:  # GridSampler.after_trial calls study.stop(), allowed only inside optimize
+        pass
+    except (UpdateFinishedTrialError, ValueError):  # it finished meanwhile: its worker is alive
+        return
+    retry(study, frozen)
+
+
+def fail_dead(study: optuna.Study, heartbeat: int, leaving: str = "") -> None:
+    """Fail and re-queue trials of workers that are gone: at once for processes of this machine
+    that no longer exist, after 3 silent heartbeats for the others (Optuna's ``fail_stale_trials``).
+
+    A trial killed between its claim and its first line (no ``gl_worker`` yet) is failed at once
+    if no registered worker of the study can still be alive (see :func:`run_worker`).
+    """
+    dead = lambda who: who == leaving or _dead(who)  # noqa: E731  (``leaving``: this worker, stopping)
+    anyone = any(not dead(k[len("gl_pid:"):]) for k in study.user_attrs if k.startswith("gl_pid:"))
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        who = t.user_attrs.get("gl_worker")
+        started = t.datetime_start.timestamp() if t.datetime_start else time.time()
+        if (who and dead(who)) or (not who and (not anyone or time.time() - started > max(300, 30 * heartbeat))):
+            _fail(study, t.number)
+    optuna.storages.fail_stale_trials(study)
+
+
+def _dead(worker: str) -> bool:
+    """True only if ``host:pid`` names a process of this machine that no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine: only its heartbeats can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process
+        pass
+    return False
