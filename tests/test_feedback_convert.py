@@ -114,3 +114,54 @@ def test_alignment_report_on_converted_models():
     assert math.isnan(rows[0]["weight_angle"]) and rows[-1]["gradient_angle"] < 1e-6
     with pytest.raises(TypeError, match="convert"):
         alignment_report(model, x, y)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_converted_conv_with_B_equal_W_matches_autograd(dims):
+    torch.manual_seed(dims)
+    conv = nn.Conv1d if dims == 1 else nn.Conv2d
+    shape = (5, 2, 12) if dims == 1 else (5, 2, 9, 8)
+    model = nn.Sequential(conv(2, 4, 3, stride=2, padding=1), nn.Tanh(), conv(4, 3, 3, dilation=1, padding=2),
+                          nn.Tanh(), nn.Flatten(), nn.LazyLinear(4)).double()
+    x = torch.randn(*shape, dtype=torch.float64)
+    y = torch.randint(0, 4, (5,))
+    model(x)  # materialise the lazy layer
+    ref = [g.clone() for g in torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))]
+    fa = convert(model, "rbp", seed=0)
+    from toolkit.feedback.convert import FeedbackConv
+    convs = [m for m in fa.modules() if isinstance(m, FeedbackConv)]
+    assert len(convs) == 2
+    with torch.no_grad():
+        for m in fa.modules():
+            if isinstance(m, FeedbackConv):
+                m.feedback.copy_(m.weight)
+            elif isinstance(m, FeedbackLinear):
+                m.feedback.copy_(m.weight.T)
+    got = torch.autograd.grad(F.cross_entropy(fa(x), y), list(fa.parameters()))
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    # random kernels: the top layer is exact, the first conv's update is not
+    rnd = convert(model, "rbp", seed=1)
+    got = torch.autograd.grad(F.cross_entropy(rnd(x), y), list(rnd.parameters()))
+    torch.testing.assert_close(got[-1], ref[-1])
+    assert not torch.allclose(got[0], ref[0])
+
+
+def test_srbp_converted_conv_projects_the_output_error():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Conv1d(3, 2, 3, padding=1), nn.Tanh(),
+                          nn.Flatten(), nn.Linear(16, 4)).double()
+    x = torch.randn(6, 1, 8, dtype=torch.float64)
+    y = torch.randint(0, 4, (6,))
+    dfa = convert(model, "srbp", seed=0)
+    loss = F.cross_entropy(dfa(x), y)
+    grads = torch.autograd.grad(loss, list(dfa.parameters()))
+    conv2 = dfa[2]
+    h1 = torch.tanh(dfa[0](x))
+    e = (torch.softmax(dfa(x), 1) - F.one_hot(y, 4)) / len(y)
+    # the second conv's output receives the Linear's skip message e Bᵀ, the first conv's from conv2's B
+    g2 = (e @ dfa[5].feedback.T).reshape(6, 2, 8) * (1 - torch.tanh(conv2(h1)) ** 2)
+    expected_w2 = torch.nn.grad.conv1d_weight(h1, conv2.weight.shape, g2, padding=1)
+    torch.testing.assert_close(grads[2], expected_w2)
+    g1 = (e @ conv2.feedback.T).reshape(6, 3, 8) * (1 - h1 ** 2)
+    torch.testing.assert_close(grads[0], torch.nn.grad.conv1d_weight(x, dfa[0].weight.shape, g1, padding=1))

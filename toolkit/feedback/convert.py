@@ -8,8 +8,14 @@ instead of ``grad_output @ W``. The weight gradient stays local (``grad_outputáµ
 For ``srbp`` (direct feedback alignment) the *last* Linear in registration order is taken as the
 output layer: its backward stores the output error ``e`` in a context shared by all layers,
 and every other layer then passes ``e @ Báµ€`` down (``B`` of shape ``(in_features, n_out)``).
-This assumes the Linear layers form one chain in registration order (an MLP); convolutions and
-other layers keep exact backprop.
+This assumes the Linear layers form one chain in registration order (an MLP).
+
+``nn.Conv1d`` / ``nn.Conv2d`` become :class:`FeedbackConv`: the weight gradient stays local
+(``conv{1,2}d_weight(input, grad_output)``) and the signal sent down is the *transposed
+convolution* of ``grad_output`` with a feedback kernel ``B`` of the weight's shape instead of W
+(``conv{1,2}d_input``). Under ``srbp`` a convolution sends the flattened output error projected by
+``B`` of shape ``(input size per example, n_out)`` (drawn at the first forward pass, when the
+input size is known): "flatten and project". Other layers keep exact backprop.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from torch import nn
 from ..validation import check_choice, check_int
 from .engine import canonical_rule
 
-__all__ = ["FeedbackLinear", "convert", "CONVERT_RULES"]
+__all__ = ["FeedbackLinear", "FeedbackConv", "convert", "CONVERT_RULES"]
 
 CONVERT_RULES = ("bp", "rbp", "srbp", "sign", "sign-resampled", "rbp-resampled")
 
@@ -104,6 +110,91 @@ class FeedbackLinear(nn.Linear):
         return f"{super().extra_repr()}, rule={self.rule!r}, mode={self.mode!r}"
 
 
+_CONV_GRADS = {1: (torch.nn.grad.conv1d_input, torch.nn.grad.conv1d_weight, F.conv1d),
+               2: (torch.nn.grad.conv2d_input, torch.nn.grad.conv2d_weight, F.conv2d)}
+
+
+class _FeedbackConvFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, feedback, mode, context, dims, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, weight, feedback)
+        ctx.conf = (mode, context, dims, stride, padding, dilation, groups, bias is not None)
+        return _CONV_GRADS[dims][2](x, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, feedback = ctx.saved_tensors
+        mode, context, dims, stride, padding, dilation, groups, has_bias = ctx.conf
+        conv_input, conv_weight, _ = _CONV_GRADS[dims]
+        grad_w = conv_weight(x, weight.shape, grad_out, stride, padding, dilation, groups)  # local
+        grad_b = grad_out.sum(dim=(0, *range(2, grad_out.ndim))) if has_bias else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            if mode == "skip":  # flatten and project the output error
+                if context.error is None or context.error.shape[0] != grad_out.shape[0]:
+                    raise RuntimeError("srbp conversion: the output layer's error is missing; the last "
+                                       "nn.Linear must be the model's output layer")
+                grad_x = (context.error @ feedback.T).reshape(x.shape)
+            else:  # transposed convolution with B (bp: with W itself)
+                kernel = weight if mode == "bp" else feedback
+                grad_x = conv_input(x.shape, kernel, grad_out, stride, padding, dilation, groups)
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None, None, None
+
+
+class FeedbackConv(nn.Module):
+    """A Conv1d/Conv2d whose backward pass uses a feedback kernel ``feedback`` instead of W.
+
+    Holds a copy of the convolution's weight, bias and hyper-parameters; ``mode`` is ``"feedback"``
+    (B of the weight's shape, sent through the transposed convolution), ``"skip"`` (srbp: B of shape
+    ``(input size, n_out)``, drawn at the first forward pass) or ``"bp"`` (exact, for diagnostics).
+    """
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, *, rule: str = "rbp", mode: str = "feedback", n_out: int = 0,
+                 generator: torch.Generator | None = None, context: _SkipContext | None = None) -> None:
+        super().__init__()
+        if not isinstance(conv, (nn.Conv1d, nn.Conv2d)) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise ValueError("only nn.Conv1d / nn.Conv2d with numeric zero padding can be converted, got "
+                             f"{conv!r}")
+        self.dims = 1 if isinstance(conv, nn.Conv1d) else 2
+        self.stride, self.padding, self.dilation, self.groups = conv.stride, conv.padding, conv.dilation, conv.groups
+        self.weight = nn.Parameter(conv.weight.detach().clone())
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone())
+        self.rule, self.mode, self.n_out, self._context = rule, mode, n_out, context
+        self._gen = generator or torch.Generator().manual_seed(0)
+        fan_in = self.weight[0].numel()
+        if mode == "skip":
+            self.register_buffer("feedback", torch.empty(0, n_out, dtype=self.weight.dtype))
+        else:
+            b = (torch.rand(self.weight.shape, generator=self._gen) * 2 - 1) / math.sqrt(fan_in)
+            self.register_buffer("feedback", b.to(self.weight.dtype))
+            if rule in ("sign", "sign-resampled"):
+                self.register_buffer("magnitude", self.feedback.abs().clone())
+
+    @torch.no_grad()
+    def _prepare(self, x: torch.Tensor) -> None:
+        if self.mode == "skip":
+            size = x[0].numel()
+            if self.feedback.shape[0] != size:  # first pass: now the input size is known
+                b = (torch.rand(size, self.n_out, generator=self._gen) * 2 - 1) / math.sqrt(size)
+                self.feedback = b.to(self.weight)
+            return
+        if self.training and self.rule == "rbp-resampled":
+            self.feedback.copy_((torch.rand(self.feedback.shape, generator=self._gen) * 2 - 1)
+                                / math.sqrt(self.weight[0].numel()))
+        if self.rule in ("sign", "sign-resampled"):
+            if self.training and self.rule == "sign-resampled":
+                self.magnitude.copy_(torch.rand(self.feedback.shape, generator=self._gen) / math.sqrt(self.weight[0].numel()))
+            self.feedback.copy_(self.magnitude * torch.sign(self.weight))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        self._prepare(x)
+        return _FeedbackConvFn.apply(x, self.weight, self.bias, self.feedback, self.mode, self._context, self.dims,
+                                     self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, weight={tuple(self.weight.shape)}, rule={self.rule!r}, mode={self.mode!r}"
+
+
 def convert(model: nn.Module, rule: str = "rbp", *, seed: int | None = 0, inplace: bool = False) -> nn.Module:
     """Return ``model`` with every ``nn.Linear`` replaced by a :class:`FeedbackLinear` for ``rule``.
 
@@ -124,6 +215,11 @@ def convert(model: nn.Module, rule: str = "rbp", *, seed: int | None = 0, inplac
         raise ValueError("model has no nn.Linear layer to convert")
     n_out = linears[-1][1].out_features
     context = _SkipContext()
+    for name, old in [(n, m) for n, m in model.named_modules() if type(m) in (nn.Conv1d, nn.Conv2d)]:
+        new = FeedbackConv(old, rule=rule, mode="skip" if rule == "srbp" else "feedback", n_out=n_out,
+                           generator=gen, context=context).to(device=old.weight.device)
+        new.train(old.training)
+        _replace(model, name, new)
     for k, (name, old) in enumerate(linears):
         if rule == "srbp":
             mode = "output" if k == len(linears) - 1 else "skip"
@@ -138,11 +234,15 @@ def convert(model: nn.Module, rule: str = "rbp", *, seed: int | None = 0, inplac
             if old.bias is not None:
                 new.bias.copy_(old.bias)
         new.train(old.training)
-        parent = model
-        *path, leaf = name.split(".") if name else [""]
-        if not name:
-            raise ValueError("model is itself an nn.Linear; wrap it in nn.Sequential to convert it")
-        for part in path:
-            parent = getattr(parent, part)
-        setattr(parent, leaf, new)
+        _replace(model, name, new)
     return model
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    if not name:
+        raise ValueError("model is itself a layer; wrap it in nn.Sequential to convert it")
+    parent = model
+    *path, leaf = name.split(".")
+    for part in path:
+        parent = getattr(parent, part)
+    setattr(parent, leaf, new)
