@@ -41,8 +41,24 @@ def make_wave(
 
 def polyfit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
     """Least-squares polynomial coefficients (highest power first), ``w* = argmin ||Φw − y||²``."""
+    x, y = _points("x", x), _points("y", y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     degree = check_int("degree", degree, low=0, high=min(20, len(x) - 1))
-    return np.polyfit(np.asarray(x, float), np.asarray(y, float), degree)
+    return np.polyfit(x, y, degree)
+
+
+def _points(name: str, values: Any) -> np.ndarray:
+    """A 1-D array of at least 2 finite numbers."""
+    try:
+        arr = np.asarray(values.float() if isinstance(values, torch.Tensor) else values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(values).__name__}") from exc
+    if arr.ndim != 1 or len(arr) < 2:
+        raise ValueError(f"{name} must be a 1-D array of at least 2 numbers, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must hold finite numbers (no NaN or inf)")
+    return arr
 
 
 class WaveRegressor(pl.LightningModule):

@@ -96,6 +96,8 @@ def split_spec(chart: Any) -> tuple[dict, list[dict], bool]:
     The chart's top-level inline data become the streamed rows; ``placeholder`` is True when the
     chart had no data (Altair's ``[{}]`` row), which the first :meth:`LiveChart.push` replaces.
     """
+    if not (hasattr(chart, "to_dict") or isinstance(chart, Mapping)):
+        raise TypeError(f"chart must be an Altair chart or a Vega-Lite dict, got {type(chart).__name__}")
     if hasattr(chart, "to_dict"):
         # Altair's JSON-schema validation costs ~100 ms per redraw of a layered chart: a slider
         # would feel sluggish. It still runs under GRADIENT_LAB_STRICT=1, so tests check every chart.
@@ -131,10 +133,12 @@ class LiveChart(anywidget.AnyWidget):
         {"kind": "append",  "epoch": e, "after": id the front end should hold last, "first": ..., "rows": [...],
          "total": n, "cap": max_rows}
 
-    A front end model that starts late (a page reload, a second JupyterLab window) or missed a
-    message (``after`` is not its last id) asks ``{"kind": "sync", "token": t}``; the kernel
-    answers with a "replace" addressed ``"to": t``. Views of one model share its rows, so a second
-    ``display()`` of the widget shows everything at once.
+    A front end model starts by asking ``{"kind": "sync", "token": t, "full": false}``; the kernel
+    answers ``{"kind": "state", "to": t, "epoch": e, "total": n}``. Messages arrive in order, so if
+    the model then lacks rows (it started late: a page reload, a second JupyterLab window) or it
+    missed a message (``after`` is not its last id), it asks again with ``"full": true`` and gets a
+    "replace" addressed ``"to": t``. Views of one model share its rows, so a second ``display()`` of
+    the widget shows everything at once.
 
     Parameters
     ----------
@@ -240,9 +244,13 @@ class LiveChart(anywidget.AnyWidget):
         self.n_updates += 1
 
     def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        # a front end model that started late or missed a message asks for what is drawn now
+        # a front end model that starts asks what is drawn (epoch, row count); one that finds it lacks
+        # rows (started late, missed a message) asks for them all ("full")
         if isinstance(content, dict) and content.get("kind") == "sync":
-            self.send({**self._replace_message(self._sent), "to": content.get("token")})
+            if content.get("full"):
+                self.send({**self._replace_message(self._sent), "to": content.get("token")})
+            else:
+                self.send({"kind": "state", "to": content.get("token"), "epoch": self._epoch, "total": self._sent})
 
     # -- reading the rows back ----------------------------------------------------------------------
     @property

@@ -18,11 +18,12 @@ import html
 import inspect
 import json
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
 
+from .a11y import PanelA11y, name_controls
 from .livechart import LiveChart
 
 __all__ = ["Panel", "slider", "log_slider", "dropdown", "toggle", "encode_state", "decode_state", "CLI_PANELS"]
@@ -107,7 +108,9 @@ class Panel:
             raise TypeError(f"render must be callable, got {type(render).__name__}")
         if not isinstance(controls, Mapping):
             raise TypeError(f"controls must be a mapping of names to widgets, got {type(controls).__name__}")
-        for name, value in (("title", title), ("button", button), ("key", key)):
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a string, got {type(title).__name__}")
+        for name, value in (("button", button), ("key", key)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string, got {type(value).__name__}")
         if chart is not None and not isinstance(chart, LiveChart):
@@ -132,8 +135,11 @@ class Panel:
         self._silent = False
 
         header = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        # accessibility: every control has a name, the chart a text description (toolkit.a11y)
+        name_controls(self.controls)
+        self.a11y = PanelA11y()
         control_box = widgets.HBox(
-            list(self.controls.values()) + ([self.button] if self.button else []),
+            list(self.controls.values()) + [self.a11y] + ([self.button] if self.button else []),
             layout=widgets.Layout(flex_flow="row wrap"),
         )
         self.widget = widgets.VBox([*header, control_box, self.chart, self.readout])
@@ -185,6 +191,7 @@ class Panel:
             if self.button is not None:
                 self.button.disabled = False
         self.last_error = None
+        self.a11y.describe_chart(self.chart)  # the chart's text alternative, from its current rows
         self.readout.remove_class("gl-panel-error")
         self.result = result
         if text is not None:
@@ -244,8 +251,26 @@ def _seed_all(seed: int) -> None:
 _STYLE = {"description_width": "initial"}
 
 
+def _check_range(description: Any, value: Any, low: Any, high: Any) -> tuple[float, float, float]:
+    """Control arguments: a text label and finite numbers with low <= high and value in [low, high]."""
+    from .validation import check_float
+
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a string, got {type(description).__name__}")
+    low, high = check_float("low", low), check_float("high", high)
+    if low > high:
+        raise ValueError(f"low must be <= high, got low={low}, high={high}")
+    check_float("value", value, low=low, high=high)
+    return value, low, high
+
+
 def slider(description: str, value: float, low: float, high: float, step: float | None = None) -> widgets.ValueWidget:
     """An int or float slider (int when all numbers are ints) that updates on release."""
+    from .validation import check_float
+
+    _check_range(description, value, low, high)
+    if step is not None:
+        check_float("step", step, low=0.0, high=max(float(high) - float(low), 1.0), low_open=True)
     if all(isinstance(v, int) for v in (value, low, high)) and (step is None or isinstance(step, int)):
         return widgets.IntSlider(value=value, min=low, max=high, step=step or 1, description=description,
                                  continuous_update=False, style=_STYLE)
@@ -258,6 +283,11 @@ def log_slider(description: str, value: float, low: float, high: float) -> widge
     """A log-scale slider between ``low`` and ``high`` (both > 0)."""
     import math
 
+    from .validation import check_float
+
+    check_float("low", low, low=0.0, low_open=True)
+    _check_range(description, value, low, high)
+
     return widgets.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
                                   description=description, continuous_update=False, style=_STYLE,
                                   readout_format=".3g")
@@ -265,11 +295,25 @@ def log_slider(description: str, value: float, low: float, high: float) -> widge
 
 def dropdown(description: str, options: Any, value: Any = None) -> widgets.Dropdown:
     """A drop-down of options (first option by default)."""
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a string, got {type(description).__name__}")
+    if isinstance(options, (str, bytes)) or not isinstance(options, Iterable):
+        raise TypeError(f"options must be a list of choices, got {type(options).__name__}")
     options = list(options)
+    if not options:
+        raise ValueError("options must hold at least one choice")
+    allowed = [o[1] if isinstance(o, tuple) and len(o) == 2 else o for o in options]  # (label, value) pairs
+    if value is not None and not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
+        raise ValueError(f"value must be one of the options {options!r}, got {value!r}")
     return widgets.Dropdown(options=options, value=options[0] if value is None else value,
                             description=description, style=_STYLE)
 
 
 def toggle(description: str, value: bool = False) -> widgets.Checkbox:
     """An on/off checkbox."""
+    from .validation import check_bool
+
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a string, got {type(description).__name__}")
+    value = check_bool("value", value)
     return widgets.Checkbox(value=value, description=description, style=_STYLE, indent=False)

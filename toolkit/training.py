@@ -21,7 +21,7 @@ import pytorch_lightning as pl
 import torch
 
 from .livechart import LiveChart
-from .validation import check_int
+from .validation import check_bool, check_int
 
 __all__ = ["seed_everything", "make_trainer", "quiet_lightning", "LivePlotCallback"]
 
@@ -72,6 +72,17 @@ def make_trainer(
     if max_epochs is not None:
         check_int("max_epochs", max_epochs, low=1)
     check_int("max_steps", max_steps, low=-1)
+    check_bool("progress_bar", progress_bar)
+    if live is not None and not isinstance(live, LiveChart):
+        raise TypeError(f"live must be a LiveChart or None, got {type(live).__name__}")
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise TypeError(f"callbacks must be an iterable of Lightning callbacks, got {type(callbacks).__name__}")
+    callbacks = list(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, pl.Callback):
+            raise TypeError(f"callbacks[{i}] must be a Lightning Callback, got {type(cb).__name__}")
+    if save_dir is not None and (isinstance(save_dir, bool) or not isinstance(save_dir, (str, os.PathLike))):
+        raise TypeError(f"save_dir must be a folder path or None, got {type(save_dir).__name__}")
     if max_epochs is None and max_steps == -1:
         max_epochs = 1
     quiet_lightning()
