@@ -165,3 +165,21 @@ def test_srbp_converted_conv_projects_the_output_error():
     torch.testing.assert_close(grads[2], expected_w2)
     g1 = (e @ conv2.feedback.T).reshape(6, 3, 8) * (1 - h1 ** 2)
     torch.testing.assert_close(grads[0], torch.nn.grad.conv1d_weight(x, dfa[0].weight.shape, g1, padding=1))
+
+
+def test_alignment_report_covers_converted_convolutions():
+    from toolkit.feedback import alignment_report
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Conv1d(3, 2, 3, padding=1), nn.Tanh(),
+                          nn.Flatten(), nn.Linear(16, 4)).double()
+    x = torch.randn(6, 1, 8, dtype=torch.float64)
+    y = torch.randint(0, 4, (6,))
+    fa = convert(model, "rbp", seed=0)
+    rows = alignment_report(fa, x, y)
+    assert [r["layer"] for r in rows] == ["0", "2", "5"] and rows[-1]["gradient_angle"] < 1e-5
+    with torch.no_grad():
+        fa[0].feedback.copy_(fa[0].weight)
+        fa[2].feedback.copy_(fa[2].weight)
+        fa[5].feedback.copy_(fa[5].weight.T)
+    assert all(r["gradient_angle"] < 1e-5 and r["weight_angle"] < 1e-5 for r in alignment_report(fa, x, y))

@@ -106,15 +106,18 @@ def feedback_angles(net) -> list[dict]:
 
 
 def _converted_layers(model) -> list:
-    from .convert import FeedbackLinear
+    from .convert import FeedbackConv, FeedbackLinear
 
     if not isinstance(model, torch.nn.Module):
         return []
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, FeedbackLinear)]
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, (FeedbackLinear, FeedbackConv))]
 
 
 def _weight_alignment(layer) -> dict:
-    b, w_t = layer.feedback.detach(), layer.weight.detach().T
+    from .convert import FeedbackConv
+
+    # what BP would use: Wᵀ for a linear layer, the kernel W itself for a (transposed) convolution
+    b, w_t = layer.feedback.detach(), (layer.weight.detach() if isinstance(layer, FeedbackConv) else layer.weight.detach().T)
     if b.shape != w_t.shape:
         return {"angle": math.nan, "norm_ratio": math.nan}
     wn = float(w_t.norm())
