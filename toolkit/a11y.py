@@ -1,0 +1,312 @@
+"""Accessibility of panels and charts: a text description of every chart, a name for every control.
+
+A screen-reader user hears a chart as its *description*: :func:`describe` writes one from the
+chart's own data, e.g. ``"loss against step: loss falls from 2.3 to 0.41 as step goes from 1 to
+200."`` — one sentence per series (the colour, dash or facet field), the first and last value of
+the series' y along x, so it says what the picture shows without numbers made up to fit the text.
+
+:class:`PanelA11y` is a tiny invisible widget that every :class:`toolkit.panels.Panel` carries. Its
+front end (a few lines of JavaScript, shipped inline: no network) fills in what ipywidgets and
+vega-embed leave out:
+
+- each slider handle (``role="slider"``) gets the slider's description as its ``aria-label``
+  (ipywidgets shows the description as a separate ``<label>`` that is not tied to the handle);
+- the chart's SVG gets the current description as its ``aria-label`` (and ``role="img"`` so it is
+  announced as a picture with that text); the description is a widget trait, so a slider move
+  updates a few bytes instead of re-embedding the Vega view;
+- vega-embed's "…" export menu button gets a name ("Chart actions: save as PNG or SVG").
+
+It works the same in JupyterLab and in Voila, and keeps working when a view re-renders (a
+``MutationObserver`` re-applies the labels).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import anywidget
+import traitlets
+
+__all__ = ["describe", "PanelA11y", "name_controls", "MAX_SERIES"]
+
+MAX_SERIES = 4  # series described one by one; the rest are counted ("and 3 more")
+MAX_CHARS = 600  # a description is a sentence or three, not a data dump
+_GROUPING = ("color", "strokeDash", "shape", "detail", "facet", "row", "column")
+_CONTAINERS = ("layer", "hconcat", "vconcat", "concat")
+
+
+def _fmt(value: float) -> str:
+    return f"{value + 0.0:.3g}"  # + 0.0: no "-0"
+
+
+def _channel(encoding: Mapping[str, Any], name: str) -> dict | None:
+    enc = encoding.get(name)
+    return enc if isinstance(enc, dict) and isinstance(enc.get("field"), str) else None
+
+
+def _discrete(enc: dict) -> bool:
+    """A field that names series (nominal/ordinal), not a measured value shown by colour."""
+    return enc.get("type") in ("nominal", "ordinal") or ("type" not in enc and "scale" not in enc)
+
+
+def _mark(layer: Mapping[str, Any]) -> str:
+    mark = layer.get("mark")
+    return mark.get("type", "") if isinstance(mark, Mapping) else str(mark or "")
+
+
+def _title(enc: dict) -> str:
+    title = enc.get("title")
+    return title if isinstance(title, str) and title else enc["field"]
+
+
+def _layers(spec: Mapping[str, Any], inherited: dict) -> Iterable[tuple[dict, dict, bool]]:
+    """(layer spec, merged encoding, has its own transform) for every drawing layer of a spec."""
+    encoding = {**inherited, **(spec.get("encoding") or {})}
+    if "mark" in spec:
+        yield dict(spec), encoding, bool(spec.get("transform"))
+    for key in _CONTAINERS:
+        for sub in spec.get(key) or []:
+            if isinstance(sub, Mapping):
+                yield from _layers(sub, encoding if key == "layer" else {})
+    if isinstance(spec.get("spec"), Mapping):  # a facet
+        yield from _layers(spec["spec"], encoding)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _series_sentence(name: str, points: list[tuple[float, float]], x: str, y: str) -> str:
+    points.sort()
+    (x0, y0), (x1, y1) = points[0], points[-1]
+    low = min(p[1] for p in points)
+    high = max(p[1] for p in points)
+    span = max(abs(high - low), 1e-12)
+    if abs(y1 - y0) <= 0.05 * span or len(points) == 1:
+        trend = f"stays near {_fmt(y0)}" if high - low <= 0.05 * max(abs(high), abs(low), 1e-12) else (
+            f"starts and ends near {_fmt(y0)}, ranging from {_fmt(low)} to {_fmt(high)}")
+    else:
+        trend = f"{'rises' if y1 > y0 else 'falls'} from {_fmt(y0)} to {_fmt(y1)}"
+    where = f" as {x} goes from {_fmt(x0)} to {_fmt(x1)}" if x1 != x0 else f" at {x} {_fmt(x0)}"
+    return f"{name + ': ' if name else ''}{y} {trend}{where}"
+
+
+def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_series: int = MAX_SERIES) -> str:
+    """A short text description of a chart made from its data (for ``aria-label`` / Vega ``description``).
+
+    ``chart`` is a Vega-Lite dict or an Altair chart; ``rows`` are its top-level rows (default: the
+    spec's inline ``data.values``). Layers with their own inline data use those. The first layer with
+    a numeric x and y is described series by series (split by colour, dash, shape or facet field);
+    a chart without one gets a count of its data points and fields.
+    """
+    spec = chart.to_dict(validate=False) if hasattr(chart, "to_dict") else chart
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"chart must be an Altair chart or a Vega-Lite dict, got {type(chart).__name__}")
+    if not isinstance(max_series, int) or isinstance(max_series, bool) or max_series < 1:
+        raise ValueError(f"max_series must be an int >= 1, got {max_series!r}")
+    if rows is None:
+        data = spec.get("data") or {}
+        rows = data.get("values", []) if isinstance(data, Mapping) else []
+        if isinstance(data, Mapping) and data.get("name") in (spec.get("datasets") or {}):
+            rows = spec["datasets"][data["name"]]
+    rows = [r for r in rows if isinstance(r, Mapping)]
+    datasets = spec.get("datasets") if isinstance(spec.get("datasets"), Mapping) else {}
+    title = spec.get("title")
+    title = title.get("text") if isinstance(title, Mapping) else title
+    title = " ".join(title) if isinstance(title, list) else (title if isinstance(title, str) else "")
+    facet = spec.get("facet") or {}
+    facet_fields = [f["field"] for f in ([facet] if "field" in facet else facet.values())
+                    if isinstance(f, Mapping) and isinstance(f.get("field"), str)]
+    layers = list(_layers(spec, {}))
+    # prefer a layer that shows all rows (no transform of its own) over a filtered one
+    for layer, enc, transformed in sorted(layers, key=lambda item: item[2]):
+        x, y = _channel(enc, "x"), _channel(enc, "y")
+        if not (x and y):
+            continue
+        values = _layer_rows(layer, rows, datasets)
+        if _mark(layer) in ("rect", "square") and _channel(enc, "color"):
+            continue  # a heatmap: described by its colour below
+        groups = [c["field"] for c in (_channel(enc, ch) for ch in _GROUPING) if c and _discrete(c)] + facet_fields
+        groups = list(dict.fromkeys(g for g in groups if g not in (x["field"], y["field"])))
+        series: dict[str, list[tuple[float, float]]] = {}
+        for row in values:
+            xv, yv = _number(row.get(x["field"])), _number(row.get(y["field"]))
+            if xv is None or yv is None:
+                continue
+            name = ", ".join(str(row.get(g)) for g in groups)
+            series.setdefault(name, []).append((xv, yv))
+        if not series:
+            continue
+        xt, yt = _title(x), _title(y)
+        names = list(series)
+        if len(names) > 5 * max_series:  # too many to name: the envelope of all of them
+            points = [p for n in names for p in series[n]]
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            head = f"{title}: " if title else ""
+            return _clip(f"{head}{len(names)} series of {yt} against {xt}: {yt} from {_fmt(min(ys))} to "
+                         f"{_fmt(max(ys))} as {xt} goes from {_fmt(min(xs))} to {_fmt(max(xs))}.")
+        sentences = [_series_sentence(n, series[n], xt, yt) for n in names[:max_series]]
+        more = f"; and {len(names) - max_series} more series" if len(names) > max_series else ""
+        head = f"{title}: " if title else ""
+        kind = f"{len(names)} series of " if len(names) > 1 else ""
+        return _clip(f"{head}{kind}{yt} against {xt}. " + "; ".join(sentences) + more + ".")
+    head = f"{title}: " if title else ""
+    for layer, enc, _ in layers:  # a heatmap or map: what the colour shows, over what grid
+        color = _channel(enc, "color")
+        values = _layer_rows(layer, rows, datasets)
+        shown = [v for v in (_number(r.get(color["field"])) for r in values) if v is not None] if color else []
+        if _mark(layer) in ("rect", "square") and shown:
+            sizes = [len({str(r.get(c["field"])) for r in values}) for c in (_channel(enc, "x"), _channel(enc, "y")) if c]
+            where = f" on a {sizes[0]} by {sizes[1]} grid" if len(sizes) == 2 else f" in {len(shown)} cells"
+            return _clip(f"{head}heatmap of {_title(color)}{where}: values from {_fmt(min(shown))} to "
+                         f"{_fmt(max(shown))}.")
+    fields = sorted({c["field"] for _, enc, _ in layers for c in (_channel(enc, ch) for ch in enc) if c})
+    count = len(rows) or sum(len(_layer_rows(layer, [], datasets)) for layer, _, _ in layers)
+    if not count:
+        return f"{head}chart with no data yet."
+    return f"{head}chart of {count} data points" + (f" ({', '.join(fields[:6])})" if fields else "") + "."
+
+
+def _layer_rows(layer: Mapping[str, Any], rows: list, datasets: Mapping[str, Any]) -> list:
+    """A layer's own rows (inline values or a named dataset, as Altair writes layered charts), else the chart's."""
+    own = layer.get("data")
+    if isinstance(own, Mapping) and isinstance(own.get("values"), list):
+        return [r for r in own["values"] if isinstance(r, Mapping)]
+    if isinstance(own, Mapping) and isinstance(datasets.get(own.get("name")), list):
+        return [r for r in datasets[own["name"]] if isinstance(r, Mapping)]
+    return rows
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def name_controls(controls: Mapping[str, Any]) -> None:
+    """Give a control without a description its key as tooltip, so it always has a name to announce."""
+    for name, control in controls.items():
+        if not getattr(control, "description", "") and not getattr(control, "tooltip", None):
+            try:
+                control.tooltip = str(name)
+            except Exception:  # noqa: BLE001 - a widget without a tooltip trait keeps no name
+                pass
+
+
+_ESM = r"""
+const ACTIONS = 'Chart actions: save as PNG or SVG';
+
+function labelOf(container) {
+  const label = container.querySelector(':scope > .widget-label');
+  const text = label ? label.textContent.trim() : '';
+  return text || container.getAttribute('title') || '';
+}
+
+// names for what ipywidgets and vega-embed leave unnamed, anywhere on the page (also outside panels)
+function nameControls(root) {
+  for (const handle of root.querySelectorAll('.widget-slider .noUi-handle[role="slider"]')) {
+    const container = handle.closest('.widget-slider');
+    const name = container ? labelOf(container) : '';
+    if (name && handle.getAttribute('aria-label') !== name) handle.setAttribute('aria-label', name);
+  }
+  for (const summary of root.querySelectorAll('.gl-livechart details > summary')) {
+    if (!summary.getAttribute('aria-label')) summary.setAttribute('aria-label', ACTIONS);
+  }
+  for (const svg of root.querySelectorAll('.gl-livechart svg.marks')) {
+    if (!svg.dataset.glPanel) asImage(svg, fallbackLabel(svg));  // panels describe their own charts
+  }
+}
+
+// A chart is one picture with one text alternative: role="img" with its description as the label,
+// and Vega's per-mark ARIA tree hidden (thousands of "x: 1; y: 2" items are noise, not a summary).
+function asImage(svg, label) {
+  if (label && svg.getAttribute('aria-label') !== label) svg.setAttribute('aria-label', label);
+  if (svg.getAttribute('role') !== 'img') svg.setAttribute('role', 'img');
+  svg.removeAttribute('aria-roledescription');
+  for (const child of svg.children) {
+    if (child.tagName.toLowerCase() !== 'title' && child.getAttribute('aria-hidden') !== 'true') {
+      child.setAttribute('aria-hidden', 'true');
+    }
+  }
+}
+
+// a chart outside a panel: the spec's own description (Vega puts it in aria-label), else what the
+// picture says in words (title, axis titles, legend entries)
+function fallbackLabel(svg) {
+  const own = svg.getAttribute('aria-label');
+  if (own) return own;
+  const texts = (sel) => [...svg.querySelectorAll(sel)].map((t) => t.textContent.trim()).filter(Boolean);
+  const title = texts('.role-title-text').join(' ');
+  const axes = [...new Set(texts('.role-axis-title'))];
+  const legend = texts('.role-legend-label');
+  let label = 'Chart' + (title ? ` "${title}"` : '');
+  if (axes.length) label += ` of ${axes.reverse().join(' against ')}`;
+  if (legend.length) label += `; series: ${legend.slice(0, 8).join(', ')}${legend.length > 8 ? ', ...' : ''}`;
+  return label;
+}
+
+function describeChart(panel, description) {
+  for (const svg of panel.querySelectorAll('.gl-livechart svg.marks')) {
+    svg.dataset.glPanel = '1';
+    asImage(svg, description || fallbackLabel(svg));
+  }
+}
+
+function watch(node, callback) {
+  let pending = false;
+  const run = () => { pending = false; callback(); };
+  const soon = () => { if (!pending) { pending = true; requestAnimationFrame(run); } };
+  const observer = new MutationObserver(soon);
+  observer.observe(node, { childList: true, subtree: true });
+  soon();
+  return { observer, soon };
+}
+
+// one page-wide watcher, however many panels there are (JupyterLab and Voila alike)
+if (!globalThis.__glA11yPage && typeof document !== 'undefined') {
+  globalThis.__glA11yPage = watch(document.body, () => nameControls(document.body));
+}
+
+function render({ model, el }) {
+  el.classList.add('gl-a11y');
+  el.style.display = 'none';
+  let watcher = null;
+  let stopped = false;
+  // the panel's DOM is assembled after this view: wait for it, then watch it
+  const attach = () => {
+    if (stopped) return;
+    const panel = el.closest('.gl-panel');
+    if (!panel) { setTimeout(attach, 100); return; }
+    watcher = watch(panel, () => describeChart(panel, model.get('description')));
+  };
+  attach();
+  const onChange = () => watcher && watcher.soon();
+  model.on('change:description', onChange);
+  return () => {
+    stopped = true;
+    model.off('change:description', onChange);
+    if (watcher) watcher.observer.disconnect();
+  };
+}
+
+export default { render };
+"""
+
+
+class PanelA11y(anywidget.AnyWidget):
+    """Invisible helper in every panel: names its sliders and gives its chart ``description`` as text."""
+
+    _esm = _ESM
+    description = traitlets.Unicode("").tag(sync=True)
+
+    def describe_chart(self, live: Any) -> str:
+        """Describe a :class:`~toolkit.livechart.LiveChart`'s current spec and rows; set and return it."""
+        try:
+            text = describe(live.spec, live.data)
+        except Exception:  # noqa: BLE001 - a description must never break a panel
+            text = ""
+        if text != self.description:
+            self.description = text
+        return text
