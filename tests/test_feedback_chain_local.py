@@ -109,3 +109,36 @@ def test_w2_nullcline_zeroes_the_w2_velocity():
         w2 = float(chain.w2_nullcline(w1))
         for d in (True, False):
             assert abs(float(np.squeeze(chain.nonlinear_velocity(w1, w2, derivative=d)[1]))) < 1e-12
+
+
+def test_tourbillon_stack_levels_are_trained_by_recirculation_only():
+    """Greedy self-supervised phase: each level's weights change only through its own recirculation;
+    the supervised phase without feedback leaves the stack untouched, with random feedback moves it."""
+    from toolkit.feedback.local import TourbillonStack
+
+    split = load_digits_split(random_state=0)
+    x, y = split.x_train.numpy().astype(float), split.y_train.numpy()
+    plain = TourbillonStack([64, 32, 16], 10, random_state=0).fit(x, y, ae_epochs=2, top_epochs=1)
+    again = TourbillonStack([64, 32, 16], 10, random_state=0)
+    again.lo, again.hi = x.min(0), x.max(0) + 1e-9
+    h = again._scale(x)
+    for ae in again.autoencoders:  # the same greedy recirculation, level by level, by hand
+        ae.fit(h, epochs=2, lr=1.0, batch_size=32, random_state=0)
+        h = ae.encode(h)
+    for a, b in zip(plain.autoencoders, again.autoencoders):
+        np.testing.assert_allclose(a.w, b.w)
+        np.testing.assert_allclose(a.v, b.v)
+    fed = TourbillonStack([64, 32, 16], 10, feedback="random", random_state=0).fit(x, y, ae_epochs=2, top_epochs=1)
+    assert not np.allclose(fed.autoencoders[0].w, plain.autoencoders[0].w)
+    np.testing.assert_allclose(fed.autoencoders[0].v, plain.autoencoders[0].v)  # decoders: recirculation only
+    with pytest.raises(ValueError, match="feedback"):
+        TourbillonStack([64, 32], 10, feedback="symmetric")
+
+
+def test_tourbillon_learns_digits():
+    from toolkit.feedback.local import TourbillonStack
+
+    split = load_digits_split(random_state=0)
+    stack = TourbillonStack([64, 100, 100], 10, random_state=0).fit(
+        split.x_train.numpy().astype(float), split.y_train.numpy(), ae_epochs=10, top_epochs=20, top_lr=0.1)
+    assert stack.score(split.x_test.numpy().astype(float), split.y_test.numpy()) > 0.9

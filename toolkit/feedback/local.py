@@ -190,3 +190,85 @@ def local_learning_report(split: Split, *, hidden: Sequence[int] = (16,), epochs
     raw = DeltaRuleReadout(xtr.shape[1], split.n_classes).fit(xtr / np.abs(xtr).max(), ytr, random_state=seed)
     return {"deep_local": top.score(stack.transform(xte), yte),
             "linear_readout": raw.score(xte / np.abs(xtr).max(), yte)}
+
+
+class TourbillonStack:
+    """Tourbillon (Tavakoli, Sadowski & Baldi): a *stack* of circular autoencoders trained by
+    recirculation, plus a supervised top layer.
+
+    1. Self-supervised, greedy: autoencoder k (:class:`RecirculationAutoencoder`) learns to
+       recirculate the code of level k − 1 (level 0: the inputs, min–max scaled to [0, 1]); no
+       error ever crosses a level.
+    2. Supervised: a softmax top layer on the last code learns by SGD with the delta rule
+       ``ΔU ∝ (y* - p) hᵀ``. With ``feedback="random"`` the output error also travels down the
+       stack through fixed random, non-symmetric matrices ``B_k`` (an RBP channel):
+       ``δ_top = p - y*``, ``δ_k = (B_k δ_{k+1}) ⊙ h_k (1 - h_k)``, ``ΔW_k ∝ -δ_k h_{k-1}ᵀ``
+       (the encoders' recirculation weights are the forward weights that get fine-tuned).
+    """
+
+    def __init__(self, sizes: Sequence[int], n_classes: int, *, feedback: str = "none", regression: float = 0.75,
+                 random_state=0) -> None:
+        from ..validation import check_choice
+
+        self.sizes = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+        if len(self.sizes) < 2:
+            raise ValueError(f"sizes must list the input width and at least one code width, got {list(sizes)}")
+        self.n_classes = check_int("n_classes", n_classes, low=2)
+        self.feedback = check_choice("feedback", feedback, ("none", "random"))
+        rng = as_rng(random_state)
+        self.autoencoders = [RecirculationAutoencoder(a, b, regression=regression, random_state=rng)
+                             for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+        self.top = DeltaRuleReadout(self.sizes[-1], self.n_classes)
+        # fixed random feedback from level k+1's error to level k (shape of W_{k+1}ᵀ; the top's Uᵀ)
+        outs = [*self.sizes[2:], self.n_classes]
+        self.feedback_matrices = [rng.uniform(-1, 1, (h, o)) / np.sqrt(h) for h, o in zip(self.sizes[1:], outs)]
+        self.lo = self.hi = None
+
+    def _scale(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0)
+
+    def codes(self, x: np.ndarray) -> list[np.ndarray]:
+        """Activities of every level, inputs (scaled) first."""
+        hs = [self._scale(np.asarray(x, dtype=float))]
+        for ae in self.autoencoders:
+            hs.append(ae.encode(hs[-1]))
+        return hs
+
+    def fit(self, x: np.ndarray, y: np.ndarray, *, ae_epochs: int = 10, ae_lr: float = 1.0, top_epochs: int = 20,
+            top_lr: float = 0.5, feedback_lr: float = 0.1, batch_size: int = 32, random_state=0) -> "TourbillonStack":
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        self.lo, self.hi = x.min(0), x.max(0) + 1e-9
+        h = self._scale(x)
+        for ae in self.autoencoders:  # greedy, bottom up: each level only ever sees its own input
+            ae.fit(h, epochs=ae_epochs, lr=ae_lr, batch_size=batch_size, random_state=random_state)
+            h = ae.encode(h)
+        self.mu, self.sd = h.mean(0), h.std(0) + 1e-6
+        rng = as_rng(random_state)
+        onehot = np.eye(self.n_classes)[y]
+        for _ in range(check_int("top_epochs", top_epochs, low=1)):
+            perm = rng.permutation(len(x))
+            for i in range(0, len(x), batch_size):
+                idx = perm[i: i + batch_size]
+                self._supervised_step(x[idx], onehot[idx], top_lr, feedback_lr)
+        return self
+
+    def _top_input(self, h: np.ndarray) -> np.ndarray:
+        return self.top._h((h - self.mu) / self.sd)
+
+    def _supervised_step(self, x: np.ndarray, target: np.ndarray, top_lr: float, feedback_lr: float) -> None:
+        hs = self.codes(x)
+        hb = self._top_input(hs[-1])
+        err = self.top._probs(hb) - target                          # δ_top = p - y*
+        n = len(x)
+        if self.feedback == "random":
+            delta = err
+            for k in range(len(self.autoencoders) - 1, -1, -1):
+                gain = 1.0 / self.sd if k == len(self.autoencoders) - 1 else 1.0  # through the standardisation
+                delta = (delta @ self.feedback_matrices[k].T) * gain * hs[k + 1] * (1 - hs[k + 1])
+                ae = self.autoencoders[k]
+                ae.w -= feedback_lr * delta.T @ hs[k] / n
+                ae.b -= feedback_lr * delta.mean(0)
+        self.top.w -= top_lr * err.T @ hb / n
+
+    def score(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float((self.top._probs(self._top_input(self.codes(x)[-1])).argmax(1) == np.asarray(y)).mean())
