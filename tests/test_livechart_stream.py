@@ -41,35 +41,44 @@ class FrontEnd:
 
     def __init__(self, widget: LiveChart, token: str) -> None:
         self.widget, self.token = widget, token
-        self.epoch, self.rows, self.total, self.cap, self.syncing = None, [], 0, None, False
-        self.request_sync()
+        self.epoch, self.rows, self.total, self.cap, self.syncing, self.stale = None, [], 0, None, False, False
+        self.request_sync(full=False)
 
-    def request_sync(self) -> None:
+    def request_sync(self, full: bool) -> None:
+        self.stale = self.stale or full
         if not self.syncing:
             self.syncing = True
-            self.widget._on_front_end_message(self.widget, {"kind": "sync", "token": self.token}, [])
+            message = {"kind": "sync", "token": self.token, "full": self.stale}
+            self.widget._on_front_end_message(self.widget, message, [])
 
     @property
     def last_id(self) -> int:
         return self.rows[-1]["_i"] if self.rows else -1
 
     def receive(self, msg: dict) -> None:
+        if msg.get("to") is not None and msg["to"] != self.token:
+            return
+        if msg["kind"] == "state":
+            self.syncing = False
+            if not self.stale and msg["total"] == 0 and not self.rows:
+                self.epoch, self.total = msg["epoch"], 0  # nothing drawn on either side
+            elif self.stale or msg["epoch"] != self.epoch or msg["total"] != self.total:
+                self.request_sync(full=True)
+            return
         rows = [{**r, "_i": msg["first"] + k} for k, r in enumerate(msg["rows"])]
         if msg["kind"] == "replace":
-            if msg.get("to") is not None and msg["to"] != self.token:
-                return
             if msg.get("to") == self.token:
-                self.syncing = False
+                self.syncing = self.stale = False
             self.rows, self.epoch = rows, msg["epoch"]
         elif msg["kind"] == "append":
             if self.epoch is not None and msg["epoch"] < self.epoch:
                 return
             if msg["epoch"] != self.epoch:
                 self.rows, self.epoch = rows, msg["epoch"]
-                self.request_sync()
+                self.request_sync(full=True)
             else:
                 if msg["after"] != self.last_id:
-                    self.request_sync()
+                    self.request_sync(full=True)
                 self.rows = self.rows + rows
         self.total, self.cap = msg["total"], msg["cap"]
         self.rows = self.rows[-self.cap:]
@@ -115,17 +124,34 @@ def test_a_new_or_lagging_front_end_gets_a_snapshot_addressed_to_it():
     w.push([{"x": 4}, {"x": 5}])
     wire = Wire(w)
     late = FrontEnd(w, "tab-2")  # e.g. a page reload: the widget state carries no rows
-    (snapshot,) = wire.custom()
+    (state,) = wire.custom()  # first only (epoch, total): small whatever the rows
+    assert state == {"kind": "state", "to": "tab-2", "epoch": w.epoch, "total": 5}
+    late.receive(state)  # ... which shows rows are missing: ask for them
+    snapshot = wire.custom()[-1]
     assert snapshot["kind"] == "replace" and snapshot["to"] == "tab-2"
     late.receive(snapshot)
-    assert late.rows == w.rows and [r["x"] for r in late.rows] == [1, 2, 3, 4, 5]
-    other = FrontEnd.__new__(FrontEnd)  # another front end ignores a snapshot meant for tab-2
+    assert late.rows == w.rows and [r["x"] for r in late.rows] == [1, 2, 3, 4, 5] and not late.syncing
+    other = FrontEnd.__new__(FrontEnd)  # another front end ignores answers meant for tab-2
     other.token, other.rows, other.epoch, other.syncing = "tab-1", ["untouched"], 7, False
+    other.receive(state)
     other.receive(snapshot)
-    assert other.rows == ["untouched"]
+    assert other.rows == ["untouched"] and not other.syncing
     w._on_front_end_message(w, {"kind": "something else"}, [])  # unknown messages are ignored
     w._on_front_end_message(w, "not a dict", [])
-    assert len(wire.custom()) == 1
+    assert len(wire.custom()) == 2
+
+
+def test_a_front_end_that_has_every_row_gets_no_rows_twice():
+    w = LiveChart(min_interval=0.0)
+    wire = Wire(w)
+    view = FrontEnd(w, "tab-1")  # a model listening before any rows exist: asks for the state first
+    w.set_rows([{"x": k} for k in range(1000)])
+    w.push({"x": 1000})
+    for msg in wire.custom():
+        view.receive(msg)  # in the order sent
+    assert view.rows == w.rows
+    assert [m["kind"] for m in wire.custom()] == ["state", "replace", "append"]  # no second copy
+    assert not view.syncing and not view.stale
 
 
 def test_cap_hides_old_rows_in_the_view_but_the_kernel_keeps_them():
@@ -185,11 +211,10 @@ def test_front_end_store_converges_to_the_kernel_rows(ops, max_rows, interval, l
             views.append(FrontEnd(w, f"v{len(views)}"))
         deliver()
     w.flush()
-    loss = 0.0  # the line is quiet again: pending snapshot requests get their answers
+    loss = 0.0  # every model listens now; an answer lost before is asked again, as at start-up
     for view in views:
-        if view.syncing or view.last_id != (w.rows[-1]["_i"] if w.rows else -1):
-            view.syncing = False
-            view.request_sync()
+        view.syncing = False
+        view.request_sync(full=False)
     deliver()
     for view in views:
         assert view.rows == w.rows

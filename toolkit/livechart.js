@@ -18,15 +18,19 @@ function makeStore(model) {
     lastId: -1,
     total: 0, // rows the kernel holds; total > shown means older rows are not drawn
     cap: Infinity,
-    syncing: false,
+    syncing: false, // a sync request is on its way
+    stale: false, // a message was missed: the next answer must be a full snapshot
     token: Math.random().toString(36).slice(2),
     views: new Set(),
   };
 
-  function requestSync() {
-    if (store.syncing) return;
+  // full = false asks only for the kernel's (epoch, total): when that answer arrives, every earlier
+  // message has arrived too, so the rows are fetched only if this store really lacks some
+  function requestSync(full) {
+    if (full) store.stale = true;
+    if (store.syncing) return; // the pending answer will see `stale`
     store.syncing = true;
-    model.send({ kind: "sync", token: store.token });
+    model.send({ kind: "sync", token: store.token, full: store.stale });
   }
 
   function take(msg) {
@@ -49,9 +53,19 @@ function makeStore(model) {
   store.onMessage = (msg) => {
     if (!msg || typeof msg !== "object") return;
     store.received = performance.now(); // benchmarks: message in -> view redrawn
+    if (msg.to != null && msg.to !== store.token) return; // an answer to another front end
+    if (msg.kind === "state") {
+      store.syncing = false;
+      if (!store.stale && msg.total === 0 && store.rows.length === store.head) {
+        store.epoch = msg.epoch; // nothing drawn on either side: nothing to fetch
+        store.total = 0;
+      } else if (store.stale || msg.epoch !== store.epoch || msg.total !== store.total) {
+        requestSync(true);
+      }
+      return;
+    }
     if (msg.kind === "replace") {
-      if (msg.to != null && msg.to !== store.token) return; // a snapshot another front end asked for
-      if (msg.to === store.token) store.syncing = false;
+      if (msg.to === store.token) store.syncing = store.stale = false;
       store.rows = take(msg);
       store.head = 0;
       store.epoch = msg.epoch;
@@ -65,9 +79,9 @@ function makeStore(model) {
         store.head = 0;
         store.epoch = msg.epoch;
         store.gen += 1;
-        requestSync();
+        requestSync(true);
       } else {
-        if (msg.after !== store.lastId) requestSync(); // a gap: keep drawing, the snapshot fills it in
+        if (msg.after !== store.lastId) requestSync(true); // a gap: keep drawing, the snapshot fills it in
         for (const r of rows) store.rows.push(r);
       }
     } else {
@@ -88,7 +102,7 @@ function storeFor(model) {
     store = makeStore(model);
     STORES.set(key, store);
     model.on("msg:custom", (msg) => store.onMessage(msg));
-    store.requestSync(); // rows are not in the widget state: fetch what is drawn now
+    store.requestSync(false); // rows are not in the widget state: check we have what is drawn now
   }
   return store;
 }
