@@ -60,3 +60,10 @@ def test_feedback_training_is_bit_identical(tmp_path, path):
             "--rules", "bp", "rbp", "srbp", *path]
     files = ["bp.pt", "rbp.pt", "srbp.pt"]
     assert _train_twice(tmp_path, argv, files, "feedback-mlp") == {f: [] for f in files}
+
+
+@pytest.mark.slow  # ≈ 2 × 10 s: the calibration of the baselines' noise models needs 256 pairs at any size
+def test_diffusion_training_is_bit_identical(tmp_path):
+    argv = ["train", "diffusion", "--seed", "3", "--regression-steps", "2", "--diffusion-steps", "2",
+            "--n-train", "16", "--batch-size", "4", "--eval-cases", "1", "--no-progress"]
+    assert _train_twice(tmp_path, argv, ["downscaler.pt"], "diffusion-downscaler") == {"downscaler.pt": []}
