@@ -7,16 +7,18 @@
 # redone only when pyproject.toml changes, so re-running any command is quick. Two stamps:
 #   .venv/.installed        the student stack (what the notebooks need)     <- make lab
 #   .venv/.installed-test   + the [test] extra (pytest, nbval, nbgrader...) <- make test / instructor
-# JupyterLab settings shipped in lab/ (no news pop-up, no update check) are copied into the
-# environment; `make lab` also puts lab/student on JUPYTER_CONFIG_PATH, which switches the grading
-# extensions off if `make test` installed them into the same environment.
+# Jupyter settings shipped in lab/ (JupyterLab: no news pop-up, no update check -> share/jupyter/lab/
+# settings/overrides.json; Voila: an offline template as the default) are installed into the
+# environment by scripts/install_lab_config.sh; `make lab` also puts lab/student on JUPYTER_CONFIG_PATH,
+# which switches the grading extensions off if `make test` installed them into the same environment.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_SETTINGS := $(VENV)/.lab-config
+LAB_CONFIG_FILES := lab/overrides.json lab/etc/voila.json $(wildcard lab/jupyter-data/voila/templates/gradient-lab/*)
 STUDENT_CONFIG := $(abspath lab/student)
 # axe-core (npm) for the accessibility audit in tests/browser: fetched at build time, never at run time
 AXE_VERSION := 4.14.1
@@ -47,9 +49,9 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(TEST_STAMP)
 
-$(LAB_SETTINGS): lab/overrides.json | $(STAMP)
-	@mkdir -p $(dir $(LAB_SETTINGS))
-	cp lab/overrides.json $(LAB_SETTINGS)
+$(LAB_SETTINGS): $(LAB_CONFIG_FILES) scripts/install_lab_config.sh | $(STAMP)
+	bash scripts/install_lab_config.sh $(abspath $(VENV))
+	@touch $(LAB_SETTINGS)
 
 setup: $(TEST_STAMP) $(LAB_SETTINGS)
 

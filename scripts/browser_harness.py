@@ -727,6 +727,222 @@ def open_lab_page(browser: BrowserSession, lab: LabServer, timeout: float = 90.0
     return page
 
 
+# -- accessibility: axe-core audit, accessible names, chart descriptions, keyboard only ------------------
+#: axe-core's rule sets we audit against (WCAG 2.0/2.1 A and AA, plus axe's best practices)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+#: impacts that fail the audit (axe grades each violation minor / moderate / serious / critical)
+AXE_FAILING = ("serious", "critical")
+#: our own widgets: toolkit panels and every LiveChart (charts shown with show(), outside panels too)
+OWN_WIDGETS = (".gl-panel", ".gl-livechart-widget")
+
+
+def find_axe() -> tuple[Path | None, str]:
+    """(path to axe.min.js, why not): vendored by `make axe` (npm, at build time); honours $GRADIENT_LAB_AXE."""
+    explicit = os.environ.get("GRADIENT_LAB_AXE")
+    candidates = [Path(explicit)] if explicit else [
+        ROOT / "build" / "axe" / "axe.min.js", ROOT / "build" / "axe-npm" / "node_modules" / "axe-core" / "axe.min.js"]
+    for path in candidates:
+        if path.is_file():
+            return path, ""
+    return None, (f"axe-core is not vendored (looked for {', '.join(str(c) for c in candidates)}); "
+                  "`make axe` installs it with npm")
+
+
+_JS_AXE_RUN = """async ([include, tags]) => {
+  const present = include.filter((sel) => document.querySelector(sel));
+  if (!present.length) return {violations: [], passes: 0, incomplete: 0, checked: 0};
+  const res = await window.axe.run({include: present.map((sel) => [sel])},
+                                   {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  const nodes = (r) => r.nodes.map((n) => ({target: n.target.join(' '), html: n.html.slice(0, 200),
+                                            summary: (n.failureSummary || '').slice(0, 300)}));
+  return {
+    violations: res.violations.map((r) => ({id: r.id, impact: r.impact, help: r.help, nodes: nodes(r)})),
+    passes: res.passes.length, incomplete: res.incomplete.length,
+    checked: present.reduce((k, sel) => k + document.querySelectorAll(sel).length, 0),
+  };
+}"""
+
+
+def run_axe(page, include: list[str], axe_path: Path | None = None) -> dict:
+    """Inject axe-core into the page (once, from the vendored file: no network) and audit ``include``.
+
+    Returns ``{violations: [{id, impact, help, nodes}], passes, incomplete, checked}``; only the
+    elements matching ``include`` (CSS selectors) and their contents are audited.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        axe_path = axe_path or find_axe()[0]
+        if axe_path is None:
+            raise RuntimeError(find_axe()[1])
+        page.add_script_tag(path=str(axe_path))
+    return page.evaluate(_JS_AXE_RUN, [include, AXE_TAGS])
+
+
+def axe_failures(result: dict) -> list[str]:
+    """The serious and critical violations, one readable line per rule with where it hit."""
+    out = []
+    for v in result["violations"]:
+        if v["impact"] in AXE_FAILING:
+            where = "; ".join(f"{n['target']} ({n['summary'][:120]})" for n in v["nodes"][:3])
+            out.append(f"{v['impact']}: {v['id']} ({v['help']}) x{len(v['nodes'])}: {where}")
+    return out
+
+
+# every interactive element in our widgets, with the name a screen reader would announce (the
+# computed name is approximated the way axe/ARIA do it for these controls: aria-label,
+# aria-labelledby, a <label for>, a wrapping label, then the text content for buttons)
+_JS_CONTROL_NAMES = """(root) => {
+  const scope = document.querySelector(root) || document;
+  const byId = (ids) => ids.split(/\\s+/).map((i) => document.getElementById(i)?.textContent || '').join(' ');
+  const nameOf = (e) => {
+    if (e.getAttribute('aria-label')) return e.getAttribute('aria-label');
+    if (e.getAttribute('aria-labelledby')) return byId(e.getAttribute('aria-labelledby'));
+    if (e.id) { const l = document.querySelector(`label[for="${CSS.escape(e.id)}"]`); if (l) return l.textContent; }
+    const wrap = e.closest('label'); if (wrap) return wrap.textContent;
+    if (e.tagName === 'BUTTON') return e.textContent;
+    return e.getAttribute('title') || '';
+  };
+  const sel = 'input, select, textarea, button, [role="slider"], [role="button"], [role="checkbox"], [role="combobox"]';
+  const found = [];
+  for (const own of scope.querySelectorAll('.gl-panel, .gl-livechart-widget')) {
+    for (const e of own.querySelectorAll(sel)) {
+      if (e.closest('.vega-embed details')) continue;  // vega-embed's action menu: counted once below
+      if (e.offsetParent === null && getComputedStyle(e).position !== 'fixed') continue;  // not rendered
+      found.push({tag: e.tagName.toLowerCase(), role: e.getAttribute('role') || '', name: nameOf(e).trim(),
+                  html: e.outerHTML.slice(0, 160)});
+    }
+  }
+  return found;
+}"""
+
+# every drawn chart: the accessible name of its Vega view (the spec's description becomes the
+# aria-label of the view's root SVG)
+_JS_CHART_NAMES = """(root) => {
+  const scope = document.querySelector(root) || document;
+  return [...scope.querySelectorAll('.gl-livechart')].map((c, index) => {
+    const svg = c.querySelector('svg.marks');
+    return {index, drawn: !!svg, label: svg ? (svg.getAttribute('aria-label') || '') : '',
+            role: svg ? (svg.getAttribute('role') || '') : '', inPanel: !!c.closest('.gl-panel'),
+            inButtonPanel: !!c.closest('.gl-panel-button')};
+  });
+}"""
+
+
+# the colours each drawn chart uses to tell items apart: items of one mark type with the same dash,
+# width and symbol shape differ by colour alone (rect marks are maps/heatmaps: sequential scales)
+_JS_CHART_COLOURS = """(root) => {
+  const scope = document.querySelector(root) || document;
+  const series = ['mark-line', 'mark-symbol', 'mark-rule', 'mark-area', 'mark-trail'];
+  return [...scope.querySelectorAll('.gl-livechart svg.marks')].map((svg, index) => {
+    const groups = {};
+    for (const g of svg.querySelectorAll('g.role-mark')) {
+      const type = [...g.classList].find((c) => c.startsWith('mark-')) || '';
+      if (!series.includes(type)) continue;
+      for (const item of g.children) {
+        const paint = type === 'mark-line' || type === 'mark-rule' ? item.getAttribute('stroke')
+          : (item.getAttribute('fill') && item.getAttribute('fill') !== 'none'
+             ? item.getAttribute('fill') : item.getAttribute('stroke'));
+        if (!paint || paint === 'none' || paint === 'transparent') continue;
+        if (Number(item.getAttribute('opacity') ?? 1) < 0.15) continue;  // a faint guide, not a series
+        const key = [type, item.getAttribute('stroke-dasharray') || '', item.getAttribute('stroke-width') || '',
+                     type === 'mark-symbol' ? item.getAttribute('d') || '' : ''].join('|');
+        (groups[key] = groups[key] || new Set()).add(paint);
+      }
+    }
+    const title = [...svg.querySelectorAll('.role-title-text')].map((t) => t.textContent).join(' ');
+    return {index, title, groups: Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, [...v]]))};
+  });
+}"""
+
+
+def chart_colours(page, root: str = "body") -> list[dict]:
+    """Per drawn chart: {mark type|dash|width|shape: [colours]} — items that differ by colour only."""
+    return page.evaluate(_JS_CHART_COLOURS, root)
+
+
+def red_green_problems(charts: list[dict]) -> list[str]:
+    """Charts that tell two items apart only by a pair of colours a protan/deutan viewer confuses."""
+    sys.path.insert(0, str(ROOT))
+    from toolkit.palette import confusable
+
+    out = []
+    for chart in charts:
+        for key, colours in chart["groups"].items():
+            for i, a in enumerate(colours):
+                for b in colours[i + 1:]:
+                    try:
+                        merged = confusable(a, b)
+                    except ValueError:  # a colour form we cannot parse: not judged
+                        continue
+                    if merged:
+                        out.append(f"chart {chart['index']} {chart['title']!r}: {key.split('|')[0]} items differ only "
+                                   f"by {a} vs {b}, which look alike with {merged} colour vision")
+    return out
+
+
+def control_names(page, root: str = "body") -> list[dict]:
+    """Every control inside our widgets (under ``root``) with its accessible name."""
+    return page.evaluate(_JS_CONTROL_NAMES, root)
+
+
+def chart_names(page, root: str = "body") -> list[dict]:
+    """Every LiveChart under ``root``: drawn or not, and its SVG's aria-label (the chart description)."""
+    return page.evaluate(_JS_CHART_NAMES, root)
+
+
+@dataclass
+class KeyboardRun:
+    """A panel driven by the keyboard alone: how many Tabs reached a slider, and what the chart did."""
+
+    tabs: int
+    focused: list[str]  # what each Tab landed on
+    slider_name: str | None
+    move: SliderMove | None
+
+
+def keyboard_only(page, container, *, max_tabs: int = 12, timeout: float = 10.0) -> KeyboardRun:
+    """Reach the panel's first slider with Tab only (starting just before the panel), move it with an
+    arrow key, and report whether the chart redrew. No clicks, no programmatic focus on a control."""
+    container.evaluate("""(panel) => {
+      // a focus start just before the panel, as if the student had tabbed through the cell above
+      let start = document.getElementById('gl-kbd-start');
+      if (!start) { start = document.createElement('span'); start.id = 'gl-kbd-start'; start.tabIndex = -1; }
+      panel.parentElement.insertBefore(start, panel);
+      start.focus();
+      window.__glActive = () => {
+        const a = document.activeElement;
+        return {inPanel: panel.contains(a), role: a.getAttribute('role') || a.tagName.toLowerCase(),
+                label: a.getAttribute('aria-label') || a.textContent.trim().slice(0, 40)};
+      };
+    }""")
+    focused: list[str] = []
+    for tab in range(1, max_tabs + 1):
+        page.keyboard.press("Tab")
+        active = page.evaluate("() => window.__glActive()")
+        focused.append(f"{active['role']}:{active['label']}" + ("" if active["inPanel"] else " (outside panel)"))
+        if active["inPanel"] and active["role"] == "slider":
+            break
+    else:
+        return KeyboardRun(tabs=max_tabs, focused=focused, slider_name=None, move=None)
+    handle = container.locator(".noUi-handle:focus").first
+    chart = container.locator(".gl-livechart").first
+    now = float(handle.get_attribute("aria-valuenow") or 0)
+    high = float(handle.get_attribute("aria-valuemax") or 0)
+    key = "ArrowRight" if now < high else "ArrowLeft"
+    handle_el, chart_el = handle.element_handle(), chart.element_handle()
+    page.evaluate(_JS_ARM, [handle_el, chart_el])
+    page.keyboard.press(key)
+    try:
+        page.wait_for_function("() => window.__glMove.t1 !== null", timeout=timeout * 1000, polling="raf")
+    except Exception:
+        pass  # reported as redrew=False
+    res = page.evaluate(_JS_MOVE_RESULT, [handle_el, chart_el])
+    redrew = res["t1"] is not None
+    move = SliderMove(key=key, value_before=res["value0"], value_after=res["value1"], redrew=redrew,
+                      latency_ms=(res["t1"] - res["t0"]) if redrew and res["t0"] is not None else None,
+                      svg_changed=res["svgChanged"], chart_error=res["error"], t_key=res["t0"], t_drawn=res["t1"])
+    return KeyboardRun(tabs=len(focused), focused=focused, slider_name=handle.get_attribute("aria-label"), move=move)
+
+
 # -- command line: check one notebook by hand --------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     import argparse

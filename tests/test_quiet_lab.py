@@ -83,12 +83,34 @@ def test_jupyterlab_reads_the_student_page_config(monkeypatch):
     assert "@jupyter/nbgrader" in disabled
 
 
+def test_install_lab_config_puts_every_file_where_jupyter_reads_it(tmp_path):
+    subprocess.run(["bash", str(ROOT / "scripts" / "install_lab_config.sh"), str(tmp_path)], check=True, timeout=60)
+    assert _load(tmp_path / "share/jupyter/lab/settings/overrides.json") == _load(OVERRIDES)
+    template = tmp_path / "share/jupyter/voila/templates/gradient-lab"
+    assert (template / "index.html.j2").is_file() and _load(template / "conf.json")["base_template"] == "lab"
+    for config in ("etc/jupyter/voila.json", "etc/jupyter/jupyter_server_config.d/gradient_lab_voila.json"):
+        assert _load(tmp_path / config)["VoilaConfiguration"]["template"] == "gradient-lab"
+
+
+def test_voila_template_drops_every_cdn_link_of_the_stock_template():
+    """Render the stock and our template's CSS block with Voila's own Jinja loader paths: every
+    external URL in the stock one must be gone from ours."""
+    stock = (Path(sys.prefix) / "share/jupyter/voila/templates/lab/index.html.j2").read_text()
+    ours = (ROOT / "lab/jupyter-data/voila/templates/gradient-lab/index.html.j2").read_text()
+    links = re.findall(r'<link rel="stylesheet" href="(https?://[^"]+)"[^>]*>', stock)
+    assert links, "the stock template changed: re-check which external links it has"
+    for url in links:
+        assert f'href="{url}"' in ours, f"our template does not remove {url}"
+    assert not re.findall(r'<script[^>]+src="https?://', stock)  # no external script to drop
+
+
 # -- what the Makefile runs ------------------------------------------------------------------------
 def _scratch(tmp_path: Path) -> Path:
     """A copy of what the Makefile reads, so stamps can be aged without touching the real .venv."""
-    for name in ("Makefile", "pyproject.toml", "lab/overrides.json"):
+    for name in ("Makefile", "pyproject.toml", "scripts/install_lab_config.sh"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "lab", tmp_path / "lab")
     (tmp_path / "notebooks").mkdir()
     return tmp_path
 
@@ -113,7 +135,7 @@ def test_make_lab_installs_only_the_student_stack(tmp_path):
     installs = _installs(text)
     assert any(re.search(r"^--quiet -e \.$", ln) for ln in installs), installs
     assert not [ln for ln in installs if any(t in ln for t in TEST_ONLY)], installs
-    assert "overrides.json" in text and "share/jupyter/lab/settings" in text  # the quiet settings
+    assert "scripts/install_lab_config.sh" in text  # the quiet settings (test_install_lab_config)
     assert f"JUPYTER_CONFIG_PATH=\"{tmp_path / 'lab' / 'student'}" in text  # grading extras off
     assert "npm" not in text and "ensure_browser" not in text
 
@@ -122,7 +144,7 @@ def test_make_test_and_instructor_install_the_test_extra(tmp_path):
     where = _scratch(tmp_path)
     test = _dry_run(where, "test")
     assert any('-e ".[test]"' in ln for ln in _installs(test))
-    assert "axe-core@" in test and "ensure_browser.sh" in test and "overrides.json" in test
+    assert "axe-core@" in test and "ensure_browser.sh" in test and "install_lab_config.sh" in test
     instructor = _dry_run(where, "instructor")
     assert any('-e ".[test]"' in ln for ln in _installs(instructor))
     assert "JUPYTER_CONFIG_PATH" not in instructor  # nbgrader stays on for teachers
@@ -134,13 +156,11 @@ def test_set_up_stamps(tmp_path):
     where = _scratch(tmp_path)
     venv = where / ".venv"
     (venv / "bin").mkdir(parents=True)
-    settings = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-    settings.parent.mkdir(parents=True)
-    shutil.copy2(OVERRIDES, settings)
     now = time.time()
-    os.utime(where / "pyproject.toml", (now - 100, now - 100))
-    os.utime(where / "lab" / "overrides.json", (now - 100, now - 100))
+    for path in [where / "pyproject.toml", where / "scripts" / "install_lab_config.sh", *where.glob("lab/**/*")]:
+        os.utime(path, (now - 100, now - 100))
     (venv / ".installed").touch()
+    (venv / ".lab-config").touch()
     assert _installs(_dry_run(where, "lab")) == []
     assert [ln for ln in _installs(_dry_run(where, "test")) if "[test]" in ln]
     assert not [ln for ln in _installs(_dry_run(where, "test")) if re.search(r"-e \.$", ln)]

@@ -41,6 +41,15 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
+def axe_path(chromium_path: str) -> Path:
+    """axe-core's axe.min.js, vendored at build time by `make axe` (npm), or skip (fail in CI) saying why."""
+    path, why = bh.find_axe()
+    if path is None:
+        _unavailable(why)
+    return path
+
+
+@pytest.fixture(scope="session")
 def browser(chromium_path: str):
     """One headless Chromium for the whole session (a present but broken browser is a failure)."""
     try:

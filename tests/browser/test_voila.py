@@ -1,7 +1,9 @@
 """The start-here notebook as an app: ``voila notebooks/00_start_here.ipynb`` in headless Chromium.
 
 Voila executes the notebook and shows only its outputs: no code cells, live widgets, drawn charts,
-and a slider of the main panel that redraws its chart, just as in JupyterLab.
+and a slider of the main panel that redraws its chart, just as in JupyterLab. The page works
+offline: every request it makes goes to the Voila server (Gradient Lab's Voila template drops the
+stock template's Font Awesome CDN links; the set-up makes it the default, see lab/README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import browser_harness as bh  # noqa: E402
 
 NOTEBOOK = "notebooks/00_start_here.ipynb"
 REDRAW_LIMIT_MS = 2000.0
+REQUESTS: list[str] = []  # every URL the Voila page asked for, in order
+LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 
 def _code_lines(path: Path) -> list[str]:
@@ -40,6 +44,8 @@ def voila_page(browser, tmp_path_factory, results_dir: Path):
     try:
         server.start_voila()
         page = browser.new_page()
+        REQUESTS.clear()
+        page.on("request", lambda req: REQUESTS.append(req.url))
         # Voila streams the page while it executes the cells: "load" means all cells have run
         page.goto(server.url(), timeout=bh.run_timeout() * 1000)
         page.wait_for_selector(".gl-panel", timeout=30_000)
@@ -90,3 +96,23 @@ def test_voila_slider_redraws_chart(voila_page, results_dir: Path):
     assert move.redrew and move.latency_ms is not None and move.latency_ms <= REDRAW_LIMIT_MS, (
         f"the chart did not redraw within {REDRAW_LIMIT_MS:.0f} ms of the key press: {move}")
     assert move.svg_changed, f"the chart redrew but shows the same picture: {move}"
+
+
+@pytest.mark.browser
+def test_voila_page_makes_no_external_request(voila_page):
+    """Offline means offline: no CDN (fonts, icons, MathJax, Vega), only the Voila server itself."""
+    assert REQUESTS, "the network log is empty: requests were not recorded"
+    external = sorted({url for url in REQUESTS if not url.startswith(LOOPBACK)})
+    assert not external, f"the Voila page requested outside the server: {external}"
+    assert voila_page.locator('meta[name="gradient-lab-template"]').count() == 1, (
+        "the page was not rendered with the gradient-lab template (the set-up makes it Voila's default)")
+    icons = voila_page.evaluate("""() => [...document.fonts].filter(
+        (f) => /Font Awesome/i.test(f.family)).map((f) => f.family + ':' + f.status)""")
+    assert not [i for i in icons if i.endswith(":error")], f"Font Awesome failed to load: {icons}"
+
+
+@pytest.mark.browser
+def test_voila_page_passes_the_accessibility_audit(voila_page, axe_path):
+    result = bh.run_axe(voila_page, list(bh.OWN_WIDGETS), axe_path)
+    failures = bh.axe_failures(result)
+    assert result["checked"] >= 1 and not failures, f"axe-core in Voila: {failures}"
