@@ -53,3 +53,10 @@ def test_postbuild_installs_the_quiet_lab_settings():
     """Binder gets the same Jupyter settings as `make lab` (no news pop-up, no update check, offline Voila)."""
     text = (ROOT / "binder" / "postBuild").read_text()
     assert re.search(r"scripts/install_lab_config\.sh .*sys\.prefix", text)  # the environment Jupyter runs from
+
+
+def test_readme_has_a_binder_and_a_voila_link_per_notebook():
+    readme = (ROOT / "README.md").read_text()
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f"urlpath=lab/tree/notebooks/{nb.name})" in readme, f"no Binder link for {nb.name}"
+        assert f"urlpath=voila/render/notebooks/{nb.name})" in readme, f"no Voila link for {nb.name}"
