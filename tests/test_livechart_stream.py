@@ -42,6 +42,7 @@ class FrontEnd:
     def __init__(self, widget: LiveChart, token: str) -> None:
         self.widget, self.token = widget, token
         self.epoch, self.rows, self.total, self.cap, self.syncing, self.stale = None, [], 0, None, False, False
+        self.last_id, self.full_requests = -1, 0
         self.request_sync(full=False)
 
     def request_sync(self, full: bool) -> None:
@@ -49,11 +50,8 @@ class FrontEnd:
         if not self.syncing:
             self.syncing = True
             message = {"kind": "sync", "token": self.token, "full": self.stale}
+            self.full_requests += self.stale
             self.widget._on_front_end_message(self.widget, message, [])
-
-    @property
-    def last_id(self) -> int:
-        return self.rows[-1]["_i"] if self.rows else -1
 
     def receive(self, msg: dict) -> None:
         if msg.get("to") is not None and msg["to"] != self.token:
@@ -61,7 +59,7 @@ class FrontEnd:
         if msg["kind"] == "state":
             self.syncing = False
             if not self.stale and msg["total"] == 0 and not self.rows:
-                self.epoch, self.total = msg["epoch"], 0  # nothing drawn on either side
+                self.epoch, self.total, self.last_id = msg["epoch"], 0, msg["last"]  # nothing drawn on either side
             elif self.stale or msg["epoch"] != self.epoch or msg["total"] != self.total:
                 self.request_sync(full=True)
             return
@@ -82,6 +80,7 @@ class FrontEnd:
                 self.rows = self.rows + rows
         self.total, self.cap = msg["total"], msg["cap"]
         self.rows = self.rows[-self.cap:]
+        self.last_id = msg["first"] + len(msg["rows"]) - 1  # ids go on after an empty replace too
 
 
 def test_bytes_per_push_do_not_grow_with_the_rows_drawn():
@@ -125,7 +124,7 @@ def test_a_new_or_lagging_front_end_gets_a_snapshot_addressed_to_it():
     wire = Wire(w)
     late = FrontEnd(w, "tab-2")  # e.g. a page reload: the widget state carries no rows
     (state,) = wire.custom()  # first only (epoch, total): small whatever the rows
-    assert state == {"kind": "state", "to": "tab-2", "epoch": w.epoch, "total": 5}
+    assert state == {"kind": "state", "to": "tab-2", "epoch": w.epoch, "total": 5, "last": 4}
     late.receive(state)  # ... which shows rows are missing: ask for them
     snapshot = wire.custom()[-1]
     assert snapshot["kind"] == "replace" and snapshot["to"] == "tab-2"
@@ -152,6 +151,19 @@ def test_a_front_end_that_has_every_row_gets_no_rows_twice():
     assert view.rows == w.rows
     assert [m["kind"] for m in wire.custom()] == ["state", "replace", "append"]  # no second copy
     assert not view.syncing and not view.stale
+
+
+def test_rows_after_an_empty_replace_are_not_mistaken_for_a_gap():
+    w = LiveChart(min_interval=0.0)
+    wire = Wire(w)
+    view = FrontEnd(w, "tab-1")
+    for run in range(3):  # e.g. a training panel: clear the chart, then stream a run
+        w.set_rows([])
+        w.push([{"run": run, "step": k} for k in range(3)])
+        w.push({"run": run, "step": 3})
+    for msg in wire.custom():
+        view.receive(msg)
+    assert view.rows == w.rows and view.full_requests == 0
 
 
 def test_cap_hides_old_rows_in_the_view_but_the_kernel_keeps_them():

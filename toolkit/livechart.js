@@ -59,6 +59,7 @@ function makeStore(model) {
       if (!store.stale && msg.total === 0 && store.rows.length === store.head) {
         store.epoch = msg.epoch; // nothing drawn on either side: nothing to fetch
         store.total = 0;
+        store.lastId = msg.last;
       } else if (store.stale || msg.epoch !== store.epoch || msg.total !== store.total) {
         requestSync(true);
       }
@@ -70,6 +71,7 @@ function makeStore(model) {
       store.head = 0;
       store.epoch = msg.epoch;
       store.gen += 1;
+      store.lastId = msg.first + msg.rows.length - 1; // ids go on after an empty replace too
     } else if (msg.kind === "append") {
       if (store.epoch !== null && msg.epoch < store.epoch) return; // stale
       const rows = take(msg);
@@ -84,11 +86,11 @@ function makeStore(model) {
         if (msg.after !== store.lastId) requestSync(true); // a gap: keep drawing, the snapshot fills it in
         for (const r of rows) store.rows.push(r);
       }
+      store.lastId = msg.first + rows.length - 1;
     } else {
       return;
     }
     trim();
-    store.lastId = store.rows.length > store.head ? store.rows[store.rows.length - 1]._i : -1;
     for (const notify of store.views) notify();
   };
   store.requestSync = requestSync;

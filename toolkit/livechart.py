@@ -134,10 +134,10 @@ class LiveChart(anywidget.AnyWidget):
          "total": n, "cap": max_rows}
 
     A front end model starts by asking ``{"kind": "sync", "token": t, "full": false}``; the kernel
-    answers ``{"kind": "state", "to": t, "epoch": e, "total": n}``. Messages arrive in order, so if
-    the model then lacks rows (it started late: a page reload, a second JupyterLab window) or it
-    missed a message (``after`` is not its last id), it asks again with ``"full": true`` and gets a
-    "replace" addressed ``"to": t``. Views of one model share its rows, so a second ``display()`` of
+    answers ``{"kind": "state", "to": t, "epoch": e, "total": n, "last": id}``. Messages arrive in
+    order, so if the model then lacks rows (it started late: a page reload, a second JupyterLab
+    window) or it missed a message (``after`` is not its last id), it asks again with ``"full": true``
+    and gets a "replace" addressed ``"to": t``. Views of one model share its rows, so a second ``display()`` of
     the widget shows everything at once.
 
     Parameters
@@ -250,7 +250,8 @@ class LiveChart(anywidget.AnyWidget):
             if content.get("full"):
                 self.send({**self._replace_message(self._sent), "to": content.get("token")})
             else:
-                self.send({"kind": "state", "to": content.get("token"), "epoch": self._epoch, "total": self._sent})
+                self.send({"kind": "state", "to": content.get("token"), "epoch": self._epoch, "total": self._sent,
+                           "last": self._first_id + self._sent - 1})
 
     # -- reading the rows back ----------------------------------------------------------------------
     @property
