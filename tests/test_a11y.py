@@ -88,6 +88,19 @@ def test_layered_charts_read_their_named_datasets_and_measured_colours_are_not_s
     assert envelope == "30 series of y against x: y from 0 to 29 as x goes from 0 to 1."
 
 
+def test_filtered_layers_describe_only_their_rows():
+    rows = [{"epoch": e, "metric": m, "value": v, "rule": "bp"}
+            for e in range(3) for m, v in (("test accuracy", 0.5 + 0.1 * e), ("loss", 2.0 - 0.5 * e))]
+    base = alt.Chart(pd.DataFrame(rows)).mark_line().encode(x="epoch:Q", y=alt.Y("value:Q", title="accuracy"),
+                                                             color="rule:N")
+    acc = base.transform_filter(alt.datum.metric == "test accuracy")
+    assert describe(acc).endswith("bp: accuracy rises from 0.5 to 0.7 as epoch goes from 0 to 2.")
+    loss = base.transform_filter(~(alt.datum.metric == "test accuracy"))
+    assert "bp: accuracy falls from 2 to 1" in describe(loss)
+    odd = base.transform_filter("datum.value > 1")  # not followed: no description from the wrong rows
+    assert describe(odd) == "chart of 6 data points (epoch, rule, value)."
+
+
 def test_every_panel_names_its_controls_and_describes_its_chart():
     def render(n, kind):
         data = pd.DataFrame({"x": np.arange(n), "y": np.arange(n) * (1.0 if kind == "up" else -1.0)})

@@ -23,6 +23,7 @@ It works the same in JupyterLab and in Voila, and keeps working when a view re-r
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -127,7 +128,9 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
         x, y = _channel(enc, "x"), _channel(enc, "y")
         if not (x and y):
             continue
-        values = _layer_rows(layer, rows, datasets)
+        values = _filtered(layer, _layer_rows(layer, rows, datasets))
+        if values is None:  # a transform we cannot follow: describing all rows would mislead
+            continue
         if _mark(layer) in ("rect", "square") and _channel(enc, "color"):
             continue  # a heatmap: described by its colour below
         groups = [c["field"] for c in (_channel(enc, ch) for ch in _GROUPING) if c and _discrete(c)] + facet_fields
@@ -157,7 +160,7 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
     head = f"{title}: " if title else ""
     for layer, enc, _ in layers:  # a heatmap or map: what the colour shows, over what grid
         color = _channel(enc, "color")
-        values = _layer_rows(layer, rows, datasets)
+        values = _filtered(layer, _layer_rows(layer, rows, datasets)) or []
         shown = [v for v in (_number(r.get(color["field"])) for r in values) if v is not None] if color else []
         if _mark(layer) in ("rect", "square") and shown:
             sizes = [len({str(r.get(c["field"])) for r in values}) for c in (_channel(enc, "x"), _channel(enc, "y")) if c]
@@ -178,6 +181,47 @@ def _layer_rows(layer: Mapping[str, Any], rows: list, datasets: Mapping[str, Any
         return [r for r in own["values"] if isinstance(r, Mapping)]
     if isinstance(own, Mapping) and isinstance(datasets.get(own.get("name")), list):
         return [r for r in datasets[own["name"]] if isinstance(r, Mapping)]
+    return rows
+
+
+_COMPARE = re.compile(r"""^datum(?:\.(\w+)|\[['"](.+?)['"]\])\s*(?:(===|==|!==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?[\d.]+(?:e-?\d+)?)|(true|false)))?$""")
+
+
+def _predicate(test: Any):
+    """A row -> bool function for the filters Altair writes from ``alt.datum.f == v`` (and field
+    predicates ``{"field", "equal"/"oneOf"}``); None for anything else (then the layer is not described)."""
+    if isinstance(test, Mapping) and isinstance(test.get("field"), str):
+        field = test["field"]
+        if "equal" in test:
+            return lambda r: r.get(field) == test["equal"]
+        if isinstance(test.get("oneOf"), list):
+            return lambda r: r.get(field) in test["oneOf"]
+        return None
+    if not isinstance(test, str):
+        return None
+    text, negate = test.strip(), False
+    while text.startswith("!") or (text.startswith("(") and text.endswith(")")):
+        text, negate = (text[1:].strip(), not negate) if text[0] == "!" else (text[1:-1].strip(), negate)
+    match = _COMPARE.match(text)
+    if not match:
+        return None
+    field = match.group(1) or match.group(2)
+    op, text1, text2, number, boolean = match.group(3, 4, 5, 6, 7)
+    if op is None:
+        return (lambda r: not r.get(field)) if negate else (lambda r: bool(r.get(field)))
+    value = text1 if text1 is not None else text2 if text2 is not None else (
+        float(number) if number is not None else boolean == "true")
+    same = (lambda r: r.get(field) == value)
+    return (lambda r: not same(r)) if (op.startswith("!")) != negate else same
+
+
+def _filtered(layer: Mapping[str, Any], rows: list) -> list | None:
+    """Rows after the layer's filter transforms, or None if it has a transform we cannot follow."""
+    for step in layer.get("transform") or []:
+        keep = _predicate(step.get("filter")) if isinstance(step, Mapping) and set(step) == {"filter"} else None
+        if keep is None:
+            return None
+        rows = [r for r in rows if keep(r)]
     return rows
 
 
