@@ -139,6 +139,15 @@ def test_failures_are_recorded_and_not_rerun(tmp_path):
         sweeps.run_study(_toy(fail_above=0.9), storage=db, study="f", verbose=False)
 
 
+def test_grid_values_are_normalised_so_resumes_match(tmp_path):
+    """x is a float parameter: a grid given as integers is the same study as one given as floats."""
+    db = tmp_path / "n.db"
+    first = sweeps.run_study(_toy(), storage=db, study="n", grid={"x": [0, 1], "seed": [0]}, verbose=False)
+    again = sweeps.run_study(_toy(), storage=db, study="n", grid={"x": [0.0, 1.0], "seed": [0]}, verbose=False)
+    assert len(first) == len(again) == 2 and sorted(again.x) == [0.0, 1.0]
+    assert len(_db_trials(db, "n")) == 2  # nothing ran twice, no hidden duplicate either
+
+
 def _wait_for(pred, timeout, what):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -111,7 +111,8 @@ def _print_list() -> None:
             print(f"    --grid {k}={','.join(map(str, values))}")
         others = {k: v for k, v in exp.defaults.items() if k not in exp.grid}
         if others:
-            print("  other parameters (--set NAME=VALUE): " + ", ".join(f"{k}={v}" for k, v in others.items()))
+            pairs = ", ".join(f"{k}={v}" for k, v in others.items())
+            print(f"  other parameters (--set NAME=VALUE): {pairs}")
 
 
 def _summary(exp, df):
@@ -130,7 +131,8 @@ def _table(df) -> str:
         return df.to_string(index=False)
 
 
-def write_outputs(exp, df, summary, out: Path, study: str, meta: dict[str, Any], chart: str = "png") -> list[Path]:
+def write_outputs(exp, df, summary, out: Path, study: str, meta: dict[str, Any], chart: str = "png"
+                  ) -> list[Path]:
     """``<study>.csv`` + ``.json`` (every trial, with how it was made), ``-summary.csv``, the chart."""
     from ..io import atomic_write
     from .results import results_chart, save_results
@@ -195,9 +197,11 @@ def run(args: argparse.Namespace) -> int:
         argv = getattr(args, "argv", None) or sys.argv[1:]
         meta = {"command": "python -m toolkit " + " ".join(shlex.quote(a) for a in argv) if args.sweep_topic
                 else "python -m toolkit.sweeps " + " ".join(shlex.quote(a) for a in argv),
-                "wall_seconds": round(seconds, 1), "trial_seconds_total": round(float(df["seconds"].sum()), 1),
+                "wall_seconds": round(seconds, 1),
+                "trial_seconds_total": round(float(df["seconds"].sum()), 1),
                 "workers": args.workers, "cpus": os.cpu_count(), "machine": platform.machine(),
-                "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "python": platform.python_version(),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "storage": "<local SQLite>" if "://" not in args.storage or args.storage.startswith("sqlite")
                 else storage_url(args.storage).split("://")[0], "states": counts}
         for p in write_outputs(exp, df, summary, args.out, study, meta, args.chart):
@@ -205,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def action(topic: str) -> tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+def action(topic: str
+           ) -> tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
     """``(help, add_arguments, run)`` of the sweep action for ``topic`` (toolkit.cli's convention)."""
     if topic not in TOPIC_EXPERIMENTS:
         raise ValueError(f"topic must be one of {sorted(TOPIC_EXPERIMENTS)}; got {topic!r}")

@@ -107,7 +107,8 @@ def prepare_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAG
     experiment, options = get_experiment(experiment), options or SweepOptions()
     store = open_storage(storage, heartbeat=options.heartbeat)
     name, config = study or experiment.name, _study_config(experiment, options)
-    st = optuna.create_study(storage=store, study_name=name, direction=experiment.direction, load_if_exists=True)
+    st = optuna.create_study(storage=store, study_name=name, direction=experiment.direction,
+                             load_if_exists=True)
     old = st.user_attrs
     for key in ("gl_experiment", "gl_metric", "gl_search", "gl_defaults"):
         if key in old and old[key] != config[key]:
@@ -117,7 +118,8 @@ def prepare_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAG
         raise ValueError(f"study {name!r} has direction {st.direction.name.lower()}, the experiment wants "
                          f"{experiment.direction}")
     trials = st.get_trials(deepcopy=False)
-    if trials and (old.get("gl_grid") != config["gl_grid"] or len(trials) >= len(grid_points(experiment.grid))):
+    n_points = len(grid_points(experiment.grid))
+    if trials and (old.get("gl_grid") != config["gl_grid"] or len(trials) >= n_points):
         config["gl_queue"] = True  # the numbered first pass is over (or was for another grid)
     for key, value in config.items():
         if old.get(key) != value:
@@ -188,7 +190,8 @@ def _objective(experiment: Experiment, options: SweepOptions):
         try:
             metrics = _check_metrics(experiment.objective({**experiment.defaults, **chosen}, trial))
             if experiment.metric not in metrics:
-                raise KeyError(f"the objective returned no {experiment.metric!r} metric (it returned {sorted(metrics)})")
+                raise KeyError(f"the objective returned no {experiment.metric!r} metric "
+                               f"(it returned {sorted(metrics)})")
             if not math.isfinite(metrics[experiment.metric]):
                 raise FloatingPointError(f"{experiment.metric} is {metrics[experiment.metric]}")
         except Exception as exc:  # failed by itself: record why; study.optimize marks it FAIL
@@ -228,7 +231,7 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
     store = open_storage(storage, heartbeat=options.heartbeat)
     name = study or experiment.name
     attrs = optuna.load_study(study_name=name, storage=store).user_attrs
-    optuna.load_study(study_name=name, storage=store).set_user_attr(f"gl_pid:{me()}", time.time())  # see fail_dead
+    optuna.load_study(study_name=name, storage=store).set_user_attr(f"gl_pid:{me()}", time.time())
     st = optuna.load_study(study_name=name, storage=store, pruner=_pruner(options),
                            sampler=_sampler(attrs, experiment, options, worker))
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
@@ -244,7 +247,8 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
     while (deadline is None or time.monotonic() < deadline) and counts.get("duplicates", 0) <= 10:
         if _work_left(st, experiment, options) > 0:
             try:
-                st.optimize(_objective(experiment, options), n_trials=1, catch=(Exception,), callbacks=callbacks)
+                st.optimize(_objective(experiment, options), n_trials=1, catch=(Exception,),
+                            callbacks=callbacks)
             except UpdateFinishedTrialError:  # declared dead by another worker meanwhile: it was re-queued
                 pass
             except KeyError:  # GridSampler.after_trial on a queued trial (no grid_id); the trial is stored

@@ -45,8 +45,8 @@ def run_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, s
     experiment = get_experiment(experiment)
     if grid or fixed:
         experiment = experiment.with_options(grid=grid, fixed=fixed)
-    options = SweepOptions(search=search, n_trials=n_trials, workers=workers, prune=prune, heartbeat=heartbeat,
-                           timeout=timeout, seed=seed, threads=threads, verbose=verbose)
+    options = SweepOptions(search=search, n_trials=n_trials, workers=workers, prune=prune,
+                           heartbeat=heartbeat, timeout=timeout, seed=seed, threads=threads, verbose=verbose)
     url = storage.url if isinstance(storage, optuna.storages.RDBStorage) else storage_url(storage)
     name = study or experiment.name
     st = prepare_study(experiment, storage=url, study=name, options=options)
@@ -89,7 +89,8 @@ def _worker_main(experiment: Experiment, url: str, study: str, options: SweepOpt
         sys.exit(130)
 
 
-def _run_parallel(experiment: Experiment, url: str, name: str, options: SweepOptions, st: optuna.Study) -> None:
+def _run_parallel(experiment: Experiment, url: str, name: str, options: SweepOptions,
+                  st: optuna.Study) -> None:
     import pickle
 
     try:
@@ -115,6 +116,7 @@ def _run_parallel(experiment: Experiment, url: str, name: str, options: SweepOpt
             p.join(timeout=30)
         raise
     bad = [p.exitcode for p in procs if p.exitcode]
-    left = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING))
+    states = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+    left = st.get_trials(deepcopy=False, states=states)
     if bad and left:
         raise RuntimeError(f"{len(bad)} worker process(es) died (exit codes {bad}); re-run to resume")

@@ -63,11 +63,14 @@ def fail_dead(study: optuna.Study, heartbeat: int, leaving: str = "") -> None:
     if no registered worker of the study can still be alive (see :func:`run_worker`).
     """
     dead = lambda who: who == leaving or _dead(who)  # noqa: E731  (``leaving``: this worker, stopping)
-    anyone = any(not dead(k[len("gl_pid:"):]) for k in study.user_attrs if k.startswith("gl_pid:"))
+    workers = {k[len("gl_pid:"):]: since for k, since in study.user_attrs.items() if k.startswith("gl_pid:")}
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         who = t.user_attrs.get("gl_worker")
         started = t.datetime_start.timestamp() if t.datetime_start else time.time()
-        if (who and dead(who)) or (not who and (not anyone or time.time() - started > max(300, 30 * heartbeat))):
+        # an unnamed trial can belong only to a worker that had started before it (1 s: clock slack)
+        owner_alive = any(since < started + 1 and not dead(w) for w, since in workers.items())
+        silent = time.time() - started > max(300, 30 * heartbeat)
+        if (who and dead(who)) or (not who and (not owner_alive or silent)):
             _fail(study, t.number)
     optuna.storages.fail_stale_trials(study)
 
@@ -82,5 +85,10 @@ def _dead(worker: str) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:  # someone else's process
-        pass
-    return False
+        return False
+    try:  # killed but not yet reaped by whoever adopted it (a zombie) is dead too
+        import psutil  # (comes with jupyterlab, through ipykernel)
+
+        return psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+    except Exception:  # no psutil (then the heartbeats decide), or it was reaped meanwhile
+        return False

@@ -17,8 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 __all__ = [
     "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS",
@@ -75,7 +79,7 @@ class Experiment:
                 check_value(k, self.defaults[k], self.space[k])
 
     def with_options(self, *, grid: Mapping[str, Sequence[Any]] | None = None,
-                     fixed: Mapping[str, Any] | None = None) -> "Experiment":
+                     fixed: Mapping[str, Any] | None = None) -> Experiment:
         """A copy with some grid axes replaced and some parameters pinned to a value.
 
         A searchable parameter given in ``fixed`` leaves the grid and the space (it is pinned).
@@ -89,7 +93,7 @@ class Experiment:
         for k, values in (grid or {}).items():
             if k not in self.space:
                 raise ValueError(f"grid: unknown parameter {k!r}; searchable: {sorted(self.space)}")
-            new_grid[k] = list(values)
+            new_grid[k] = [check_value(k, v, self.space[k]) for v in values]  # 1 -> 1.0 for floats
         for k in list(fixed):
             if k in self.space:
                 check_value(k, fixed[k], self.space[k])

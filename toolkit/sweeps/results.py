@@ -70,7 +70,7 @@ def load_results(storage: Any, study: str) -> pd.DataFrame:
         row["seconds"] = t.user_attrs.get("gl_seconds", np.nan)
         error = t.user_attrs.get("gl_error", "")
         if t.state.name == "FAIL" and not error:
-            error = "interrupted (worker stopped)" + ("; run again as a later trial" if t.number in redone else "")
+            error = "interrupted (worker stopped)" + ("; run again" if t.number in redone else "")
         row["error"] = error
         row["worker"] = t.user_attrs.get("gl_worker", "")
         rows.append(row)

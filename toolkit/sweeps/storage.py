@@ -19,7 +19,8 @@ from typing import Any
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
+# heartbeats and the retry callback are "experimental" in Optuna (since v2.8/v2.9)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 __all__ = ["DEFAULT_STORAGE", "RETRY", "storage_url", "open_storage", "redact"]
 
