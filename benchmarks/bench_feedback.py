@@ -3,6 +3,8 @@
     python benchmarks/bench_feedback.py                 # both tables (accuracy, then step time)
     python benchmarks/bench_feedback.py --only timing --threads 2 --steps 50 --batch 256
     python benchmarks/bench_feedback.py --only accuracy --seeds 0 1 2 --optimizer sgd --lr 0.1   # paper mode
+    python benchmarks/bench_feedback.py --only cnn          # converted 1-D CNN (tanh) vs BP on MNIST-1D
+    python benchmarks/bench_feedback.py --only tourbillon   # Tourbillon stack vs BP/RBP/SRBP/top/local-only
 
 Accuracy: every rule of ``RULES`` plus RBP without f′, trained side by side on the same batches
 (``compare_rules``), at the notebook panel's defaults — three tanh hidden layers of 100, Adam lr
@@ -116,6 +118,39 @@ def accuracy_table(dataset: str, seeds: list[int], *, epochs: int = 10, width: i
     return "\n".join(lines)
 
 
+def cnn_table(*, epochs: int = 20, activation: str = "tanh", seed: int = 0) -> str:
+    """A small 1-D CNN on MNIST-1D trained by BP (autograd) and by ``convert(model, rule)`` (Adam 1e-3)."""
+    import torch.nn as nn
+
+    from toolkit.feedback import convert, load_dataset
+
+    split = load_dataset("mnist1d", random_state=seed)
+    act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
+
+    def make() -> nn.Module:
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Conv1d(1, 16, 5, padding=2), act(), nn.Conv1d(16, 16, 5, stride=2, padding=2), act(),
+                             nn.Flatten(), nn.Linear(16 * 20, 64), act(), nn.Linear(64, 10))
+
+    def train(model: nn.Module) -> float:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(seed)
+        x, y = split.x_train[:, None, :], split.y_train
+        for _ in range(epochs):
+            perm = torch.randperm(len(y), generator=g)
+            for i in range(0, len(y), 32):
+                idx = perm[i:i + 32]
+                opt.zero_grad()
+                F.cross_entropy(model(x[idx]), y[idx]).backward()
+                opt.step()
+        with torch.no_grad():
+            return float((model(split.x_test[:, None, :]).argmax(1) == split.y_test).float().mean())
+
+    acc = {rule: train(make() if rule == "bp" else convert(make(), rule, seed=seed)) for rule in ("bp", "srbp", "rbp")}
+    return "\n".join([f"1-D CNN ({activation}) on MNIST-1D, Adam 1e-3, {epochs} epochs, seed {seed}"]
+                     + [f"{r:<8}{a:.3f}   ({a / acc['bp']:.0%} of BP)" for r, a in acc.items()])
+
+
 def timing_table(args: argparse.Namespace) -> str:
     results = {}
     for cfg in args.configs:
@@ -142,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20, help="steps per timing round")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--configs", nargs="+", default=["4x100", "3x1000"], help="DEPTHxWIDTH hidden layers")
-    p.add_argument("--only", choices=["accuracy", "timing"], default=None, help="print one table only")
+    p.add_argument("--only", choices=["accuracy", "timing", "cnn", "tourbillon"], default=None,
+                   help="print one table only (cnn, tourbillon: extra studies, not in the default run)")
     p.add_argument("--datasets", nargs="+", default=["mnist1d", "digits"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=10)
@@ -150,6 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.only == "cnn":
+        print(cnn_table(epochs=args.epochs if args.epochs != 10 else 20))
+        return 0
+    if args.only == "tourbillon":
+        from toolkit.feedback import load_dataset, studies
+
+        for dataset in args.datasets:
+            runs = [studies.tourbillon_table(load_dataset(dataset, random_state=s), seed=s) for s in args.seeds]
+            print(f"{dataset}: Tourbillon (recirculation 10 epochs/level + SGD top 20 epochs) vs MLPs 2×100 tanh "
+                  f"(Adam 1e-3, 20 epochs), seeds {args.seeds}")
+            for k in runs[0]:
+                vals = [r[k] for r in runs]
+                sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+                print(f"  {k:<30}{statistics.mean(vals):.3f} ± {sd:.3f}")
+        return 0
     if args.only != "timing":
         for dataset in args.datasets:
             print(accuracy_table(dataset, args.seeds, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer), flush=True)

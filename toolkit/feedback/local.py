@@ -11,6 +11,10 @@ Tourbillon): an autoencoder trained without backprop. The visible pattern goes r
 twice, ``x0 → h0 → x1 = λ x0 + (1-λ) σ(V h0 + c) → h1 = σ(W x1 + b)``, and each synapse learns
 from the difference of its own postsynaptic activity between the two passes:
 ``ΔV ∝ (x0 - x1) h0ᵀ``, ``ΔW ∝ (h0 - h1) x1ᵀ``.
+
+*Tourbillon* (:class:`TourbillonStack`): such circular autoencoders stacked and trained greedily,
+a supervised top layer trained by SGD, and optionally the output error sent down the stack
+through fixed random, non-symmetric connections.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .data import Split
 
 __all__ = [
     "oja_step", "OjaStack", "DeltaRuleReadout", "RecirculationAutoencoder", "make_low_variance_task",
-    "local_learning_report",
+    "local_learning_report", "TourbillonStack",
 ]
 
 
