@@ -52,7 +52,7 @@ def _points(name: str, values: Any) -> np.ndarray:
     """A 1-D array of at least 2 finite numbers."""
     try:
         arr = np.asarray(values.float() if isinstance(values, torch.Tensor) else values, dtype=float)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must be a 1-D array of numbers, got {type(values).__name__}") from exc
     if arr.ndim != 1 or len(arr) < 2:
         raise ValueError(f"{name} must be a 1-D array of at least 2 numbers, got shape {arr.shape}")

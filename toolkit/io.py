@@ -297,7 +297,7 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"kind must be a non-empty string, got {kind!r}")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
+        raise CheckpointError(f"checkpoint file not found: path={str(path)!r}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many kinds on foreign files (KeyError, IndexError, ...)

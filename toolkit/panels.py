@@ -302,6 +302,10 @@ def dropdown(description: str, options: Any, value: Any = None) -> widgets.Dropd
     options = list(options)
     if not options:
         raise ValueError("options must hold at least one choice")
+    for option in options:
+        plain = (str, int, float)
+        if not (isinstance(option, plain) or isinstance(option, tuple) and len(option) == 2 and isinstance(option[0], str)):
+            raise TypeError(f"options must be strings, numbers or (label, value) pairs, got {option!r}")
     allowed = [o[1] if isinstance(o, tuple) and len(o) == 2 else o for o in options]  # (label, value) pairs
     if value is not None and not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
         raise ValueError(f"value must be one of the options {options!r}, got {value!r}")
