@@ -205,6 +205,19 @@ def _descendants(pid: int) -> list[tuple[int, str | None]]:
     return out
 
 
+def tree_rss_mb(pid: int) -> float | None:
+    """Resident memory (MB) of a process and all its descendants (Linux /proc; None elsewhere)."""
+    total = 0
+    for p in [pid, *(child for child, _ in _descendants(pid))]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1) if total else None
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -859,14 +872,28 @@ def chart_colours(page, root: str = "body") -> list[dict]:
     return page.evaluate(_JS_CHART_COLOURS, root)
 
 
+#: more colours than this in one group is an identity colouring of many objects (e.g. one colour per
+#: particle in an event display), not a set of series: no palette keeps 20 colours apart for every
+#: viewer. Such groups are listed by :func:`identity_colourings` (reported, not judged pair by pair).
+MAX_SERIES_COLOURS = 10
+
+
+def identity_colourings(charts: list[dict]) -> list[str]:
+    """Groups with more than MAX_SERIES_COLOURS colours (see there)."""
+    return [f"chart {c['index']} {c['title']!r}: {key.split('|')[0]} in {len(colours)} colours"
+            for c in charts for key, colours in c["groups"].items() if len(colours) > MAX_SERIES_COLOURS]
+
+
 def red_green_problems(charts: list[dict]) -> list[str]:
-    """Charts that tell two items apart only by a pair of colours a protan/deutan viewer confuses."""
+    """Charts that tell two series apart only by a pair of colours a protan/deutan viewer confuses."""
     sys.path.insert(0, str(ROOT))
     from toolkit.palette import confusable
 
     out = []
     for chart in charts:
         for key, colours in chart["groups"].items():
+            if len(colours) > MAX_SERIES_COLOURS:
+                continue
             for i, a in enumerate(colours):
                 for b in colours[i + 1:]:
                     try:

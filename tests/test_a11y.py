@@ -82,10 +82,11 @@ def test_layered_charts_read_their_named_datasets_and_measured_colours_are_not_s
     line = alt.Chart(pd.DataFrame({"x": x, "y": 3 * x})).mark_line().encode(x="x:Q", y="y:Q")
     spec = alt.layer(points, line).to_dict()
     assert "datasets" in spec and "values" not in str(spec.get("data"))  # Altair's layered layout
-    assert describe(spec) == "y against x. y rises from 0 to 2 as x goes from 0 to 1."
+    # the line first (a trajectory over its backdrop), then the points; the colour "speed" is a measurement
+    assert describe(spec) == "y against x. y rises from 0 to 3 as x goes from 0 to 1; y rises from 0 to 2 as x goes from 0 to 1."
     many = pd.DataFrame({"x": np.tile(x, 30), "y": np.repeat(np.arange(30.0), 5), "k": np.repeat(np.arange(30), 5)})
     envelope = describe(alt.Chart(many).mark_line().encode(x="x:Q", y="y:Q", detail="k:N"))
-    assert envelope == "30 series of y against x: y from 0 to 29 as x goes from 0 to 1."
+    assert envelope == "30 series of y against x. all series: y from 0 to 29 as x goes from 0 to 1."
 
 
 def test_filtered_layers_describe_only_their_rows():

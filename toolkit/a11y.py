@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anywidget
+import numpy as np
+import pandas as pd
 import traitlets
 
 __all__ = ["describe", "PanelA11y", "name_controls", "MAX_SERIES"]
@@ -81,11 +83,37 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _series_sentence(name: str, points: list[tuple[float, float]], x: str, y: str) -> str:
-    points.sort()
+def _series(rows: list, x: str, y: str, groups: list[str]) -> dict[str, np.ndarray]:
+    """{series name: (n, 2) array of finite (x, y) sorted by x}, in order of first appearance
+    (vectorised: a panel redraws with up to tens of thousands of rows)."""
+    if not rows:
+        return {}
+    frame = pd.DataFrame.from_records(rows, columns=list(dict.fromkeys([x, y, *groups])))
+    xy = frame[[x, y]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(xy).all(axis=1)
+    for column in (x, y):  # booleans are not numbers here
+        values = frame[column]
+        if values.dtype == bool:
+            keep[:] = False
+        elif values.dtype == object:
+            keep &= ~np.fromiter((type(v) is bool for v in values), bool, len(values))
+    if not keep.any():
+        return {}
+    frame, xy = frame[keep], xy[keep]
+    if len(groups) > 1:
+        names = frame[groups].astype(str).agg(", ".join, axis=1)
+    else:
+        names = frame[groups[0]].astype(str) if groups else pd.Series("", index=frame.index)
+    codes, uniques = pd.factorize(names, sort=False)
+    order = np.lexsort((xy[:, 1], xy[:, 0], codes))  # by series, then x (then y)
+    xy, codes = xy[order], codes[order]
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    return {str(uniques[c[0]]): part for c, part in zip(np.split(codes, bounds), np.split(xy, bounds))}
+
+
+def _series_sentence(name: str, points: np.ndarray, x: str, y: str) -> str:
     (x0, y0), (x1, y1) = points[0], points[-1]
-    low = min(p[1] for p in points)
-    high = max(p[1] for p in points)
+    low, high = float(points[:, 1].min()), float(points[:, 1].max())
     span = max(abs(high - low), 1e-12)
     if abs(y1 - y0) <= 0.05 * span or len(points) == 1:
         trend = f"stays near {_fmt(y0)}" if high - low <= 0.05 * max(abs(high), abs(low), 1e-12) else (
@@ -100,9 +128,10 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
     """A short text description of a chart made from its data (for ``aria-label`` / Vega ``description``).
 
     ``chart`` is a Vega-Lite dict or an Altair chart; ``rows`` are its top-level rows (default: the
-    spec's inline ``data.values``). Layers with their own inline data use those. The first layer with
-    a numeric x and y is described series by series (split by colour, dash, shape or facet field);
-    a chart without one gets a count of its data points and fields.
+    spec's inline ``data.values``). Layers with their own data use those, filtered as the layer
+    filters them. Layers with a numeric x and y are described series by series (split by colour,
+    dash, shape or facet field), lines first, up to ``max_series`` sentences; a heatmap by the range
+    of its colour; anything else by a count of its data points and fields.
     """
     spec = chart.to_dict(validate=False) if hasattr(chart, "to_dict") else chart
     if not isinstance(spec, Mapping):
@@ -123,10 +152,14 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
     facet_fields = [f["field"] for f in ([facet] if "field" in facet else facet.values())
                     if isinstance(f, Mapping) and isinstance(f.get("field"), str)]
     layers = list(_layers(spec, {}))
-    # prefer a layer that shows all rows (no transform of its own) over a filtered one
-    for layer, enc, transformed in sorted(layers, key=lambda item: item[2]):
+    head = f"{title}: " if title else ""
+    parts: list[tuple[str, str, int, list[str]]] = []  # (x title, y title, series count, sentences)
+    used = 0
+    # unfiltered layers first, lines before points and rules (a trajectory over its backdrop)
+    order = sorted(layers, key=lambda item: (item[2], _mark(item[0]) not in ("line", "trail", "area")))
+    for layer, enc, _ in order:
         x, y = _channel(enc, "x"), _channel(enc, "y")
-        if not (x and y):
+        if not (x and y) or used >= max_series:
             continue
         values = _filtered(layer, _layer_rows(layer, rows, datasets))
         if values is None:  # a transform we cannot follow: describing all rows would mislead
@@ -135,28 +168,32 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
             continue  # a heatmap: described by its colour below
         groups = [c["field"] for c in (_channel(enc, ch) for ch in _GROUPING) if c and _discrete(c)] + facet_fields
         groups = list(dict.fromkeys(g for g in groups if g not in (x["field"], y["field"])))
-        series: dict[str, list[tuple[float, float]]] = {}
-        for row in values:
-            xv, yv = _number(row.get(x["field"])), _number(row.get(y["field"]))
-            if xv is None or yv is None:
-                continue
-            name = ", ".join(str(row.get(g)) for g in groups)
-            series.setdefault(name, []).append((xv, yv))
+        series = _series(values, x["field"], y["field"], groups)
         if not series:
             continue
         xt, yt = _title(x), _title(y)
         names = list(series)
         if len(names) > 5 * max_series:  # too many to name: the envelope of all of them
-            points = [p for n in names for p in series[n]]
-            xs, ys = [p[0] for p in points], [p[1] for p in points]
-            head = f"{title}: " if title else ""
-            return _clip(f"{head}{len(names)} series of {yt} against {xt}: {yt} from {_fmt(min(ys))} to "
-                         f"{_fmt(max(ys))} as {xt} goes from {_fmt(min(xs))} to {_fmt(max(xs))}.")
-        sentences = [_series_sentence(n, series[n], xt, yt) for n in names[:max_series]]
-        more = f"; and {len(names) - max_series} more series" if len(names) > max_series else ""
-        head = f"{title}: " if title else ""
-        kind = f"{len(names)} series of " if len(names) > 1 else ""
-        return _clip(f"{head}{kind}{yt} against {xt}. " + "; ".join(sentences) + more + ".")
+            points = np.concatenate([series[n] for n in names])
+            xs, ys = points[:, 0], points[:, 1]
+            sentences = [f"all series: {yt} from {_fmt(min(ys))} to {_fmt(max(ys))} as {xt} goes "
+                         f"from {_fmt(min(xs))} to {_fmt(max(xs))}"]
+        else:
+            room = max_series - used
+            sentences = [_series_sentence(n, series[n], xt, yt) for n in names[:room]]
+            if len(names) > room:
+                sentences[-1] += f"; and {len(names) - room} more series"
+        parts.append((xt, yt, len(names), sentences))
+        used += len(sentences)
+    if parts:
+        xt0, yt0, n0, _ = parts[0]
+        text = head + (f"{n0} series of " if n0 > 1 and len(parts) == 1 else "") + f"{yt0} against {xt0}. "
+        said = []
+        for xt, yt, _, sentences in parts:
+            if (xt, yt) != (xt0, yt0):
+                sentences = [f"{yt} against {xt}: {sentences[0]}", *sentences[1:]]
+            said += sentences
+        return _clip(text + "; ".join(said) + ".")
     head = f"{title}: " if title else ""
     for layer, enc, _ in layers:  # a heatmap or map: what the colour shows, over what grid
         color = _channel(enc, "color")
@@ -279,14 +316,19 @@ function asImage(svg, label) {
 // a chart outside a panel: the spec's own description (Vega puts it in aria-label), else what the
 // picture says in words (title, axis titles, legend entries)
 function fallbackLabel(svg) {
-  const own = svg.getAttribute('aria-label');
-  if (own) return own;
+  // Vega puts the spec's description on the view's container element, not on the SVG
+  for (let node = svg; node && !node.classList?.contains('gl-livechart-widget'); node = node.parentElement) {
+    const label = node.getAttribute && node.getAttribute('aria-label');
+    if (label && label !== ACTIONS) return label;
+    if (node.classList?.contains('gl-livechart')) break;
+  }
   const texts = (sel) => [...svg.querySelectorAll(sel)].map((t) => t.textContent.trim()).filter(Boolean);
   const title = texts('.role-title-text').join(' ');
   const axes = [...new Set(texts('.role-axis-title'))];
   const legend = texts('.role-legend-label');
   let label = 'Chart' + (title ? ` "${title}"` : '');
-  if (axes.length) label += ` of ${axes.reverse().join(' against ')}`;
+  if (axes.length === 2) label += ` of ${axes[1]} against ${axes[0]}`;
+  else if (axes.length) label += ` with axes ${axes.join(', ')}`;
   if (legend.length) label += `; series: ${legend.slice(0, 8).join(', ')}${legend.length > 8 ? ', ...' : ''}`;
   return label;
 }
