@@ -157,19 +157,23 @@ KNOWN_FAILURES: dict[str, str] = {
     'toolkit.diffusion.verify':
         "12/14 bad inputs (unnamed 2, wrong_type 10); e.g. model=0.0 -> AttributeError: 'float' object has no attribute 'bicubic'",
     'toolkit.feedback.FeedbackLinear':
-        "10/16 bad inputs (accepted 1, oom 1, unnamed 6, wrong_type 2); e.g. in_features=torch.randn((5, 1, 6), float32) -> TypeError: empty(): argument 'size' failed to unpack the object at pos 2 with error 'type ",
+        "6/16 bad inputs (accepted 1, unnamed 3, wrong_type 2); e.g. bias=torch.nan((4,), float32) -> RuntimeError: Boolean value of Tensor with more than one value is ambiguous",
     'toolkit.feedback.Split':
         "3/13 bad inputs (accepted 3); e.g. x_train='not-a-value' -> ok",
     'toolkit.feedback.accuracy':
         "13/13 bad inputs (unnamed 13); e.g. net=-217358.08669837727 -> TypeError: 'float' object is not callable",
     'toolkit.feedback.angle_between':
         "2/13 bad inputs (wrong_type 2); e.g. a=None -> RuntimeError: Could not infer dtype of NoneType",
+    'toolkit.feedback.compare_rules':
+        "2/16 bad inputs (unnamed 2); e.g. rules=0.0 -> TypeError: object of type 'float' has no len()",
     'toolkit.feedback.fit':
         "13/13 bad inputs (wrong_type 13); e.g. net=8.705268717719238e-07 -> AttributeError: 'float' object has no attribute 'rule'",
     'toolkit.feedback.load_dataset':
-        "2/13 bad inputs (accepted 1, wrong_type 1); e.g. path=numpy.inf((2, 4, 4), float32) -> RuntimeError: Error calling __set_name__ on 'Field' instance 'preserves_dtype' in 'Transfo",
+        "1/13 bad inputs (accepted 1); e.g. limit=<opaque object> -> ok",
     'toolkit.feedback.load_mnist':
         "7/13 bad inputs (unnamed 7); e.g. directory=torch.ones((4,), int64) -> TypeError: expected str, bytes or os.PathLike object, not Tensor",
+    'toolkit.feedback.make_mnist1d':
+        "1/13 bad inputs (accepted 1); e.g. shift=<opaque object> -> ok",
     'toolkit.feedback.quantize':
         "4/13 bad inputs (wrong_type 4); e.g. t=True -> AttributeError: 'bool' object has no attribute 'abs'",
     'toolkit.feedback.read_idx':
@@ -209,7 +213,7 @@ KNOWN_FAILURES: dict[str, str] = {
     'toolkit.sweeps.load_shipped':
         "1/13 bad inputs (unnamed 1); e.g. name=numpy.randn((5, 1, 1, 1), float32) -> ValueError: The truth value of an array with more than one element is ambiguous. Use a.any",
     'toolkit.sweeps.open_storage':
-        "13/13 bad inputs (timeout 1, unnamed 12); e.g. storage='not-a-value' -> timeout",
+        "12/13 bad inputs (unnamed 12); e.g. heartbeat=nan -> TypeError: expected str, bytes or os.PathLike object, not int",
     'toolkit.sweeps.param_key':
         "13/13 bad inputs (unnamed 11, wrong_type 2); e.g. params=5.889989600807594e+307 -> TypeError: 'float' object is not iterable",
     'toolkit.sweeps.prepare_study':
@@ -225,7 +229,7 @@ KNOWN_FAILURES: dict[str, str] = {
     'toolkit.sweeps.save_results':
         "4/13 bad inputs (unnamed 4); e.g. path=numpy.ones((0, 4), float32) -> TypeError: expected str, bytes or os.PathLike object, not ndarray",
     'toolkit.sweeps.serve_dashboard':
-        "7/13 bad inputs (unnamed 7); e.g. storage=0.0 -> TypeError: expected str, bytes or os.PathLike object, not float",
+        "8/13 bad inputs (unnamed 8); e.g. storage=0.0 -> TypeError: expected str, bytes or os.PathLike object, not float",
     'toolkit.sweeps.show_results':
         "13/13 bad inputs (wrong_type 13); e.g. df=-217358.08669837727 -> AttributeError: 'float' object has no attribute 'attrs'",
     'toolkit.sweeps.storage_url':
@@ -247,7 +251,7 @@ KNOWN_FAILURES: dict[str, str] = {
     'toolkit.tracking.assign_edges':
         "12/14 bad inputs (unnamed 2, wrong_type 10); e.g. logits=<opaque object> -> TypeError: sigmoid(): argument 'input' (position 1) must be Tensor, not Opaque",
     'toolkit.tracking.assignment_objective':
-        "3/13 bad inputs (accepted 1, nan_lost 1, unnamed 1); e.g. cost=torch.inf((8, 2), float32) -> ValueError: operands could not be broadcast together with shapes (8,2) (4,4)",
+        "1/13 bad inputs (unnamed 1); e.g. cost=torch.inf((8, 2), float32) -> ValueError: operands could not be broadcast together with shapes (8,2) (4,4)",
     'toolkit.tracking.barrier_height':
         "7/13 bad inputs (unnamed 7); e.g. values=<opaque object> -> TypeError: float() argument must be a string or a real number, not 'Opaque'",
     'toolkit.tracking.bce_loss':
@@ -275,7 +279,7 @@ KNOWN_FAILURES: dict[str, str] = {
     'toolkit.tracking.hamming_loss':
         "9/13 bad inputs (silent_nan 1, unnamed 3, wrong_type 5); e.g. target=numpy.ones((0, 4), float32) -> AttributeError: 'numpy.ndarray' object has no attribute 'float'",
     'toolkit.tracking.highland_theta0':
-        "8/13 bad inputs (nan_lost 1, unnamed 7); e.g. energy=torch.ones((0, 4), float32) -> ValueError: operands could not be broadcast together with shapes (0,4) (4,4)",
+        "6/13 bad inputs (unnamed 6); e.g. energy=torch.ones((0, 4), float32) -> ValueError: operands could not be broadcast together with shapes (0,4) (4,4)",
     'toolkit.tracking.image_rmse':
         "2/13 bad inputs (unnamed 2); e.g. image='not-a-value' -> ValueError: could not convert string to float: 'not-a-value'",
     'toolkit.tracking.instability':
