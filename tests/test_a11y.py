@@ -102,6 +102,17 @@ def test_filtered_layers_describe_only_their_rows():
     assert describe(odd) == "chart of 6 data points (epoch, rule, value)."
 
 
+def test_concatenated_layer_charts_inherit_data_and_titles():
+    data = pd.DataFrame({"z": [0.0, 10.0, 20.0], "u": [1.0, 2.0, 4.0], "w": [5.0, 3.0, 1.0]})
+    base = alt.Chart(data)
+    left = alt.layer(base.mark_point().encode(x=alt.X("z:Q", title="z (mm)"), y=alt.Y("u:Q", title="x (mm)")),
+                     base.mark_line().encode(x="z:Q", y="u:Q"))
+    right = base.mark_line().encode(x=alt.X("z:Q", title="z (mm)"), y=alt.Y("w:Q", axis=alt.Axis(title="y (mm)")))
+    assert describe(left | right) == ("x (mm) against z (mm). x (mm) rises from 1 to 4 as z (mm) goes from 0 to 20; "
+                                      "y (mm) against z (mm): y (mm) falls from 5 to 1 as z (mm) goes from 0 to 20; "
+                                      "x (mm) rises from 1 to 4 as z (mm) goes from 0 to 20.")
+
+
 def test_every_panel_names_its_controls_and_describes_its_chart():
     def render(n, kind):
         data = pd.DataFrame({"x": np.arange(n), "y": np.arange(n) * (1.0 if kind == "up" else -1.0)})

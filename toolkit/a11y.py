@@ -59,22 +59,33 @@ def _mark(layer: Mapping[str, Any]) -> str:
     return mark.get("type", "") if isinstance(mark, Mapping) else str(mark or "")
 
 
-def _title(enc: dict) -> str:
-    title = enc.get("title")
-    return title if isinstance(title, str) and title else enc["field"]
+def _title(enc: dict, titles: Mapping[str, str] | None = None) -> str:
+    """The channel's title (its own, its axis' or legend's, another layer's for the same field), else the field."""
+    for title in (enc.get("title"), (enc.get("axis") or {}).get("title"), (enc.get("legend") or {}).get("title"),
+                  (titles or {}).get(enc["field"])):
+        if isinstance(title, str) and title:
+            return title
+    return enc["field"]
 
 
-def _layers(spec: Mapping[str, Any], inherited: dict) -> Iterable[tuple[dict, dict, bool]]:
-    """(layer spec, merged encoding, has its own transform) for every drawing layer of a spec."""
+def _layers(spec: Mapping[str, Any], inherited: dict, data: Any = None,
+            transforms: tuple = ()) -> Iterable[tuple[dict, dict, bool]]:
+    """(layer with its effective data and transforms, merged encoding, filtered?) for every drawing
+    layer of a spec: a child inherits its parent's data and transforms (and, in a layer, encoding)."""
     encoding = {**inherited, **(spec.get("encoding") or {})}
+    data = spec.get("data", data)
+    transforms = (*transforms, *(spec.get("transform") or []))
     if "mark" in spec:
-        yield dict(spec), encoding, bool(spec.get("transform"))
+        layer = {**spec, "transform": list(transforms)}
+        if data is not None:
+            layer["data"] = data
+        yield layer, encoding, bool(transforms)
     for key in _CONTAINERS:
         for sub in spec.get(key) or []:
             if isinstance(sub, Mapping):
-                yield from _layers(sub, encoding if key == "layer" else {})
+                yield from _layers(sub, encoding if key == "layer" else {}, data, transforms)
     if isinstance(spec.get("spec"), Mapping):  # a facet
-        yield from _layers(spec["spec"], encoding)
+        yield from _layers(spec["spec"], encoding, data, transforms)
 
 
 def _number(value: Any) -> float | None:
@@ -153,6 +164,12 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
                     if isinstance(f, Mapping) and isinstance(f.get("field"), str)]
     layers = list(_layers(spec, {}))
     head = f"{title}: " if title else ""
+    titles: dict[str, str] = {}  # a field titled in one layer reads the same in the others
+    for _, enc, _ in layers:
+        for channel in enc:
+            c = _channel(enc, channel)
+            if c and _title(c) != c["field"]:
+                titles.setdefault(c["field"], _title(c))
     parts: list[tuple[str, str, int, list[str]]] = []  # (x title, y title, series count, sentences)
     used = 0
     # unfiltered layers first, lines before points and rules (a trajectory over its backdrop)
@@ -171,7 +188,7 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
         series = _series(values, x["field"], y["field"], groups)
         if not series:
             continue
-        xt, yt = _title(x), _title(y)
+        xt, yt = _title(x, titles), _title(y, titles)
         names = list(series)
         if len(names) > 5 * max_series:  # too many to name: the envelope of all of them
             points = np.concatenate([series[n] for n in names])
