@@ -80,7 +80,7 @@ def test_convert_validation():
     with pytest.raises(ValueError, match="rule"):
         convert(nn.Sequential(nn.Linear(2, 2)), "magic")
     with pytest.raises(ValueError, match="rule"):
-        convert(nn.Sequential(nn.Linear(2, 2)), "arbp")
+        convert(nn.Sequential(nn.Linear(2, 2)), "nonlinear")  # channel options live in FeedbackMLP
     with pytest.raises(ValueError, match="no nn.Linear"):
         convert(nn.Sequential(nn.ReLU()), "rbp")
     with pytest.raises(TypeError, match="model"):
@@ -183,3 +183,44 @@ def test_alignment_report_covers_converted_convolutions():
         fa[2].feedback.copy_(fa[2].weight)
         fa[5].feedback.copy_(fa[5].weight.T)
     assert all(r["gradient_angle"] < 1e-5 and r["weight_angle"] < 1e-5 for r in alignment_report(fa, x, y))
+
+
+@pytest.mark.parametrize("rule, decay", [("arbp", 0.0), ("kp", 0.05)])
+def test_converted_adaptive_rules_keep_or_shrink_B_minus_WT(rule, decay):
+    """ΔB = ΔWᵀ at every SGD step: B − Wᵀ is constant (arbp) or shrinks by (1 − lr·λ) per step (kp)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(24, 7), nn.Tanh(),
+                          nn.Linear(7, 4)).double()
+    net = convert(model, rule, seed=0)
+    from toolkit.feedback.convert import FeedbackConv
+    pairs = [(m.feedback, m.weight if isinstance(m, FeedbackConv) else None, m) for m in net.modules()
+             if hasattr(m, "feedback")]
+    diff0 = [(fb - (m.weight if isinstance(m, FeedbackConv) else m.weight.T)).detach().clone() for fb, _, m in pairs]
+    assert all(isinstance(fb, nn.Parameter) for fb, _, _ in pairs)
+    lr, steps = 0.1, 6
+    opt = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=decay)
+    x = torch.randn(10, 1, 8, dtype=torch.float64)
+    y = torch.randint(0, 4, (10,))
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    for (fb, _, m), d0 in zip(pairs, diff0):
+        w = m.weight if isinstance(m, FeedbackConv) else m.weight.T
+        torch.testing.assert_close(fb - w, d0 * (1 - lr * decay) ** steps)
+
+
+def test_converted_asrbp_feedback_grad_is_input_times_output_error():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)).double()
+    net = convert(model, "asrbp", seed=0)
+    x = torch.randn(9, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (9,))
+    F.cross_entropy(net(x), y).backward()
+    h1 = torch.tanh(net[0](x))
+    h2 = torch.tanh(net[2](h1))
+    e = (torch.softmax(net[4](h2), 1) - F.one_hot(y, 3)) / len(y)
+    torch.testing.assert_close(net[2].feedback.grad, h1.T @ e)
+    torch.testing.assert_close(net[4].feedback.grad, h2.T @ e)
+    with pytest.raises(ValueError, match="convolution"):
+        convert(nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(12, 3)), "dkp")

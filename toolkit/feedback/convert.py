@@ -32,7 +32,11 @@ from .engine import canonical_rule
 
 __all__ = ["FeedbackLinear", "FeedbackConv", "convert", "CONVERT_RULES"]
 
-CONVERT_RULES = ("bp", "rbp", "srbp", "sign", "sign-resampled", "rbp-resampled")
+CONVERT_RULES = ("bp", "rbp", "srbp", "sign", "sign-resampled", "rbp-resampled", "arbp", "asrbp", "kp", "dkp")
+# adaptive rules: B is a parameter whose gradient is the forward rule's update, ΔB = ΔWᵀ (x · δᵀ);
+# kp / dkp are arbp / asrbp trained with weight decay on W and B (the optimiser's weight_decay)
+_ADAPTIVE = ("arbp", "asrbp", "kp", "dkp")
+_SKIPPING = ("srbp", "asrbp", "dkp")
 
 
 class _SkipContext:
@@ -56,9 +60,12 @@ class _FeedbackLinearFn(torch.autograd.Function):
         x2 = x.reshape(-1, x.shape[-1])
         grad_w = g2.T @ x2
         grad_b = g2.sum(0) if ctx.has_bias else None
-        grad_x = None
+        grad_x = grad_fb = None
         if ctx.mode == "output":  # DFA output layer: remember e for the layers below
             ctx.context.error = g2
+        if ctx.needs_input_grad[3]:  # adaptive: the feedback synapse learns x · (what it carries)ᵀ
+            carried_down = ctx.context.error if ctx.mode == "skip" else g2
+            grad_fb = x2.T @ carried_down
         if ctx.needs_input_grad[0]:
             if ctx.mode == "bp":
                 carried = g2 @ weight
@@ -70,7 +77,7 @@ class _FeedbackLinearFn(torch.autograd.Function):
                                        "nn.Linear must be the model's output layer")
                 carried = ctx.context.error @ feedback.T
             grad_x = carried.reshape(x.shape)
-        return grad_x, grad_w, grad_b, None, None, None
+        return grad_x, grad_w, grad_b, grad_fb, None, None
 
 
 class FeedbackLinear(nn.Linear):
@@ -79,13 +86,20 @@ class FeedbackLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, rule: str = "rbp",
                  feedback_cols: int | None = None, mode: str = "feedback", generator: torch.Generator | None = None,
                  context: _SkipContext | None = None) -> None:
+        # sizes first: a weight and a feedback matrix of in × out floats are allocated right away
+        if check_int("in_features", in_features, low=1) * check_int("out_features", out_features, low=1) > 10**8:
+            raise ValueError(f"in_features × out_features must be at most 1e8 (weights of 400 MB), "
+                             f"got {in_features} × {out_features}")
         super().__init__(in_features, out_features, bias)
         self.rule = rule
         self.mode = mode
         self._context = context
         self._gen = generator or torch.Generator().manual_seed(0)
         cols = out_features if feedback_cols is None else feedback_cols
-        self.register_buffer("feedback", self._draw((in_features, cols)))
+        if rule in _ADAPTIVE:
+            self.feedback = nn.Parameter(self._draw((in_features, cols)))
+        else:
+            self.register_buffer("feedback", self._draw((in_features, cols)))
         if rule in ("sign", "sign-resampled"):
             self.register_buffer("magnitude", self.feedback.abs().clone())
 
@@ -129,6 +143,7 @@ class _FeedbackConvFn(torch.autograd.Function):
         grad_w = conv_weight(x, weight.shape, grad_out, stride, padding, dilation, groups)  # local
         grad_b = grad_out.sum(dim=(0, *range(2, grad_out.ndim))) if has_bias else None
         grad_x = None
+        grad_fb = grad_w if ctx.needs_input_grad[3] else None  # adaptive kernel: ΔB = ΔW
         if ctx.needs_input_grad[0]:
             if mode == "skip":  # flatten and project the output error
                 if context.error is None or context.error.shape[0] != grad_out.shape[0]:
@@ -138,7 +153,7 @@ class _FeedbackConvFn(torch.autograd.Function):
             else:  # transposed convolution with B (bp: with W itself)
                 kernel = weight if mode == "bp" else feedback
                 grad_x = conv_input(x.shape, kernel, grad_out, stride, padding, dilation, groups)
-        return grad_x, grad_w, grad_b, None, None, None, None, None, None, None, None
+        return grad_x, grad_w, grad_b, grad_fb, None, None, None, None, None, None, None
 
 
 class FeedbackConv(nn.Module):
@@ -163,10 +178,16 @@ class FeedbackConv(nn.Module):
         self._gen = generator or torch.Generator().manual_seed(0)
         fan_in = self.weight[0].numel()
         if mode == "skip":
+            if rule in _ADAPTIVE:
+                raise ValueError(f"rule {rule!r} cannot convert a convolution: its skip feedback is drawn at the "
+                                 f"first forward pass and could not be handed to an optimizer; use 'srbp' or 'arbp'")
             self.register_buffer("feedback", torch.empty(0, n_out, dtype=self.weight.dtype))
         else:
-            b = (torch.rand(self.weight.shape, generator=self._gen) * 2 - 1) / math.sqrt(fan_in)
-            self.register_buffer("feedback", b.to(self.weight.dtype))
+            b = ((torch.rand(self.weight.shape, generator=self._gen) * 2 - 1) / math.sqrt(fan_in)).to(self.weight.dtype)
+            if rule in _ADAPTIVE:
+                self.feedback = nn.Parameter(b)
+            else:
+                self.register_buffer("feedback", b)
             if rule in ("sign", "sign-resampled"):
                 self.register_buffer("magnitude", self.feedback.abs().clone())
 
@@ -199,8 +220,11 @@ def convert(model: nn.Module, rule: str = "rbp", *, seed: int | None = 0, inplac
     """Return ``model`` with every ``nn.Linear`` replaced by a :class:`FeedbackLinear` for ``rule``.
 
     Weights and biases are copied; feedback matrices are drawn from ``seed``. ``rule`` is one of
-    :data:`CONVERT_RULES` (adaptive rules and the non-linear channel live in ``FeedbackMLP``).
-    The input layer's backward output is never used, so its feedback only matters for ``rbp``.
+    :data:`CONVERT_RULES`. For the adaptive rules ``arbp`` / ``asrbp`` the feedback matrices are
+    parameters whose ``.grad`` is the forward rule's update (ΔB = ΔWᵀ); ``kp`` / ``dkp`` are the same
+    mechanics — train them with weight decay on W and B (``torch.optim.SGD(..., weight_decay=λ)`` or
+    ``AdamW``): then B − Wᵀ shrinks by (1 − lr·λ) per step (Kolen–Pollack). Channel options (bits,
+    sparsity, μ, the non-linear channel) live in ``FeedbackMLP`` only.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -216,12 +240,12 @@ def convert(model: nn.Module, rule: str = "rbp", *, seed: int | None = 0, inplac
     n_out = linears[-1][1].out_features
     context = _SkipContext()
     for name, old in [(n, m) for n, m in model.named_modules() if type(m) in (nn.Conv1d, nn.Conv2d)]:
-        new = FeedbackConv(old, rule=rule, mode="skip" if rule == "srbp" else "feedback", n_out=n_out,
+        new = FeedbackConv(old, rule=rule, mode="skip" if rule in _SKIPPING else "feedback", n_out=n_out,
                            generator=gen, context=context).to(device=old.weight.device)
         new.train(old.training)
         _replace(model, name, new)
     for k, (name, old) in enumerate(linears):
-        if rule == "srbp":
+        if rule in _SKIPPING:
             mode = "output" if k == len(linears) - 1 else "skip"
             cols = n_out
         else:
