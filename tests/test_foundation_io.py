@@ -3,6 +3,7 @@ every unreadable file becomes a CheckpointError that names it."""
 
 import os
 import stat
+import time
 
 import numpy as np
 import pytest
@@ -359,18 +360,26 @@ def _dead_pid():
 def test_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path):
     target = tmp_path / "metrics.json"
     dead, alive = _dead_pid(), os.getppid()
-    stale_file = tmp_path / f".metrics.json.{dead}.abcd.tmp"
+    stale_file = tmp_path / f".metrics.json.{dead}.abcd0123.tmp"
     stale_file.write_bytes(b"x" * 1000)
-    stale_dir = tmp_path / f".metrics.json.{dead}.ef01.tmp"
+    stale_dir = tmp_path / f".metrics.json.{dead}.ef014567.tmp"
     stale_dir.mkdir()
     (stale_dir / "chunk").write_bytes(b"y")
-    live = tmp_path / f".metrics.json.{alive}.2345.tmp"  # another process still writing: keep
+    live = tmp_path / f".metrics.json.{alive}.23456789.tmp"  # another process still writing: keep
     live.write_bytes(b"z")
     other = tmp_path / f".other.json.{dead}.abcd.tmp"  # another target's temporary: not ours to judge
     other.write_bytes(b"w")
+    longer = tmp_path / f".metrics.json.bak.{dead}.0123abcd.tmp"  # ... even when its name starts like ours
+    longer.write_bytes(b"v")
+    legacy_old = tmp_path / ".metrics.json.k3_9xq2a.tmp"  # mkstemp name from an older toolkit, 1 h old
+    legacy_old.write_bytes(b"u")
+    os.utime(legacy_old, (time.time() - 3600, time.time() - 3600))
+    legacy_new = tmp_path / ".metrics.json.p0q1r2s3.tmp"  # ... and one that may still be being written
+    legacy_new.write_bytes(b"t")
     with atomic_write(target) as fh:
         fh.write("{}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["metrics.json", live.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["metrics.json", live.name, other.name, longer.name, legacy_new.name])
 
 
 def test_atomic_write_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):

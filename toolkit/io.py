@@ -26,6 +26,7 @@ import glob
 import hashlib
 import io
 import os
+import re
 import secrets
 import shutil
 import time
@@ -72,10 +73,13 @@ def _writer_alive(pid: int) -> bool:
 
 def _is_stale(entry: Path, target: Path) -> bool:
     """A temporary of ``target`` whose writer is gone (dead pid, or an old pid-less legacy name)."""
-    middle = entry.name[len(target.name) + 2:].rsplit(".", 1)[0]  # "<pid>.<random>" or "<random>"
-    pid, _, rest = middle.partition(".")
-    if pid.isdigit() and rest:
-        return int(pid) != os.getpid() and not _writer_alive(int(pid))
+    rest = entry.name[len(target.name) + 2:]  # after ".<target>."
+    ours = re.fullmatch(r"(\d+)\.[0-9a-f]{8}\.(tmp|old)", rest)
+    if ours:
+        pid = int(ours.group(1))
+        return pid != os.getpid() and not _writer_alive(pid)
+    if not re.fullmatch(r"[a-z0-9_]{8}\.tmp", rest):  # mkstemp's names (toolkit <= 0.1); anything else is not ours
+        return False
     try:
         return time.time() - entry.lstat().st_mtime > LEGACY_TEMP_AGE_S
     except FileNotFoundError:
