@@ -876,3 +876,38 @@ def test_the_fuzzer_tells_good_from_bad():
 
 if __name__ == "__main__" and "--worker" in sys.argv:
     worker_main()
+
+
+def _issue_examples():
+    """The issue's and the fuzzer's concrete findings that are fixed: each must now be a clean error."""
+    import base64
+
+    import numpy as np
+    import torch
+
+    from toolkit.feedback import FeedbackLinear
+    from toolkit.panels import decode_state
+    from toolkit.tracking import (DetectorConfig, assignment_objective, build_graph, highland_theta0,
+                                  simulate_events, tracks_from_edges)
+
+    deep = "k:" + base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    event = simulate_events(1, DetectorConfig(), random_state=0)[0]
+    nan_event = type(event)(**{**event.__dict__, "x": np.where(np.arange(len(event.x)) == 0, np.nan, event.x)})
+    return {
+        "tracks_from_edges(edge id >= n_hits)": (lambda: tracks_from_edges(3, torch.tensor([[0], [5]]), [True]),
+                                                 "edge_index"),
+        "build_graph(NaN hit)": (lambda: build_graph(nan_event), "event"),
+        "decode_state(nested JSON)": (lambda: decode_state(deep), "state"),
+        "FeedbackLinear(out_features=2e16)": (lambda: FeedbackLinear(8, 2 * 10**16), "out_features"),
+        "highland_theta0(NaN)": (lambda: highland_theta0(100.0, float("nan")), "x_over_x0"),
+        "assignment_objective(y with NaN)": (lambda: assignment_objective(np.zeros((2, 2)), np.full((2, 2), np.nan)),
+                                             "y"),
+    }
+
+
+@pytest.mark.parametrize("example", list(_issue_examples()) if __name__ != "__main__" else [])
+def test_issue_examples_are_clean_errors(example):
+    call, param = _issue_examples()[example]
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert names_parameter(str(info.value), param), str(info.value)
