@@ -25,7 +25,8 @@ Outcome classes (``classify``):
 
 A function with failures it is not yet fixed for is listed in ``KNOWN_FAILURES`` with the reason:
 it runs as ``xfail(strict=True)``, so fixing it makes the suite say so. ``FUZZ_REPORT=path`` writes
-every outcome as JSON lines (the figures of the reliability report).
+every outcome as JSON lines (the figures of the reliability report); after fixing functions,
+regenerate the list with ``python tests/test_fuzz_public_api.py --known-failures path``.
 """
 
 from __future__ import annotations
@@ -874,8 +875,6 @@ def test_the_fuzzer_tells_good_from_bad():
     assert names_parameter("rho must be > 0", "rho") and not names_parameter("rhos must be > 0", "rho")
 
 
-if __name__ == "__main__" and "--worker" in sys.argv:
-    worker_main()
 
 
 def _issue_examples():
@@ -911,3 +910,39 @@ def test_issue_examples_are_clean_errors(example):
     with pytest.raises((ValueError, TypeError)) as info:
         call()
     assert names_parameter(str(info.value), param), str(info.value)
+
+
+def write_known_failures(report_path: str) -> int:
+    """Rewrite the KNOWN_FAILURES block of this file from a FUZZ_REPORT file; returns the number of entries."""
+    import collections
+
+    by_function: dict[str, list[dict]] = collections.defaultdict(list)
+    for line in open(report_path):
+        row = json.loads(line)
+        by_function[row["function"]].append(row)
+    lines = ["KNOWN_FAILURES: dict[str, str] = {"]
+    for name in sorted(by_function):
+        bad = [r for r in by_function[name] if r["class"] not in GOOD]
+        if not bad:
+            continue
+        classes = ", ".join(f"{k} {v}" for k, v in sorted(collections.Counter(r["class"] for r in bad).items()))
+        detail = bad[0]["detail"]
+        detail = f"{detail[0]}: {detail[1]}" if isinstance(detail, list) else str(detail)
+        detail = " ".join(detail.split())[:90].replace("\\", "/")
+        reason = (f"{len(bad)}/{len(by_function[name])} bad inputs ({classes}); "
+                  f"e.g. {bad[0]['param']}={bad[0]['value']} -> {detail}")
+        lines += [f"    {name!r}:", f"        {json.dumps(reason, ensure_ascii=False)},"]
+    lines.append("}")
+    text = Path(__file__).read_text()
+    begin, end = "# --- known failures: begin\n", "# --- known failures: end"
+    head, rest = text.split(begin, 1)  # the markers' first occurrences are the block's (these lines come later)
+    _, tail = rest.split(end, 1)
+    Path(__file__).write_text(head + begin + "\n".join(lines) + "\n" + end + tail)
+    return len(lines) - 2
+
+
+if __name__ == "__main__" and "--worker" in sys.argv:
+    worker_main()
+elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--known-failures":
+    # FUZZ_REPORT=r.jsonl pytest tests/test_fuzz_public_api.py; python tests/test_fuzz_public_api.py --known-failures r.jsonl
+    print(f"{write_known_failures(sys.argv[2]) // 2} known failures written")
