@@ -18,31 +18,16 @@ Command line: ``python -m toolkit sweep TOPIC [--grid seed=0:5] [--workers 2] [-
 
 from .engine import SweepOptions, prepare_study, run_worker
 from .parallel import run_study
-from .registry import (
-    TOPIC_EXPERIMENTS,
-    Experiment,
-    experiment_names,
-    get_experiment,
-    grid_points,
-    param_key,
-    register,
-)
-from .results import (
-    load_results,
-    load_shipped,
-    read_results,
-    results_chart,
-    save_results,
-    summarize,
-)
+from .registry import (TOPIC_EXPERIMENTS, Experiment, experiment_names, get_experiment, grid_points,
+                       param_key, register)
+from .results import load_results, load_shipped, read_results, results_chart, save_results, summarize
 from .storage import DEFAULT_STORAGE, open_storage, storage_url
 
 __all__ = [
     "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS", "grid_points",
     "param_key", "run_study", "run_worker", "prepare_study", "SweepOptions", "open_storage", "storage_url",
     "DEFAULT_STORAGE", "PruningCallback", "load_results", "summarize", "results_chart", "save_results",
-    "read_results", "load_shipped",
-    "show_results", "serve_dashboard",
+    "read_results", "load_shipped", "show_results", "serve_dashboard",
 ]
 
 

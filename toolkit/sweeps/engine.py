@@ -177,6 +177,8 @@ def _duplicate(trial: optuna.Trial, key: str) -> bool:
 
 def _objective(experiment: Experiment, options: SweepOptions):
     """The function ``study.optimize`` calls: suggest, check the claim, run, record metrics."""
+    n_points = len(grid_points(experiment.grid))
+
     def objective(trial: optuna.Trial) -> float:
         start = time.perf_counter()
         trial.set_user_attr("gl_worker", me())
@@ -184,7 +186,9 @@ def _objective(experiment: Experiment, options: SweepOptions):
         chosen = {name: suggest(trial, name, experiment.space[name]) for name in names}
         if options.search == "grid":
             trial.set_user_attr("gl_key", param_key(chosen))
-            if _duplicate(trial, param_key(chosen)):
+            # GridSampler gives trial k < n point k of a grid it numbered: only others can clash
+            numbered = trial.number < n_points and not trial.study.user_attrs.get("gl_queue")
+            if not numbered and _duplicate(trial, param_key(chosen)):
                 trial.set_user_attr("gl_duplicate", True)  # an earlier trial has this point
                 raise optuna.TrialPruned("duplicate of an earlier trial")
         try:
