@@ -65,10 +65,6 @@ KINDS = ["none", "opaque", "text", "nonfinite", "negative", "zero", "tiny", "hug
 # (FUZZ_REPORT=...; the list is what the toolkit does NOT yet handle; fix a function, then delete its entry).
 # --- known failures: begin
 KNOWN_FAILURES: dict[str, str] = {
-    'toolkit.a11y.name_controls':
-        "13/13 bad inputs (wrong_type 13); e.g. controls='not-a-value' -> AttributeError: 'str' object has no attribute 'items'",
-    'toolkit.charts.with_description':
-        "1/13 bad inputs (accepted 1); e.g. chart=<opaque object> -> ok",
     'toolkit.check.CheckResult':
         "2/13 bad inputs (accepted 2); e.g. message=None -> ok",
     'toolkit.check.Exercise':
@@ -181,20 +177,6 @@ KNOWN_FAILURES: dict[str, str] = {
         "8/13 bad inputs (unnamed 8); e.g. path=8.705268717719238e-07 -> TypeError: expected str, bytes or os.PathLike object, not float",
     'toolkit.feedback.symmetry_run':
         "7/14 bad inputs (unnamed 1, wrong_type 6); e.g. split='not-a-value' -> AttributeError: 'str' object has no attribute 'n_features'",
-    'toolkit.palette.color_scale':
-        "8/13 bad inputs (accepted 2, unnamed 5, wrong_type 1); e.g. domain=8.705268717719238e-07 -> TypeError: 'float' object is not iterable",
-    'toolkit.palette.dash_scale':
-        "7/13 bad inputs (unnamed 7); e.g. domain=0.0 -> TypeError: 'float' object is not iterable",
-    'toolkit.palette.delta_e':
-        "4/13 bad inputs (unnamed 4); e.g. a=5.889989600807594e+307 -> ValueError: matmul: Input operand 1 does not have enough dimensions (has 0, gufunc core wi",
-    'toolkit.palette.series_color':
-        "4/13 bad inputs (accepted 1, unnamed 3); e.g. domain=False -> TypeError: 'bool' object is not iterable",
-    'toolkit.palette.series_dash':
-        "6/13 bad inputs (accepted 2, unnamed 3, wrong_type 1); e.g. title=numpy.randn((5, 0), float32) -> ValueError: The truth value of an empty array is ambiguous. Use `array.size > 0` to check ",
-    'toolkit.palette.shape_scale':
-        "12/13 bad inputs (accepted 1, unnamed 10, wrong_type 1); e.g. domain=5.889989600807594e+307 -> TypeError: 'float' object is not iterable",
-    'toolkit.palette.simulate':
-        "1/13 bad inputs (unnamed 1); e.g. deficiency=numpy.ones((0, 4), float32) -> TypeError: unhashable type: 'numpy.ndarray'",
     'toolkit.sidebyside.Surrogate':
         "1/16 bad inputs (unnamed 1); e.g. grid=None -> TypeError: object of type 'NoneType' has no len()",
     'toolkit.sidebyside.alignment_chart':

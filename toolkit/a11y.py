@@ -285,6 +285,8 @@ def _clip(text: str) -> str:
 
 def name_controls(controls: Mapping[str, Any]) -> None:
     """Give a control without a description its key as tooltip, so it always has a name to announce."""
+    if not isinstance(controls, Mapping):
+        raise TypeError(f"controls must be a mapping of names to widgets, got {type(controls).__name__}")
     for name, control in controls.items():
         if not getattr(control, "description", "") and not getattr(control, "tooltip", None):
             try:

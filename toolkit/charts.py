@@ -37,7 +37,8 @@ def show(chart: Any, **kwargs: Any) -> LiveChart:
 def with_description(chart: Any) -> Any:
     """The chart with a text ``description`` made from its data by :func:`toolkit.a11y.describe`
     (an author's own description is kept). Vega shows it as the chart's ``aria-label``."""
-    if isinstance(chart, LiveChart) or chart is None:
+    _check_chart(chart)
+    if isinstance(chart, LiveChart):
         return chart
     if isinstance(chart, dict):
         return chart if chart.get("description") else {**chart, "description": describe(chart)}

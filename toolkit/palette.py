@@ -16,7 +16,9 @@ to check that no chart separates series by such a pair alone.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,13 +51,45 @@ def _cycle(values: tuple | list, n: int) -> list:
     return [values[k % len(values)] for k in range(n)]
 
 
+def _domain(domain: Any) -> list | None:
+    """None, or the list of series values (scalars: str, int, float, bool)."""
+    if domain is None:
+        return None
+    if isinstance(domain, (str, bytes, Mapping)) or not isinstance(domain, (list, tuple)):
+        raise TypeError(f"domain must be a list of series values or None, got {type(domain).__name__}")
+    if not domain:
+        raise ValueError("domain must hold at least one series value")
+    for value in domain:
+        if not isinstance(value, (str, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise TypeError(f"domain values must be strings or finite numbers, got {value!r}")
+    return list(domain)
+
+
+def _reference(reference: Any) -> Any:
+    if reference is not None and not isinstance(reference, (str, int, float)):
+        raise TypeError(f"reference must be a series value (string or number) or None, got {type(reference).__name__}")
+    if isinstance(reference, float) and not math.isfinite(reference):
+        raise ValueError(f"reference must be a finite number or a string, got {reference!r}")
+    return reference
+
+
+def _field_args(field: Any, title: Any, legend: Any) -> None:
+    if not isinstance(field, str) or not field:
+        raise TypeError(f"field must be a non-empty column name, got {field!r}" if isinstance(field, str)
+                        else f"field must be a column name (str), got {type(field).__name__}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a string or None, got {type(title).__name__}")
+    if not (legend is None or isinstance(legend, (bool, Mapping)) or hasattr(legend, "to_dict")):
+        raise TypeError(f"legend must be True, None, a dict or an alt.Legend, got {type(legend).__name__}")
+
+
 def color_scale(domain: list | None = None, *, reference: Any = None):
     """An Altair colour scale over ``domain`` with the palette (``reference`` member in black)."""
     import altair as alt
 
+    domain, reference = _domain(domain), _reference(reference)
     if domain is None:
         return alt.Scale(range=list(SERIES))
-    domain = list(domain)
     colors, k = [], 0
     for value in domain:
         if reference is not None and value == reference:
@@ -70,9 +104,9 @@ def dash_scale(domain: list | None = None, *, reference: Any = None):
     """An Altair strokeDash scale paired with :func:`color_scale`; with a ``reference``, it alone is solid."""
     import altair as alt
 
+    domain, reference = _domain(domain), _reference(reference)
     if domain is None:
         return alt.Scale(range=list(DASHES))
-    domain = list(domain)
     dashes, k = [], (0 if reference is None or reference not in domain else 1)  # only the reference solid
     for value in domain:
         if reference is not None and value == reference:
@@ -87,9 +121,10 @@ def shape_scale(domain: list | None = None):
     """An Altair shape scale paired with :func:`color_scale`."""
     import altair as alt
 
+    domain = _domain(domain)
     if domain is None:
         return alt.Scale(range=list(SHAPES))
-    return alt.Scale(domain=list(domain), range=_cycle(SHAPES, len(domain)))
+    return alt.Scale(domain=domain, range=_cycle(SHAPES, len(domain)))
 
 
 def series_color(field: str, *, title: str | None = None, domain: list | None = None, reference: Any = None,
@@ -97,6 +132,7 @@ def series_color(field: str, *, title: str | None = None, domain: list | None = 
     """``alt.Color`` for a series field with the palette (shares its legend with :func:`series_dash`)."""
     import altair as alt
 
+    _field_args(field, title, legend)
     kwargs = {} if legend is True else {"legend": legend}
     return alt.Color(f"{field}:N", title=title or field, scale=color_scale(domain, reference=reference), **kwargs)
 
@@ -106,6 +142,7 @@ def series_dash(field: str, *, title: str | None = None, domain: list | None = N
     """``alt.StrokeDash`` for the same field: overlapping lines also differ by dash."""
     import altair as alt
 
+    _field_args(field, title, legend)
     kwargs = {} if legend is True else {"legend": legend}
     return alt.StrokeDash(f"{field}:N", title=title or field, scale=dash_scale(domain, reference=reference), **kwargs)
 
@@ -158,7 +195,7 @@ def _gamma(lin: np.ndarray) -> np.ndarray:
 
 def simulate(color: str, deficiency: str) -> np.ndarray:
     """sRGB in [0, 1] of ``color`` as seen with full protanopia, deuteranopia or tritanopia."""
-    if deficiency not in _MACHADO:
+    if not isinstance(deficiency, str) or deficiency not in _MACHADO:
         raise ValueError(f"deficiency must be one of {sorted(_MACHADO)}, got {deficiency!r}")
     return _gamma(_MACHADO[deficiency] @ _linear(to_rgb(color)))
 
@@ -174,9 +211,20 @@ def _lab(srgb: np.ndarray) -> np.ndarray:
 
 def delta_e(a: str | np.ndarray, b: str | np.ndarray) -> float:
     """CIE76 colour difference ΔE = ‖Lab(a) − Lab(b)‖ (colours as CSS strings or sRGB arrays)."""
-    a = to_rgb(a) if isinstance(a, str) else np.asarray(a, dtype=float)
-    b = to_rgb(b) if isinstance(b, str) else np.asarray(b, dtype=float)
-    return float(np.linalg.norm(_lab(a) - _lab(b)))
+    return float(np.linalg.norm(_lab(_srgb("a", a)) - _lab(_srgb("b", b))))
+
+
+def _srgb(name: str, color: Any) -> np.ndarray:
+    """A CSS colour string or 3 sRGB numbers in [0, 1]."""
+    if isinstance(color, str):
+        return to_rgb(color)
+    try:
+        rgb = np.asarray(color, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a CSS colour or 3 sRGB numbers in [0, 1], got {type(color).__name__}") from None
+    if rgb.shape != (3,) or not np.all(np.isfinite(rgb)) or rgb.min() < 0 or rgb.max() > 1:
+        raise ValueError(f"{name} must be 3 finite sRGB numbers in [0, 1], got {color!r}")
+    return rgb
 
 
 def confusable(a: str, b: str) -> str | None:
