@@ -18,7 +18,7 @@ from .engine import QUANT_MODES, FeedbackMLP
 from .train import TrainConfig, compare_rules
 
 __all__ = ["final_accuracy", "logistic_baseline", "bits_study", "sparsity_study", "optimizer_study", "kp_run",
-           "tourbillon_table"]
+           "tourbillon_score", "tourbillon_table"]
 
 
 def final_accuracy(history: list[dict]) -> dict[str, float]:
@@ -107,6 +107,22 @@ def kp_run(split: Split, *, rule: str = "kp", hidden: Sequence[int] = (100, 100)
 
 
 
+def tourbillon_score(split: Split, *, hidden: Sequence[int] = (100, 100), feedback: str = "none", seed: int = 0,
+                     ae_epochs: int = 10, top_epochs: int = 20) -> float:
+    """Test accuracy of a :class:`~toolkit.feedback.local.TourbillonStack`: recirculation ``ae_epochs``
+    per level, then the top layer by SGD (lr 0.1, ``top_epochs``); random feedback (if any) at lr 0.002."""
+    from threadpoolctl import threadpool_limits
+
+    from .local import TourbillonStack
+
+    xtr, ytr = split.x_train.numpy().astype(float), split.y_train.numpy()
+    with threadpool_limits(1):  # small matrices: BLAS threads only fight
+        stack = TourbillonStack([split.n_features, *hidden], split.n_classes, feedback=feedback, random_state=seed)
+        stack.fit(xtr, ytr, ae_epochs=ae_epochs, top_epochs=top_epochs, top_lr=0.1, feedback_lr=0.002,
+                  random_state=seed)
+        return stack.score(split.x_test.numpy().astype(float), split.y_test.numpy())
+
+
 def tourbillon_table(split: Split, *, hidden: Sequence[int] = (100, 100), seed: int = 0, ae_epochs: int = 10,
                      top_epochs: int = 20, epochs: int = 20) -> dict[str, float]:
     """Test accuracy of a Tourbillon stack (with and without random feedback through the stack) next
@@ -115,17 +131,13 @@ def tourbillon_table(split: Split, *, hidden: Sequence[int] = (100, 100), seed: 
     level, then the top layer by SGD (lr 0.1, ``top_epochs``); random feedback at lr 0.002."""
     from threadpoolctl import threadpool_limits
 
-    from .local import TourbillonStack, local_learning_report
+    from .local import local_learning_report
 
-    xtr, ytr = split.x_train.numpy().astype(float), split.y_train.numpy()
-    xte, yte = split.x_test.numpy().astype(float), split.y_test.numpy()
     out = {}
+    for fb in ("none", "random"):
+        out[f"tourbillon{'' if fb == 'none' else ' + random feedback'}"] = tourbillon_score(
+            split, hidden=hidden, feedback=fb, seed=seed, ae_epochs=ae_epochs, top_epochs=top_epochs)
     with threadpool_limits(1):
-        for fb in ("none", "random"):
-            stack = TourbillonStack([split.n_features, *hidden], split.n_classes, feedback=fb, random_state=seed)
-            stack.fit(xtr, ytr, ae_epochs=ae_epochs, top_epochs=top_epochs, top_lr=0.1, feedback_lr=0.002,
-                      random_state=seed)
-            out[f"tourbillon{'' if fb == 'none' else ' + random feedback'}"] = stack.score(xte, yte)
         out["local only (Oja + delta)"] = local_learning_report(split, hidden=tuple(hidden), seed=seed)["deep_local"]
     cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=1e-3, seed=seed)
     out.update(final_accuracy(compare_rules(["bp", "rbp", "srbp", "top"], split, cfg, angle_examples=64)))
