@@ -164,7 +164,7 @@ def log_axis(low: float, high: float, **kwargs: Any) -> alt.Axis:
 
 
 def series_lines(
-    data: pd.DataFrame,
+    data: pd.DataFrame | list[dict],
     *,
     x: str,
     y: str,
@@ -186,8 +186,10 @@ def series_lines(
     never hidden, and a series that matches it still shows around it (drawn wider underneath);
     log axes with :func:`log_axis`; one legend naming the series.
     """
+    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
+        data = pd.DataFrame(data)  # rows {x: .., y: .., series: ..}
     if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        raise TypeError(f"data must be a pandas DataFrame or a list of row dicts, got {type(data).__name__}")
     missing = [name for name in (x, y, series) if name not in data.columns]
     if missing:
         raise ValueError(f"data has no column(s) {missing}; columns are {list(data.columns)}")
