@@ -158,7 +158,7 @@ def param_key(params: Mapping[str, Any]) -> str:
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """All grid points in a fixed, documented order: the Cartesian product, first axis slowest."""
     names = list(grid)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
 def suggest(trial: Any, name: str, dist: BaseDistribution) -> Any:
