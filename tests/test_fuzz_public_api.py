@@ -671,8 +671,10 @@ def worker_main() -> None:
             kwargs[param] = build_value(spec)
         positional = [p.name for p in fuzzable_parameters(fn) if p.kind == p.POSITIONAL_ONLY]
         args = [kwargs.pop(n) for n in positional]
-        torch.manual_seed(0)
+        torch.manual_seed(0)  # every call starts from the same global state, whichever worker runs it after what
         np.random.seed(0)
+        torch.use_deterministic_algorithms(False)
+        torch.set_grad_enabled(True)
         signal.setitimer(signal.ITIMER_REAL, limit)
         start = time.perf_counter()
         try:
