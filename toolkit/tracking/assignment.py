@@ -120,11 +120,13 @@ def _solve_components(cost: np.ndarray, no_match: float) -> np.ndarray:
     alone = useful & (rdeg == 1) & (cdeg == 1)
     y = alone.astype(np.float64)
     for p in np.flatnonzero((useful & ~alone).any((1, 2))):
-        # the whole (n, m) matrix: non-useful entries are 0 ("stay unmatched") and never kept, and the
-        # isolated pairs of this problem are re-found by the solver — cheaper than slicing out the rest
-        r, c = linear_sum_assignment(w[p])
-        ok = w[p][r, c] < 0
-        y[p, r[ok], c[ok]] = 1.0
+        # only rows/columns with a useful pair (as the loop does): at high density the matrices are large and
+        # sparse, and a smaller dense problem is what makes the solver fast; isolated pairs are re-found by it
+        rows, cols = np.flatnonzero(useful[p].any(1)), np.flatnonzero(useful[p].any(0))
+        sub = w[p][np.ix_(rows, cols)]
+        r, c = linear_sum_assignment(sub)
+        ok = sub[r, c] < 0
+        y[p, rows[r[ok]], cols[c[ok]]] = 1.0
     return y
 
 
@@ -163,6 +165,8 @@ def assignment_objective(cost: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     c = _as_numpy_cost(cost)
     no_match = 0.0 if no_match is None else check_float("no_match", no_match)
     y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=float)
+    if np.isnan(y).any():  # `y > 0` is False for NaN: the term would silently vanish
+        raise ValueError("y must not hold NaN")
     with np.errstate(invalid="ignore"):
         terms = np.where(y > 0, (c - no_match) * y, 0.0)
     return terms.sum(axis=(-2, -1))
