@@ -9,7 +9,9 @@ Prints:
   mid-way, then resumed with the default heartbeat; the seconds the resume takes, against the
   time of the trials left (Optuna's heartbeat alone would first wait 3 heartbeats = 30 s);
 * orphaned workers: SIGKILL of the parent of a 2-worker run only; seconds until both workers
-  are gone, in heartbeats (the acceptance bound is 2).
+  are gone, in heartbeats (the acceptance bound is 2);
+* ``--kills 10``: a 30-point 2-worker study SIGKILLed 10 times (each time 2 more trials done and
+  one running), then finished; how many points COMPLETE, and how often each objective ran to its end.
 """
 
 from __future__ import annotations
@@ -96,11 +98,36 @@ def orphans(tmp: Path, heartbeat: int) -> None:
           f"their trials: {sorted(t.state.name for t in _trials(db) if t.state.name != 'COMPLETE')}")
 
 
+def repeated_kills(tmp: Path, kills: int, heartbeat: int) -> None:
+    import collections
+
+    db, log = tmp / "kills.db", tmp / "kills.log"
+    cmd = _cmd(db, 2, 0.3, heartbeat)
+    cmd[cmd.index("x=-1,-0.5,0,0.25,0.5,1")] = "x=" + ",".join(str(round(-1 + i / 7, 4)) for i in range(15))
+    cmd += ["--set", f"log={log}"]
+    done = lambda: sum(t.state.name == "COMPLETE" for t in _trials(db))  # noqa: E731
+    for _ in range(kills):
+        before = done()
+        proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        _wait(lambda: proc.poll() is not None or (  # noqa: B023
+            done() >= before + 2 and any(t.state.name == "RUNNING" for t in _trials(db))))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    df = sweeps.load_results(db, "k")
+    ran = collections.Counter(line for line in log.read_text().splitlines() if line)
+    print(f"{kills} SIGKILLs of a 30-point study: {(df.state == 'COMPLETE').sum()} points COMPLETE, states "
+          f"{df.state.value_counts().to_dict()}; objective runs to the end per point "
+          f"{dict(collections.Counter(ran.values()))} (2 = killed after its objective, before its result was stored)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--heartbeat", type=int, default=10)
+    parser.add_argument("--kills", type=int, default=0, help="also run the repeated-SIGKILL check")
     args = parser.parse_args()
     grid = {"x": [round(-1 + 2 * i / (args.trials - 1), 6) for i in range(args.trials)], "seed": [0]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,6 +147,8 @@ def main() -> None:
                   f"(ideal {ideal:.1f} s)")
         resume_after_kill(Path(tmp), args.heartbeat)
         orphans(Path(tmp), args.heartbeat)
+        if args.kills:
+            repeated_kills(Path(tmp), args.kills, args.heartbeat)
 
 
 if __name__ == "__main__":

@@ -86,12 +86,12 @@ def _study_config(experiment: Experiment, options: SweepOptions) -> dict[str, An
             "gl_defaults": plain["defaults"], "gl_grid": plain["grid"], "gl_n_trials": options.n_trials}
 
 
-def _sampler(study_attrs: Mapping[str, Any], experiment: Experiment, options: SweepOptions, worker: int):
+def _sampler(experiment: Experiment, options: SweepOptions, worker: int):
     if options.search == "adaptive":
         return optuna.samplers.TPESampler(seed=options.seed + worker, constant_liar=True, n_startup_trials=5)
-    if study_attrs.get("gl_queue"):  # every remaining point is queued: the sampler is never asked
-        return optuna.samplers.RandomSampler(seed=options.seed)
-    return optuna.samplers.GridSampler(dict(experiment.grid), seed=0)  # one seed: one order for all workers
+    # one seed: one order for all workers. Queued trials carry their point; a retry of a trial killed
+    # before it had one gets a grid point from the sampler too (never a random off-grid value)
+    return optuna.samplers.GridSampler(dict(experiment.grid), seed=0)
 
 
 def _pruner(options: SweepOptions) -> optuna.pruners.BasePruner:
@@ -234,10 +234,9 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
     experiment, options = get_experiment(experiment), options or SweepOptions()
     store = open_storage(storage, heartbeat=options.heartbeat)
     name = study or experiment.name
-    attrs = optuna.load_study(study_name=name, storage=store).user_attrs
     optuna.load_study(study_name=name, storage=store).set_user_attr(f"gl_pid:{me()}", time.time())
     st = optuna.load_study(study_name=name, storage=store, pruner=_pruner(options),
-                           sampler=_sampler(attrs, experiment, options, worker))
+                           sampler=_sampler(experiment, options, worker))
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
 
     def tally(_study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
