@@ -8,7 +8,8 @@ import torch
 from toolkit.diffusion import (EMA, DEFAULT_CHECKPOINT, Downscaler, EDMDenoiser, SpectralNoise, UNet, UNetConfig,
                                bicubic_upsample, count_parameters, crps_ensemble, edm_coefficients, edm_loss,
                                gaussian_denoiser, load_downscaler, load_pretrained, make_weather_pairs,
-                               save_downscaler)
+                               save_downscaler, WeatherConfig)
+from toolkit.diffusion.model import downscaler_config
 from toolkit.io import CheckpointError
 
 
@@ -125,18 +126,49 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
         m.ensemble(torch.rand(2, 16, 16), 2)
 
 
-def test_shipped_checkpoint_is_small_and_beats_mse_in_crps():
+def test_shipped_checkpoint_is_small_bounded_and_beats_mse_in_crps():
     assert DEFAULT_CHECKPOINT.is_file() and DEFAULT_CHECKPOINT.stat().st_size < 4_000_000
     model = load_pretrained()
     assert 100_000 <= count_parameters(model.denoiser) <= 300_000
     assert "python -m toolkit train diffusion" in model.extra["command"]
+    cfg = model.config
+    assert cfg.transform == "logit" and cfg.lead_time and (cfg.kc_low, cfg.kc_high) == WeatherConfig().kc_range
     p = make_weather_pairs(6, random_state=99)
-    coarse, fine = torch.from_numpy(p.coarse), torch.from_numpy(p.fine)
-    ens = model.ensemble(coarse, 8, steps=6, generator=torch.Generator().manual_seed(0))
+    coarse, fine, lead = torch.from_numpy(p.coarse), torch.from_numpy(p.fine), torch.from_numpy(p.lead)
+    ens = model.ensemble(coarse, 8, lead=lead, steps=9, method="dpmpp_2m", generator=torch.Generator().manual_seed(0))
     crps_diff = float(crps_ensemble(fine, ens).mean())
-    crps_mse = float((model.predict_mean(coarse) - fine).abs().mean())
+    crps_mse = float((model.predict_mean(coarse, lead) - fine).abs().mean())
     assert crps_diff < 0.9 * crps_mse
-    assert float(ens.min()) > -0.2 and float(ens.max()) < 1.5
+    lo, hi = WeatherConfig().kc_range                      # bounded by construction
+    assert ens.min() >= lo and ens.max() <= hi
+    with pytest.raises(ValueError, match="lead"):
+        model.ensemble(coarse, 2, steps=2)
+
+
+def test_logit_transform_roundtrip_and_bounds():
+    m = Downscaler(downscaler_config(channels=(8, 16), emb_dim=8))
+    kc = torch.linspace(0.0, 1.5, 301)
+    back = m.denormalize(m.normalize(kc))
+    lo, hi = m.config.kc_low, m.config.kc_high
+    inside = (kc >= lo + 0.01 * (hi - lo)) & (kc <= hi - 0.01 * (hi - lo))
+    assert torch.allclose(back[inside], kc[inside], atol=1e-5)
+    # compared in float32 as the verification does (a float32 1.12 is above the float64 1.12)
+    assert back.min() >= lo and back.max() <= hi
+    z = torch.linspace(-50, 50, 101)
+    assert m.denormalize(z).min() >= lo and m.denormalize(z).max() <= hi
+
+
+def test_baseline_error_models():
+    from toolkit.diffusion.baselines import BinnedGaussian
+    g = torch.Generator().manual_seed(0)
+    pred = torch.rand(20000, generator=g, dtype=torch.float64)
+    truth = pred + (0.05 + 0.3 * pred) * torch.randn(20000, generator=g, dtype=torch.float64)
+    bg = BinnedGaussian(8).fit(pred, truth)
+    s = bg.sigma(torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
+    assert torch.allclose(s, 0.05 + 0.3 * torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64), rtol=0.15)
+    assert torch.all(bg.sigmas[1:] > bg.sigmas[:-1])          # σ grows with the predicted value here
+    with pytest.raises(ValueError, match="pred"):
+        bg.fit(pred[:3], truth[:4])
 
 
 def test_cli_train_and_evaluate_tiny(tmp_path, capsys):
@@ -146,9 +178,22 @@ def test_cli_train_and_evaluate_tiny(tmp_path, capsys):
                  "--batch-size", "8", "--eval-cases", "2", "--out", str(out), "--no-progress"]) == 0
     assert (out / "downscaler.pt").is_file()
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {r["method"] for r in metrics["quick_eval"]} >= {"mse_unet", "diffusion-heun"}
+    assert {r["method"] for r in metrics["quick_eval"]} >= {"MSE U-Net", "MSE U-Net + Gaussian", "diffusion-dpmpp_2m"}
     assert main(["evaluate", "diffusion", "--checkpoint", str(out / "downscaler.pt"), "--cases", "2",
                  "--members", "2", "--nfe", "3", "--methods", "euler", "sde", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "diffusion-sde" in text and "bicubic+noise" in text
+    assert "diffusion-sde" in text and "MSE U-Net + noise" in text
     assert main(["evaluate", "diffusion", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
+
+
+def test_training_is_reproducible_with_the_same_seed(tmp_path):
+    """Issue 15: the networks are built after seeding, so two runs with --seed 3 give equal tensors."""
+    from toolkit.cli import main
+    args = ["train", "diffusion", "--regression-steps", "2", "--diffusion-steps", "2", "--n-train", "64",
+            "--batch-size", "8", "--eval-cases", "2", "--seed", "3", "--no-progress"]
+    for run in ("a", "b"):
+        assert main(args + ["--out", str(tmp_path / run)]) == 0
+    sa = torch.load(tmp_path / "a" / "downscaler.pt", weights_only=True)["state_dict"]
+    sb = torch.load(tmp_path / "b" / "downscaler.pt", weights_only=True)["state_dict"]
+    assert sa.keys() == sb.keys() and len(sa) > 50
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -45,12 +45,45 @@ def test_smooth_and_block_average():
         block_average(f, 3)
 
 
+_NO_ERRORS = dict(bias=0.0, bias_growth=0.0, bias_spread=0.0, displacement=0.0, displacement_growth=0.0,
+                  smoothing=0.0, smoothing_growth=0.0, noise=0.0)
+
+
 def test_coarse_nwp_without_errors_is_block_average():
-    cfg = WeatherConfig(bias=0.0, displacement=0.0, smoothing=0.0, noise=0.0)
+    cfg = WeatherConfig(**_NO_ERRORS)
     fine = clear_sky_index(gaussian_random_field(3, 32, random_state=0), 0.5)
-    assert np.allclose(coarse_nwp(fine, cfg, random_state=0), block_average(fine, 4))
-    biased = coarse_nwp(fine, WeatherConfig(bias=0.1, displacement=0.0, smoothing=0.0, noise=0.0), random_state=0)
-    assert np.allclose(np.minimum(block_average(fine, 4) + 0.1, 1.2), biased)
+    assert np.allclose(coarse_nwp(fine, cfg, lead=24, random_state=0), block_average(fine, 4))
+    biased = coarse_nwp(fine, WeatherConfig(**{**_NO_ERRORS, "bias": 0.1}), lead=5, random_state=0)
+    assert np.allclose(np.minimum(block_average(fine, 4) + 0.1, 1.2 + cfg.enhancement), biased)
+    # the bias grows linearly with lead: b(L) = bias + bias_growth · L
+    grown = coarse_nwp(fine, WeatherConfig(**{**_NO_ERRORS, "bias_growth": 0.002}), lead=20, random_state=0)
+    assert np.allclose(block_average(fine, 4) + 0.04, grown)
+
+
+def test_nwp_skill_falls_with_lead_time():
+    """corr(NWP, block-mean truth) over pixels of many cases: >= 0.9 at 1 h, <= 0.7 at 24 h, monotone."""
+    corr = []
+    for lead in (1, 6, 12, 24):
+        p = make_weather_pairs(300, random_state=5, lead=(lead, lead))
+        corr.append(np.corrcoef(p.coarse.ravel(), block_average(p.fine, 4).ravel())[0, 1])
+    assert corr[0] >= 0.9 and corr[-1] <= 0.7 and all(a > b for a, b in zip(corr, corr[1:])), corr
+
+
+def test_regimes_and_cloud_enhancement_stay_in_the_physical_range():
+    cfg = WeatherConfig()
+    p = make_weather_pairs(600, random_state=2)
+    lo, hi = cfg.kc_range
+    assert p.fine.min() >= lo - 1e-6 and p.fine.max() < hi and p.fine.max() > 1.02       # enhancement happens
+    frac = np.bincount(p.regime, minlength=3) / 600
+    assert np.allclose(frac, cfg.regime_probs, atol=0.06)
+    cloud = (p.fine < 1).mean(axis=(1, 2))
+    assert cloud[p.regime == 0].max() <= 0.06 and cloud[p.regime == 2].min() >= 0.88
+    # enhanced pixels (kc > 1) are clear pixels next to a cloud edge
+    g = gaussian_random_field(1, 32, random_state=0)
+    kc = clear_sky_index(g, 0.4, enhancement=0.2)
+    plain = clear_sky_index(g, 0.4)
+    assert np.array_equal(kc[plain < 1], plain[plain < 1]) and kc.max() <= 1.2 and (kc > 1).any()
+    assert set(np.unique(p.lead)) <= set(range(1, 25)) and len(np.unique(p.lead)) == 24
 
 
 def test_make_weather_pairs_shapes_statistics_and_seed():
@@ -58,9 +91,10 @@ def test_make_weather_pairs_shapes_statistics_and_seed():
     q = make_weather_pairs(400, random_state=7)
     assert p.coarse.shape == (400, 8, 8) and p.fine.shape == (400, 32, 32) and p.fine.dtype == np.float32
     assert np.array_equal(p.fine, q.fine) and np.array_equal(p.coarse, q.coarse)
-    assert 0.1 <= p.cloud_fraction.min() and p.cloud_fraction.max() <= 0.9
-    # NWP bias shows up in the mean difference (block averaging preserves the mean)
-    assert abs(float((p.coarse - block_average(p.fine, 4)).mean()) - 0.05) < 0.01
+    assert 0.0 <= p.cloud_fraction.min() and p.cloud_fraction.max() <= 1.0
+    # NWP mean bias b(L) = 0.02 + 0.001 L shows up in the mean difference (block averaging keeps the mean)
+    expected = 0.02 + 0.001 * p.lead.mean()
+    assert abs(float((p.coarse - block_average(p.fine, 4)).mean()) - expected) < 0.015
     # per-case cloud cover follows the drawn fraction
     assert np.corrcoef((p.fine < 1).mean(axis=(1, 2)), p.cloud_fraction)[0, 1] > 0.99
     r = make_weather_pairs(3, size=16, factor=2, random_state=0)
@@ -90,7 +124,35 @@ def test_weather_sequence_advects_and_follows_the_sun():
     assert seq.fine.shape == (13, 32, 32) and seq.coarse.shape == (13, 8, 8) and seq.ghi.shape == (13, 32, 32)
     # without evolution, hour t+1 is hour t shifted by the wind (up to thresholding of the same field)
     assert np.allclose(seq.fine[1], np.roll(seq.fine[0], 2, axis=1), atol=1e-5)
-    assert np.all(seq.ghi <= seq.ghi_clear[:, None, None] + 1e-6)
+    hi = seq.config.kc_range[1]
+    assert np.all(seq.ghi <= hi * seq.ghi_clear[:, None, None] + 1e-6)
+    assert np.array_equal(seq.lead, np.arange(1.0, 14.0))             # issued before the first hour
+
+
+def test_sequence_nwp_errors_are_autocorrelated_in_time():
+    """AR(1) errors: the NWP's position error at hour t+1 resembles hour t's, so the error field
+    (NWP − block-mean truth) is correlated hour to hour; with error_memory = 0 it is not."""
+    def err_corr(memory):
+        cs = []
+        for seed in range(12):
+            seq = make_weather_sequence(range(24), evolution=0.0, wind=(0.0, 0.0), random_state=seed,
+                                        config=WeatherConfig(error_memory=memory, noise=0.0))
+            e = seq.coarse - block_average(seq.fine, 4)
+            cs.append(np.corrcoef(e[:-1].ravel(), e[1:].ravel())[0, 1])
+        return np.mean(cs)
+    assert err_corr(0.9) > err_corr(0.0) + 0.3
+
+
+@pytest.mark.parametrize("kwargs", [dict(hours=[1.0, float("nan")]), dict(wind=(float("nan"), 0.0)),
+                                    dict(lat=float("nan")), dict(hours=[3, 2])])
+def test_weather_sequence_rejects_nan_and_bad_hours(kwargs):
+    with pytest.raises(ValueError, match=list(kwargs)[0]):
+        make_weather_sequence(**kwargs)
+
+
+def test_clear_sky_ghi_rejects_nan_hour():
+    with pytest.raises(ValueError, match="hour"):
+        clear_sky_ghi(48.0, 11.0, 172, float("nan"))
 
 
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])

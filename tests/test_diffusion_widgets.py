@@ -35,35 +35,80 @@ def test_toy_sampler_panel_methods():
     assert pct > 95
 
 
+def test_score_panel_text_gives_the_right_large_sigma_slope():
+    p = W.score_panel()
+    p.controls["sigma"].value = 3.0
+    # the slope at σ = 3 is -1/(σ² + Var p₀) ≈ -0.065 in the Gaussian limit, not -1/σ² = -0.111
+    assert "−1/(σ² + Var p₀) = -0.065" in p.readout.value and "-0.111" in p.readout.value
+    spec = W.density_score_chart(3.0)[0].to_dict()
+    assert "clamp" not in str(spec)                                # no fake flat stretches
+
+
 def test_weather_panel_and_day_chart():
     p = W.weather_panel()
     assert p.last_error is None and len(p.chart.data) == 3 * (1024 + 64)
-    p.controls["noise"].value = 0.0
-    p.controls["displacement"].value = 0.0
-    p.controls["smoothing"].value = 0.0
-    p.controls["bias"].value = 0.0
-    assert "= 0.000" in p.readout.value                           # error-free NWP = block mean
+    corr = []
+    for lead in (1, 24):
+        p.controls["lead"].value = lead
+        corr.append(float(p.readout.value.split("= <b>")[-1].split("<")[0]))
+    assert corr[0] > 0.9 > 0.7 > corr[1]
     seq = make_weather_sequence(range(24), random_state=0)
     assert W.day_chart(seq).to_dict()["mark"]["type"] == "line"
+
+
+def test_coherent_noise_is_white_and_moves_with_the_wind():
+    xi = W.coherent_noise(200, np.arange(6.0), (0.0, 2.0), size=16, memory=1.0, seed=0)
+    assert xi.shape == (6, 200, 16, 16) and abs(float(xi.std()) - 1) < 0.02
+    assert torch.equal(xi[1], torch.roll(xi[0], 2, dims=-1))          # memory 1: pure advection
+    xi = W.coherent_noise(400, np.arange(3.0), (0.0, 0.0), size=16, memory=0.8, seed=1)
+    c = float((xi[0] * xi[1]).mean())
+    assert abs(c - 0.8) < 0.02 and abs(float(xi[2].std()) - 1) < 0.02
+
+
+def test_interpret_spread_skill():
+    assert "over-dispersed" in W.interpret_spread_skill(1.2)
+    assert "under-dispersed" in W.interpret_spread_skill(0.8)
+    assert "within ±15 %" in W.interpret_spread_skill(1.0)
 
 
 def test_model_panels_and_fan_chart():
     model = load_pretrained()
     s = W.sampling_panel(model, n_cases=2)
-    assert s.last_error is None and "NFE 15" in s.readout.value
-    assert len(s.chart.spec["hconcat"][0]["data"]["values"]) == 10 * 1024      # 10 maps of 32×32
+    assert s.last_error is None and "NFE 9" in s.readout.value and "NFE so far 9" in s.readout.value
+    assert len(s.chart.spec["hconcat"][0]["data"]["values"]) == 8 * 1024      # 8 maps of 32×32
+    s.controls["progress"].value = 0
+    assert "step <b>1</b> of 9" in s.readout.value and "NFE so far 1" in s.readout.value
+    s.controls["method"].value = "churn"
+    s.controls["churn"].value = 20.0
+    s.controls["steps"].value = 4
+    # with churn D is evaluated at the raised σ̂ > σ, and the label says so
+    txt = s.readout.value
+    sig, sig_hat = (float(txt.split(k)[1].split(",")[0]) for k in ("σ = ", "σ̂ = "))
+    assert sig_hat > sig and "NFE so far 2" in txt                # Heun: 2 evaluations per step
     s.controls["members"].value = 3
     s.controls["steps"].value = 2
     s.controls["method"].value = "sde"
+    s.controls["progress"].value = 100
     assert s.last_error is None and "NFE 2" in s.readout.value
     v = W.verification_panel(model, n_cases=3)
     assert v.result is None                                     # button panel: nothing until clicked
     v.controls["members"].value = 4
     v.button.click()
-    assert v.last_error is None and "better" in v.readout.value
+    assert v.last_error is None and "CRPSS" in v.readout.value and "best baseline" in v.readout.value
     seq = make_weather_sequence(range(8, 12), random_state=1)
     fc = W.forecast_day(model, seq, members=3, steps=2)
     assert fc["members"].shape == (4, 3) and W.fan_chart(fc).to_dict()
+    layers = W.fan_chart(fc).to_dict()["layer"]
+    assert layers[-1]["mark"]["color"] == "black"               # the truth is drawn last, on top
+
+
+def test_conditional_panel_reads_its_figures():
+    from toolkit.diffusion.evaluation import verify
+    v = verify(load_pretrained(), n_cases=6, members=4, nfe=3)
+    p = W.conditional_panel(v)
+    for view in W.CONDITIONAL_VIEWS:
+        p.controls["view"].value = view
+        assert p.last_error is None and len(p.readout.value) > 40
 
 
 def test_exercise_references_agree_with_toolkit():

@@ -4,30 +4,31 @@ Plain PyTorch/NumPy core (usable without Lightning or Jupyter):
   weather    synthetic cloud fields, clear-sky GHI, coarse NWP, make_weather_pairs / _sequence
   toy        Gaussian mixtures with exact noised density, score and denoiser
   unet, edm  small conditional U-Net, EDM preconditioning, loss and EMA
-  samplers   karras_sigmas, sample (euler, heun, churn, ddim, ancestral, sde), sample_trajectory
+  samplers   karras_sigmas, sample (euler, heun, churn, ddim, ancestral, sde, dpmpp_2m, dpmpp_2m_sde)
   metrics    crps_ensemble, spread–skill, rank histogram, power spectra
-  baselines  bicubic, bicubic + spectral noise, MSE U-Net
+  baselines  bicubic, bicubic / MSE U-Net + spectral noise, MSE U-Net (+ heteroscedastic Gaussian)
   model      Downscaler (the pretrained default: load_pretrained())
   userdata   your own (coarse, fine) pairs from NetCDF / Zarr
-  evaluation the verification table of `python -m toolkit evaluate diffusion`
+  evaluation CRPSS vs the best baseline with bootstrap intervals, per lead time; conditional verification
 Lightning wrappers live in toolkit.diffusion.lightning, notebook panels in toolkit.diffusion.widgets.
 """
-from .baselines import RegressionUNet, SpectralNoise, bicubic_upsample
+from .baselines import BinnedGaussian, RegressionUNet, SpectralNoise, bicubic_upsample
 from .edm import EMA, EDMDenoiser, edm_coefficients, edm_loss, sample_training_sigmas
 from .metrics import (crps_ensemble, crps_gaussian, ensemble_mean_rmse, high_frequency_power_ratio,
                       power_law_slope, radial_power_spectrum, rank_histogram, spread_skill, spread_skill_ratio)
-from .model import (CHECKPOINT_KIND, DEFAULT_CHECKPOINT, Downscaler, DownscalerConfig, load_downscaler,
-                    load_pretrained, save_downscaler)
+from .model import (CHECKPOINT_KIND, DEFAULT_CHECKPOINT, Downscaler, DownscalerConfig, downscaler_config,
+                    load_downscaler, load_pretrained, save_downscaler)
 from .samplers import METHODS, SampleResult, karras_sigmas, nfe_for, sample, sample_trajectory
 from .toy import GaussianMixture, gaussian_denoiser, gaussian_mixture_1d, gaussian_mixture_2d
 from .unet import UNet, UNetConfig, count_parameters
 from .userdata import load_paired_data, save_paired_data
-from .evaluation import evaluate_downscaler, score_ensemble, fixed_test_set
-from .weather import (WeatherConfig, WeatherPairs, WeatherSequence, advect, block_average, clear_sky_ghi,
+from .evaluation import crpss, evaluate_downscaler, fixed_test_set, score_ensemble, verify
+from .weather import (REGIMES, WeatherConfig, WeatherPairs, WeatherSequence, advect, block_average, clear_sky_ghi,
                       clear_sky_index, coarse_nwp, gaussian_random_field, make_weather_pairs,
-                      make_weather_sequence, smooth, solar_zenith_cos)
+                      make_weather_sequence, nwp_error_scales, smooth, solar_zenith_cos)
 
 __all__ = [
+    "BinnedGaussian", "downscaler_config", "crpss", "verify", "REGIMES", "nwp_error_scales",
     "RegressionUNet", "SpectralNoise", "bicubic_upsample", "EMA", "EDMDenoiser", "edm_coefficients", "edm_loss",
     "sample_training_sigmas", "crps_ensemble", "crps_gaussian", "ensemble_mean_rmse", "high_frequency_power_ratio",
     "power_law_slope", "radial_power_spectrum", "rank_histogram", "spread_skill", "spread_skill_ratio",

@@ -17,6 +17,9 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-train", type=int, default=16000, help="synthetic training pairs")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--residual", choices=["none", "bicubic", "regression"], default="regression")
+    p.add_argument("--transform", choices=["linear", "logit"], default="logit",
+                   help="diffusion space: logit of kc between its physical limits (bounded samples) or linear")
+    p.add_argument("--no-lead-time", action="store_true", help="do not give the lead time to the networks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default; 1 is fastest on a shared 2-core machine)")
     p.add_argument("--out", type=Path, default=Path("runs/diffusion"),
@@ -30,23 +33,28 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from .evaluation import evaluate_downscaler, format_table
     from .lightning import WeatherDataModule, train_downscaler
-    from .model import Downscaler, DownscalerConfig, save_downscaler
-    from .unet import count_parameters
+    from .model import Downscaler, downscaler_config, save_downscaler
+
+    from toolkit.training import seed_everything
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = Downscaler(DownscalerConfig(residual=args.residual))
+    # seed before anything is built: the networks' initial weights come from the global RNG
+    seed_everything(args.seed)
+    model = Downscaler(downscaler_config(args.residual, args.transform, lead_time=not args.no_lead_time))
     data = WeatherDataModule(n_train=args.n_train, batch_size=args.batch_size, seed=args.seed)
     info = train_downscaler(model, data, regression_steps=args.regression_steps,
                             diffusion_steps=args.diffusion_steps, lr=args.lr, seed=args.seed,
                             progress_bar=not args.no_progress)
-    recipe = ("regression_steps", "diffusion_steps", "batch_size", "n_train", "lr", "residual", "seed")
+    recipe = ("regression_steps", "diffusion_steps", "batch_size", "n_train", "lr", "residual", "transform", "seed")
     command = "python -m toolkit train diffusion " + " ".join(
-        f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe)
+        f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe) + (" --no-lead-time" if args.no_lead_time else "")
+    # every parameter counts (count_parameters skips the frozen regression net)
     extra = {"command": command, "seconds": info, "parameters": {
-        "denoiser": count_parameters(model.denoiser), "regression": count_parameters(model.regression)}}
+        "denoiser": sum(p.numel() for p in model.denoiser.parameters()),
+        "regression": sum(p.numel() for p in model.regression.parameters())}}
     path = save_downscaler(model, args.out / "downscaler.pt", extra=extra)
-    rows = evaluate_downscaler(model, n_cases=args.eval_cases, members=8, nfes=(18,), methods=("heun",))
+    rows = evaluate_downscaler(model, n_cases=args.eval_cases, members=8, nfes=(9,), methods=("dpmpp_2m",))
     print(format_table(rows))
     with atomic_write(args.out / "metrics.json") as fh:
         json.dump({"train": info, "quick_eval": rows}, fh, indent=2)
@@ -58,8 +66,8 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped datasets/diffusion model")
     p.add_argument("--cases", type=int, default=16, help="fixed test cases")
     p.add_argument("--members", type=int, default=16)
-    p.add_argument("--nfe", type=int, nargs="+", default=[10, 18, 35], help="network-evaluation budgets")
-    p.add_argument("--methods", nargs="+", default=["euler", "heun", "churn", "sde"],
+    p.add_argument("--nfe", type=int, nargs="+", default=[9, 17, 35], help="network-evaluation budgets")
+    p.add_argument("--methods", nargs="+", default=["heun", "dpmpp_2m", "dpmpp_2m_sde", "sde"],
                    help="samplers (ddim with eta=0 is identical to euler, so it is not in the default list)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--churn", type=float, default=10.0, help="S_churn of the 'churn' method")

@@ -23,8 +23,18 @@ from .weather import WeatherConfig, make_weather_pairs
 __all__ = ["WeatherDataModule", "RegressionModule", "DiffusionModule", "train_downscaler"]
 
 
+def _tensors(p) -> tuple[torch.Tensor, ...]:
+    return (torch.from_numpy(p.coarse), torch.from_numpy(p.fine), torch.from_numpy(p.lead.astype("float32")))
+
+
+def _unpack(batch):
+    """(coarse, fine, lead or None) from a batch of 2 or 3 tensors."""
+    return (batch[0], batch[1], batch[2] if len(batch) > 2 else None)
+
+
 class WeatherDataModule(pl.LightningDataModule):
-    """Seeded synthetic pairs in kc units: train set from `seed`, a held-out set (val_set) from `seed + 1`."""
+    """Seeded synthetic pairs in kc units: train set from `seed`, a held-out set (val_set) from `seed + 1`.
+    Each item is (coarse, fine, lead hours)."""
 
     def __init__(self, n_train: int = 16000, n_val: int = 256, batch_size: int = 32, seed: int = 0,
                  weather: WeatherConfig | None = None):
@@ -40,8 +50,8 @@ class WeatherDataModule(pl.LightningDataModule):
         if self.train_set is None:
             tr = make_weather_pairs(self.n_train, config=self.weather, random_state=self.seed)
             va = make_weather_pairs(self.n_val, config=self.weather, random_state=self.seed + 1)
-            self.train_set = TensorDataset(torch.from_numpy(tr.coarse), torch.from_numpy(tr.fine))
-            self.val_set = TensorDataset(torch.from_numpy(va.coarse), torch.from_numpy(va.fine))
+            self.train_set = TensorDataset(*_tensors(tr))
+            self.val_set = TensorDataset(*_tensors(va))
 
     def train_dataloader(self) -> DataLoader:
         g = torch.Generator().manual_seed(self.seed)
@@ -64,8 +74,8 @@ class RegressionModule(pl.LightningModule):
         self.model.regression.requires_grad_(True)
 
     def training_step(self, batch, batch_idx):
-        coarse, fine = batch
-        pred = self.model.regression(self.model.normalize(coarse))
+        coarse, fine, lead = _unpack(batch)
+        pred = self.model.regress(self.model.normalize(coarse), lead)
         loss = torch.mean((pred - self.model.normalize(fine)) ** 2)
         self.log("regression_mse", loss, prog_bar=True)
         return loss
@@ -97,8 +107,8 @@ class DiffusionModule(pl.LightningModule):
         self.ema = EMA(self.model.denoiser, self.ema_decay)
 
     def training_step(self, batch, batch_idx):
-        coarse, fine = batch
-        r, cond = self.model.residual_target(self.model.normalize(coarse), self.model.normalize(fine))
+        coarse, fine, lead = _unpack(batch)
+        r, cond = self.model.residual_target(self.model.normalize(coarse), self.model.normalize(fine), lead)
         loss = edm_loss(self.model.denoiser, r, cond, p_mean=self.p_mean, p_std=self.p_std)
         self.log("edm_loss", loss, prog_bar=True)
         return loss
@@ -113,17 +123,30 @@ class DiffusionModule(pl.LightningModule):
         return torch.optim.Adam(self.model.denoiser.parameters(), lr=self.lr)
 
 
+CALIBRATION_OFFSET = 2   # baselines' error models are fitted on pairs from seed + 2 (never trained on)
+
+
 @torch.no_grad()
 def fit_sigma_data_and_noise(model: Downscaler, data: WeatherDataModule, n: int = 2048) -> float:
-    """Set σ_data to the std of the diffusion target and fit the spectral-noise baseline."""
+    """Set σ_data to the std of the diffusion target (training pairs) and fit the baselines' error
+    models — bicubic + noise, MSE U-Net + noise, MSE U-Net + heteroscedastic Gaussian — on n
+    calibration pairs from seed + 2 that no network was trained on."""
     data.setup()
-    coarse, fine = data.train_set.tensors
-    c, f = model.normalize(coarse[:n]), model.normalize(fine[:n])
-    r, _ = model.residual_target(c, f)
+    coarse, fine, lead = _unpack(data.train_set.tensors)
+    r, _ = model.residual_target(model.normalize(coarse[:n]), model.normalize(fine[:n]),
+                                 None if lead is None else lead[:n])
     sd = float(r.std())
     model.config.sigma_data = sd
     model.denoiser.sigma_data = sd
-    model.noise_baseline.fit(f - model.normalize(model.bicubic(coarse[:n])))
+    cal = make_weather_pairs(min(n, max(len(coarse), 256)), config=data.weather,
+                             random_state=data.seed + CALIBRATION_OFFSET)
+    coarse, fine, lead = _tensors(cal)
+    f = model.normalize(fine)
+    model.noise_baseline.fit(f - model.normalize(model.bicubic(coarse)))
+    mean_z = model.regress(model.normalize(coarse), lead)
+    model.mse_noise.fit(f - mean_z)
+    model.hetero_latent.fit(mean_z, f)
+    model.hetero.fit(model.predict_mean(coarse, lead), fine)
     return sd
 
 
@@ -141,7 +164,7 @@ def train_downscaler(model: Downscaler, data: WeatherDataModule, *, regression_s
         trainer.fit(RegressionModule(model, lr=2 * lr), datamodule=data)
     model.regression.eval()
     info["regression_seconds"] = time.perf_counter() - t0
-    if refit_sigma_data:
+    if refit_sigma_data:    # a fine-tune keeps σ_data and the fitted baselines
         info["sigma_data"] = fit_sigma_data_and_noise(model, data)
     t1 = time.perf_counter()
     if diffusion_steps:

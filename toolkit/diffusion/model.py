@@ -1,7 +1,11 @@
 """The conditional downscaler: coarse NWP (8×8) -> ensemble of fine clear-sky-index fields (32×32).
 
-Fields are normalised z = (kc - center) / scale. Conditioning = bicubic upsampling of the coarse
-field (+ the regression mean in CorrDiff mode). The diffusion model learns the distribution of the
+Fields are normalised: transform="linear" uses z = (kc - center) / scale; transform="logit" maps
+the physical range (kc_low, kc_high) onto the real line, z = (logit(p) - center) / scale with
+p = (kc - kc_low) / (kc_high - kc_low) clipped to [ε, 1 - ε], so every sample mapped back,
+kc = kc_low + (kc_high - kc_low) σ(scale z + center), is inside the physical range by construction.
+Conditioning = bicubic upsampling of the coarse field (+ the regression mean in CorrDiff mode,
++ a constant plane of the forecast lead time when lead_time=True). The diffusion model learns the distribution of the
 residual r = z - mean, where mean is 0 ("none"), bicubic ("bicubic") or the MSE U-Net
 ("regression", CorrDiff: Mardani et al. 2023), with EDM preconditioning and σ_data = std(r).
 """
@@ -14,14 +18,14 @@ import torch
 from torch import nn
 
 from toolkit.io import CheckpointError, load_checkpoint, save_checkpoint
-from toolkit.validation import check_choice, check_float, check_int
+from toolkit.validation import check_bool, check_choice, check_float, check_int
 
-from .baselines import RegressionUNet, SpectralNoise, bicubic_upsample
+from .baselines import BinnedGaussian, RegressionUNet, SpectralNoise, bicubic_upsample
 from .edm import EDMDenoiser
 from .samplers import karras_sigmas, sample_trajectory
 from .unet import UNet, UNetConfig
 
-__all__ = ["DownscalerConfig", "Downscaler", "save_downscaler", "load_downscaler", "load_pretrained",
+__all__ = ["DownscalerConfig", "downscaler_config", "Downscaler", "save_downscaler", "load_downscaler", "load_pretrained",
            "DEFAULT_CHECKPOINT", "CHECKPOINT_KIND"]
 
 CHECKPOINT_KIND = "diffusion-downscaler"
@@ -40,6 +44,11 @@ class DownscalerConfig:
     sigma_max: float = 10.0           # >> sigma_data of the residual (~0.5) is enough
     channels: tuple[int, ...] = (16, 32, 48)
     emb_dim: int = 32
+    transform: str = "linear"         # "linear" | "logit" (bounded between kc_low and kc_high)
+    kc_low: float = 0.15              # physical limits of kc (logit transform)
+    kc_high: float = 1.12
+    lead_time: bool = False           # lead time (hours) is an input of both networks
+    lead_scale: float = 24.0          # lead plane = lead / lead_scale - 0.5
 
     def __post_init__(self):
         check_int("size", self.size, low=4, high=1024)
@@ -50,11 +59,28 @@ class DownscalerConfig:
         check_float("sigma_min", self.sigma_min, low=0.0, low_open=True)
         check_float("sigma_max", self.sigma_max, low=self.sigma_min)
         self.channels = tuple(int(c) for c in self.channels)
+        check_choice("transform", self.transform, ("linear", "logit"))
+        check_float("kc_low", self.kc_low, low=-10.0, high=10.0)
+        check_float("kc_high", self.kc_high, low=self.kc_low, low_open=True, high=10.0)
+        check_bool("lead_time", self.lead_time)
+        check_float("lead_scale", self.lead_scale, low=0.0, low_open=True)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)
         return d
+
+
+def downscaler_config(residual: str = "regression", transform: str = "logit", *, lead_time: bool = True,
+                      weather=None, **kwargs) -> DownscalerConfig:
+    """The recipe's config: in logit space the limits are the generator's physical range of kc
+    (WeatherConfig.kc_range) and center/scale put the latent field at about zero mean, unit std."""
+    from .weather import WeatherConfig
+
+    if transform == "logit":
+        lo, hi = (weather or WeatherConfig()).kc_range
+        kwargs = {"kc_low": lo, "kc_high": hi, "center": -0.3, "scale": 2.8, **kwargs}
+    return DownscalerConfig(residual=residual, transform=transform, lead_time=lead_time, **kwargs)
 
 
 class Downscaler(nn.Module):
@@ -64,19 +90,52 @@ class Downscaler(nn.Module):
         super().__init__()
         cfg = config or DownscalerConfig(**kwargs)
         self.config = cfg
-        self.regression = RegressionUNet(UNetConfig(in_channels=1, channels=cfg.channels, emb_dim=cfg.emb_dim,
-                                                    noise_embedding=False), factor=cfg.factor)
-        n_cond = 2 if cfg.residual == "regression" else 1
+        n_lead = int(cfg.lead_time)
+        self.regression = RegressionUNet(UNetConfig(in_channels=1 + n_lead, channels=cfg.channels,
+                                                    emb_dim=cfg.emb_dim, noise_embedding=False), factor=cfg.factor)
+        n_cond = (2 if cfg.residual == "regression" else 1) + n_lead
         self.denoiser = EDMDenoiser(UNet(UNetConfig(in_channels=1 + n_cond, channels=cfg.channels,
                                                     emb_dim=cfg.emb_dim)), sigma_data=cfg.sigma_data)
-        self.noise_baseline = SpectralNoise(cfg.size)
+        self.noise_baseline = SpectralNoise(cfg.size)      # bicubic + matched-spectrum noise
+        self.mse_noise = SpectralNoise(cfg.size)           # MSE U-Net + matched-spectrum noise (normalised units)
+        self.hetero = BinnedGaussian()                     # MSE U-Net + heteroscedastic Gaussian (kc units)
+        self.hetero_latent = BinnedGaussian()              # the same in normalised units (bounded after mapping)
 
     # ------------------------------------------------------------ normalisation / conditioning
+    EPS = 0.01   # logit transform: p is clipped to [EPS, 1 - EPS] (kc within 1 % of the range of a limit)
+
     def normalize(self, kc) -> torch.Tensor:
-        return (torch.as_tensor(kc, dtype=torch.float32) - self.config.center) / self.config.scale
+        kc = torch.as_tensor(kc, dtype=torch.float32)
+        cfg = self.config
+        if cfg.transform == "logit":
+            p = ((kc - cfg.kc_low) / (cfg.kc_high - cfg.kc_low)).clamp(self.EPS, 1 - self.EPS)
+            kc = torch.logit(p)
+        return (kc - cfg.center) / cfg.scale
 
     def denormalize(self, z: torch.Tensor) -> torch.Tensor:
-        return z * self.config.scale + self.config.center
+        cfg = self.config
+        u = z * cfg.scale + cfg.center
+        if cfg.transform == "logit":
+            # clamp: float rounding of kc_low + Δ·σ(u) must not step outside the range it maps to
+            return (cfg.kc_low + (cfg.kc_high - cfg.kc_low) * torch.sigmoid(u)).clamp(cfg.kc_low, cfg.kc_high)
+        return u
+
+    def lead_plane(self, lead, batch: int) -> torch.Tensor | None:
+        """(B, 1, H, W) constant planes lead / lead_scale - 0.5, or None for a model without lead input."""
+        if not self.config.lead_time:
+            return None
+        if lead is None:
+            raise ValueError("lead (forecast lead time in hours, scalar or one per case) is required: "
+                             "this model was trained with lead_time=True")
+        lead = torch.as_tensor(lead, dtype=torch.float32).reshape(-1)
+        if not torch.all(torch.isfinite(lead)) or torch.any(lead < 0):
+            raise ValueError(f"lead must be finite hours >= 0, got {lead.tolist()}")
+        if lead.numel() == 1:
+            lead = lead.expand(batch)
+        if lead.numel() != batch:
+            raise ValueError(f"lead must be a scalar or one value per case ({batch}), got {lead.numel()}")
+        n = self.config.size
+        return (lead / self.config.lead_scale - 0.5).reshape(-1, 1, 1, 1).expand(batch, 1, n, n)
 
     def _check_coarse(self, coarse) -> torch.Tensor:
         c = torch.as_tensor(coarse, dtype=torch.float32)
@@ -87,26 +146,55 @@ class Downscaler(nn.Module):
             raise ValueError(f"coarse must have shape (B, {n}, {n}) or ({n}, {n}), got {tuple(c.shape)}")
         return c
 
-    def condition(self, coarse_z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def regress(self, coarse_z: torch.Tensor, lead=None) -> torch.Tensor:
+        """MSE U-Net mean (B, H, W) in normalised units."""
+        return self.regression(coarse_z, self.lead_plane(lead, coarse_z.shape[0]))
+
+    def condition(self, coarse_z: torch.Tensor, lead=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(cond (B, C, H, W), mean (B, H, W)) in normalised units from normalised coarse (B, h, w)."""
         up = bicubic_upsample(coarse_z, self.config.factor)
+        plane = self.lead_plane(lead, coarse_z.shape[0])
         if self.config.residual == "regression":
-            mean = self.regression(coarse_z)
-            return torch.stack([up, mean], 1), mean
-        mean = up if self.config.residual == "bicubic" else torch.zeros_like(up)
-        return up[:, None], mean
+            mean = self.regression(coarse_z, plane)
+            cond = torch.stack([up, mean], 1)
+        else:
+            mean = up if self.config.residual == "bicubic" else torch.zeros_like(up)
+            cond = up[:, None]
+        return (cond if plane is None else torch.cat([cond, plane], 1)), mean
 
-    def residual_target(self, coarse_z, fine_z) -> tuple[torch.Tensor, torch.Tensor]:
+    def residual_target(self, coarse_z, fine_z, lead=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(residual (B, 1, H, W), cond) used for the diffusion loss."""
         with torch.no_grad():
-            cond, mean = self.condition(coarse_z)
+            cond, mean = self.condition(coarse_z, lead)
         return (fine_z - mean)[:, None], cond
 
     # ------------------------------------------------------------ prediction
     @torch.no_grad()
-    def predict_mean(self, coarse) -> torch.Tensor:
+    def predict_mean(self, coarse, lead=None) -> torch.Tensor:
         """Deterministic MSE U-Net forecast in kc units, (B, H, W)."""
-        return self.denormalize(self.regression(self.normalize(self._check_coarse(coarse))))
+        return self.denormalize(self.regress(self.normalize(self._check_coarse(coarse)), lead))
+
+    @torch.no_grad()
+    def mse_noise_ensemble(self, coarse, members: int = 16, *, lead=None, generator=None) -> torch.Tensor:
+        """MSE U-Net + matched-spectrum noise (normalised units), (members, B, H, W) in kc units."""
+        members = check_int("members", members, low=1, high=10000)
+        mean = self.regress(self.normalize(self._check_coarse(coarse)), lead)
+        noise = self.mse_noise.sample((members,) + tuple(mean.shape), generator=generator)
+        return self.denormalize(mean[None] + noise)
+
+    @torch.no_grad()
+    def hetero_gaussian(self, coarse, lead=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """MSE U-Net + heteroscedastic Gaussian: (μ, σ(μ)) in kc units, each (B, H, W)."""
+        mu = self.predict_mean(coarse, lead)
+        return mu, self.hetero.sigma(mu)
+
+    @torch.no_grad()
+    def hetero_latent_ensemble(self, coarse, members: int = 16, *, lead=None, generator=None) -> torch.Tensor:
+        """MSE U-Net + heteroscedastic Gaussian in normalised units, mapped back: (members, B, H, W) kc."""
+        members = check_int("members", members, low=1, high=10000)
+        mu = self.regress(self.normalize(self._check_coarse(coarse)), lead)
+        eps = torch.randn((members,) + tuple(mu.shape), generator=generator)
+        return self.denormalize(mu[None] + self.hetero_latent.sigma(mu)[None] * eps)
 
     @torch.no_grad()
     def bicubic(self, coarse) -> torch.Tensor:
@@ -116,7 +204,7 @@ class Downscaler(nn.Module):
     def noise_ensemble(self, coarse, members: int = 16, *, generator=None) -> torch.Tensor:
         """Bicubic + spectrally matched Gaussian noise, (members, B, H, W) in kc units."""
         members = check_int("members", members, low=1, high=10000)
-        up = self.normalize(self.bicubic(coarse))
+        up = self.normalize(self.bicubic(coarse))   # noise_baseline is fitted on normalised residuals
         noise = self.noise_baseline.sample((members,) + tuple(up.shape), generator=generator)
         return self.denormalize(up[None] + noise)
 
@@ -124,19 +212,31 @@ class Downscaler(nn.Module):
         return karras_sigmas(steps, self.config.sigma_min, self.config.sigma_max, rho)
 
     @torch.no_grad()
-    def ensemble(self, coarse, members: int = 16, *, steps: int = 18, method: str = "heun", rho: float = 7.0,
-                 churn: float = 0.0, generator: torch.Generator | None = None,
-                 return_result: bool = False):
+    def ensemble(self, coarse, members: int = 16, *, lead=None, steps: int = 18, method: str = "heun",
+                 rho: float = 7.0, churn: float = 0.0, generator: torch.Generator | None = None,
+                 return_result: bool = False, noise: torch.Tensor | None = None, **options):
         """Diffusion ensemble (members, B, H, W) in kc units; with return_result also the
-        SampleResult (NFE, trajectory in normalised residual units, shaped (members·B, 1, H, W))."""
+        SampleResult (NFE, trajectory in normalised residual units, shaped (members·B, 1, H, W)).
+
+        `noise` (members, B, H, W) replaces the initial white noise (e.g. noise correlated in time
+        for coherent scenarios); other keyword options (gamma, eta, ...) go to sample_trajectory.
+        """
         members = check_int("members", members, low=1, high=10000)
         c = self.normalize(self._check_coarse(coarse))
-        cond, mean = self.condition(c)
+        cond, mean = self.condition(c, lead)
         b = c.shape[0]
         cond_m = cond.repeat(members, 1, 1, 1)
-        noise = torch.randn((members * b, 1) + tuple(mean.shape[-2:]), generator=generator)
+        shape = (members * b, 1) + tuple(mean.shape[-2:])
+        if noise is None:
+            noise = torch.randn(shape, generator=generator)
+        else:
+            noise = torch.as_tensor(noise, dtype=torch.float32)
+            if noise.numel() != members * b * mean.shape[-1] * mean.shape[-2]:
+                raise ValueError(f"noise must have shape {(members, b) + tuple(mean.shape[-2:])}, "
+                                 f"got {tuple(noise.shape)}")
+            noise = noise.reshape(shape)
         res = sample_trajectory(self.denoiser, noise, self.sigmas(steps, rho), method, cond_m, churn, generator,
-                                keep=return_result)
+                                keep=return_result, **options)
         z = res.x[:, 0].reshape(members, b, *mean.shape[-2:]) + mean[None]
         out = self.denormalize(z)
         return (out, res) if return_result else out

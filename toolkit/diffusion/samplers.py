@@ -88,6 +88,7 @@ class SampleResult:
     denoised: list = field(default_factory=list)     # the step's first estimate D(x; σ̂_i), if kept
     denoised_sigmas: list = field(default_factory=list)   # σ̂_i at which each D was evaluated (σ_i, or
                                                           # the raised level with churn)
+    nfe_so_far: list = field(default_factory=list)        # network evaluations after each step
 
 
 def nfe_for(method: str, steps: int, final_zero: bool = True) -> int:
@@ -247,7 +248,7 @@ def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: s
         step, opts = {"sde": _step_sde, "dpmpp_2m": _step_dpmpp_2m, "dpmpp_2m_sde": _step_dpmpp_2m_sde}[method], \
             {"eta": eta}
     x = noise * float(sig[0])
-    traj, dens, dsig = ([x.clone()] if keep else []), [], []
+    traj, dens, dsig, nfes = ([x.clone()] if keep else []), [], [], []
     state: dict = {}
     for i in range(steps):
         s_cur, s_next = float(sig[i]), float(sig[i + 1])
@@ -262,7 +263,9 @@ def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: s
             traj.append(x.clone())
             dens.append(d_i)
             dsig.append(s_hat)
-    return SampleResult(x=x, nfe=nfe, sigmas=sig, trajectory=traj, denoised=dens, denoised_sigmas=dsig)
+            nfes.append(nfe)
+    return SampleResult(x=x, nfe=nfe, sigmas=sig, trajectory=traj, denoised=dens, denoised_sigmas=dsig,
+                        nfe_so_far=nfes)
 
 
 def sample(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: str = "heun", cond=None, churn: float = 0.0,

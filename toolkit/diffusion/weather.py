@@ -1,14 +1,21 @@
-"""Synthetic solar weather: cloud fields, clear-sky irradiance and a coarse "NWP" forecast.
+"""Synthetic solar weather: cloud fields, clear-sky irradiance and a coarse day-ahead "NWP" forecast.
 
 High-resolution truth (after Hatanaka et al. 2023, who downscale NWP to satellite irradiance):
 
-* a Gaussian random field (GRF) with isotropic power spectrum P(k) ∝ k^-slope,
-* thresholded at the (1 - cloud_fraction) quantile, so every case has its own cloud cover,
-* clear-sky index kc = 1 - (1 - kc_min) tanh((g - threshold)_+ / softness),
+* a Gaussian random field (GRF) g with isotropic power spectrum P(k) ∝ k^-slope,
+* a weather regime per case — clear, broken or overcast — that sets the cloud fraction,
+* thresholded at the (1 - cloud_fraction) quantile t, so every case has its own cloud cover,
+* clear-sky index kc = 1 - (1 - kc_min) tanh((g - t)_+ / softness) under cloud and
+  kc = 1 + enhancement · s(x) in the clear, with s the smoothed cloud mask (cloud enhancement:
+  light scattered by nearby cloud edges lifts kc above 1), so kc lies in the physical range
+  (kc_min, 1 + enhancement),
 * irradiance GHI = kc × GHI_clear(lat, lon, day, hour) (Haurwitz clear-sky model).
 
-The coarse forecast block-averages the truth after a small displacement and smoothing, then adds
-a bias and noise: the typical errors of a numerical weather prediction (NWP).
+The coarse forecast at lead time L hours displaces the truth by N(0, d(L)²) pixels, smooths it with
+std s(L), block-averages it and adds a bias b(L) and white noise, where the errors grow linearly
+with lead: d(L) = displacement + displacement_growth · L, s(L) = smoothing + smoothing_growth · L,
+b(L) = bias + bias_growth · L + bias_spread · (L / 24) · ε. Over a day the standardised errors
+(displacement, ε) follow an AR(1) process in hours with coefficient error_memory, as NWP errors do.
 All fields are periodic, so advection is an exact Fourier phase shift.
 """
 from __future__ import annotations
@@ -22,8 +29,20 @@ from toolkit.validation import as_rng, check_float, check_int
 __all__ = [
     "WeatherConfig", "WeatherPairs", "WeatherSequence", "gaussian_random_field", "clear_sky_index",
     "advect", "smooth", "block_average", "coarse_nwp", "solar_zenith_cos", "clear_sky_ghi",
-    "make_weather_pairs", "make_weather_sequence",
+    "make_weather_pairs", "make_weather_sequence", "REGIMES", "nwp_error_scales",
 ]
+
+# cloud-fraction range of each weather regime; "broken" uses WeatherConfig.cloud_fraction
+REGIMES = ("clear", "broken", "overcast")
+_CLEAR_CF = (0.0, 0.05)
+_OVERCAST_CF = (0.9, 1.0)
+
+
+def _check_pair(name, value, low, high):
+    lo, hi = (check_float(name, float(c), low=low, high=high) for c in value)
+    if lo > hi:
+        raise ValueError(f"{name} must be (low, high) with low <= high, got {value}")
+    return (lo, hi)
 
 
 @dataclass
@@ -33,13 +52,21 @@ class WeatherConfig:
     size: int = 32                      # fine grid is size × size
     factor: int = 4                     # coarse grid is (size / factor)²
     slope: float = 3.0                  # GRF power spectrum P(k) ∝ k^-slope
-    cloud_fraction: tuple[float, float] = (0.1, 0.9)   # per-case cloud cover ~ U(low, high)
+    cloud_fraction: tuple[float, float] = (0.15, 0.8)   # cloud cover of the "broken" regime ~ U(low, high)
+    regime_probs: tuple[float, float, float] = (0.2, 0.55, 0.25)   # P(clear), P(broken), P(overcast)
     kc_min: float = 0.15                # clear-sky index of thick cloud
     softness: float = 0.6               # GRF units over which a cloud thickens
-    bias: float = 0.05                  # NWP additive bias in clear-sky index
-    displacement: float = 1.0           # std of the NWP position error (fine pixels)
-    smoothing: float = 1.0              # Gaussian smoothing std of the NWP (fine pixels)
+    enhancement: float = 0.12           # cloud enhancement: kc reaches up to 1 + enhancement near edges
+    lead: tuple[float, float] = (1.0, 24.0)   # lead time of the forecast in hours ~ U{low..high}
+    bias: float = 0.02                  # NWP additive bias in clear-sky index at lead 0
+    bias_growth: float = 0.001          # extra bias per hour of lead
+    bias_spread: float = 0.15           # std of the random (per case / AR(1) per day) bias at 24 h
+    displacement: float = 0.5           # std of the NWP position error at lead 0 (fine pixels)
+    displacement_growth: float = 0.3    # its growth per hour of lead
+    smoothing: float = 0.7              # Gaussian smoothing std of the NWP at lead 0 (fine pixels)
+    smoothing_growth: float = 0.08      # its growth per hour of lead
     noise: float = 0.03                 # std of white noise on each coarse pixel
+    error_memory: float = 0.8           # AR(1) coefficient of the NWP errors from one hour to the next
 
     def __post_init__(self):
         check_int("size", self.size, low=4, high=1024)
@@ -47,21 +74,49 @@ class WeatherConfig:
         if self.size % self.factor:
             raise ValueError(f"size must be a multiple of factor, got size={self.size}, factor={self.factor}")
         check_float("slope", self.slope, low=0.0, high=10.0)
-        lo, hi = (check_float("cloud_fraction", float(c), low=0.0, high=1.0) for c in self.cloud_fraction)
-        if lo > hi:
-            raise ValueError(f"cloud_fraction must be (low, high) with low <= high, got {self.cloud_fraction}")
-        self.cloud_fraction = (lo, hi)
+        self.cloud_fraction = _check_pair("cloud_fraction", self.cloud_fraction, 0.0, 1.0)
+        probs = tuple(check_float("regime_probs", float(p), low=0.0, high=1.0) for p in self.regime_probs)
+        if len(probs) != 3 or abs(sum(probs) - 1.0) > 1e-9:
+            raise ValueError(f"regime_probs must be 3 probabilities (clear, broken, overcast) summing to 1, "
+                             f"got {self.regime_probs}")
+        self.regime_probs = probs
         check_float("kc_min", self.kc_min, low=0.0, high=1.0)
         check_float("softness", self.softness, low=0.0, low_open=True, high=100.0)
+        check_float("enhancement", self.enhancement, low=0.0, high=1.0)
+        self.lead = _check_pair("lead", self.lead, 0.0, 240.0)
         check_float("bias", self.bias, low=-1.0, high=1.0)
+        check_float("bias_growth", self.bias_growth, low=-0.1, high=0.1)
+        check_float("bias_spread", self.bias_spread, low=0.0, high=1.0)
         check_float("displacement", self.displacement, low=0.0, high=float(self.size))
+        check_float("displacement_growth", self.displacement_growth, low=0.0, high=float(self.size))
         check_float("smoothing", self.smoothing, low=0.0, high=float(self.size))
+        check_float("smoothing_growth", self.smoothing_growth, low=0.0, high=float(self.size))
         check_float("noise", self.noise, low=0.0, high=1.0)
+        check_float("error_memory", self.error_memory, low=0.0, high=1.0)
+
+    @property
+    def kc_range(self) -> tuple[float, float]:
+        """Physical limits of the truth's clear-sky index: (kc_min, 1 + enhancement)."""
+        return (self.kc_min, 1.0 + self.enhancement)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["cloud_fraction"] = list(self.cloud_fraction)
+        for k in ("cloud_fraction", "regime_probs", "lead"):
+            d[k] = list(getattr(self, k))
         return d
+
+
+def nwp_error_scales(lead, config: WeatherConfig | None = None) -> dict:
+    """Error scales of the coarse forecast at lead time(s) `lead` hours: displacement d(L),
+    smoothing s(L), mean bias and random-bias std (arrays shaped like lead)."""
+    cfg = config or WeatherConfig()
+    lead = np.asarray(lead, dtype=float)
+    if not np.all(np.isfinite(lead)) or np.any(lead < 0):
+        raise ValueError(f"lead must be finite hours >= 0, got {lead}")
+    return {"displacement": cfg.displacement + cfg.displacement_growth * lead,
+            "smoothing": cfg.smoothing + cfg.smoothing_growth * lead,
+            "bias": cfg.bias + cfg.bias_growth * lead,
+            "bias_spread": cfg.bias_spread * lead / 24.0}
 
 
 def _wavenumbers(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +144,13 @@ def gaussian_random_field(n: int = 1, size: int = 32, *, slope: float = 3.0, ran
     return g
 
 
-def clear_sky_index(g: np.ndarray, cloud_fraction, *, kc_min: float = 0.15, softness: float = 0.6) -> np.ndarray:
+def clear_sky_index(g: np.ndarray, cloud_fraction, *, kc_min: float = 0.15, softness: float = 0.6,
+                    enhancement: float = 0.0, edge_width: float = 1.0) -> np.ndarray:
     """Cloud cover from a GRF: pixels above the (1 - cloud_fraction) quantile are cloudy.
 
-    kc = 1 - (1 - kc_min) · tanh((g - t)_+ / softness); cloud_fraction is a scalar or one per case.
+    kc = 1 - (1 - kc_min) · tanh((g - t)_+ / softness) under cloud; in the clear
+    kc = 1 + enhancement · s, with s = the cloud mask smoothed over edge_width pixels (in [0, 1)),
+    so clear pixels next to clouds are brighter than clear sky. cloud_fraction: scalar or one per case.
     """
     g = np.asarray(g, dtype=float)
     if g.ndim < 2:
@@ -102,6 +160,8 @@ def clear_sky_index(g: np.ndarray, cloud_fraction, *, kc_min: float = 0.15, soft
         raise ValueError(f"cloud_fraction must be in [0, 1], got {cloud_fraction}")
     check_float("kc_min", kc_min, low=0.0, high=1.0)
     check_float("softness", softness, low=0.0, low_open=True)
+    enhancement = check_float("enhancement", enhancement, low=0.0, high=1.0)
+    edge_width = check_float("edge_width", edge_width, low=0.0, low_open=True, high=100.0)
     flat = g.reshape(*g.shape[:-2], -1)
     cf = np.broadcast_to(cf, g.shape[:-2])
     # per-case quantile: sort once, pick index
@@ -113,6 +173,10 @@ def clear_sky_index(g: np.ndarray, cloud_fraction, *, kc_min: float = 0.15, soft
     # cloudy where g >= t (cf = 1 -> t = min covers every pixel); optical depth grows from the edge
     thick = np.tanh(np.clip(g - t, 0.0, None) / softness)
     kc = 1.0 - (1.0 - kc_min) * thick
+    if enhancement > 0:
+        cloudy = g >= t
+        near = np.clip(smooth(cloudy.astype(float), edge_width), 0.0, 1.0 - 1e-9)
+        kc = np.where(cloudy, kc, 1.0 + enhancement * near)
     return kc
 
 
@@ -159,19 +223,34 @@ def block_average(field: np.ndarray, factor: int) -> np.ndarray:
     return field.reshape(*field.shape[:-2], h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
 
 
-def coarse_nwp(fine: np.ndarray, config: WeatherConfig | None = None, *, random_state=None,
-               bias: float | None = None) -> np.ndarray:
-    """Coarse forecast of a fine clear-sky-index field: displace, smooth, block-average, + bias + noise."""
+def coarse_nwp(fine: np.ndarray, config: WeatherConfig | None = None, *, lead=None, random_state=None,
+               bias=None, errors: np.ndarray | None = None) -> np.ndarray:
+    """Coarse forecast of fine clear-sky-index fields (..., H, W) at lead time(s) `lead` hours:
+    displace by d(L)·e, smooth with s(L), block-average, add the bias b(L) and white noise.
+
+    `lead` is a scalar or one value per field (default: the mean of config.lead); `errors`
+    (..., 3) are the standardised errors (dy, dx, bias) — drawn N(0, 1) when not given (a
+    sequence passes AR(1)-correlated ones); `bias` overrides the whole bias b(L).
+    """
     cfg = config or WeatherConfig()
     rng = as_rng(random_state)
     fine = np.asarray(fine, dtype=float)
-    lead = fine.shape[:-2]
-    shift = rng.normal(0.0, cfg.displacement, size=lead + (2,)) if cfg.displacement > 0 else np.zeros(lead + (2,))
-    x = advect(fine, shift)
-    x = smooth(x, cfg.smoothing)
+    batch = fine.shape[:-2]
+    lead = np.broadcast_to(np.asarray(np.mean(cfg.lead) if lead is None else lead, dtype=float), batch)
+    sc = nwp_error_scales(lead, cfg)
+    if errors is None:
+        errors = rng.standard_normal(batch + (3,))
+    errors = np.asarray(errors, dtype=float)
+    if errors.shape != batch + (3,):
+        raise ValueError(f"errors must have shape {batch + (3,)}, got {errors.shape}")
+    x = advect(fine, errors[..., :2] * sc["displacement"][..., None])
+    s = sc["smoothing"]
+    x = np.stack([smooth(xi, float(si)) for xi, si in zip(x.reshape(-1, *x.shape[-2:]), s.reshape(-1))]
+                 ).reshape(x.shape) if s.size else x
     c = block_average(x, cfg.factor)
-    c = c + (cfg.bias if bias is None else bias) + cfg.noise * rng.standard_normal(c.shape)
-    return np.clip(c, 0.0, 1.2)
+    b = sc["bias"] + sc["bias_spread"] * errors[..., 2] if bias is None else np.broadcast_to(bias, batch)
+    c = c + b[..., None, None] + cfg.noise * rng.standard_normal(c.shape)
+    return np.clip(c, 0.0, 1.2 + cfg.enhancement)
 
 
 # ---------------------------------------------------------------- solar geometry
@@ -202,7 +281,10 @@ def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
 
 def clear_sky_ghi(lat, lon, day_of_year, hour_utc) -> np.ndarray:
     """Haurwitz clear-sky global horizontal irradiance in W/m²: 1098 cos z · exp(-0.057 / cos z)."""
-    mu = solar_zenith_cos(lat, lon, day_of_year, hour_utc)
+    hour = np.asarray(hour_utc, dtype=float)
+    if not np.all(np.isfinite(hour)):
+        raise ValueError(f"hour_utc must be finite hours, got {hour_utc}")
+    mu = solar_zenith_cos(lat, lon, day_of_year, hour)
     out = np.zeros(np.shape(mu))
     up = mu > 1e-3
     out[up] = 1098.0 * mu[up] * np.exp(-0.057 / mu[up])
@@ -213,72 +295,110 @@ def clear_sky_ghi(lat, lon, day_of_year, hour_utc) -> np.ndarray:
 
 @dataclass
 class WeatherPairs:
-    """(coarse, fine) clear-sky-index pairs, shapes (n, size/factor, size/factor) and (n, size, size)."""
+    """(coarse, fine) clear-sky-index pairs, shapes (n, size/factor, size/factor) and (n, size, size),
+    with each case's cloud fraction, regime index (into REGIMES) and forecast lead time in hours."""
 
     coarse: np.ndarray
     fine: np.ndarray
     cloud_fraction: np.ndarray
     config: WeatherConfig = field(default_factory=WeatherConfig)
+    regime: np.ndarray | None = None
+    lead: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.fine)
 
 
-def make_weather_pairs(n: int = 1000, *, config: WeatherConfig | None = None, random_state=None,
-                       **overrides) -> WeatherPairs:
-    """Seeded (coarse NWP, fine truth) pairs of the clear-sky index, default 8×8 → 32×32.
-
-    Keyword overrides are WeatherConfig fields, e.g. make_weather_pairs(500, bias=0.0, random_state=1).
-    """
-    n = check_int("n", n, low=1, high=10**7)
+def _config(config: WeatherConfig | None, overrides: dict) -> WeatherConfig:
     cfg = config or WeatherConfig()
     if overrides:
         unknown = set(overrides) - set(WeatherConfig.__dataclass_fields__)
         if unknown:
             raise TypeError(f"unknown WeatherConfig field(s): {sorted(unknown)}")
         cfg = WeatherConfig(**{**cfg.to_dict(), **overrides})
+    return cfg
+
+
+def _draw_regimes(n: int, cfg: WeatherConfig, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Regime index and cloud fraction of n cases."""
+    regime = rng.choice(3, size=n, p=np.asarray(cfg.regime_probs))
+    ranges = np.array([_CLEAR_CF, cfg.cloud_fraction, _OVERCAST_CF])[regime]
+    return regime, rng.uniform(ranges[:, 0], ranges[:, 1])
+
+
+def make_weather_pairs(n: int = 1000, *, config: WeatherConfig | None = None, random_state=None,
+                       **overrides) -> WeatherPairs:
+    """Seeded (coarse NWP, fine truth) pairs of the clear-sky index, default 8×8 → 32×32, each with
+    its regime and its lead time (integer hours ~ U{config.lead}).
+
+    Keyword overrides are WeatherConfig fields, e.g. make_weather_pairs(500, bias=0.0, random_state=1).
+    """
+    n = check_int("n", n, low=1, high=10**7)
+    cfg = _config(config, overrides)
     rng = as_rng(random_state)
     g = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng)
-    cf = rng.uniform(*cfg.cloud_fraction, size=n)
-    fine = clear_sky_index(g, cf, kc_min=cfg.kc_min, softness=cfg.softness)
-    coarse = coarse_nwp(fine, cfg, random_state=rng)
-    return WeatherPairs(coarse.astype(np.float32), fine.astype(np.float32), cf, cfg)
+    regime, cf = _draw_regimes(n, cfg, rng)
+    fine = clear_sky_index(g, cf, kc_min=cfg.kc_min, softness=cfg.softness, enhancement=cfg.enhancement)
+    lo, hi = cfg.lead
+    lead = rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=n).astype(float) if np.floor(hi) >= np.ceil(lo) \
+        else np.full(n, lo)
+    coarse = coarse_nwp(fine, cfg, lead=lead, random_state=rng)
+    return WeatherPairs(coarse.astype(np.float32), fine.astype(np.float32), cf, cfg, regime, lead)
 
 
 @dataclass
 class WeatherSequence:
-    """Hourly fields at a site: kc (T, H, W), coarse (T, h, w), clear-sky GHI (T,) and GHI (T, H, W)."""
+    """Hourly fields at a site: kc (T, H, W), coarse (T, h, w), clear-sky GHI (T,), GHI (T, H, W),
+    and each hour's forecast lead time (T,) in hours."""
 
     hours: np.ndarray
     fine: np.ndarray
     coarse: np.ndarray
     ghi_clear: np.ndarray
     config: WeatherConfig
+    lead: np.ndarray | None = None
+    wind: np.ndarray | None = None
 
     @property
     def ghi(self) -> np.ndarray:
         return self.fine * self.ghi_clear[:, None, None]
 
 
+def _ar1(n: int, dt: np.ndarray, phi: float, rng, dim: int) -> np.ndarray:
+    """Standardised AR(1) series x_t = φ^Δt x_{t-1} + √(1 - φ^(2Δt)) ξ_t (unit variance), shape (n, dim)."""
+    x = np.empty((n, dim))
+    x[0] = rng.standard_normal(dim)
+    for t in range(1, n):
+        a = phi ** dt[t - 1]
+        x[t] = a * x[t - 1] + np.sqrt(max(1 - a * a, 0.0)) * rng.standard_normal(dim)
+    return x
+
+
 def make_weather_sequence(hours=range(24), *, lat: float = 48.0, lon: float = 11.0, day_of_year: int = 172,
                           cloud_fraction: float = 0.5, wind=(0.0, 1.5), evolution: float = 0.15,
-                          config: WeatherConfig | None = None, random_state=None) -> WeatherSequence:
+                          lead_start: float = 1.0, config: WeatherConfig | None = None,
+                          random_state=None) -> WeatherSequence:
     """A day of weather: one cloud field advected by `wind` (pixels per hour, (dy, dx)) that slowly
-    evolves (AR(1) mixing with fresh fields at rate `evolution`), a coarse day-ahead NWP of every
-    hour (one bias for the whole day) and clear-sky GHI from solar geometry."""
+    evolves (AR(1) mixing with fresh fields at rate `evolution`), a coarse NWP issued before the first
+    hour (lead = lead_start + hours - hours[0]) whose errors grow with lead and are AR(1) in time
+    (config.error_memory), and clear-sky GHI from solar geometry."""
     cfg = config or WeatherConfig()
     rng = as_rng(random_state)
     hours = np.asarray(list(hours), dtype=float)
-    if hours.ndim != 1 or len(hours) == 0 or np.any(hours < 0) or np.any(hours > 24):
-        raise ValueError(f"hours must be a non-empty sequence of hours in [0, 24], got {hours}")
+    if hours.ndim != 1 or len(hours) == 0 or not np.all(np.isfinite(hours)) or np.any(hours < 0) \
+            or np.any(hours > 24):
+        raise ValueError(f"hours must be a non-empty sequence of finite hours in [0, 24], got {hours}")
+    if np.any(np.diff(hours) < 0):
+        raise ValueError(f"hours must be non-decreasing, got {hours}")
     check_float("lat", lat, low=-90, high=90)
     check_float("lon", lon, low=-180, high=180)
     check_int("day_of_year", day_of_year, low=1, high=366)
     check_float("cloud_fraction", cloud_fraction, low=0.0, high=1.0)
     evolution = check_float("evolution", evolution, low=0.0, high=1.0)
+    lead_start = check_float("lead_start", lead_start, low=0.0, high=216.0)
     wind = np.asarray(wind, dtype=float)
-    if wind.shape != (2,):
-        raise ValueError(f"wind must be (dy, dx) in pixels per hour, got {wind}")
+    if wind.shape != (2,) or not np.all(np.isfinite(wind)):
+        raise ValueError(f"wind must be finite (dy, dx) in pixels per hour, got {wind}")
     g = gaussian_random_field(1, cfg.size, slope=cfg.slope, random_state=rng)[0]
     fields = []
     prev_h = hours[0]
@@ -291,8 +411,10 @@ def make_weather_sequence(hours=range(24), *, lat: float = 48.0, lon: float = 11
         fields.append(g)
         prev_h = h
     g_all = np.stack(fields)
-    fine = clear_sky_index(g_all, cloud_fraction, kc_min=cfg.kc_min, softness=cfg.softness)
-    day_bias = cfg.bias + 0.5 * cfg.bias * rng.standard_normal()
-    coarse = coarse_nwp(fine, cfg, random_state=rng, bias=day_bias)
+    fine = clear_sky_index(g_all, cloud_fraction, kc_min=cfg.kc_min, softness=cfg.softness,
+                           enhancement=cfg.enhancement)
+    lead = lead_start + hours - hours[0]
+    errors = _ar1(len(hours), np.diff(hours), cfg.error_memory, rng, 3)
+    coarse = coarse_nwp(fine, cfg, lead=lead, random_state=rng, errors=errors)
     ghi_clear = np.asarray(clear_sky_ghi(lat, lon, day_of_year, hours), dtype=float)
-    return WeatherSequence(hours, fine.astype(np.float32), coarse.astype(np.float32), ghi_clear, cfg)
+    return WeatherSequence(hours, fine.astype(np.float32), coarse.astype(np.float32), ghi_clear, cfg, lead, wind)

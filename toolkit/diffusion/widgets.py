@@ -18,15 +18,17 @@ import torch
 from ..livechart import LiveChart
 from ..panels import Panel, dropdown, log_slider, slider
 from ..validation import check_int
-from .evaluation import score_ensemble, fixed_test_set
+from .evaluation import fixed_test_set
 from .metrics import crps_ensemble, radial_power_spectrum, rank_histogram
 from .model import Downscaler
 from .samplers import METHODS, karras_sigmas, sample_trajectory
 from .toy import GaussianMixture, gaussian_mixture_1d, gaussian_mixture_2d
-from .weather import WeatherConfig, make_weather_pairs
+from .weather import REGIMES, WeatherConfig, make_weather_pairs, nwp_error_scales
 
 __all__ = ["density_score_chart", "score_panel", "toy_sampler_panel", "maps_chart", "weather_panel",
-           "day_chart", "sampling_panel", "verification_panel", "fan_chart", "forecast_day", "finetune_panel"]
+           "nwp_correlation", "day_chart", "sampling_panel", "verification_panel", "verification_scores",
+           "interpret_spread_skill", "coherent_noise", "forecast_day", "lag1_autocorrelation", "fan_chart",
+           "finetune_panel", "SOLVERS", "conditional_panel", "CONDITIONAL_VIEWS"]
 
 _MAP = dict(width=120, height=120)
 
@@ -87,12 +89,19 @@ def density_score_chart(sigma: float, mixture: GaussianMixture | None = None, *,
     dens = base.transform_filter("datum.panel == 'density'").mark_line().encode(
         y=alt.Y("value:Q", title="density"), strokeDash=alt.StrokeDash("curve:N", legend=None)
     ).properties(width=420, height=150, title=f"σ = {sigma:.3g}")
+    # no clipped axis: a clamped scale would draw flat stretches that are not in the score
     sc = base.transform_filter("datum.panel == 'score'").mark_line().encode(
-        y=alt.Y("value:Q", title="score", scale=alt.Scale(domain=[-8, 8], clamp=True))
+        y=alt.Y("value:Q", title="score")
     ).properties(width=420, height=120)
     modes = int(((ps[1:-1] > ps[:-2]) & (ps[1:-1] > ps[2:])).sum())
+    # far from the data the score tends to the line -(x - μ)/(σ² + Var p₀): measured slope vs that value
+    var0 = float(gm.variance)
+    mid = slice(100, 141)
+    slope = float(np.polyfit(xs[mid], score[mid].tolist(), 1)[0])
     text = (f"σ = {sigma:.3g}: the noised density has <b>{modes}</b> mode(s). The score points uphill towards "
-            f"the modes; D(x; σ) = x + σ² · score is the ideal denoiser.")
+            f"the modes; D(x; σ) = x + σ² · score is the ideal denoiser. Slope of the score near the centre "
+            f"<b>{slope:.3f}</b>; the Gaussian limit −1/(σ² + Var p₀) = {-1 / (sigma**2 + var0):.3f} "
+            f"(Var p₀ = {var0:.2f}) — not −1/σ² = {-1 / sigma**2:.3f}.")
     return alt.vconcat(dens, sc, data=_inline(rows)), text
 
 
@@ -139,24 +148,35 @@ def toy_sampler_panel(n: int = 400, seed: int = 0) -> Panel:
 
 
 # ------------------------------------------------------------------ weather
+def nwp_correlation(lead: float, *, n: int = 64, seed: int = 0, config: WeatherConfig | None = None) -> float:
+    """corr(NWP, block-mean truth) over the pixels of n cases at one lead time (hours)."""
+    cfg = config or WeatherConfig()
+    p = make_weather_pairs(n, config=cfg, random_state=seed, lead=(float(lead), float(lead)))
+    bm = p.fine.reshape(n, cfg.size // cfg.factor, cfg.factor, cfg.size // cfg.factor, cfg.factor).mean(axis=(2, 4))
+    return float(np.corrcoef(p.coarse.ravel(), bm.ravel())[0, 1])
+
+
 def weather_panel(n_show: int = 3) -> Panel:
-    """Synthetic truth vs coarse NWP for a few cases; sliders for the NWP error model."""
-    def render(seed, bias, displacement, smoothing, noise):
-        cfg = WeatherConfig(bias=bias, displacement=displacement, smoothing=smoothing, noise=noise)
-        p = make_weather_pairs(n_show, config=cfg, random_state=seed)
+    """Synthetic truth vs coarse NWP for a few cases at one lead time; sliders for the NWP error growth."""
+    def render(seed, lead, displacement_growth, bias_spread):
+        cfg = WeatherConfig(displacement_growth=displacement_growth, bias_spread=bias_spread)
+        p = make_weather_pairs(n_show, config=cfg, random_state=seed, lead=(float(lead), float(lead)))
         fields = {}
         for i in range(n_show):
-            fields[f"{i}: truth 32×32 (cloud {p.cloud_fraction[i]:.0%})"] = p.fine[i]
-            fields[f"{i}: NWP 8×8"] = p.coarse[i]
-        err = float(np.abs(p.coarse - p.fine.reshape(n_show, 8, 4, 8, 4).mean(axis=(2, 4))).mean())
-        return maps_chart(fields, columns=2), f"mean |NWP − block-mean truth| = {err:.3f} (clear-sky index)"
+            fields[f"{i}: truth 32×32 ({REGIMES[p.regime[i]]}, cloud {p.cloud_fraction[i]:.0%})"] = p.fine[i]
+            fields[f"{i}: NWP 8×8 at +{lead:.0f} h"] = p.coarse[i]
+        sc = nwp_error_scales(lead, cfg)
+        corr = nwp_correlation(lead, config=cfg)
+        text = (f"lead {lead:.0f} h: position error std <b>{float(sc['displacement']):.2f} px</b>, smoothing "
+                f"{float(sc['smoothing']):.2f} px, bias {float(sc['bias']):+.3f} ± {float(sc['bias_spread']):.3f}; "
+                f"corr(NWP, block-mean truth) over 64 cases = <b>{corr:.2f}</b>")
+        return maps_chart(fields, columns=2, domain=(0.1, 1.15)), text
 
-    return Panel({"seed": slider("case seed", 0, 0, 50), "bias": slider("NWP bias", 0.05, -0.2, 0.2, 0.01),
-                  "displacement": slider("position error (px)", 1.0, 0.0, 4.0, 0.25),
-                  "smoothing": slider("smoothing (px)", 1.0, 0.0, 4.0, 0.25),
-                  "noise": slider("noise", 0.03, 0.0, 0.2, 0.01)}, render,
-                 title="Synthetic weather: fine clear-sky index vs coarse NWP", key="diffusion-weather",
-                 chart=LiveChart(max_rows=20000))
+    return Panel({"seed": slider("case seed", 0, 0, 50), "lead": slider("lead time (h)", 12, 1, 24, 1),
+                  "displacement_growth": slider("position error growth (px/h)", 0.3, 0.0, 0.6, 0.05),
+                  "bias_spread": slider("random bias at 24 h", 0.15, 0.0, 0.3, 0.01)}, render,
+                 title="Synthetic weather: fine clear-sky index vs a coarse NWP that worsens with lead time",
+                 key="diffusion-weather", chart=LiveChart(max_rows=20000))
 
 
 def day_chart(seq) -> alt.Chart:
@@ -172,114 +192,291 @@ def day_chart(seq) -> alt.Chart:
 
 
 # ------------------------------------------------------------------ sampling with the trained model
-def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Panel:
-    """Method, steps, ρ, churn, ensemble size -> members, mean, spread, trajectory and per-case scores."""
-    coarse, fine = fixed_test_set(n_cases)
+SOLVERS = ("dpmpp_2m", "heun", "dpmpp_2m_sde", "euler", "churn", "ddim", "ancestral", "sde")   # best first
 
-    def render(case, method, steps, rho, churn, members):
-        g = torch.Generator().manual_seed(seed)
-        t = time.perf_counter()
-        ens, res = model.ensemble(coarse[case:case + 1], members, steps=steps, method=method, rho=rho, churn=churn,
-                                  generator=g, return_result=True)
-        seconds = time.perf_counter() - t
-        ens = ens[:, 0]
-        mean = model.predict_mean(coarse[case:case + 1])[0]
-        fields = {"NWP (bicubic)": model.bicubic(coarse[case:case + 1])[0], "truth": fine[case],
-                  "MSE U-Net": mean, "ensemble mean": ens.mean(0), "member 1": ens[0], "member 2": ens[1 % members]}
-        # the denoised estimate D(x_i; σ_i) of member 1 at four points of the trajectory
-        den = res.denoised
+
+def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Panel:
+    """Method, steps, ρ, churn, ensemble size -> members, mean, spread and per-case scores, plus a
+    step-through scrubber: x_i beside the denoised estimate D(x_i; σ̂_i) of member 1, with NFE so far."""
+    coarse, fine, lead = fixed_test_set(n_cases)
+    cache: dict = {}
+
+    def run(case, method, steps, rho, churn, members):
+        key = (case, method, steps, rho, churn, members)
+        if key not in cache:
+            cache.clear()                          # keep one trajectory: the scrubber only re-reads it
+            g = torch.Generator().manual_seed(seed)
+            t = time.perf_counter()
+            ens, res = model.ensemble(coarse[case:case + 1], members, lead=lead[case:case + 1], steps=steps,
+                                      method=method, rho=rho, churn=churn, generator=g, return_result=True)
+            cache[key] = (ens[:, 0], res, time.perf_counter() - t)
+        return cache[key]
+
+    def render(case, method, steps, rho, churn, members, progress):
+        ens, res, seconds = run(case, method, steps, rho, churn, members)
+        c1, l1 = coarse[case:case + 1], lead[case:case + 1]
+        mean = model.predict_mean(c1, l1)[0]
+        fields = {"NWP (bicubic)": model.bicubic(c1)[0], "truth": fine[case], "MSE U-Net": mean,
+                  "ensemble mean": ens.mean(0), "member 1": ens[0], "member 2": ens[1 % members]}
         with torch.no_grad():
-            cmean = model.condition(model.normalize(coarse[case:case + 1]))[1][0]
-        for i in np.unique(np.linspace(0, len(den) - 1, 4).astype(int)):
-            sig = float(res.sigmas[min(i, len(res.sigmas) - 1)])
-            fields[f"D(x; σ={sig:.2g})"] = model.denormalize(den[i][0, 0] + cmean)
+            cmean = model.condition(model.normalize(c1), l1)[1][0]
+        # scrubber: step i of N; x_i is the state entering the step, D is evaluated at σ̂_i (σ_i, or
+        # the churn-raised level) — the label says which
+        i = min(int(round(progress / 100 * (len(res.denoised) - 1))), len(res.denoised) - 1)
+        s_i, s_hat = float(res.sigmas[i]), float(res.denoised_sigmas[i])
+        fields[f"x at σ={s_i:.3g} (step {i + 1})"] = model.denormalize(res.trajectory[i][0, 0] + cmean)
+        fields[f"D(x; σ̂={s_hat:.3g})"] = model.denormalize(res.denoised[i][0, 0] + cmean)
         spread = ens.std(0) if members > 1 else torch.zeros_like(ens[0])
-        maps = maps_chart(fields, columns=5)
+        maps = maps_chart(fields, columns=4, domain=(0.1, 1.15))
         sp = maps_chart({"ensemble spread": spread}, columns=1, domain=(0.0, 0.3), scheme="oranges")
         crps_d = float(crps_ensemble(fine[case], ens, fair=members > 1).mean())
         crps_m = float((mean - fine[case]).abs().mean())
-        text = (f"NFE {res.nfe}, {seconds:.2f} s for {members} members. CRPS: diffusion <b>{crps_d:.4f}</b>, "
-                f"MSE U-Net {crps_m:.4f} (lower is better).")
+        text = (f"lead {float(lead[case]):.0f} h. NFE {res.nfe}, {seconds:.2f} s for {members} members. "
+                f"CRPS: diffusion <b>{crps_d:.4f}</b>, MSE U-Net {crps_m:.4f} (lower is better). "
+                f"Scrubber: step <b>{i + 1}</b> of {len(res.denoised)}, σ = {s_i:.3g}, D evaluated at σ̂ = {s_hat:.3g}, "
+                f"<b>NFE so far {res.nfe_so_far[i]}</b>.")
         return hconcat_specs(maps, sp), text
 
-    return Panel({"case": slider("test case", 0, 0, n_cases - 1), "method": dropdown("sampler", list(METHODS), "heun"),
-                  "steps": slider("steps", 8, 1, 40), "rho": slider("ρ", 7.0, 1.0, 12.0, 0.5),
-                  "churn": slider("churn", 0.0, 0.0, 40.0, 1.0), "members": slider("members", 8, 2, 32)},
-                 render, title="Sampling the pretrained downscaler", key="diffusion-sampling",
+    return Panel({"case": slider("test case", 0, 0, n_cases - 1), "method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"),
+                  "steps": slider("steps", 9, 1, 40), "rho": slider("ρ", 7.0, 1.0, 12.0, 0.5),
+                  "churn": slider("churn", 0.0, 0.0, 40.0, 1.0), "members": slider("members", 8, 2, 32),
+                  "progress": slider("scrub through the steps (%)", 100, 0, 100, 5)},
+                 render, title="Sampling the pretrained downscaler, step by step", key="diffusion-sampling",
                  chart=LiveChart(max_rows=30000))
 
 
-def verification_panel(model: Downscaler, *, n_cases: int = 6, seed: int = 0) -> Panel:
-    """CRPS vs baselines, spread–skill, rank histogram and power spectra on fixed test cases."""
-    coarse, fine = fixed_test_set(n_cases)
+def interpret_spread_skill(ratio: float) -> str:
+    """Words for a spread/skill ratio: calibrated within ±15 %, else over- or under-dispersed."""
+    if not np.isfinite(ratio):
+        return "no spread (deterministic)"
+    if ratio > 1.15:
+        return "over-dispersed: the members spread more than the ensemble-mean error (too uncertain)"
+    if ratio < 0.85:
+        return "under-dispersed: the members spread less than the ensemble-mean error (over-confident)"
+    return "spread matches the ensemble-mean error within ±15 %"
 
-    def render(method, steps, members):
-        g = torch.Generator().manual_seed(seed)
-        ens = model.ensemble(coarse, members, steps=steps, method=method, generator=g)
-        forecasts = {"bicubic": model.bicubic(coarse), "MSE U-Net": model.predict_mean(coarse),
-                     "bicubic+noise": model.noise_ensemble(coarse, members, generator=g), "diffusion": ens}
-        scores = {k: score_ensemble(fine, v) for k, v in forecasts.items()}
-        bars = [{"method": k, "CRPS": s["crps"]} for k, s in scores.items()]
-        hist = rank_histogram(fine, ens, generator=torch.Generator().manual_seed(0))
+
+def verification_scores(model: Downscaler, cases, *, method: str = "dpmpp_2m", steps: int = 9, members: int = 8,
+                        gamma: float = 1.0, eta: float | None = None, seed: int = 0) -> dict:
+    """Baselines + diffusion on `cases` (evaluation.Cases): scores, best baseline, CRPSS with interval."""
+    from .evaluation import baseline_forecasts, crpss, score_forecasts
+
+    g = torch.Generator().manual_seed(seed)
+    forecasts = baseline_forecasts(model, cases, members, seed=seed)
+    forecasts["diffusion"] = model.ensemble(cases.coarse, members, lead=cases.lead, steps=steps, method=method,
+                                            generator=g, gamma=gamma, eta=eta)
+    rows = score_forecasts(cases.fine, forecasts, kc_range=cases.config.kc_range, seed=seed)
+    best = min((k for k in rows if k != "diffusion"), key=lambda k: rows[k]["crps"])
+    return {"rows": rows, "forecasts": forecasts, "best": best,
+            "crpss": crpss(rows["diffusion"]["case_crps"], rows[best]["case_crps"], seed=seed)}
+
+
+def verification_panel(model: Downscaler, *, n_cases: int = 24, seed: int = 0) -> Panel:
+    """CRPS vs every baseline, CRPSS vs the best one, spread–skill, rank histogram and power spectra;
+    sliders for the score scale γ and the stochasticity η (ddim / sde / dpmpp_2m_sde)."""
+    from .evaluation import load_cases
+
+    cases = load_cases(n_cases)
+
+    def render(method, steps, members, gamma, eta):
+        use_eta = eta if method in ("ddim", "sde", "dpmpp_2m_sde") else None
+        v = verification_scores(model, cases, method=method, steps=steps, members=members, gamma=gamma,
+                                eta=use_eta, seed=seed)
+        rows, fc = v["rows"], v["forecasts"]
+        bars = [{"method": k, "CRPS": r["crps"], "kind": "diffusion" if k == "diffusion" else "baseline"}
+                for k, r in rows.items()]
+        hist = rank_histogram(cases.fine, fc["diffusion"], generator=torch.Generator().manual_seed(0))
         hrows = [{"rank": i, "count": int(c)} for i, c in enumerate(hist)]
-        k, pt = radial_power_spectrum(fine)
+        k, pt = radial_power_spectrum(cases.fine)
         spec = [{"k": float(a), "power": float(b), "field": "truth"} for a, b in zip(k, pt)]
-        for name in ("MSE U-Net", "bicubic+noise", "diffusion"):
-            _, pp = radial_power_spectrum(forecasts[name])
+        for name in ("MSE U-Net", "MSE U-Net + noise", "diffusion"):
+            _, pp = radial_power_spectrum(fc[name])
             spec += [{"k": float(a), "power": float(b), "field": name} for a, b in zip(k, pp)]
-        c1 = alt.Chart(_inline(bars)).mark_bar().encode(x=alt.X("CRPS:Q"), y=alt.Y("method:N", sort=None)
-                                                                 ).properties(width=200, height=120, title="CRPS")
+        c1 = alt.Chart(_inline(bars)).mark_bar().encode(
+            x=alt.X("CRPS:Q"), y=alt.Y("method:N", sort=None, title=None),
+            color=alt.Color("kind:N", legend=None)).properties(width=200, height=150, title="CRPS (lower is better)")
         c2 = alt.Chart(_inline(hrows)).mark_bar().encode(x="rank:O", y="count:Q").properties(
             width=200, height=120, title="rank histogram (diffusion)")
         c3 = alt.Chart(_inline(spec)).mark_line(point=True).encode(
             x=alt.X("k:Q", scale=alt.Scale(type="log"), title="wavenumber"),
             y=alt.Y("power:Q", scale=alt.Scale(type="log")), color="field:N").properties(
             width=240, height=160, title="radially averaged power")
-        d, m = scores["diffusion"], scores["MSE U-Net"]
-        text = (f"CRPS diffusion {d['crps']:.4f} vs MSE U-Net {m['crps']:.4f} "
-                f"(<b>{100 * (1 - d['crps'] / m['crps']):.0f}% better</b>); spread/skill {d['spread_skill']:.2f}; "
-                f"small-scale power ratio diffusion {d['hf_power']:.2f}, MSE {m['hf_power']:.2f}.")
+        d, b = rows["diffusion"], rows[v["best"]]
+        s, lo, hi = v["crpss"]
+        m = len(hist) - 1
+        chi2 = float(((hist.double() - hist.sum() / (m + 1)) ** 2 / (hist.sum() / (m + 1))).sum())
+        shape = ("U-shaped (truth often outside the members)" if hist[0] + hist[-1] > 2 * hist.sum() / (m + 1) * 1.3
+                 else "dome-shaped (truth too often in the middle)" if hist[0] + hist[-1] < 2 * hist.sum() / (m + 1) * 0.7
+                 else "roughly flat at the ends")
+        text = (f"CRPS diffusion {d['crps']:.4f}; best baseline <b>{v['best']}</b> {b['crps']:.4f}: CRPSS "
+                f"<b>{100 * s:.1f} %</b> (95 % interval {100 * lo:.1f} to {100 * hi:.1f} %, {n_cases} cases). "
+                f"Spread/skill <b>{d['spread_skill']:.2f}</b>: {interpret_spread_skill(d['spread_skill'])}. "
+                f"Rank histogram {shape}, χ² = {chi2:.0f} on {m} dof. Small-scale power ratio "
+                f"{d['hf_power']:.2f} (1 = as detailed as the truth). Members outside the physical kc range: "
+                f"{100 * d['out_of_range']:.2f} %. γ = {gamma:.2f}, η = {'n/a' if use_eta is None else f'{use_eta:.2f}'}.")
         return alt.hconcat(alt.vconcat(c1, c2), c3), text
 
-    return Panel({"method": dropdown("sampler", list(METHODS), "heun"), "steps": slider("steps", 5, 1, 40),
-                  "members": slider("members", 8, 2, 32)}, render, title="Verification on fixed test cases",
-                 key="diffusion-verification", button="Verify")
+    return Panel({"method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"), "steps": slider("steps", 9, 1, 40),
+                  "members": slider("members", 8, 2, 32),
+                  "gamma": slider("score scale γ", 1.0, 0.5, 1.5, 0.05),
+                  "eta": slider("stochasticity η (ddim, sde)", 1.0, 0.0, 1.0, 0.05)}, render,
+                 title="Verification on fresh test cases against the best baseline", key="diffusion-verification",
+                 button="Verify")
+
+
+CONDITIONAL_VIEWS = ("reliability: kc < 0.5", "reliability: clear sky", "spread–skill by spread",
+                     "rank histograms by regime", "small-scale power by lead")
+
+
+def _reliability_text(rows, event) -> str:
+    gap = sum(r["count"] * (r["forecast"] - r["observed"]) for r in rows) / max(sum(r["count"] for r in rows), 1)
+    worst = max(rows, key=lambda r: abs(r["forecast"] - r["observed"]))
+    word = ("over-forecast (members predict the event more often than it happens)" if gap > 0.02 else
+            "under-forecast (the event happens more often than the members say)" if gap < -0.02 else
+            "forecast about as often as it happens")
+    return (f"{event}: on average the event is <b>{word}</b> (mean forecast − observed = {gap:+.3f}); the largest "
+            f"gap is {worst['forecast'] - worst['observed']:+.2f} at forecast probability ≈ {worst['forecast']:.2f}.")
+
+
+def conditional_panel(v: dict) -> Panel:
+    """Conditional verification of a verify() result (no resampling: a dropdown picks the view and
+    the text reads the figure from its numbers)."""
+    from .evaluation import conditional_verification
+
+    cv = conditional_verification(v)
+
+    def render(view):
+        if view.startswith("reliability"):
+            key = [k for k in cv["reliability"] if ("0.5" in k) == ("0.5" in view)][0]
+            rows = cv["reliability"][key]
+            diag = [{"forecast": 0.0, "observed": 0.0}, {"forecast": 1.0, "observed": 1.0}]
+            chart = (alt.Chart(_inline(diag)).mark_line(color="#aaaaaa", strokeDash=[4, 4]).encode(x="forecast:Q", y="observed:Q")
+                     + alt.Chart(_inline(rows)).mark_line(point=True).encode(
+                         x=alt.X("forecast:Q", title="forecast probability", scale=alt.Scale(domain=[0, 1])),
+                         y=alt.Y("observed:Q", title="observed frequency", scale=alt.Scale(domain=[0, 1])),
+                         tooltip=["count:Q"])).properties(width=260, height=220, title=f"reliability: {key}")
+            return chart, _reliability_text(rows, key)
+        if view.startswith("spread"):
+            rows = cv["spread_skill"]
+            lim = max(max(r["spread"], r["rmse"]) for r in rows) * 1.05
+            diag = [{"spread": 0.0, "rmse": 0.0}, {"spread": lim, "rmse": lim}]
+            chart = (alt.Chart(_inline(diag)).mark_line(color="#aaaaaa", strokeDash=[4, 4]).encode(x="spread:Q", y="rmse:Q")
+                     + alt.Chart(_inline(rows)).mark_line(point=True).encode(
+                         x=alt.X("spread:Q", title="ensemble spread (bin mean)"),
+                         y=alt.Y("rmse:Q", title="RMSE of the ensemble mean"))).properties(
+                width=260, height=220, title="spread–skill binned by spread")
+            ratios = [r["spread"] / max(r["rmse"], 1e-12) for r in rows]
+            text = (f"spread/skill per spread bin, low to high: {', '.join(f'{x:.2f}' for x in ratios)}. "
+                    + ("Where the members disagree most, the error is largest too: the spread is informative. "
+                       if rows[-1]["rmse"] > 1.5 * rows[0]["rmse"] else "The error hardly grows with the spread. ")
+                    + ("The smallest spreads are over-confident (ratio < 0.85)." if ratios[0] < 0.85 else "")
+                    + (" The largest spreads are too wide (ratio > 1.15)." if ratios[-1] > 1.15 else ""))
+            return chart, text
+        if view.startswith("rank"):
+            rows = [{"rank": i, "count": c / sum(d["hist"]) * len(d["hist"]), "regime": name}
+                    for name, d in cv["rank"].items() for i, c in enumerate(d["hist"])]
+            chart = alt.Chart(_inline(rows)).mark_bar().encode(
+                x="rank:O", y=alt.Y("count:Q", title="relative frequency (1 = flat)"), column="regime:N").properties(
+                width=140, height=140)
+            parts = []
+            for name, d in cv["rank"].items():
+                h = d["hist"]
+                ends = (h[0] + h[-1]) / (2 * sum(h) / len(h))
+                shape = "U-shaped (over-confident)" if ends > 1.3 else "dome-shaped (too wide)" if ends < 0.7 else "ends ≈ flat"
+                skew = "truth mostly above the members" if h[-1] > 1.5 * h[0] else \
+                    "truth mostly below the members" if h[0] > 1.5 * h[-1] else "no strong bias"
+                parts.append(f"{name} ({d['cases']} cases): χ² = {d['chi2']:.0f} on {len(h) - 1} dof, {shape}, {skew}")
+            return chart, "; ".join(parts) + "."
+        rows = [{"lead": f"{r['lead'][0]}–{r['lead'][1]} h", "ratio": r["hf_power"]} for r in cv["power"]]
+        chart = alt.Chart(_inline(rows)).mark_bar().encode(
+            x=alt.X("lead:N", title="lead time"), y=alt.Y("ratio:Q", title="small-scale power: members / truth")
+        ).properties(width=260, height=200, title="small-scale power ratio by lead")
+        text = "small-scale power ratio (1 = as detailed as the truth) by lead: " + ", ".join(
+            f"{r['lead']} {r['ratio']:.2f}" for r in rows) + "."
+        return chart, text
+
+    return Panel({"view": dropdown("view", list(CONDITIONAL_VIEWS), CONDITIONAL_VIEWS[0])}, render,
+                 title="Conditional verification: when and where is the ensemble reliable?",
+                 key="diffusion-conditional")
 
 
 # ------------------------------------------------------------------ day-ahead forecast
+def coherent_noise(members: int, hours, wind, *, size: int = 32, memory: float = 0.85, seed: int = 0) -> torch.Tensor:
+    """Initial sampling noise (T, members, size, size) that is coherent in time: each member's noise
+    moves with the NWP wind (whole-pixel shifts keep it exactly white) and is refreshed as an AR(1),
+    ξ_t = φ^Δt roll(ξ_{t-1}) + √(1 - φ^(2Δt)) ε_t, φ = memory per hour. The deterministic ODE sampler
+    maps nearby noise + nearby conditioning to nearby fields, so member m is one scenario over the day."""
+    hours = np.asarray(hours, dtype=float)
+    rng = np.random.default_rng(seed)
+    offset = np.rint(np.outer(hours - hours[0], np.asarray(wind, dtype=float))).astype(int)   # (T, 2) pixels
+    xi = rng.standard_normal((members, size, size))
+    out = [xi]
+    for t in range(1, len(hours)):
+        a = memory ** (hours[t] - hours[t - 1])
+        moved = np.roll(xi, tuple(offset[t] - offset[t - 1]), axis=(-2, -1))
+        xi = a * moved + np.sqrt(1 - a * a) * rng.standard_normal(xi.shape)
+        out.append(xi)
+    return torch.from_numpy(np.stack(out)).float()
+
+
 @torch.no_grad()
-def forecast_day(model: Downscaler, seq, *, members: int = 8, steps: int = 8, method: str = "heun",
-                 seed: int = 0, site=(16, 16), every: int = 1) -> dict:
-    """Ensemble GHI at a site for every `every`-th daylight hour of a WeatherSequence:
-    members (T, M), MSE and truth (T,). Fewer than ~6 Heun steps leave visible sampling artefacts."""
+def forecast_day(model: Downscaler, seq, *, members: int = 8, steps: int = 9, method: str = "dpmpp_2m",
+                 seed: int = 0, site=(16, 16), every: int = 1, memory: float = 0.85) -> dict:
+    """Ensemble GHI at a site for every `every`-th daylight hour of a WeatherSequence: members (T, M)
+    as coherent scenarios (coherent_noise with the sequence's wind; memory = 0 gives independent
+    hours), MSE and truth (T,), and the kc series at the site."""
     every = check_int("every", every, low=1, high=24)
     day = np.flatnonzero(seq.ghi_clear > 0)[::every]
     coarse = torch.from_numpy(seq.coarse[day])
-    ens = model.ensemble(coarse, members, steps=steps, method=method, generator=torch.Generator().manual_seed(seed))
+    lead = torch.as_tensor(seq.lead[day], dtype=torch.float32)
+    wind = seq.wind if seq.wind is not None else (0.0, 0.0)
+    noise = coherent_noise(members, seq.hours[day], wind, size=model.config.size, memory=memory, seed=seed)
+    ens = model.ensemble(coarse, members, lead=lead, steps=steps, method=method,
+                         generator=torch.Generator().manual_seed(seed), noise=noise.transpose(0, 1))
     i, j = site
     clear = seq.ghi_clear[day]
-    return {"hours": seq.hours[day], "clear": clear, "truth": seq.ghi[day][:, i, j],
-            "members": ens[:, :, i, j].numpy().T * clear[:, None],
-            "mse": model.predict_mean(coarse)[:, i, j].numpy() * clear}
+    kc = ens[:, :, i, j].numpy().T
+    return {"hours": seq.hours[day], "clear": clear, "truth": seq.ghi[day][:, i, j], "truth_kc": seq.fine[day][:, i, j],
+            "members": kc * clear[:, None], "members_kc": kc,
+            "mse": model.predict_mean(coarse, lead)[:, i, j].numpy() * clear}
 
 
-def fan_chart(fc: dict) -> alt.Chart:
-    """Ensemble fan (10–90% and 25–75% bands, median) with the truth, MSE forecast and clear sky."""
-    q = np.quantile(fc["members"], [0.1, 0.25, 0.5, 0.75, 0.9], axis=1)
-    rows = [{"hour": float(h), "q10": float(a), "q25": float(b), "q50": float(c), "q75": float(d), "q90": float(e)}
-            for h, a, b, c, d, e in zip(fc["hours"], *q)]
+def lag1_autocorrelation(series: np.ndarray) -> np.ndarray:
+    """Lag-1 autocorrelation of each column of (T, M) (or of a (T,) series)."""
+    x = np.asarray(series, dtype=float)
+    x = x[:, None] if x.ndim == 1 else x
+    a = x - x.mean(0)
+    return (a[1:] * a[:-1]).sum(0) / np.maximum((a * a).sum(0), 1e-12)
+
+
+def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
+    """Ensemble fan (10–90 % band), a few coherent member traces, the MSE forecast, clear sky and — on
+    top of everything — the truth."""
+    q = np.quantile(fc["members"], [0.1, 0.5, 0.9], axis=1)
+    rows = [{"hour": float(h), "q10": float(a), "q50": float(c), "q90": float(e)}
+            for h, a, c, e in zip(fc["hours"], *q)]
+    mem = [{"hour": float(h), "GHI": float(v), "member": f"member {m + 1}"}
+           for m in range(min(traces, fc["members"].shape[1])) for h, v in zip(fc["hours"], fc["members"][:, m])]
     lines = [{"hour": float(h), "GHI": float(v), "series": s} for s, key in
-             (("truth", "truth"), ("MSE U-Net", "mse"), ("clear sky", "clear")) for h, v in zip(fc["hours"], fc[key])]
+             (("clear sky", "clear"), ("MSE U-Net", "mse"), ("truth", "truth")) for h, v in zip(fc["hours"], fc[key])]
     band = alt.Chart(_inline(rows))
-    outer = band.mark_area(opacity=0.25, color="#1f77b4").encode(x=alt.X("hour:Q", title="hour (UTC)"),
-                                                                 y=alt.Y("q10:Q", title="GHI at the site (W/m²)"),
-                                                                 y2="q90:Q")
-    inner = band.mark_area(opacity=0.4, color="#1f77b4").encode(x="hour:Q", y="q25:Q", y2="q75:Q")
-    med = band.mark_line(color="#1f77b4").encode(x="hour:Q", y="q50:Q")
-    ln = alt.Chart(_inline(lines)).mark_line(point=True).encode(
-        x="hour:Q", y="GHI:Q", color=alt.Color("series:N", scale=alt.Scale(range=["black", "#d62728", "#aaaaaa"])),
-        strokeDash="series:N")
-    return (outer + inner + med + ln).properties(width=460, height=240, title="Day-ahead GHI ensemble forecast")
+    outer = band.mark_area(opacity=0.2, color="#1f77b4").encode(x=alt.X("hour:Q", title="hour (UTC)"),
+                                                                y=alt.Y("q10:Q", title="GHI at the site (W/m²)"),
+                                                                y2="q90:Q")
+    med = band.mark_line(color="#1f77b4", strokeDash=[2, 2]).encode(x="hour:Q", y="q50:Q")
+    tr = alt.Chart(_inline(mem)).mark_line(opacity=0.7, strokeWidth=1).encode(
+        x="hour:Q", y="GHI:Q", detail="member:N", color=alt.value("#1f77b4"))
+    ref = alt.Chart(_inline(lines)).mark_line(point=True).encode(
+        x="hour:Q", y="GHI:Q",
+        color=alt.Color("series:N", scale=alt.Scale(domain=["clear sky", "MSE U-Net", "truth"],
+                                                    range=["#aaaaaa", "#d62728", "black"])),
+        strokeWidth=alt.condition("datum.series == 'truth'", alt.value(3), alt.value(1.5)),
+        order=alt.Order("series:N"))
+    truth = alt.Chart(_inline([r for r in lines if r["series"] == "truth"])).mark_line(
+        point=True, color="black", strokeWidth=3).encode(x="hour:Q", y="GHI:Q")
+    # layer order = drawing order: band, member traces, references, and the truth last (on top)
+    return (outer + med + tr + ref + truth).properties(
+        width=460, height=240, title="Day-ahead GHI: 10–90 % band, coherent member traces, truth on top")
 
 
 # ------------------------------------------------------------------ live fine-tune

@@ -18,7 +18,7 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from ..registry import Experiment
 
-METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde")
+METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde")
 
 
 @functools.lru_cache(maxsize=2)
@@ -42,13 +42,13 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     from toolkit.diffusion.evaluation import score_ensemble, steps_for_nfe
 
     model = _model(params["checkpoint"])
-    coarse, fine = _test_set(int(params["n_cases"]))
+    coarse, fine, lead = _test_set(int(params["n_cases"]))
     method = params["method"]
     steps = steps_for_nfe(method, int(params["nfe"]))
     g = torch.Generator().manual_seed(int(params["seed"]))
     start = time.perf_counter()
     with torch.no_grad():
-        ens = model.ensemble(coarse, int(params["members"]), steps=steps, method=method,
+        ens = model.ensemble(coarse, int(params["members"]), lead=lead, steps=steps, method=method,
                              churn=float(params["churn"]) if method == "churn" else 0.0, generator=g)
     seconds = time.perf_counter() - start
     row = score_ensemble(fine, ens)
