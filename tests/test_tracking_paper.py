@@ -162,3 +162,27 @@ def test_bootstrap_excess_identities():
     assert r["excess_lo"] <= r["excess"] <= r["excess_hi"]
     same = bootstrap_excess([a, a.copy()], (a, a.copy()), target, ev, n_boot=50)
     assert same["excess"] == same["excess_lo"] == same["excess_hi"] == 0.0
+
+
+def test_studies_smoke_and_merge(tmp_path):
+    import json
+
+    from toolkit.tracking.cli import main
+    from toolkit.tracking.studies import compare_trackers, stability_study
+
+    rows = stability_study([0.01], [0, 1], steps=6, n_train=8, n_val=4, n_test=4, n_boot=20, n_points=3,
+                           eval_every=3, include_two_step=False)
+    (row,) = rows
+    assert row["seeds"] == 2 and row["excess_lo"] <= row["excess"] <= row["excess_hi"]
+    assert row["lam_paper"] > row["lam"] and 0 <= row["floor"] <= 1
+    cmp = compare_trackers([0], steps=4, n_train=8, n_val=4, n_test=4)
+    trackers = {r["tracker"] for r in cmp}
+    assert trackers == {"geometric", "two_step", "e2e", "e2e_paper"} and len(cmp) == 16
+    for i, part in enumerate((cmp[:8], cmp[8:] + cmp[:4])):  # the geometric rows repeat in every part
+        (tmp_path / f"p{i}.json").write_text(json.dumps(dict(meta=dict(command="c", cpu_seconds=1.0, wall_seconds=2.0),
+                                                             rows=part)))
+    out = tmp_path / "merged.json"
+    assert main(["study", "merge", "--inputs", str(tmp_path / "p0.json"), str(tmp_path / "p1.json"),
+                 "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert len(merged["rows"]) == 16 and merged["meta"]["cpu_seconds"] == 2.0
