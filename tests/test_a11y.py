@@ -49,7 +49,7 @@ def test_rows_from_a_live_chart_and_empty_charts():
 
 def test_layers_with_their_own_data_and_no_xy_chart():
     points = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [3, 1]})).mark_point().encode(x="x:Q", y="y:Q")
-    assert "y falls from 3 to 1" in describe(alt.layer(points, points))
+    assert describe(alt.layer(points, points)) == "y against x. y falls from 3 to 1 as x goes from 0 to 1."
     heat = alt.Chart(pd.DataFrame({"a": ["p", "q"], "v": [1, 2]})).mark_rect().encode(x="a:N", color="v:Q")
     assert describe(heat) == "heatmap of v in 2 cells: values from 1 to 2."
     grid = pd.DataFrame({"i": [0, 0, 1, 1], "j": [0, 1, 0, 1], "v": [0.5, 1.0, 1.5, 2.0]})

@@ -210,7 +210,7 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
             if (xt, yt) != (xt0, yt0):
                 sentences = [f"{yt} against {xt}: {sentences[0]}", *sentences[1:]]
             said += sentences
-        return _clip(text + "; ".join(said) + ".")
+        return _clip(text + "; ".join(dict.fromkeys(said)) + ".")  # a layer drawn twice is said once
     head = f"{title}: " if title else ""
     for layer, enc, _ in layers:  # a heatmap or map: what the colour shows, over what grid
         color = _channel(enc, "color")
