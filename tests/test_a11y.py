@@ -109,8 +109,7 @@ def test_concatenated_layer_charts_inherit_data_and_titles():
                      base.mark_line().encode(x="z:Q", y="u:Q"))
     right = base.mark_line().encode(x=alt.X("z:Q", title="z (mm)"), y=alt.Y("w:Q", axis=alt.Axis(title="y (mm)")))
     assert describe(left | right) == ("x (mm) against z (mm). x (mm) rises from 1 to 4 as z (mm) goes from 0 to 20; "
-                                      "y (mm) against z (mm): y (mm) falls from 5 to 1 as z (mm) goes from 0 to 20; "
-                                      "x (mm) rises from 1 to 4 as z (mm) goes from 0 to 20.")
+                                      "y (mm) against z (mm): y (mm) falls from 5 to 1 as z (mm) goes from 0 to 20.")
 
 
 def test_every_panel_names_its_controls_and_describes_its_chart():
