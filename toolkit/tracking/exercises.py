@@ -34,6 +34,11 @@ ex_highland = Exercise(
            "p = sqrt(100 * (100 + 2 * 938.272)); beta = p / (100 + 938.272).",
            "theta0 = 13.6 / (beta * p) * sqrt(0.04) * (1 + 0.038 * log(0.04 / beta**2)) ≈ 0.01346"),
     rtol=1e-4,
+    misconceptions=[
+        (lambda a, e: np.isclose(a, np.degrees(e), rtol=1e-3), "that is in degrees: the formula gives radians."),
+        (lambda a, e: 0 < a / e < 0.6, "far too small: is the momentum-velocity product βcp (in MeV) in the "
+                                       "denominator, not βcp² or E²?"),
+    ],
 )
 
 ex_hamming = Exercise(
@@ -52,6 +57,14 @@ ex_blackbox_gradient = Exercise(
     _blackbox_gradient,
     hints=("Use solve_assignment(cost) twice: once on c, once on c + lam * (1 - 2 * target).",
            "grad = -(y - y_lam) / lam  — entries are 0 or ±1/λ."),
+    misconceptions=[
+        (lambda a, e: np.allclose(a, -e) and np.any(e != 0), "the sign is flipped: the gradient is −(y(c) − y(c′))/λ, "
+                                                           "so a true pair the solver missed gets +1/λ (descent lowers its cost)."),
+        (lambda a, e: np.any(e != 0) and np.allclose(np.sign(a), np.sign(e)) and not np.allclose(a, e),
+         "the right entries with the wrong size: the non-zero entries are ±1/λ (did you divide by λ?)."),
+        (lambda a, e: np.all(np.asarray(a) == 0) and np.any(e != 0),
+         "all zeros: at λ = 0.7 the perturbed problem has another solution; perturb with (1 − 2t), not (1 − 2y)."),
+    ],
 )
 
 ex_instability = Exercise(
@@ -60,6 +73,10 @@ ex_instability = Exercise(
     "Normalise: m_minmax = (d − |e_a − e_b|) / (min(e_a + e_b, 1) − |e_a − e_b|). Compute it for "
     "the decisions given.",
     lambda a, b, t: m_minmax(a, b, t),
+    misconceptions=[
+        (lambda a, e: not 0 <= a <= 1, "m_minmax lies in [0, 1]: d is normalised between its smallest and largest "
+                                       "possible values."),
+    ],
     hints=("d = mean(a != b), e_a = mean(a != t), e_b = mean(b != t).",
            "lo = abs(e_a - e_b); hi = min(e_a + e_b, 1); (d - lo) / (hi - lo)"),
 )
@@ -74,6 +91,11 @@ ex_smallest_lambda = Exercise(
            "τ = 0.5: lowering it by λ links it once c − λ < τ.",
            "m = c_ij − τ for the true pair (1, 2): 0.699 − 0.5 = 0.199 (or bisect λ with two solver calls per try)."),
     rtol=1e-3, atol=1e-6,
+    misconceptions=[
+        (lambda a, e: np.isclose(a, e + 0.5, rtol=1e-3), "that is the pair's cost itself; the decision flips when "
+                                                        "the cost crosses τ = 0.5, so how far must it move?"),
+        (lambda a, e: np.isclose(a, 0.5, rtol=1e-3), "0.5 is τ, the threshold, not the distance to it."),
+    ],
 )
 
 EXERCISES = [ex_highland, ex_hamming, ex_blackbox_gradient, ex_instability, ex_smallest_lambda]
