@@ -172,6 +172,27 @@ def test_set_up_stamps(tmp_path):
     assert [ln for ln in test if "[test]" in ln] and [ln for ln in test if re.search(r"-e \.$", ln)]
 
 
+def _path_without_npm(tmp_path: Path) -> str:
+    """A PATH with the few tools the recipe needs, and no npm."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("make", "sh", "bash", "mkdir", "cp", "test", "echo"):
+        found = shutil.which(name)
+        if found:
+            (tools / name).symlink_to(found)
+    return str(tools)
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_axe_without_npm_says_so_and_fails_only_in_ci(tmp_path, ci):
+    where = _scratch(tmp_path / "repo")
+    env = {"PATH": _path_without_npm(tmp_path), "CI": ci, "HOME": str(tmp_path)}
+    out = subprocess.run(["make", "-C", str(where), "axe"], capture_output=True, text=True, env=env, timeout=60)
+    assert "npm not found" in out.stderr and "test_accessibility.py" in out.stderr
+    assert (out.returncode != 0) == (ci == "true"), out.stderr
+    assert not (where / "build" / "axe" / "axe.min.js").exists()
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the note is for root only")
 def test_root_gets_a_clear_message_not_a_silent_allow_root(tmp_path):
     text = _dry_run(_scratch(tmp_path), "lab")
