@@ -47,10 +47,21 @@ def test_exercise_references_pass_and_wrong_answers_fail(ex, monkeypatch):
     if ex.inputs is not None:
         assert ex.check(ex.reference)
         assert not ex.check(lambda *args: np.zeros(3))
-    else:
+    elif callable(ex.reference):
         assert ex.check(1.0, 2.0, 3.0, 1.5) and not ex.check(2.0, 2.0, 3.0, 1.5)
+    else:  # a constant answer: a number or one of the choices
+        wrong = next(c for c in ex.choices if c != ex.reference) if ex.choices else ex.reference + 1
+        assert ex.check(ex.reference) and not ex.check(wrong)
     assert not ex.check(...)
     assert ex.hint().startswith(f"[{ex.key}] hint 1/")
+
+
+def test_concept_exercises_name_each_mistake(monkeypatch):
+    monkeypatch.delenv("GRADIENT_LAB_STRICT", raising=False)
+    bit = exercises.ex_unbiased_bit
+    messages = {bit.check(a).message for a in (1.0, 0.65, 0.0)}
+    assert len(messages) == 3 and all("0.3" not in m for m in messages)
+    assert "fixed" in exercises.ex_nothing_to_align.check("rbp").message
 
 
 def test_cli_train_evaluate_and_state(tmp_path, capsys):

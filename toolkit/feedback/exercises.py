@@ -8,7 +8,8 @@ import numpy as np
 
 from ..check import Exercise
 
-__all__ = ["ex_rbp_delta", "ex_fixed_point", "ex_quantize", "ex_angle", "EXERCISES"]
+__all__ = ["ex_rbp_delta", "ex_fixed_point", "ex_quantize", "ex_angle", "ex_unbiased_bit", "ex_nothing_to_align",
+           "EXERCISES"]
 
 
 def _rbp_delta(delta_above, B, s):
@@ -85,4 +86,34 @@ ex_angle = Exercise(
     atol=1e-6,
 )
 
-EXERCISES = {e.key: e for e in (ex_rbp_delta, ex_fixed_point, ex_quantize, ex_angle)}
+ex_unbiased_bit = Exercise(
+    "unbiased-bit",
+    "A 1-bit channel has two levels, −α and +α (α = 1). With stochastic rounding, t = 0.3 becomes +1 with "
+    "probability (t + α)/(2α) and −1 otherwise. What is the expected quantised value E[q(0.3)]?",
+    0.3,
+    hints=("E[q] = (+1)·P(up) + (−1)·(1 − P(up)).", "P(up) = (0.3 + 1)/2 = 0.65."),
+    misconceptions=[
+        (lambda a, e: np.isclose(a, 1.0), "that is deterministic rounding to the nearest level — biased. Average the "
+                                          "two levels with their probabilities."),
+        (lambda a, e: np.isclose(a, 0.65), "0.65 is the probability of rounding up, not the expected value."),
+        (lambda a, e: np.isclose(a, 0.0), "the two levels are not equally likely: t is closer to +1 than to −1."),
+    ],
+)
+
+ex_nothing_to_align = Exercise(
+    "nothing-to-align",
+    "Under RBP the forward weights come to align with the fixed feedback B, and the angle to the gradient falls "
+    "below 90° during training. Which rule's hidden updates have nothing to align with, so they stay at about "
+    "90° to the gradient however long it trains?",
+    "rbp-resampled",
+    choices=("rbp", "srbp", "rbp-resampled", "sign"),
+    hints=("Alignment needs the same B at every step.", "Which rule draws a new B for every batch?"),
+    misconceptions=[
+        (lambda a, e: a in ("rbp", "srbp"), "its B is fixed, so the forward weights align with it: the angle falls "
+                                             "during training (section 5's RBP curve)."),
+        (lambda a, e: a == "sign", "sign-concordant feedback shares W's signs, so it starts well below 90°."),
+    ],
+)
+
+EXERCISES = {e.key: e for e in (ex_rbp_delta, ex_fixed_point, ex_quantize, ex_angle, ex_unbiased_bit,
+                                ex_nothing_to_align)}
