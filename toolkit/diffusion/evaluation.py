@@ -180,7 +180,8 @@ def select_sampler(model: Downscaler, *, methods=("heun", "dpmpp_2m", "dpmpp_2m_
         for nfe in nfes:
             t = time.perf_counter()
             ens, used = _diffusion(model, cases, members, method, nfe, seed)
-            rows.append({"method": method, "nfe": used, **score_ensemble(cases.fine, ens),
+            rows.append({"method": method, "nfe": used,
+                         **score_ensemble(cases.fine, ens, kc_range=cases.config.kc_range),
                          "seconds": time.perf_counter() - t})
     return rows, min(rows, key=lambda r: r["crps"])
 
