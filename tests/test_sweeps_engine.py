@@ -247,11 +247,16 @@ def test_resume_after_sigkill_of_two_workers(tmp_path):
 def test_resume_after_ctrl_c(tmp_path):
     db, log = tmp_path / "c.db", tmp_path / "log.txt"
     proc = subprocess.Popen(_sweep_cmd(db, log, workers=1, delay=0.4, grid=SMALL), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         _wait_for(lambda: _n_complete(db, "r") >= 2 or proc.poll() is not None, 90, "2 finished trials")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
+        try:
+            assert proc.wait(timeout=60) == 130
+        except subprocess.TimeoutExpired:  # say where it hangs: faulthandler dumps every thread on SIGABRT
+            proc.send_signal(signal.SIGABRT)
+            raise AssertionError("no exit 60 s after Ctrl-C:\n" + proc.communicate()[1].decode()[-6000:]) from None
     finally:
         if proc.poll() is None:
             proc.kill()
