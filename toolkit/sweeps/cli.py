@@ -186,8 +186,11 @@ def run(args: argparse.Namespace) -> int:
                            timeout=args.timeout, seed=args.seed, threads=args.threads, verbose=not args.quiet)
         except KeyboardInterrupt:
             print("\ninterrupted: finished trials are saved; run the same command again to resume",
-                  file=sys.stderr)
-            return 130
+                  file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            # the interrupted trial is already failed and queued again; exit now even if Ctrl-C landed
+            # while Optuna was starting or stopping a trial's (non-daemon) heartbeat thread
+            os._exit(130)
     seconds = time.time() - start
     summary = _summary(exp, df)
     print(_table(summary))
