@@ -100,6 +100,10 @@ def test_model_panels_and_fan_chart():
     assert fc["members"].shape == (4, 3) and W.fan_chart(fc).to_dict()
     layers = W.fan_chart(fc).to_dict()["layer"]
     assert layers[-1]["mark"]["color"] == "black"               # the truth is drawn last, on top
+    fp = W.fan_panel(model, seq, members=3, steps=2)
+    assert fp.last_error is None and "truth <b>" in fp.readout.value and fp.state["fc"]["members"].shape == (4, 3)
+    fp.controls["memory"].value = 0.0
+    assert fp.last_error is None and "φ = 0.00" in fp.readout.value
 
 
 def test_conditional_panel_reads_its_figures():

@@ -28,7 +28,7 @@ from .weather import REGIMES, WeatherConfig, make_weather_pairs, nwp_error_scale
 __all__ = ["density_score_chart", "score_panel", "toy_sampler_panel", "maps_chart", "weather_panel",
            "nwp_correlation", "day_chart", "sampling_panel", "verification_panel", "verification_scores",
            "interpret_spread_skill", "coherent_noise", "forecast_day", "lag1_autocorrelation", "fan_chart",
-           "finetune_panel", "SOLVERS", "conditional_panel", "CONDITIONAL_VIEWS"]
+           "finetune_panel", "SOLVERS", "conditional_panel", "CONDITIONAL_VIEWS", "fan_panel"]
 
 _MAP = dict(width=120, height=120)
 
@@ -477,6 +477,27 @@ def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
     # layer order = drawing order: band, member traces, references, and the truth last (on top)
     return (outer + med + tr + ref + truth).properties(
         width=460, height=240, title="Day-ahead GHI: 10–90 % band, coherent member traces, truth on top")
+
+
+def fan_panel(model: Downscaler, seq, *, members: int = 8, steps: int = 9, seed: int = 0) -> Panel:
+    """The day-ahead fan chart with a slider for the scenario memory φ (0 = every hour sampled
+    independently, → 1 = the same noise all day); the readout measures the lag-1 autocorrelation of
+    the site GHI of the truth and of the members. The last forecast is kept in panel.state["fc"]."""
+    state: dict = {}
+
+    def render(memory):
+        fc = forecast_day(model, seq, members=members, steps=steps, seed=seed, memory=memory)
+        state["fc"] = fc
+        ac_t = float(lag1_autocorrelation(fc["truth"])[0])
+        ac_m = float(lag1_autocorrelation(fc["members"]).mean())
+        text = (f"φ = {memory:.2f}: lag-1 autocorrelation of the site GHI — truth <b>{ac_t:.2f}</b>, members "
+                f"<b>{ac_m:.2f}</b> (mean over {members} members; one day is a noisy statistic).")
+        return fan_chart(fc), text
+
+    panel = Panel({"memory": slider("scenario memory φ (per hour)", 0.85, 0.0, 0.95, 0.05)}, render,
+                  title="Day-ahead GHI scenarios", key="diffusion-fan")
+    panel.state = state
+    return panel
 
 
 # ------------------------------------------------------------------ live fine-tune
