@@ -213,7 +213,7 @@ KNOWN_FAILURES: dict[str, str] = {
     'toolkit.sweeps.save_results':
         "4/13 bad inputs (unnamed 4); e.g. path=numpy.ones((0, 4), float32) -> TypeError: expected str, bytes or os.PathLike object, not ndarray",
     'toolkit.sweeps.serve_dashboard':
-        "8/13 bad inputs (unnamed 8); e.g. storage=0.0 -> TypeError: expected str, bytes or os.PathLike object, not float",
+        "9/13 bad inputs (unnamed 9); e.g. storage=0.0 -> TypeError: expected str, bytes or os.PathLike object, not float",
     'toolkit.sweeps.show_results':
         "13/13 bad inputs (wrong_type 13); e.g. df=-217358.08669837727 -> AttributeError: 'float' object has no attribute 'attrs'",
     'toolkit.sweeps.storage_url':
