@@ -117,3 +117,10 @@ def test_strict_mode_raises_with_the_expected_value(monkeypatch):
 def test_compare_alone_still_reveals():
     assert compare(2.5, 3).message == "not yet: expected 3, got 2.5"
     assert "3" not in compare(2.5, 3, reveal=False).message.replace("2.5", "")
+
+
+def test_a_predicate_can_see_the_exercise_data():
+    ex = Exercise("t.11", "?", lambda a, b: a + b,
+                  misconceptions=[(lambda ans, exp, a, b: ans == a * b, "you multiplied")])
+    assert "you multiplied" in ex.check(6.0, 2.0, 3.0).message
+    assert "you multiplied" not in ex.check(7.0, 2.0, 3.0).message

@@ -17,6 +17,7 @@ With ``GRADIENT_LAB_STRICT=1`` in the environment (set by the test command) a fa
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import numbers
 import os
@@ -179,7 +180,9 @@ class Exercise:
 
     ``misconceptions`` lists ``(predicate, message)`` pairs: when an answer is wrong, the first
     ``predicate(answer, expected)`` that is true gives the learner its ``message`` (for a function
-    answer: its output and the expected output on the first input where they differ). ``choices``
+    answer: its output and the expected output on the first input where they differ). A predicate
+    that takes more parameters also receives the arguments given to :meth:`check` (the exercise's
+    data), e.g. to recognise the standard CRPS where the fair one was asked for. ``choices``
     makes a multiple-choice question: an answer outside them is told the valid choices.
     """
 
@@ -194,6 +197,7 @@ class Exercise:
     choices: Sequence[str] | None = None
     _hints_shown: int = field(default=0, repr=False)
     _last_expected: Any = field(default=None, repr=False)
+    _last_args: tuple = field(default=((), {}), repr=False)
 
     @property
     def revealed(self) -> bool:
@@ -227,7 +231,7 @@ class Exercise:
             expected = self.expected(*args, **kwargs)
         except Exception as exc:
             return CheckResult("not yet", f"not yet: could not compute the reference from your inputs ({exc})")
-        self._last_expected = expected
+        self._last_expected, self._last_args = expected, (args, kwargs)
         if self.choices is not None and isinstance(answer, str) and answer not in self.choices:
             return CheckResult("not yet", f"not yet: {answer!r} is not one of the choices {list(self.choices)}")
         return self._verdict(answer, expected)
@@ -257,9 +261,11 @@ class Exercise:
         verdict = compare(answer, expected, rtol=self.rtol, atol=self.atol, reveal=self.revealed)
         if verdict:
             return verdict
+        args, kwargs = self._last_args if self.inputs is None else ((), {})
         for predicate, message in self.misconceptions:
             try:
-                matched = bool(predicate(answer, expected))
+                matched = bool(predicate(answer, expected, *args, **kwargs) if _takes_data(predicate)
+                               else predicate(answer, expected))
             except Exception:  # a predicate that cannot judge this answer does not apply to it
                 matched = False
             if matched:
@@ -283,6 +289,16 @@ class Exercise:
         if self.choices is not None:
             text += " Choices: " + ", ".join(f"`{c!r}`" for c in self.choices) + "."
         return text
+
+
+def _takes_data(predicate: Callable) -> bool:
+    """Does ``predicate`` accept more than ``(answer, expected)``?"""
+    try:
+        params = inspect.signature(predicate).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) > 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 def _reveal(value: Any) -> str:

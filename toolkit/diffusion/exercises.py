@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..check import Exercise
+from .samplers import nfe_for
 
-__all__ = ["ex_gaussian_denoiser", "ex_karras", "ex_euler_step", "ex_crps", "EXERCISES"]
+__all__ = ["ex_gaussian_denoiser", "ex_karras", "ex_euler_step", "ex_crps", "ex_heun_nfe", "ex_one_step",
+           "ex_rank_shape", "EXERCISES"]
 
 
 def _gaussian_denoiser(x, sigma, mu, s):
@@ -62,13 +64,74 @@ ex_euler_step = Exercise(
     inputs=[(_rng.normal(size=4), _rng.normal(size=4), 2.0, 1.2), (np.ones(3), np.zeros(3), 0.5, 0.0)],
 )
 
+def _crps_standard(obs, members):
+    m = np.asarray(members, dtype=float)
+    return np.abs(m - obs).mean() - np.abs(m[:, None] - m[None, :]).mean() / 2
+
+
 ex_crps = Exercise(
     "fair-crps",
-    "The fair CRPS of an m-member ensemble is mean|x_i − y| − Σ_ij |x_i − x_j| / (2 m (m − 1)). "
-    "Compute it by hand (NumPy, no toolkit) for the observation and members given to check().",
+    "The CRPS of an ensemble is E|X − y| − ½ E|X − X′|. The *fair* CRPS takes the second expectation over the "
+    "m(m − 1) pairs of distinct members only (a pair of a member with itself always differs by 0). Compute the "
+    "fair CRPS by hand (NumPy, no toolkit) for the observation and members given to check().",
     _crps_fair,
-    hints=("Broadcast members[:, None] - members[None, :] to get all pairs.",
-           "np.abs(m - y).mean() - np.abs(m[:, None] - m[None, :]).sum() / (2 * k * (k - 1))"),
+    hints=("Broadcast members[:, None] - members[None, :] to get all m² pairs; the m diagonal ones are 0.",
+           "Sum over all pairs, then divide by the number of distinct pairs, and halve."),
+    misconceptions=[
+        (lambda a, e, obs, members: np.isclose(a, _crps_standard(obs, members)),
+         "that is the standard CRPS: it averages the spread term over all m² pairs, including the m zero ones. "
+         "The fair CRPS divides by m(m − 1)."),
+        (lambda a, e, obs, members: np.isclose(a, 2 * _crps_fair(obs, members) - np.abs(np.asarray(members) - obs).mean()),
+         "the spread term needs its factor ½."),
+        (lambda a, e, obs, members: np.isclose(a, np.abs(np.asarray(members, float) - obs).mean()),
+         "that is the mean absolute error of the members alone: subtract the spread term."),
+    ],
 )
 
-EXERCISES = [ex_gaussian_denoiser, ex_karras, ex_euler_step, ex_crps]
+ex_heun_nfe = Exercise(
+    "heun-nfe",
+    "Write `heun_nfe(steps)`: how many network evaluations does the Heun sampler spend for `steps` steps, "
+    "when its last step goes to σ = 0?",
+    lambda steps: nfe_for("heun", steps),
+    hints=("Heun evaluates the denoiser at the start of a step and again at its end (the trapezoid correction).",
+           "At σ = 0 the correction cannot be evaluated (the ODE's slope divides by σ): the last step is Euler."),
+    inputs=[(1,), (2,), (5,), (18,)],
+    misconceptions=[
+        (lambda got, want: got == want + 1, "Heun's last step to σ = 0 is a plain Euler step: one evaluation, not two."),
+        (lambda got, want: 2 * got - 1 == want, "that counts one evaluation per step, as Euler does; Heun corrects "
+                                                "each step with a second evaluation."),
+    ],
+)
+
+ex_one_step = Exercise(
+    "one-step-euler",
+    "A 1-step Euler sampler jumps from σ_max straight to σ = 0: x₀ = x + (0 − σ_max)(x − D(x; σ_max))/σ_max. "
+    "What does it return?",
+    "the denoised estimate",
+    choices=("pure noise", "the denoised estimate", "a sample from the data distribution"),
+    hints=("Simplify x + (0 − σ)(x − D)/σ.",),
+    misconceptions=[
+        (lambda a, e: a == "pure noise", "simplify the step: the x terms cancel."),
+        (lambda a, e: a == "a sample from the data distribution",
+         "D(x; σ) = E[y | x] is an average over everything x could have come from: at σ_max that is close to the "
+         "data mean, a blurry field, not a sample."),
+    ],
+)
+
+ex_rank_shape = Exercise(
+    "rank-histogram",
+    "The truth's rank among the ensemble members is counted over many cases. The histogram is U-shaped: the "
+    "truth falls below the lowest or above the highest member far more often than in the middle. The ensemble "
+    "is …",
+    "under-dispersed",
+    choices=("over-dispersed", "under-dispersed", "calibrated", "biased high"),
+    hints=("Where does the truth fall when the members huddle too close together?",),
+    misconceptions=[
+        (lambda a, e: a == "over-dispersed", "over-dispersed members bracket the truth too often: that gives a dome, "
+                                             "the truth mostly in the middle ranks."),
+        (lambda a, e: a == "calibrated", "a calibrated ensemble gives a flat rank histogram."),
+        (lambda a, e: a == "biased high", "a bias makes the histogram lopsided (one end high), not U-shaped."),
+    ],
+)
+
+EXERCISES = [ex_gaussian_denoiser, ex_karras, ex_euler_step, ex_crps, ex_heun_nfe, ex_one_step, ex_rank_shape]
