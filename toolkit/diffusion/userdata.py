@@ -9,15 +9,12 @@ Values should be in clear-sky-index units (≈ 0..1.2) for the pretrained model;
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from toolkit.io import atomic_write
+from toolkit.io import atomic_directory, atomic_write, recover_directory
 
 from .weather import WeatherConfig, WeatherPairs
 
@@ -53,6 +50,7 @@ def load_paired_data(path, *, coarse_var: str = "coarse", fine_var: str = "fine"
     variables, wrong ranks, mismatched sample counts, a non-integer size ratio or non-finite values.
     """
     path = Path(path)
+    recover_directory(path)  # a store whose swap was killed midway is put back (toolkit.io)
     if not path.exists():
         raise FileNotFoundError(f"no such data file or store: {path}")
     eng = _engine(path, engine)
@@ -92,15 +90,8 @@ def save_paired_data(path, coarse, fine, *, engine: str | None = None) -> Path:
     ds = xr.Dataset({"coarse": (("time", "y_c", "x_c"), coarse), "fine": (("time", "y", "x"), fine)})
     eng = engine or ("zarr" if path.suffix == ".zarr" else _netcdf_engine())
     if eng == "zarr":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            ds.to_zarr(tmp / "store.zarr", mode="w", consolidated=False)
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp / "store.zarr", path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_directory(path) as tmp:  # built aside, swapped in kill-safely (toolkit.io)
+            ds.to_zarr(tmp, mode="w", consolidated=False)
     else:
         with atomic_write(path, "wb") as fh:
             fh.write(ds.to_netcdf(engine=eng))

@@ -49,6 +49,9 @@ def energy_of_range(rng_mm: np.ndarray | float) -> np.ndarray:
 
 def highland_theta0(energy: np.ndarray | float, x_over_x0: np.ndarray | float) -> np.ndarray:
     """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy``."""
+    for name, value in (("energy", energy), ("x_over_x0", x_over_x0)):
+        if np.isnan(np.asarray(value, dtype=float)).any():  # NaN would be clamped to a finite width below
+            raise ValueError(f"{name} must not hold NaN")
     energy = np.maximum(np.asarray(energy, dtype=float), 1e-3)  # stopped protons: finite, unused
     x = np.maximum(np.asarray(x_over_x0, dtype=float), 1e-12)
     p = np.sqrt(energy * (energy + 2 * PROTON_MASS))

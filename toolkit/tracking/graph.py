@@ -32,6 +32,8 @@ def build_graph(event: Event, config: DetectorConfig | None = None, *, window: f
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
     cfg = config or DetectorConfig()
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
+    if not all(np.isfinite(np.asarray(v, dtype=float)).all() for v in (event.x, event.y, event.z, event.edep)):
+        raise ValueError("event must hold finite hit positions and energies (x, y, z, edep); found NaN or inf")
     L = cfg.n_layers
     layer = np.asarray(event.layer, dtype=np.int64)
     if layer.size and (layer.min() < 0 or layer.max() >= L):

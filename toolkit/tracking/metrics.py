@@ -63,6 +63,9 @@ def tracks_from_edges(n_hits: int, edge_index, linked) -> np.ndarray:
     ei = edge_index.detach().cpu().numpy() if hasattr(edge_index, "detach") else np.asarray(edge_index)
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"edge_index must have shape (2, E), got {ei.shape}")
+    n_hits = check_int("n_hits", n_hits, low=0)
+    if ei.size and (ei.dtype.kind not in "iu" or ei.min() < 0 or ei.max() >= n_hits):
+        raise ValueError(f"edge_index must hold integer hit ids in [0, n_hits - 1] = [0, {n_hits - 1}]")
     on = _arr("linked", linked).astype(bool)
     if on.size != ei.shape[1]:
         raise ValueError(f"linked must have one entry per edge ({ei.shape[1]}), got {on.size}")
