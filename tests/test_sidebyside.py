@@ -115,3 +115,11 @@ def test_closing_exercises_explain_wrong_choices(monkeypatch):
     assert "zero" in sidebyside.ex_best_lambda.check("tiny lambda").message
     assert "direction" in sidebyside.ex_exact_direction.check("feedback mix").message
     assert sidebyside.ex_exact_direction.check("score scale")
+
+
+def test_first_mu_reads_the_table(monkeypatch):
+    monkeypatch.delenv("GRADIENT_LAB_STRICT", raising=False)
+    mix = pd.DataFrame({"factor": [0.0, 0.5, 0.75, 1.0], "cosine": [0.0, 0.6, 0.93, 1.0]})
+    assert sidebyside.ex_first_mu.check(0.75, mix)
+    assert "backprop itself" in sidebyside.ex_first_mu.check(1.0, mix).message
+    assert "at most 0.9" in sidebyside.ex_first_mu.check(0.5, mix).message

@@ -487,3 +487,11 @@ def test_dashboard_serves_the_study_to_its_own_pages_only(tmp_path):
         server.stop()
     with pytest.raises(ValueError, match="study must be one of"):
         sweeps.serve_dashboard(db, "nope")
+
+
+@pytest.mark.parametrize("timeout", [True, False, 0, -1.0, "10"])
+def test_timeout_must_be_a_positive_number_not_a_bool(timeout):
+    from toolkit.sweeps import SweepOptions
+
+    with pytest.raises(ValueError, match="timeout"):
+        SweepOptions(timeout=timeout)

@@ -9,4 +9,11 @@ Shared pieces: ``validation``, ``io`` (atomic files, checkpoints), ``training`` 
 (self-checking exercises), ``cli`` (``python -m toolkit``).
 """
 
+import logging
+
 __version__ = "0.1.0"
+
+# A library does not print its log records: an application (the CLI, a researcher's script) decides
+# where they go. Without this, Python's last-resort handler writes warnings to stderr, a red box
+# in every notebook (the warnings that matter are also raised with ``warnings.warn``).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

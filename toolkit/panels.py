@@ -32,7 +32,8 @@ __all__ = ["Panel", "slider", "log_slider", "dropdown", "toggle", "encode_state"
 #: the controls each one has: ``--state`` sets these options and nothing else (tests build every
 #: panel listed here and check its controls agree).
 CLI_PANELS: dict[str, tuple[str, ...]] = {
-    "feedback-train": ("rules", "dataset", "depth", "width", "sparsity", "bits", "derivative", "lr", "epochs"),
+    "feedback-train": ("rules", "dataset", "depth", "width", "sparsity", "bits", "derivative", "lr", "epochs",
+                       "optimizer"),
     "tracking-train": ("mode", "estimator", "lam", "epochs"),
     "intro-fit": ("degree", "noise", "seed"),
 }

@@ -24,7 +24,7 @@ from .check import Exercise
 from .panels import Panel, log_slider, slider
 from .validation import check_int
 
-__all__ = ["Surrogate", "alignment_chart", "alignment_panel", "ex_best_lambda", "ex_exact_direction"]
+__all__ = ["Surrogate", "alignment_chart", "alignment_panel", "ex_best_lambda", "ex_exact_direction", "ex_first_mu"]
 
 
 @dataclass(frozen=True)
@@ -147,4 +147,24 @@ ex_exact_direction = Exercise(
     ],
     hints=("Which chart is a flat line at cosine 1?",
            "γ·∇log p is the exact score of another density, p^γ: right direction, wrong length."),
+)
+
+
+def _first_above(frame: pd.DataFrame, level: float = 0.9) -> float:
+    above = frame[frame["cosine"] > level]
+    return float(above["factor"].min()) if len(above) else float("nan")
+
+
+ex_first_mu = Exercise(
+    key="4.3",
+    question=("Read the feedback channel's curve (the table `mix` above): what is the smallest μ on the grid "
+              "whose hidden-layer update has a cosine above 0.9 with backprop's gradient?"),
+    reference=_first_above,
+    misconceptions=[
+        (lambda a, e: a == 1.0, "μ = 1 is backprop itself (cosine exactly 1); a smaller μ already passes 0.9."),
+        (lambda a, e, frame: a in set(frame["factor"]) and frame.set_index("factor").loc[a, "cosine"] <= 0.9,
+         "at that μ the cosine is still at most 0.9: read the cosine column again."),
+        (lambda a, e, frame: a not in set(frame["factor"]), "answer with one of the μ values of the grid."),
+    ],
+    hints=("Scan the cosine column from μ = 0 upwards.",),
 )

@@ -73,7 +73,8 @@ class SweepOptions:
         self.seed = check_int("seed", self.seed, low=0)
         if self.threads is not None:
             self.threads = check_int("threads", self.threads, low=1, high=1024)
-        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+        if self.timeout is not None and (isinstance(self.timeout, bool) or not (isinstance(self.timeout, (int, float))
+                                                                          and self.timeout > 0)):
             raise ValueError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}")
 
 
