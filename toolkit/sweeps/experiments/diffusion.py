@@ -61,7 +61,7 @@ def experiment() -> Experiment:
         name="diffusion-nfe", topic="diffusion", objective=objective, metric="crps", direction="minimize",
         space={"method": CategoricalDistribution(METHODS), "nfe": IntDistribution(1, 200, log=True),
                "seed": IntDistribution(0, 10_000)},
-        grid={"method": ["euler", "heun", "sde"], "nfe": [4, 8, 16, 32], "seed": [0]},
+        grid={"method": ["euler", "heun", "dpmpp_2m", "sde"], "nfe": [4, 8, 16, 32], "seed": [0]},
         defaults={"members": 4, "n_cases": 8, "churn": 10.0, "checkpoint": ""},
         description="sampler × NFE with the shipped downscaler: CRPS, spread–skill, power ratio, time",
         plot={"x": "nfe", "y": "crps", "color": "method", "log_x": True},
