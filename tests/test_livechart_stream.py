@@ -1,7 +1,7 @@
 """toolkit.livechart streams deltas: what goes over the wire per push, and a model of the front end's
 row store (toolkit/livechart.js) that must end up with exactly the kernel's rows whatever is lost.
 
-The browser test tests/browser/test_livechart_stream.py checks the real JavaScript against the same rule.
+The browser test tests/browser/test_livechart_in_browser.py checks the real JavaScript against the same rule.
 """
 
 import json
