@@ -841,7 +841,8 @@ _JS_CHART_NAMES = """(root) => {
 
 
 # the colours each drawn chart uses to tell items apart: items of one mark type with the same dash,
-# width and symbol shape differ by colour alone (rect marks are maps/heatmaps: sequential scales)
+# similar width (within a factor 1.5) and the same symbol shape differ by colour alone (rect marks
+# are maps/heatmaps: sequential scales)
 _JS_CHART_COLOURS = """(root) => {
   const scope = document.querySelector(root) || document;
   const series = ['mark-line', 'mark-symbol', 'mark-rule', 'mark-area', 'mark-trail'];
@@ -856,7 +857,10 @@ _JS_CHART_COLOURS = """(root) => {
              ? item.getAttribute('fill') : item.getAttribute('stroke'));
         if (!paint || paint === 'none' || paint === 'transparent') continue;
         if (Number(item.getAttribute('opacity') ?? 1) < 0.15) continue;  // a faint guide, not a series
-        const key = [type, item.getAttribute('stroke-dasharray') || '', item.getAttribute('stroke-width') || '',
+        // widths closer than a factor 1.5 do not tell series apart (2 px vs 2.5 px): one bucket
+        const width = Number(item.getAttribute('stroke-width') || 1);
+        const bucket = width > 0 ? Math.round(Math.log(width) / Math.log(1.5)) : 'none';
+        const key = [type, item.getAttribute('stroke-dasharray') || '', bucket,
                      type === 'mark-symbol' ? item.getAttribute('d') || '' : ''].join('|');
         (groups[key] = groups[key] || new Set()).add(paint);
       }

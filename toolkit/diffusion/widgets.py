@@ -15,6 +15,7 @@ from altair.utils.schemapi import debug_mode
 import numpy as np
 import torch
 
+from ..charts import series_lines
 from ..livechart import LiveChart
 from ..panels import Panel, dropdown, log_slider, slider
 from ..validation import check_int
@@ -137,7 +138,7 @@ def toy_sampler_panel(n: int = 400, seed: int = 0) -> Panel:
         data = _inline(pts + paths)
         dots = alt.Chart(data).transform_filter("datum.kind == 'sample'").mark_circle(size=12, opacity=0.5).encode(
             x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc))
-        lines = alt.Chart(data).transform_filter("datum.kind == 'path'").mark_line(color="#d62728").encode(
+        lines = alt.Chart(data).transform_filter("datum.kind == 'path'").mark_line(color="#D55E00").encode(
             x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc), detail="id:N", order="step:Q")
         chart = (dots + lines).properties(width=300, height=300, title=f"{method}, {steps} steps, NFE {res.nfe}")
         return chart, f"NFE = <b>{res.nfe}</b>; {100 * on_mode:.1f}% of the samples lie within 3 s of a mode."
@@ -297,10 +298,10 @@ def verification_panel(model: Downscaler, *, n_cases: int = 24, seed: int = 0) -
             color=alt.Color("kind:N", legend=None)).properties(width=200, height=150, title="CRPS (lower is better)")
         c2 = alt.Chart(_inline(hrows)).mark_bar().encode(x="rank:O", y="count:Q").properties(
             width=200, height=120, title="rank histogram (diffusion)")
-        c3 = alt.Chart(_inline(spec)).mark_line(point=True).encode(
-            x=alt.X("k:Q", scale=alt.Scale(type="log"), title="wavenumber"),
-            y=alt.Y("power:Q", scale=alt.Scale(type="log")), color="field:N").properties(
-            width=240, height=160, title="radially averaged power")
+        # truth black and on top, the others dashed; 1-2-5 log ticks that never overlap (toolkit.charts)
+        c3 = series_lines(spec, x="k", y="power", series="field", reference="truth", log_x=True, log_y=True,
+                          x_title="wavenumber", series_title="field", width=240, height=160,
+                          title="radially averaged power")
         d, b = rows["diffusion"], rows[v["best"]]
         s, lo, hi = v["crpss"]
         m = len(hist) - 1
@@ -314,7 +315,7 @@ def verification_panel(model: Downscaler, *, n_cases: int = 24, seed: int = 0) -
                 f"Rank histogram {shape}, χ² = {chi2:.0f} on {m} dof. Small-scale power ratio "
                 f"{d['hf_power']:.2f} (1 = as detailed as the truth). Members outside the physical kc range: "
                 f"{100 * d['out_of_range']:.2f} %. γ = {gamma:.2f}, η = {'n/a' if use_eta is None else f'{use_eta:.2f}'}.")
-        return alt.hconcat(alt.vconcat(c1, c2), c3), text
+        return alt.hconcat(alt.vconcat(c1, c2), c3).resolve_scale(color="independent", strokeDash="independent"), text
 
     return Panel({"method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"), "steps": slider("steps", 9, 1, 40),
                   "members": slider("members", 8, 2, 32),
@@ -460,16 +461,16 @@ def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
     lines = [{"hour": float(h), "GHI": float(v), "series": s} for s, key in
              (("clear sky", "clear"), ("MSE U-Net", "mse"), ("truth", "truth")) for h, v in zip(fc["hours"], fc[key])]
     band = alt.Chart(_inline(rows))
-    outer = band.mark_area(opacity=0.2, color="#1f77b4").encode(x=alt.X("hour:Q", title="hour (UTC)"),
+    outer = band.mark_area(opacity=0.2, color="#0072B2").encode(x=alt.X("hour:Q", title="hour (UTC)"),
                                                                 y=alt.Y("q10:Q", title="GHI at the site (W/m²)"),
                                                                 y2="q90:Q")
-    med = band.mark_line(color="#1f77b4", strokeDash=[2, 2]).encode(x="hour:Q", y="q50:Q")
+    med = band.mark_line(color="#0072B2", strokeDash=[2, 2]).encode(x="hour:Q", y="q50:Q")
     tr = alt.Chart(_inline(mem)).mark_line(opacity=0.7, strokeWidth=1).encode(
-        x="hour:Q", y="GHI:Q", detail="member:N", color=alt.value("#1f77b4"))
+        x="hour:Q", y="GHI:Q", detail="member:N", color=alt.value("#0072B2"))
     ref = alt.Chart(_inline(lines)).mark_line(point=True).encode(
         x="hour:Q", y="GHI:Q",
         color=alt.Color("series:N", scale=alt.Scale(domain=["clear sky", "MSE U-Net", "truth"],
-                                                    range=["#aaaaaa", "#d62728", "black"])),
+                                                    range=["#aaaaaa", "#D55E00", "black"])),
         strokeWidth=alt.condition("datum.series == 'truth'", alt.value(3), alt.value(1.5)),
         order=alt.Order("series:N"))
     truth = alt.Chart(_inline([r for r in lines if r["series"] == "truth"])).mark_line(

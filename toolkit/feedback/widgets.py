@@ -80,13 +80,13 @@ def phase_portrait(w1: float, w2: float, *, model: str = "linear", rule: str = "
         color=alt.Color("speed:Q", scale=alt.Scale(scheme="greys"), legend=None))
     heads = alt.Chart(field).mark_point(size=8, filled=True, opacity=0.5, color="grey").encode(
         x=alt.X("x2:Q", scale=sx), y=alt.Y("y2:Q", scale=sy))
-    hyper = alt.Chart(fixed).mark_line(color="#d62728", strokeWidth=2).encode(
+    hyper = alt.Chart(fixed).mark_line(color="#D55E00", strokeWidth=2).encode(
         x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), detail="branch:N")
-    nullcline = alt.Chart(null).mark_line(color="#2ca02c", strokeDash=[5, 3], strokeWidth=1.5).encode(
+    nullcline = alt.Chart(null).mark_line(color="#009E73", strokeDash=[5, 3], strokeWidth=1.5).encode(
         x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), detail="branch:N")
-    fps = alt.Chart(fp).mark_point(shape="diamond", size=160, filled=True, color="#d62728").encode(
+    fps = alt.Chart(fp).mark_point(shape="diamond", size=160, filled=True, color="#D55E00").encode(
         x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
-    line = alt.Chart(path).mark_line(color="#1f77b4", strokeWidth=3).encode(
+    line = alt.Chart(path).mark_line(color="#0072B2", strokeWidth=3).encode(
         x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), order="t:Q")
     start = alt.Chart(pd.DataFrame({"x": [w1], "y": [w2]})).mark_point(size=120, filled=True, color="black").encode(
         x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
@@ -315,14 +315,14 @@ def channel_diagram() -> alt.HConcatChart:
         lines = alt.Chart(e).mark_rule(strokeWidth=2).encode(
             x=alt.X("x:Q", scale=sx, axis=None), x2="x2:Q", y=alt.Y("y:Q", scale=sy, axis=None), y2="y2:Q",
             color=alt.Color("kind:N", scale=alt.Scale(domain=["forward W", "learning channel"],
-                                                     range=["#777", "#d62728"]), title=None))
+                                                     range=["#777", "#D55E00"]), title=None))
         tips = alt.Chart(e).mark_point(filled=True, size=60).encode(
             x=alt.X("x2:Q", scale=sx), y=alt.Y("y2:Q", scale=sy), color="kind:N",
             shape=alt.Shape("kind:N", scale=alt.Scale(domain=["forward W", "learning channel"],
                                                       range=["triangle-right", "triangle-left"]), legend=None))
         labels = alt.Chart(e).mark_text(dy=-7, fontSize=11).encode(
             x=alt.X("xm:Q", scale=sx), y=alt.Y("y:Q", scale=sy), text="text:N")
-        dots = alt.Chart(nodes).mark_circle(size=500, color="#1f77b4").encode(
+        dots = alt.Chart(nodes).mark_circle(size=500, color="#0072B2").encode(
             x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
         text = alt.Chart(nodes).mark_text(color="white", fontWeight="bold").encode(
             x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), text="name:N")

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from .. import palette
 from ..panels import Panel, dropdown, log_slider, slider, toggle
 from .assignment import DEFAULT_NO_MATCH, solve_assignment
 from .detector import DetectorConfig, Event
@@ -52,7 +53,9 @@ def lambda_chart(rows: Sequence[dict], lam: float, faint: dict[float, Sequence[d
         frames.append(pd.DataFrame(dict(t=o.t, value=o.f_lambda, curve=f"f_λ, λ = {other:g} (faint)",
                                         panel="loss", w=1.0)))
     long = pd.concat(frames)
-    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="top", columns=3))
+    # colour-blind-safe colours, the true loss in black (toolkit.palette); faint λ also thinner and lighter
+    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="top", columns=3),
+                       scale=palette.color_scale(list(dict.fromkeys(long.curve)), reference="true loss L(y(c))"))
     x = alt.X("t:Q", title=x_title)
     top = alt.Chart().transform_filter(alt.datum.panel == "loss").mark_line(interpolate="linear").encode(
         x=x, y=alt.Y("value:Q", title="loss"), color=colour, detail="curve:N",
