@@ -113,16 +113,6 @@ def make(n, renderer):
     return LiveChart(alt.Chart(df).mark_line().encode(x="step:Q", y="value:Q"), max_rows=100_000,
                      min_interval=0.0, renderer=renderer)"""
 
-_JS_RUN_CELL = """async ([id, source]) => {
-  const app = window.jupyterapp;
-  const panel = window.__gl[id].widget;
-  app.shell.activateById(id);
-  const model = panel.content.model;
-  model.sharedModel.insertCell(model.cells.length, {cell_type: 'code', source});
-  panel.content.activeCellIndex = model.cells.length - 1;
-  await app.commands.execute('notebook:run-cell');
-}"""
-
 _JS_TIMED_PUSH = """async ([id, code]) => {
   const w = window.__gl[id].widget;
   const kernel = w.sessionContext.session.kernel;
@@ -144,21 +134,11 @@ _JS_TIMED_PUSH = """async ([id, code]) => {
 
 def measure_stream(page, lab, sizes: tuple[int, ...], pushes: int, timeout: float) -> list[dict]:
     """One-row pushes into charts already drawing `sizes` rows: request -> drawn and arrival -> drawn."""
-    import nbformat
-
-    path = lab.root / "notebooks" / "zz_bench_livechart.ipynb"  # the server's copy, not the repo
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(STREAM_SETUP)]
-    nbformat.write(nb, path)
-    session = bh.NotebookSession(page, lab, "notebooks/zz_bench_livechart.ipynb")
-    session.open()
     rows = []
-    try:
-        session.run_all(timeout)
+    with bh.scratch_session(page, lab, "zz_bench_livechart.ipynb", [STREAM_SETUP], timeout=timeout) as session:
         for renderer in ("svg", "canvas"):
             for n in sizes:
-                page.evaluate(_JS_RUN_CELL, [session.widget_id, f"w = make({n}, {renderer!r})\nw"])
+                bh.run_new_cell(session, f"w = make({n}, {renderer!r})\nw")
                 page.wait_for_function(
                     """([id, n]) => { const b = [...window.__gl[id].widget.node.querySelectorAll('.gl-livechart')].pop();
                                       return b && Number(b.dataset.glRows || 0) === n && b.dataset.glRedraws; }""",
@@ -176,8 +156,6 @@ def measure_stream(page, lab, sizes: tuple[int, ...], pushes: int, timeout: floa
                              "draw_median_ms": float(np.median(draws)) if draws else None})
                 print(f"  {renderer:<7}{n:>7} rows: push -> drawn {_ms(rows[-1]['push_to_drawn_median_ms'])}, "
                       f"draw {_ms(rows[-1]['draw_median_ms'])} ({len(totals)}/{pushes})", file=sys.stderr, flush=True)
-    finally:
-        session.close()
     return rows
 
 

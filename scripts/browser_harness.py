@@ -15,6 +15,7 @@ Debug one notebook by hand (prints the findings, writes a screenshot)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -738,6 +739,48 @@ def open_lab_page(browser: BrowserSession, lab: LabServer, timeout: float = 90.0
     page.evaluate("""() => { const s = window.jupyterapp.shell;
                          if (!s.leftCollapsed) window.jupyterapp.commands.execute('application:toggle-left-area'); }""")
     return page
+
+
+#: inserts a code cell at the end of an open notebook and runs it, as a user would (args: [widget_id, source])
+RUN_NEW_CELL_JS = """async ([id, source]) => {
+  const app = window.jupyterapp;
+  const panel = window.__gl[id].widget;
+  app.shell.activateById(id);
+  const model = panel.content.model;
+  model.sharedModel.insertCell(model.cells.length, {cell_type: 'code', source});
+  panel.content.activeCellIndex = model.cells.length - 1;
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+
+def run_new_cell(session: "NotebookSession", source: str) -> None:
+    """Append a code cell to an open notebook and run it (JupyterLab's own run command)."""
+    session.page.evaluate(RUN_NEW_CELL_JS, [session.widget_id, source])
+
+
+@contextlib.contextmanager
+def scratch_session(page, lab: LabServer, name: str, sources: list[str], *, browser: BrowserSession | None = None,
+                    tags: dict[int, list[str]] | None = None, timeout: float | None = None):
+    """A notebook of ``sources`` written into the server's private copy of notebooks/ (never into the
+    repo), opened, run top to bottom and closed afterwards; yields its :class:`NotebookSession`."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    for index, cell_tags in (tags or {}).items():
+        nb.cells[index].metadata["tags"] = list(cell_tags)
+    path = lab.root / "notebooks" / name
+    if path.is_symlink() or ROOT in path.resolve().parents:
+        raise RuntimeError(f"refusing to write a scratch notebook into the repository: {path}")
+    nbformat.write(nb, path)
+    session = NotebookSession(page, lab, f"notebooks/{name}", browser)
+    session.open()
+    try:
+        session.run_all(run_timeout() if timeout is None else timeout)
+        yield session
+    finally:
+        session.close()
 
 
 # -- accessibility: axe-core audit, accessible names, chart descriptions, keyboard only ------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,20 +52,9 @@ def line(k):
 
 @pytest.fixture(scope="module")
 def broken_notebook(lab, lab_page, browser):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.cells[8].metadata["tags"] = ["raises-exception"]
-    path = lab.root / "notebooks" / "zz_sabotaged.ipynb"  # the server's copy, not the repo
-    assert not path.is_symlink() and ROOT not in path.resolve().parents
-    nbformat.write(nb, path)
-    session = bh.NotebookSession(lab_page, lab, "notebooks/zz_sabotaged.ipynb", browser)
-    session.open()
-    try:
-        session.run_all(bh.run_timeout())
+    with bh.scratch_session(lab_page, lab, "zz_sabotaged.ipynb", CELLS, browser=browser,
+                            tags={8: ["raises-exception"]}) as session:
         yield session
-    finally:
-        session.close()
 
 
 def _panel(session, index: int):

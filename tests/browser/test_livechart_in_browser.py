@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,19 +59,8 @@ _JS_VIEWS = """(root) => [...document.querySelectorAll(root + ' .gl-livechart')]
 
 @pytest.fixture(scope="module")
 def streamed(lab, lab_page, browser):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    path = lab.root / "notebooks" / "zz_livechart_stream.ipynb"  # the server's copy, not the repo
-    assert not path.is_symlink() and ROOT not in path.resolve().parents
-    nbformat.write(nb, path)
-    session = bh.NotebookSession(lab_page, lab, "notebooks/zz_livechart_stream.ipynb", browser)
-    session.open()
-    try:
-        session.run_all(bh.run_timeout())
+    with bh.scratch_session(lab_page, lab, "zz_livechart_stream.ipynb", CELLS, browser=browser) as session:
         yield session
-    finally:
-        session.close()
 
 
 def _views(session, expected_counts: list[int], timeout_s: float = 20.0) -> list[dict]:
@@ -105,17 +93,6 @@ def test_every_view_holds_exactly_the_pushed_rows(streamed):
     assert capped["note"] is not None and f"newest {CAP} of {N_CAPPED} rows" in capped["note"], capped["note"]
 
 
-_JS_RUN_NEW_CELL = """async ([id, source]) => {
-  const app = window.jupyterapp;
-  const panel = window.__gl[id].widget;
-  app.shell.activateById(id);
-  const model = panel.content.model;
-  model.sharedModel.insertCell(model.cells.length, {cell_type: 'code', source});
-  panel.content.activeCellIndex = model.cells.length - 1;
-  await app.commands.execute('notebook:run-cell');
-}"""
-
-
 def test_a_second_front_end_shows_every_row_at_once(streamed, lab, browser):
     """A second JupyterLab window on the same kernel (like a page reload) has no rows in the widget
     state: its new view must fetch everything drawn so far, not only what is pushed later."""
@@ -123,7 +100,7 @@ def test_a_second_front_end_shows_every_row_at_once(streamed, lab, browser):
     try:
         second = bh.NotebookSession(page, lab, streamed.path, browser)
         second.open()  # the same path: the same session and kernel, where `w` and `c` live
-        page.evaluate(_JS_RUN_NEW_CELL, [second.widget_id, "w"])
+        bh.run_new_cell(second, "w")
         total = N_FIRST + N_LATER
         try:
             page.wait_for_function(
