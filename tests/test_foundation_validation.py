@@ -186,3 +186,57 @@ def test_as_rng_rejects_bad_seeds_naming_the_parameter(bad, error):
         as_rng(bad)
     with pytest.raises(error, match="seed"):
         as_rng(bad, name="seed")
+
+
+# --- arrays, tensors and instances --------------------------------------------------------------------------
+
+def test_check_array_converts_and_refuses_with_the_name():
+    import numpy as np
+    import torch
+
+    from toolkit.validation import check_array
+
+    out = check_array("x", [[1, 2], [3, 4]], ndim=2)
+    assert out.dtype == np.float64 and out.shape == (2, 2)
+    assert check_array("x", torch.ones(3, dtype=torch.bfloat16)).tolist() == [1.0, 1.0, 1.0]
+    assert check_array("idx", np.array([1, 2]), integer=True).dtype == np.int64
+    for bad, exc in [(None, TypeError), ("abc", TypeError), ([[1], [1, 2]], TypeError), (np.array(["a"]), TypeError),
+                     (np.zeros((2, 2)), ValueError), (np.zeros(0), ValueError), ([1.0, float("nan")], ValueError),
+                     ([1.0, float("inf")], ValueError), (np.array([1.5]), None)]:
+        if exc is None:
+            with pytest.raises(TypeError, match="idx"):
+                check_array("idx", bad, integer=True)
+            continue
+        with pytest.raises(exc, match="^x "):
+            check_array("x", bad, ndim=1)
+    assert np.isnan(check_array("x", [np.nan], finite=False)).all()
+
+
+def test_check_tensor_keeps_graph_and_refuses_bad_dtypes():
+    import torch
+
+    from toolkit.validation import check_tensor
+
+    w = torch.ones(2, 3, requires_grad=True)
+    out = check_tensor("w", w, ndim=2)
+    assert out is w
+    assert check_tensor("w", [[1, 2]], ndim=(1, 2)).dtype == torch.float32
+    assert check_tensor("w", torch.ones(2, dtype=torch.bfloat16), dtype=torch.float32).dtype == torch.float32
+    for bad, exc in [(torch.ones(2, dtype=torch.int64), TypeError), (torch.ones(2, dtype=torch.bool), TypeError),
+                     (torch.ones(2, 2, 2), ValueError), (torch.tensor([float("nan")]), ValueError),
+                     (torch.zeros(0, 3), ValueError), (None, TypeError)]:
+        with pytest.raises(exc, match="^w "):
+            check_tensor("w", bad, ndim=(1, 2))
+
+
+def test_check_instance_names_the_parameter_and_the_types():
+    import torch
+
+    from toolkit.validation import check_instance
+
+    lin = torch.nn.Linear(2, 2)
+    assert check_instance("model", lin, torch.nn.Module) is lin
+    with pytest.raises(TypeError, match="model must be Module or dict, got float"):
+        check_instance("model", 1.0, (torch.nn.Module, dict))
+    with pytest.raises(TypeError, match="model must be a trained Downscaler, got str"):
+        check_instance("model", "x", torch.nn.Module, "a trained Downscaler")

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import torch
 
-__all__ = ["check_int", "check_float", "check_choice", "check_bool", "as_rng"]
+__all__ = ["check_int", "check_float", "check_choice", "check_bool", "as_rng", "check_instance", "check_array",
+           "check_tensor"]
 
 
 def _interval(low: Any, high: Any, low_open: bool = False, high_open: bool = False) -> str:
@@ -119,3 +121,91 @@ def as_rng(random_state: Any = None, name: str = "random_state") -> np.random.Ge
         return np.random.default_rng()
     check_int(name, random_state, low=0)
     return np.random.default_rng(int(random_state))
+
+
+def check_instance(name: str, value: Any, types: type | tuple[type, ...], what: str | None = None) -> Any:
+    """Return ``value`` if it is an instance of ``types``; ``what`` describes them in the message."""
+    _check_name(name)
+    if not isinstance(value, types):
+        if what is None:
+            kinds = types if isinstance(types, tuple) else (types,)
+            what = " or ".join(t.__name__ for t in kinds)
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value
+
+
+def _check_options(ndim: Any, finite: Any, min_size: Any) -> tuple[int, ...] | None:
+    """The caller's options of check_array/check_tensor: ndim None/int/tuple of ints >= 0, finite bool, min_size >= 0."""
+    check_bool("finite", finite)
+    check_int("min_size", min_size, low=0)
+    if ndim is None:
+        return None
+    allowed = (ndim,) if not isinstance(ndim, tuple) else ndim
+    for d in allowed:
+        check_int("ndim", d, low=0, high=64)
+    return allowed
+
+
+def _dims(name: str, shape: tuple[int, ...], allowed: tuple[int, ...] | None, min_size: int) -> None:
+    if allowed is not None:
+        if len(shape) not in allowed:
+            dims = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name} must have {dims} dimensions, got shape {shape}")
+    size = math.prod(shape)
+    if size < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} value(s), got shape {shape}")
+
+
+def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
+                min_size: int = 1, integer: bool = False) -> np.ndarray:
+    """Return ``value`` (array-like of real numbers: list, numpy array, CPU tensor) as a numpy array.
+
+    float64 unless ``integer`` (then int64, and only integer or bool input is accepted); ``ndim`` is the
+    allowed number of dimensions (an int or a tuple of ints); ``finite`` refuses NaN and ±inf.
+    """
+    _check_name(name)
+    allowed = _check_options(ndim, finite, min_size)
+    check_bool("integer", integer)
+    if value is None or isinstance(value, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = value.float() if value.dtype in (torch.bfloat16, torch.float16) else value
+        value = value.numpy()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as err:  # ragged lists, ints beyond int64
+        raise TypeError(f"{name} must be an array of real numbers: {err}") from None
+    kinds = "iub" if integer else "fiub"
+    if arr.dtype.kind not in kinds:
+        wanted = "integers" if integer else "real numbers"
+        raise TypeError(f"{name} must be an array of {wanted}, got dtype {arr.dtype}")
+    _dims(name, arr.shape, allowed, min_size)
+    arr = arr.astype(np.int64 if integer else np.float64, copy=False)
+    if finite and not integer and not np.isfinite(arr).all():
+        raise ValueError(f"{name} must hold only finite numbers (no NaN or inf)")
+    return arr
+
+
+def check_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
+                 min_size: int = 1, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Return ``value`` as a floating torch tensor (``dtype``, default: its own float dtype or float32).
+
+    Tensors keep their device and autograd graph; numpy arrays and lists are converted. bool, integer
+    and complex tensors are refused by dtype, ``ndim`` and ``finite`` as in :func:`check_array`.
+    """
+    _check_name(name)
+    allowed = _check_options(ndim, finite, min_size)
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise TypeError(f"dtype must be None or a floating torch dtype, got {dtype!r}")
+    if not isinstance(value, torch.Tensor):
+        value = torch.as_tensor(check_array(name, value, ndim=ndim, finite=finite, min_size=min_size),
+                                dtype=dtype or torch.float32)
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    _dims(name, tuple(value.shape), allowed, min_size)
+    if dtype is not None and value.dtype != dtype:
+        value = value.to(dtype)
+    if finite and not bool(torch.isfinite(value.detach()).all()):
+        raise ValueError(f"{name} must hold only finite numbers (no NaN or inf)")
+    return value
