@@ -64,6 +64,19 @@ def test_livechart_exports_its_current_rows_including_held_ones(tmp_path):
     _png_size(save_chart(live, tmp_path / "live.png", scale=1.0))
 
 
+def test_livechart_export_keeps_rows_the_cap_hides(tmp_path):
+    live = show(metric_lines(), max_rows=3, min_interval=0.0)
+    rows = [{"step": s, "metric": "loss", "value": 1.0 / s, "run": "a"} for s in range(1, 9)]
+    for row in rows:
+        live.push([row])
+    assert live.data == rows[-3:] and live.history == rows
+    assert json.loads(save_chart(live, tmp_path / "all.json").read_text())["data"] == {"values": rows}
+    shown = json.loads(save_chart(live, tmp_path / "shown.json", rows="shown").read_text())
+    assert shown["data"] == {"values": rows[-3:]}
+    with pytest.raises(ValueError, match="rows must be one of 'all', 'shown'"):
+        save_chart(live, tmp_path / "x.json", rows="newest")
+
+
 @pytest.mark.parametrize("name", ["fig.pdf", "fig", "fig.jpeg", "fig.png.bak"])
 def test_bad_suffix_is_a_value_error_listing_the_formats(tmp_path, name):
     with pytest.raises(ValueError) as info:

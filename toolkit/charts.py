@@ -14,7 +14,7 @@ from . import palette
 from .a11y import describe
 from .io import atomic_write
 from .livechart import LiveChart
-from .validation import check_float
+from .validation import check_choice, check_float
 
 __all__ = ["show", "save_chart", "metric_lines", "series_lines", "log_ticks", "log_axis", "with_description",
            "EXPORT_FORMATS"]
@@ -55,11 +55,13 @@ def _check_chart(chart: Any) -> None:
         raise TypeError(f"chart must be an Altair chart, a Vega-Lite dict or a LiveChart, got {type(chart).__name__}")
 
 
-def save_chart(chart: Any, path: str | os.PathLike, *, scale: float = 2.0) -> Path:
+def save_chart(chart: Any, path: str | os.PathLike, *, scale: float = 2.0, rows: str = "all") -> Path:
     """Write a chart as PNG, SVG, standalone HTML or Vega-Lite JSON (chosen by the suffix).
 
     Rendering is done by vl-convert (no browser, no network); the file appears atomically.
-    ``chart`` may be an Altair chart, a Vega-Lite dict or a :class:`LiveChart` (its current rows).
+    ``chart`` may be an Altair chart, a Vega-Lite dict or a :class:`LiveChart`; for a LiveChart,
+    ``rows="all"`` exports its whole :attr:`~LiveChart.history` (rows a ``max_rows`` cap hides from
+    the view included), ``rows="shown"`` only the newest ``max_rows`` the view draws.
     """
     if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
@@ -68,9 +70,10 @@ def save_chart(chart: Any, path: str | os.PathLike, *, scale: float = 2.0) -> Pa
     if suffix not in EXPORT_FORMATS:
         raise ValueError(f"path must end with one of {', '.join(EXPORT_FORMATS)}; got {path.name!r}")
     scale = check_float("scale", scale, low=0.1, high=10.0)
+    rows = check_choice("rows", rows, ("all", "shown"))
     if isinstance(chart, LiveChart):
         spec = dict(chart.spec)
-        spec["data"] = {"values": chart.data}
+        spec["data"] = {"values": chart.history if rows == "all" else chart.data}
     elif hasattr(chart, "to_dict"):
         spec = chart.to_dict()
     elif isinstance(chart, dict):
