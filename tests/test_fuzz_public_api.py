@@ -922,20 +922,21 @@ def write_known_failures(report_path: str) -> int:
         detail = bad[0]["detail"]
         detail = f"{detail[0]}: {detail[1]}" if isinstance(detail, list) else str(detail)
         detail = " ".join(detail.split())[:90].replace("\\", "/")
-        reason = (f"{len(bad)}/{len(by_function[name])} bad inputs ({classes}); "
-                  f"e.g. {bad[0]['param']}={bad[0]['value']} -> {detail}")
-        lines += [f"    {name!r}:", f"        {json.dumps(reason, ensure_ascii=False)},"]
+        summary = f"{len(bad)}/{len(by_function[name])} bad inputs ({classes}); "
+        example = f"e.g. {bad[0]['param']}={bad[0]['value']} -> {detail}"[:95]  # lines stay within ruff's 110
+        lines += [f"    {name!r}:", f"        {json.dumps(summary, ensure_ascii=False)}",
+                  f"        {json.dumps(example, ensure_ascii=False)},"]
     lines.append("}")
     text = Path(__file__).read_text()
     begin, end = "# --- known failures: begin\n", "# --- known failures: end"
     head, rest = text.split(begin, 1)  # the markers' first occurrences are the block's (these lines come later)
     _, tail = rest.split(end, 1)
     Path(__file__).write_text(head + begin + "\n".join(lines) + "\n" + end + tail)
-    return len(lines) - 2
+    return sum(line.startswith("    '") for line in lines)
 
 
 if __name__ == "__main__" and "--worker" in sys.argv:
     worker_main()
 elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--known-failures":
     # FUZZ_REPORT=r.jsonl pytest tests/test_fuzz_public_api.py; python tests/test_fuzz_public_api.py --known-failures r.jsonl
-    print(f"{write_known_failures(sys.argv[2]) // 2} known failures written")
+    print(f"{write_known_failures(sys.argv[2])} known failures written")
