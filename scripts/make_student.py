@@ -37,8 +37,14 @@ INSTRUCTOR = "# INSTRUCTOR"
 
 
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool, points: int = 0) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3,
-            "solution": solution, "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": not solution,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if grade:
         meta["points"] = points
     return meta
@@ -55,11 +61,20 @@ def tag(nb: nbformat.NotebookNode, stem: str) -> int:
         if END not in cell.source:
             raise ValueError(f"{stem}: cell {i} has '{BEGIN}' without '{END}'")
         after = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
-        if after is None or after.cell_type != "code" or not CHECK.search(after.source) or BEGIN in after.source:
-            raise ValueError(f"{stem}: the cell after solution cell {i} must be a check cell calling .check(...)")
+        if (
+            after is None
+            or after.cell_type != "code"
+            or not CHECK.search(after.source)
+            or BEGIN in after.source
+        ):
+            raise ValueError(
+                f"{stem}: the cell after solution cell {i} must be a check cell calling .check(...)"
+            )
         count += 1
         cell.metadata["nbgrader"] = _nbgrader(f"{stem}-ex{count}-answer", solution=True, grade=False)
-        after.metadata["nbgrader"] = _nbgrader(f"{stem}-ex{count}-check", solution=False, grade=True, points=1)
+        after.metadata["nbgrader"] = _nbgrader(
+            f"{stem}-ex{count}-check", solution=False, grade=True, points=1
+        )
     return count
 
 
@@ -78,7 +93,9 @@ def strip_solution(source: str) -> str:
 
 def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     student = copy.deepcopy(nb)
-    student.cells = [c for c in student.cells if not (c.cell_type == "code" and c.source.startswith(INSTRUCTOR))]
+    student.cells = [
+        c for c in student.cells if not (c.cell_type == "code" and c.source.startswith(INSTRUCTOR))
+    ]
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.source = strip_solution(cell.source)
@@ -119,7 +136,9 @@ def build(check: bool) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only check that everything is current")
     return build(parser.parse_args().check)
 

@@ -30,15 +30,19 @@ def strip(nb: nbformat.NotebookNode) -> None:
 
 
 def unchecked_outputs(nb: nbformat.NotebookNode) -> list[int]:
-    return [i for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and c.get("outputs") and MARK not in c.source]
+    return [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.get("outputs") and MARK not in c.source
+    ]
 
 
 def store(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     run = nbformat.read(path, as_version=4)
-    NotebookClient(run, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        run, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     for cell, done in zip(nb.cells, run.cells):
         if cell.cell_type == "code" and MARK in cell.source:
             cell.outputs = [o for o in done.outputs if o.output_type in ("stream", "execute_result")]
@@ -49,7 +53,9 @@ def store(path: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--check", action="store_true", help="fail if unchecked outputs are stored")
     args = parser.parse_args()

@@ -19,13 +19,19 @@ def _loss(n=200, start=2.3, end=0.4, run="a"):
 def test_description_says_what_the_data_do():
     chart = alt.Chart(_loss()).mark_line().encode(x="step:Q", y="loss:Q")
     assert describe(chart) == "loss against step. loss falls from 2.3 to 0.4 as step goes from 1 to 200."
-    up = alt.Chart(_loss(start=0.1, end=0.9)).mark_line().encode(x="step:Q", y=alt.Y("loss:Q", title="accuracy"))
+    up = (
+        alt.Chart(_loss(start=0.1, end=0.9))
+        .mark_line()
+        .encode(x="step:Q", y=alt.Y("loss:Q", title="accuracy"))
+    )
     assert "accuracy rises from 0.1 to 0.9" in describe(up)
 
 
 def test_series_titles_and_limits():
     data = pd.concat([_loss(run=f"run {k}", end=0.1 * (k + 1)) for k in range(6)])
-    chart = alt.Chart(data).mark_line().encode(x="step:Q", y="loss:Q", color="run:N").properties(title="Training")
+    chart = (
+        alt.Chart(data).mark_line().encode(x="step:Q", y="loss:Q", color="run:N").properties(title="Training")
+    )
     text = describe(chart, max_series=2)
     assert text.startswith("Training: 6 series of loss against step.")
     assert "run 0: loss falls from 2.3 to 0.1" in text and "run 1: loss falls from 2.3 to 0.2" in text
@@ -44,7 +50,9 @@ def test_rows_from_a_live_chart_and_empty_charts():
     live = show(metric_lines(facet=None))
     assert "no data yet" in describe(live.spec, live.data)
     live.push([{"step": s, "metric": "loss", "value": 1.0 / s, "run": "mlp"} for s in range(1, 11)])
-    assert describe(live.spec, live.data).endswith("mlp: value falls from 1 to 0.1 as step goes from 1 to 10.")
+    assert describe(live.spec, live.data).endswith(
+        "mlp: value falls from 1 to 0.1 as step goes from 1 to 10."
+    )
 
 
 def test_layers_with_their_own_data_and_no_xy_chart():
@@ -54,7 +62,8 @@ def test_layers_with_their_own_data_and_no_xy_chart():
     assert describe(heat) == "heatmap of v in 2 cells: values from 1 to 2."
     grid = pd.DataFrame({"i": [0, 0, 1, 1], "j": [0, 1, 0, 1], "v": [0.5, 1.0, 1.5, 2.0]})
     assert describe(alt.Chart(grid).mark_rect().encode(x="i:O", y="j:O", color="v:Q")) == (
-        "heatmap of v on a 2 by 2 grid: values from 0.5 to 2.")
+        "heatmap of v on a 2 by 2 grid: values from 0.5 to 2."
+    )
     text = alt.Chart(pd.DataFrame({"a": ["p", "q"]})).mark_text().encode(text="a:N")
     assert describe(text) == "chart of 2 data points (a)."
 
@@ -62,8 +71,13 @@ def test_layers_with_their_own_data_and_no_xy_chart():
 @given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)), min_size=1, max_size=30))
 def test_describe_never_fails_and_names_the_ends(points):
     rows = [{"x": a, "y": b} for a, b in points]
-    spec = {"mark": "line", "encoding": {"x": {"field": "x", "type": "quantitative"},
-                                         "y": {"field": "y", "type": "quantitative"}}}
+    spec = {
+        "mark": "line",
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative"},
+            "y": {"field": "y", "type": "quantitative"},
+        },
+    }
     text = describe(spec, rows)
     assert text.startswith("y against x.") and text.endswith(".")
 
@@ -77,23 +91,36 @@ def test_bad_arguments():
 
 def test_layered_charts_read_their_named_datasets_and_measured_colours_are_not_series():
     x = np.linspace(0, 1, 5)
-    points = alt.Chart(pd.DataFrame({"x": x, "y": 2 * x, "speed": x})).mark_point().encode(
-        x="x:Q", y="y:Q", color="speed:Q")
+    points = (
+        alt.Chart(pd.DataFrame({"x": x, "y": 2 * x, "speed": x}))
+        .mark_point()
+        .encode(x="x:Q", y="y:Q", color="speed:Q")
+    )
     line = alt.Chart(pd.DataFrame({"x": x, "y": 3 * x})).mark_line().encode(x="x:Q", y="y:Q")
     spec = alt.layer(points, line).to_dict()
     assert "datasets" in spec and "values" not in str(spec.get("data"))  # Altair's layered layout
     # the line first (a trajectory over its backdrop), then the points; the colour "speed" is a measurement
-    assert describe(spec) == "y against x. y rises from 0 to 3 as x goes from 0 to 1; y rises from 0 to 2 as x goes from 0 to 1."
-    many = pd.DataFrame({"x": np.tile(x, 30), "y": np.repeat(np.arange(30.0), 5), "k": np.repeat(np.arange(30), 5)})
+    assert describe(spec) == (
+        "y against x. y rises from 0 to 3 as x goes from 0 to 1; y rises from 0 to 2 as x goes from 0 to 1."
+    )
+    many = pd.DataFrame(
+        {"x": np.tile(x, 30), "y": np.repeat(np.arange(30.0), 5), "k": np.repeat(np.arange(30), 5)}
+    )
     envelope = describe(alt.Chart(many).mark_line().encode(x="x:Q", y="y:Q", detail="k:N"))
     assert envelope == "30 series of y against x. all series: y from 0 to 29 as x goes from 0 to 1."
 
 
 def test_filtered_layers_describe_only_their_rows():
-    rows = [{"epoch": e, "metric": m, "value": v, "rule": "bp"}
-            for e in range(3) for m, v in (("test accuracy", 0.5 + 0.1 * e), ("loss", 2.0 - 0.5 * e))]
-    base = alt.Chart(pd.DataFrame(rows)).mark_line().encode(x="epoch:Q", y=alt.Y("value:Q", title="accuracy"),
-                                                             color="rule:N")
+    rows = [
+        {"epoch": e, "metric": m, "value": v, "rule": "bp"}
+        for e in range(3)
+        for m, v in (("test accuracy", 0.5 + 0.1 * e), ("loss", 2.0 - 0.5 * e))
+    ]
+    base = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_line()
+        .encode(x="epoch:Q", y=alt.Y("value:Q", title="accuracy"), color="rule:N")
+    )
     acc = base.transform_filter(alt.datum.metric == "test accuracy")
     assert describe(acc).endswith("bp: accuracy rises from 0.5 to 0.7 as epoch goes from 0 to 2.")
     loss = base.transform_filter(~(alt.datum.metric == "test accuracy"))
@@ -105,11 +132,17 @@ def test_filtered_layers_describe_only_their_rows():
 def test_concatenated_layer_charts_inherit_data_and_titles():
     data = pd.DataFrame({"z": [0.0, 10.0, 20.0], "u": [1.0, 2.0, 4.0], "w": [5.0, 3.0, 1.0]})
     base = alt.Chart(data)
-    left = alt.layer(base.mark_point().encode(x=alt.X("z:Q", title="z (mm)"), y=alt.Y("u:Q", title="x (mm)")),
-                     base.mark_line().encode(x="z:Q", y="u:Q"))
-    right = base.mark_line().encode(x=alt.X("z:Q", title="z (mm)"), y=alt.Y("w:Q", axis=alt.Axis(title="y (mm)")))
-    assert describe(left | right) == ("x (mm) against z (mm). x (mm) rises from 1 to 4 as z (mm) goes from 0 to 20; "
-                                      "y (mm) against z (mm): y (mm) falls from 5 to 1 as z (mm) goes from 0 to 20.")
+    left = alt.layer(
+        base.mark_point().encode(x=alt.X("z:Q", title="z (mm)"), y=alt.Y("u:Q", title="x (mm)")),
+        base.mark_line().encode(x="z:Q", y="u:Q"),
+    )
+    right = base.mark_line().encode(
+        x=alt.X("z:Q", title="z (mm)"), y=alt.Y("w:Q", axis=alt.Axis(title="y (mm)"))
+    )
+    assert describe(left | right) == (
+        "x (mm) against z (mm). x (mm) rises from 1 to 4 as z (mm) goes from 0 to 20; "
+        "y (mm) against z (mm): y (mm) falls from 5 to 1 as z (mm) goes from 0 to 20."
+    )
 
 
 def test_every_panel_names_its_controls_and_describes_its_chart():

@@ -50,9 +50,11 @@ def test_readme_has_binder_link_to_start_here():
 
 
 def test_postbuild_installs_the_quiet_lab_settings():
-    """Binder gets the same Jupyter settings as `make lab` (no news pop-up, no update check, offline Voila)."""
+    """Binder gets the same Jupyter settings as `make lab` (no news pop-up, no update check, offline Voila)"""
     text = (ROOT / "binder" / "postBuild").read_text()
-    assert re.search(r"scripts/install_lab_config\.sh .*sys\.prefix", text)  # the environment Jupyter runs from
+    assert re.search(
+        r"scripts/install_lab_config\.sh .*sys\.prefix", text
+    )  # the environment Jupyter runs from
 
 
 def test_readme_has_a_binder_and_a_voila_link_per_notebook():

@@ -47,7 +47,11 @@ def test_html_export_is_standalone(tmp_path):
 def test_json_export_is_the_vega_lite_spec(tmp_path):
     path = save_chart(POINTS, tmp_path / "fig.json")
     assert json.loads(path.read_text()) == POINTS.to_dict()
-    spec = {"mark": "bar", "data": {"values": [{"a": 1}]}, "encoding": {"x": {"field": "a", "type": "quantitative"}}}
+    spec = {
+        "mark": "bar",
+        "data": {"values": [{"a": 1}]},
+        "encoding": {"x": {"field": "a", "type": "quantitative"}},
+    }
     assert json.loads(save_chart(spec, tmp_path / "d.json").read_text()) == spec
 
 
@@ -96,7 +100,7 @@ def test_bad_scale_and_bad_chart(tmp_path):
 def test_failed_render_keeps_the_previous_file(tmp_path):
     path = save_chart(POINTS, tmp_path / "fig.svg")
     before = path.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="conversion failed"):
         save_chart({"mark": "no-such-mark", "data": {"values": [{"a": 1}]}}, path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["fig.svg"]

@@ -92,9 +92,37 @@ def test_unanswered_ellipsis():
         assert not result and "not answered yet" in result.message
 
 
-WEIRD = [None, "text", b"bytes", object(), {"a": 1}, [1, "a"], [[1, 2], [3]], lambda x: x, ..., np.array(["a", "b"]),
-         np.ones((2, 2)), torch.ones(3), np.array(1.0), float("nan"), 1e308 * 10, -5, True, (np.ones(2), 1.0)]
-NUMERIC = [1.0, 0, np.float64(2.5), np.arange(3.0), torch.zeros(2, 2), [1.0, 2.0], (3, 4), np.array(7), 1 + 1j]
+WEIRD = [
+    None,
+    "text",
+    b"bytes",
+    object(),
+    {"a": 1},
+    [1, "a"],
+    [[1, 2], [3]],
+    lambda x: x,
+    ...,
+    np.array(["a", "b"]),
+    np.ones((2, 2)),
+    torch.ones(3),
+    np.array(1.0),
+    float("nan"),
+    1e308 * 10,
+    -5,
+    True,
+    (np.ones(2), 1.0),
+]
+NUMERIC = [
+    1.0,
+    0,
+    np.float64(2.5),
+    np.arange(3.0),
+    torch.zeros(2, 2),
+    [1.0, 2.0],
+    (3, 4),
+    np.array(7),
+    1 + 1j,
+]
 
 
 def test_wrong_types_never_raise():
@@ -129,7 +157,9 @@ def test_relative_perturbation_verdict_matches_numpy_isclose(values, rel):
     if np.array_equal(answer, expected):
         assert result.status == "exact"
     elif np.allclose(answer, expected, rtol=1e-5, atol=1e-8):
-        assert result.status == "close" and result.max_diff == pytest.approx(np.max(np.abs(answer - expected)))
+        assert result.status == "close" and result.max_diff == pytest.approx(
+            np.max(np.abs(answer - expected))
+        )
     else:
         assert result.status == "not yet"
 
@@ -221,7 +251,9 @@ def test_intro_exercise_matches_a_finite_difference_oracle():
 
 
 # -- strict mode ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value, on", [("1", True), ("yes", True), ("0", False), ("", False), ("false", False)])
+@pytest.mark.parametrize(
+    "value, on", [("1", True), ("yes", True), ("0", False), ("", False), ("false", False)]
+)
 def test_strict_mode_flag(monkeypatch, value, on):
     monkeypatch.setenv("GRADIENT_LAB_STRICT", value)
     assert strict_mode() is on
@@ -239,13 +271,18 @@ def test_strict_mode_raises_only_on_failure(monkeypatch):
     assert not ex.check(3.0)
 
 
-# -- hints and display ------------------------------------------------------------------------------------------
+# -- hints and display ---------------------------------------------------------------------------------------
 def test_hints_are_progressive_and_stop_at_the_last():
     ex = Exercise("h.1", "?", 1, hints=("nudge", "idea", "answer"))
     shown = [ex.hint() for _ in range(5)]
     # the authored hints in order, then the expected value itself, which stays the last word
-    assert shown == ["[h.1] hint 1/3: nudge", "[h.1] hint 2/3: idea", "[h.1] hint 3/3: answer",
-                     "[h.1] the answer: 1", "[h.1] the answer: 1"]
+    assert shown == [
+        "[h.1] hint 1/3: nudge",
+        "[h.1] hint 2/3: idea",
+        "[h.1] hint 3/3: answer",
+        "[h.1] the answer: 1",
+        "[h.1] the answer: 1",
+    ]
     bare = Exercise("h.2", "?", 1)
     assert "no hints" in bare.hint() and bare.hint() == "[h.2] the answer: 1"
     other = Exercise("h.3", "?", 1, hints=["only"])

@@ -14,7 +14,10 @@ from torch import nn
 
 from toolkit.io import FORMAT_VERSION, CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 
-pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"), pytest.mark.filterwarnings("ignore:Detected pickle protocol")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore:Detected pickle protocol"),
+]
 
 
 class Boom(Exception):
@@ -107,7 +110,10 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int
 )
 def test_checkpoint_round_trip_is_exact(tmp_path, shapes, dtype, seed):
     gen = torch.Generator().manual_seed(seed)
-    state = {f"layer{i}.weight": (torch.randn(tuple(s), generator=gen) * 50).to(dtype) for i, s in enumerate(shapes)}
+    state = {
+        f"layer{i}.weight": (torch.randn(tuple(s), generator=gen) * 50).to(dtype)
+        for i, s in enumerate(shapes)
+    }
     config = {"hidden": 16, "lr": 0.01, "rule": "rbp", "sizes": (3, 4), "tags": ["a"], "none": None}
     extra = {"epoch": 7, "history": [0.5, 0.25], "nested": {"best": torch.tensor(0.125)}}
     path = save_checkpoint(tmp_path / "ck" / "m.pt", state, kind="feedback.mlp", config=config, extra=extra)
@@ -148,8 +154,15 @@ def test_checkpoint_stores_detached_copies(tmp_path):
 
 
 def test_checkpoint_with_plain_extra_objects_loads_with_weights_only(tmp_path):
-    extra = {"metrics": {"acc": 0.9, "losses": [1.0, 0.5]}, "note": "seed 3", "flags": (True, False), "n": None}
-    path = save_checkpoint(tmp_path / "m.pt", {"w": torch.arange(4.0)}, kind="demo", config={"a": 1}, extra=extra)
+    extra = {
+        "metrics": {"acc": 0.9, "losses": [1.0, 0.5]},
+        "note": "seed 3",
+        "flags": (True, False),
+        "n": None,
+    }
+    path = save_checkpoint(
+        tmp_path / "m.pt", {"w": torch.arange(4.0)}, kind="demo", config={"a": 1}, extra=extra
+    )
     # the trusted oracle: torch's own safe loader accepts the file as it is
     raw = torch.load(path, weights_only=True)
     assert raw["format_version"] == FORMAT_VERSION and raw["extra"] == extra
@@ -168,8 +181,13 @@ def test_saving_over_a_checkpoint_replaces_it(tmp_path):
 def test_a_checkpoint_that_saves_also_loads(tmp_path):
     path = tmp_path / "m.pt"
     try:
-        save_checkpoint(path, {"w": torch.zeros(2)}, kind="demo", config={"hidden": np.int64(8)},
-                        extra={"val_loss": np.float64(0.25)})
+        save_checkpoint(
+            path,
+            {"w": torch.zeros(2)},
+            kind="demo",
+            config={"hidden": np.int64(8)},
+            extra={"val_loss": np.float64(0.25)},
+        )
     except (TypeError, ValueError) as exc:  # refusing at save time, naming the value, is fine too
         assert "hidden" in str(exc) or "val_loss" in str(exc)
         return
@@ -249,7 +267,9 @@ def test_wrong_kind_names_both_kinds_and_the_file(good_checkpoint):
 
 
 @pytest.mark.parametrize(
-    "obj", [[1, 2, 3], {"weights": torch.ones(2)}, {"kind": "demo"}, torch.ones(3)], ids=["list", "no-kind", "no-sd", "tensor"]
+    "obj",
+    [[1, 2, 3], {"weights": torch.ones(2)}, {"kind": "demo"}, torch.ones(3)],
+    ids=["list", "no-kind", "no-sd", "tensor"],
 )
 def test_foreign_torch_files_are_rejected(tmp_path, obj):
     path = tmp_path / "foreign.pt"
@@ -260,7 +280,10 @@ def test_foreign_torch_files_are_rejected(tmp_path, obj):
 
 def test_other_format_version_is_rejected(tmp_path):
     path = tmp_path / "future.pt"
-    torch.save({"format_version": FORMAT_VERSION + 1, "kind": "demo", "state_dict": {}, "config": {}, "extra": {}}, path)
+    torch.save(
+        {"format_version": FORMAT_VERSION + 1, "kind": "demo", "state_dict": {}, "config": {}, "extra": {}},
+        path,
+    )
     with pytest.raises(CheckpointError, match="format"):
         load_checkpoint(path, kind="demo")
 
@@ -276,8 +299,16 @@ def test_pickled_code_is_never_executed(tmp_path):
     """weights_only=True: a file carrying a pickled callable is refused, not run."""
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format_version": FORMAT_VERSION, "kind": "demo", "state_dict": {}, "config": {},
-                "extra": {"x": _Evil(str(marker))}}, path)
+    torch.save(
+        {
+            "format_version": FORMAT_VERSION,
+            "kind": "demo",
+            "state_dict": {},
+            "config": {},
+            "extra": {"x": _Evil(str(marker))},
+        },
+        path,
+    )
     with pytest.raises(CheckpointError):
         load_checkpoint(path, kind="demo")
     assert not marker.exists()
@@ -292,8 +323,8 @@ def _flip_one_bit_in_tensor_data(path):
         info = next(i for i in zf.infolist() if i.filename.endswith("/data/0"))
     raw = bytearray(path.read_bytes())
     # local header: 30 bytes + file name + extra field, then the stored (uncompressed) bytes
-    name_len = int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little")
-    extra_len = int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
     start = info.header_offset + 30 + name_len + extra_len
     raw[start + 5] ^= 0x10
     path.write_bytes(bytes(raw))
@@ -316,7 +347,9 @@ def test_a_flipped_bit_in_tensor_data_is_a_checkpoint_error(tmp_path):
     state = {"w": torch.arange(64.0)}
     path = save_checkpoint(tmp_path / "m.pt", state, kind="demo", config={})
     _flip_one_bit_in_tensor_data(path)
-    assert not torch.equal(torch.load(path, weights_only=True)["state_dict"]["w"], state["w"])  # it does load...
+    assert not torch.equal(
+        torch.load(path, weights_only=True)["state_dict"]["w"], state["w"]
+    )  # it does load...
     with pytest.raises(CheckpointError, match="sha256") as info:  # ... but we refuse it
         load_checkpoint(path, kind="demo")
     assert str(path) in str(info.value)
@@ -324,15 +357,32 @@ def test_a_flipped_bit_in_tensor_data_is_a_checkpoint_error(tmp_path):
 
 def test_a_legacy_checkpoint_without_digest_still_loads(tmp_path):
     path = tmp_path / "old.pt"
-    torch.save({"format_version": FORMAT_VERSION, "kind": "demo", "config": {}, "extra": {},
-                "state_dict": {"w": torch.ones(2)}}, path)
+    torch.save(
+        {
+            "format_version": FORMAT_VERSION,
+            "kind": "demo",
+            "config": {},
+            "extra": {},
+            "state_dict": {"w": torch.ones(2)},
+        },
+        path,
+    )
     assert torch.equal(load_checkpoint(path, kind="demo")["state_dict"]["w"], torch.ones(2))
 
 
 def test_a_wrong_digest_is_refused(tmp_path):
     path = tmp_path / "bad.pt"
-    torch.save({"format_version": FORMAT_VERSION, "kind": "demo", "config": {}, "extra": {},
-                "state_dict": {"w": torch.ones(2)}, "sha256": "0" * 64}, path)
+    torch.save(
+        {
+            "format_version": FORMAT_VERSION,
+            "kind": "demo",
+            "config": {},
+            "extra": {},
+            "state_dict": {"w": torch.ones(2)},
+            "sha256": "0" * 64,
+        },
+        path,
+    )
     with pytest.raises(CheckpointError, match="sha256"):
         load_checkpoint(path, kind="demo")
 
@@ -379,7 +429,8 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path):
     with atomic_write(target) as fh:
         fh.write("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["metrics.json", live.name, other.name, longer.name, legacy_new.name])
+        ["metrics.json", live.name, other.name, longer.name, legacy_new.name]
+    )
 
 
 def test_atomic_write_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
@@ -425,12 +476,13 @@ def test_a_kill_at_any_step_of_a_folder_swap_leaves_old_or_new(tmp_path, exchang
         if pid == 0:  # child: die at the step-th rename / delete / fsync
             count = [0]
 
-            def dying(real):
+            def dying(real, count=count, step=step):  # bound now: the child dies within this iteration
                 def wrapper(*args, **kwargs):
                     if count[0] == step:
                         os._exit(9)
                     count[0] += 1
                     return real(*args, **kwargs)
+
                 return wrapper
 
             os.replace = dying(os.replace)

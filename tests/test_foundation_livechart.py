@@ -71,7 +71,9 @@ def test_split_dict_spec_with_inline_values_does_not_touch_the_input():
     assert original == keep
 
 
-@pytest.mark.parametrize("chart", [alt.Chart("data/cars.csv").mark_point(), {"mark": "bar", "data": {"url": "x.json"}}])
+@pytest.mark.parametrize(
+    "chart", [alt.Chart("data/cars.csv").mark_point(), {"mark": "bar", "data": {"url": "x.json"}}]
+)
 def test_split_url_data_is_refused(chart):
     with pytest.raises(ValueError, match="inline"):
         split_spec(chart)
@@ -125,7 +127,7 @@ def test_first_push_into_an_empty_chart_is_not_held_back():
     assert [r["x"] for r in empty.rows] == [1]
 
 
-# -- push, throttle, flush, cap -------------------------------------------------------------------------------
+# -- push, throttle, flush, cap ------------------------------------------------------------------------------
 def test_throttle_holds_rows_until_flush():
     w = LiveChart(min_interval=60.0)
     w.push({"i": 0})  # nothing drawn yet: the first rows go out at once
@@ -181,9 +183,14 @@ def test_cap_also_holds_while_throttled():
 
 
 @settings(max_examples=30, deadline=None)
-@given(ops=st.lists(st.tuples(st.sampled_from(["push", "push_many", "set_rows", "chart", "flush"]),
-                              st.integers(0, 4)), max_size=12),
-       max_rows=st.integers(1, 6), interval=st.sampled_from([0.0, 60.0]))
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["push", "push_many", "set_rows", "chart", "flush"]), st.integers(0, 4)),
+        max_size=12,
+    ),
+    max_rows=st.integers(1, 6),
+    interval=st.sampled_from([0.0, 60.0]),
+)
 def test_row_ids_strictly_increase(ops, max_rows, interval):
     w = LiveChart(max_rows=max_rows, min_interval=interval)
     seen, newest = set(), -1
@@ -219,19 +226,46 @@ def test_ids_are_not_reused_after_replacing_rows():
     assert later == sorted(later) and not first & set(later) and min(later) > max(first)
 
 
-# -- JSON-safe values -------------------------------------------------------------------------------------------
+# -- JSON-safe values ----------------------------------------------------------------------------------------
 def test_values_become_plain_json():
     w = LiveChart(min_interval=0.0)
-    w.push({
-        "np_int": np.int64(3), "np_uint": np.uint8(200), "np_float": np.float32(0.5), "np_bool": np.bool_(True),
-        "t_float": torch.tensor(0.25), "t_int": torch.tensor(7), "t_grad": torch.tensor(1.5, requires_grad=True),
-        "zero_d": np.array(2.0), "nan": math.nan, "inf": np.float64(-np.inf), "t_nan": torch.tensor(float("nan")),
-        "text": "run-a", "none": None, "flag": False, 3: "int key",
-    })
+    w.push(
+        {
+            "np_int": np.int64(3),
+            "np_uint": np.uint8(200),
+            "np_float": np.float32(0.5),
+            "np_bool": np.bool_(True),
+            "t_float": torch.tensor(0.25),
+            "t_int": torch.tensor(7),
+            "t_grad": torch.tensor(1.5, requires_grad=True),
+            "zero_d": np.array(2.0),
+            "nan": math.nan,
+            "inf": np.float64(-np.inf),
+            "t_nan": torch.tensor(float("nan")),
+            "text": "run-a",
+            "none": None,
+            "flag": False,
+            3: "int key",
+        }
+    )
     (row,) = w.data
-    expected = {"np_int": 3, "np_uint": 200, "np_float": 0.5, "np_bool": True, "t_float": 0.25, "t_int": 7,
-                "t_grad": 1.5, "zero_d": 2.0, "nan": None, "inf": None, "t_nan": None, "text": "run-a",
-                "none": None, "flag": False, "3": "int key"}
+    expected = {
+        "np_int": 3,
+        "np_uint": 200,
+        "np_float": 0.5,
+        "np_bool": True,
+        "t_float": 0.25,
+        "t_int": 7,
+        "t_grad": 1.5,
+        "zero_d": 2.0,
+        "nan": None,
+        "inf": None,
+        "t_nan": None,
+        "text": "run-a",
+        "none": None,
+        "flag": False,
+        "3": "int key",
+    }
     assert row == expected
     assert {k: type(v) for k, v in row.items()} == {k: type(v) for k, v in expected.items()}
     json.dumps(w.rows, allow_nan=False)  # strict JSON: what the front end receives

@@ -14,10 +14,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from toolkit.charts import metric_lines
 from toolkit.intro import train_wave
-from toolkit.livechart import LiveChart, LivePlotCallback
-from toolkit.training import make_trainer, seed_everything
+from toolkit.livechart import LiveChart
+from toolkit.training import LivePlotCallback, make_trainer, seed_everything
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning", "ignore:.*treespec")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::UserWarning", "ignore::DeprecationWarning", "ignore:.*treespec"
+)
 
 STEPS_PER_EPOCH = 4  # train_wave: 64 points, batch size 16
 
@@ -41,7 +43,9 @@ def test_seed_everything_repeats_every_generator():
     assert a[0] != c[0] and not torch.equal(a[2], c[2])
 
 
-@pytest.mark.parametrize("seed, error", [(-1, ValueError), (2**32, ValueError), (1.0, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "seed, error", [(-1, ValueError), (2**32, ValueError), (1.0, TypeError), (True, TypeError)]
+)
 def test_seed_everything_validates(seed, error):
     with pytest.raises(error, match="seed"):
         seed_everything(seed)
@@ -59,8 +63,15 @@ def test_make_trainer_defaults_are_quiet_cpu_and_deterministic():
 
 
 def test_make_trainer_passes_lightning_kwargs_through():
-    trainer = make_trainer(max_steps=7, precision="bf16-mixed", gradient_clip_val=0.5, accelerator="cpu",
-                           log_every_n_steps=3, limit_train_batches=2, progress_bar=False)
+    trainer = make_trainer(
+        max_steps=7,
+        precision="bf16-mixed",
+        gradient_clip_val=0.5,
+        accelerator="cpu",
+        log_every_n_steps=3,
+        limit_train_batches=2,
+        progress_bar=False,
+    )
     assert trainer.max_steps == 7
     assert trainer.precision == "bf16-mixed"
     assert trainer.gradient_clip_val == 0.5
@@ -84,8 +95,12 @@ def test_make_trainer_keeps_user_callbacks_and_adds_live():
 
 @pytest.mark.parametrize(
     "kwargs, error, name",
-    [({"max_epochs": 0}, ValueError, "max_epochs"), ({"max_epochs": 1.5}, TypeError, "max_epochs"),
-     ({"max_steps": -2}, ValueError, "max_steps"), ({"seed": -3}, ValueError, "seed")],
+    [
+        ({"max_epochs": 0}, ValueError, "max_epochs"),
+        ({"max_epochs": 1.5}, TypeError, "max_epochs"),
+        ({"max_steps": -2}, ValueError, "max_steps"),
+        ({"seed": -3}, ValueError, "seed"),
+    ],
 )
 def test_make_trainer_validates(kwargs, error, name):
     with pytest.raises(error, match=name):
@@ -183,7 +198,11 @@ def test_callback_streams_train_and_validation_metrics():
 def test_callback_metric_filter_and_stride():
     live = LiveChart(min_interval=0.0)
     _fit(LivePlotCallback(live, metrics=["train_loss"], every_n_steps=2), epochs=2)
-    assert [(r["metric"], r["step"]) for r in live.data] == [("train_loss", 2), ("train_loss", 4), ("train_loss", 6)]
+    assert [(r["metric"], r["step"]) for r in live.data] == [
+        ("train_loss", 2),
+        ("train_loss", 4),
+        ("train_loss", 6),
+    ]
 
 
 def test_callback_validates_its_arguments():

@@ -14,7 +14,7 @@ from toolkit.validation import as_rng, check_bool, check_choice, check_float, ch
 
 FAST = settings(max_examples=60, deadline=None)
 
-bounds = st.integers(-10**6, 10**6)
+bounds = st.integers(-(10**6), 10**6)
 
 
 # -- check_int ------------------------------------------------------------------------------------
@@ -55,7 +55,9 @@ def test_check_int_half_bounded_intervals():
         check_int("k", 6, high=5)
 
 
-@pytest.mark.parametrize("value", [True, False, np.bool_(True), 3.0, np.float64(2.0), "3", None, [1], Fraction(3, 1)])
+@pytest.mark.parametrize(
+    "value", [True, False, np.bool_(True), 3.0, np.float64(2.0), "3", None, [1], Fraction(3, 1)]
+)
 def test_check_int_wrong_types_raise_type_error(value):
     with pytest.raises(TypeError) as info:
         check_int("batch_size", value, low=0, high=10)
@@ -87,7 +89,9 @@ def test_check_float_open_ends_exclude_exactly_the_bound(low, span, low_open, hi
             with pytest.raises(ValueError):
                 check_float("x", bound, low=low, high=high, low_open=low_open, high_open=high_open)
         else:
-            assert check_float("x", bound, low=low, high=high, low_open=low_open, high_open=high_open) == bound
+            assert (
+                check_float("x", bound, low=low, high=high, low_open=low_open, high_open=high_open) == bound
+            )
 
 
 def test_check_float_interval_text_shows_open_and_closed_ends():
@@ -179,8 +183,16 @@ def test_as_rng_generator_is_passed_through_and_none_is_fresh():
     assert not np.array_equal(as_rng(1).random(4), as_rng(2).random(4))
 
 
-@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError),
-                                        (np.random.RandomState(0), TypeError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (-1, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("0", TypeError),
+        (np.random.RandomState(0), TypeError),
+    ],
+)
 def test_as_rng_rejects_bad_seeds_naming_the_parameter(bad, error):
     with pytest.raises(error, match="random_state"):
         as_rng(bad)
@@ -189,6 +201,7 @@ def test_as_rng_rejects_bad_seeds_naming_the_parameter(bad, error):
 
 
 # --- arrays, tensors and instances --------------------------------------------------------------------------
+
 
 def test_check_array_converts_and_refuses_with_the_name():
     import numpy as np
@@ -200,9 +213,17 @@ def test_check_array_converts_and_refuses_with_the_name():
     assert out.dtype == np.float64 and out.shape == (2, 2)
     assert check_array("x", torch.ones(3, dtype=torch.bfloat16)).tolist() == [1.0, 1.0, 1.0]
     assert check_array("idx", np.array([1, 2]), integer=True).dtype == np.int64
-    for bad, exc in [(None, TypeError), ("abc", TypeError), ([[1], [1, 2]], TypeError), (np.array(["a"]), TypeError),
-                     (np.zeros((2, 2)), ValueError), (np.zeros(0), ValueError), ([1.0, float("nan")], ValueError),
-                     ([1.0, float("inf")], ValueError), (np.array([1.5]), None)]:
+    for bad, exc in [
+        (None, TypeError),
+        ("abc", TypeError),
+        ([[1], [1, 2]], TypeError),
+        (np.array(["a"]), TypeError),
+        (np.zeros((2, 2)), ValueError),
+        (np.zeros(0), ValueError),
+        ([1.0, float("nan")], ValueError),
+        ([1.0, float("inf")], ValueError),
+        (np.array([1.5]), None),
+    ]:
         if exc is None:
             with pytest.raises(TypeError, match="idx"):
                 check_array("idx", bad, integer=True)
@@ -222,9 +243,14 @@ def test_check_tensor_keeps_graph_and_refuses_bad_dtypes():
     assert out is w
     assert check_tensor("w", [[1, 2]], ndim=(1, 2)).dtype == torch.float32
     assert check_tensor("w", torch.ones(2, dtype=torch.bfloat16), dtype=torch.float32).dtype == torch.float32
-    for bad, exc in [(torch.ones(2, dtype=torch.int64), TypeError), (torch.ones(2, dtype=torch.bool), TypeError),
-                     (torch.ones(2, 2, 2), ValueError), (torch.tensor([float("nan")]), ValueError),
-                     (torch.zeros(0, 3), ValueError), (None, TypeError)]:
+    for bad, exc in [
+        (torch.ones(2, dtype=torch.int64), TypeError),
+        (torch.ones(2, dtype=torch.bool), TypeError),
+        (torch.ones(2, 2, 2), ValueError),
+        (torch.tensor([float("nan")]), ValueError),
+        (torch.zeros(0, 3), ValueError),
+        (None, TypeError),
+    ]:
         with pytest.raises(exc, match="^w "):
             check_tensor("w", bad, ndim=(1, 2))
 

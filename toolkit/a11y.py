@@ -60,16 +60,21 @@ def _mark(layer: Mapping[str, Any]) -> str:
 
 
 def _title(enc: dict, titles: Mapping[str, str] | None = None) -> str:
-    """The channel's title (its own, its axis' or legend's, another layer's for the same field), else the field."""
-    for title in (enc.get("title"), (enc.get("axis") or {}).get("title"), (enc.get("legend") or {}).get("title"),
-                  (titles or {}).get(enc["field"])):
+    """The channel's title (its own, its axis' or legend's, another layer's for the field), else the field."""
+    for title in (
+        enc.get("title"),
+        (enc.get("axis") or {}).get("title"),
+        (enc.get("legend") or {}).get("title"),
+        (titles or {}).get(enc["field"]),
+    ):
         if isinstance(title, str) and title:
             return title
     return enc["field"]
 
 
-def _layers(spec: Mapping[str, Any], inherited: dict, data: Any = None,
-            transforms: tuple = ()) -> Iterable[tuple[dict, dict, bool]]:
+def _layers(
+    spec: Mapping[str, Any], inherited: dict, data: Any = None, transforms: tuple = ()
+) -> Iterable[tuple[dict, dict, bool]]:
     """(layer with its effective data and transforms, merged encoding, filtered?) for every drawing
     layer of a spec: a child inherits its parent's data and transforms (and, in a layer, encoding)."""
     encoding = {**inherited, **(spec.get("encoding") or {})}
@@ -127,8 +132,11 @@ def _series_sentence(name: str, points: np.ndarray, x: str, y: str) -> str:
     low, high = float(points[:, 1].min()), float(points[:, 1].max())
     span = max(abs(high - low), 1e-12)
     if abs(y1 - y0) <= 0.05 * span or len(points) == 1:
-        trend = f"stays near {_fmt(y0)}" if high - low <= 0.05 * max(abs(high), abs(low), 1e-12) else (
-            f"starts and ends near {_fmt(y0)}, ranging from {_fmt(low)} to {_fmt(high)}")
+        trend = (
+            f"stays near {_fmt(y0)}"
+            if high - low <= 0.05 * max(abs(high), abs(low), 1e-12)
+            else (f"starts and ends near {_fmt(y0)}, ranging from {_fmt(low)} to {_fmt(high)}")
+        )
     else:
         trend = f"{'rises' if y1 > y0 else 'falls'} from {_fmt(y0)} to {_fmt(y1)}"
     where = f" as {x} goes from {_fmt(x0)} to {_fmt(x1)}" if x1 != x0 else f" at {x} {_fmt(x0)}"
@@ -160,8 +168,11 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
     title = title.get("text") if isinstance(title, Mapping) else title
     title = " ".join(title) if isinstance(title, list) else (title if isinstance(title, str) else "")
     facet = spec.get("facet") or {}
-    facet_fields = [f["field"] for f in ([facet] if "field" in facet else facet.values())
-                    if isinstance(f, Mapping) and isinstance(f.get("field"), str)]
+    facet_fields = [
+        f["field"]
+        for f in ([facet] if "field" in facet else facet.values())
+        if isinstance(f, Mapping) and isinstance(f.get("field"), str)
+    ]
     layers = list(_layers(spec, {}))
     head = f"{title}: " if title else ""
     titles: dict[str, str] = {}  # a field titled in one layer reads the same in the others
@@ -183,7 +194,9 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
             continue
         if _mark(layer) in ("rect", "square") and _channel(enc, "color"):
             continue  # a heatmap: described by its colour below
-        groups = [c["field"] for c in (_channel(enc, ch) for ch in _GROUPING) if c and _discrete(c)] + facet_fields
+        groups = [
+            c["field"] for c in (_channel(enc, ch) for ch in _GROUPING) if c and _discrete(c)
+        ] + facet_fields
         groups = list(dict.fromkeys(g for g in groups if g not in (x["field"], y["field"])))
         series = _series(values, x["field"], y["field"], groups)
         if not series:
@@ -193,8 +206,10 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
         if len(names) > 5 * max_series:  # too many to name: the envelope of all of them
             points = np.concatenate([series[n] for n in names])
             xs, ys = points[:, 0], points[:, 1]
-            sentences = [f"all series: {yt} from {_fmt(min(ys))} to {_fmt(max(ys))} as {xt} goes "
-                         f"from {_fmt(min(xs))} to {_fmt(max(xs))}"]
+            sentences = [
+                f"all series: {yt} from {_fmt(min(ys))} to {_fmt(max(ys))} as {xt} goes "
+                f"from {_fmt(min(xs))} to {_fmt(max(xs))}"
+            ]
         else:
             room = max_series - used
             sentences = [_series_sentence(n, series[n], xt, yt) for n in names[:room]]
@@ -215,12 +230,20 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
     for layer, enc, _ in layers:  # a heatmap or map: what the colour shows, over what grid
         color = _channel(enc, "color")
         values = _filtered(layer, _layer_rows(layer, rows, datasets)) or []
-        shown = [v for v in (_number(r.get(color["field"])) for r in values) if v is not None] if color else []
+        shown = (
+            [v for v in (_number(r.get(color["field"])) for r in values) if v is not None] if color else []
+        )
         if _mark(layer) in ("rect", "square") and shown:
-            sizes = [len({str(r.get(c["field"])) for r in values}) for c in (_channel(enc, "x"), _channel(enc, "y")) if c]
+            sizes = [
+                len({str(r.get(c["field"])) for r in values})
+                for c in (_channel(enc, "x"), _channel(enc, "y"))
+                if c
+            ]
             where = f" on a {sizes[0]} by {sizes[1]} grid" if len(sizes) == 2 else f" in {len(shown)} cells"
-            return _clip(f"{head}heatmap of {_title(color)}{where}: values from {_fmt(min(shown))} to "
-                         f"{_fmt(max(shown))}.")
+            return _clip(
+                f"{head}heatmap of {_title(color)}{where}: values from {_fmt(min(shown))} to "
+                f"{_fmt(max(shown))}."
+            )
     fields = sorted({c["field"] for _, enc, _ in layers for c in (_channel(enc, ch) for ch in enc) if c})
     count = len(rows) or sum(len(_layer_rows(layer, [], datasets)) for layer, _, _ in layers)
     if not count:
@@ -229,7 +252,7 @@ def describe(chart: Any, rows: list[Mapping[str, Any]] | None = None, *, max_ser
 
 
 def _layer_rows(layer: Mapping[str, Any], rows: list, datasets: Mapping[str, Any]) -> list:
-    """A layer's own rows (inline values or a named dataset, as Altair writes layered charts), else the chart's."""
+    """A layer's own rows (inline values or a named dataset, as Altair writes layers), else the chart's."""
     own = layer.get("data")
     if isinstance(own, Mapping) and isinstance(own.get("values"), list):
         return [r for r in own["values"] if isinstance(r, Mapping)]
@@ -238,7 +261,9 @@ def _layer_rows(layer: Mapping[str, Any], rows: list, datasets: Mapping[str, Any
     return rows
 
 
-_COMPARE = re.compile(r"""^datum(?:\.(\w+)|\[['"](.+?)['"]\])\s*(?:(===|==|!==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?[\d.]+(?:e-?\d+)?)|(true|false)))?$""")
+_COMPARE = re.compile(
+    r"""^datum(?:\.(\w+)|\[['"](.+?)['"]\])\s*(?:(===|==|!==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?[\d.]+(?:e-?\d+)?)|(true|false)))?$"""
+)
 
 
 def _predicate(test: Any):
@@ -263,16 +288,23 @@ def _predicate(test: Any):
     op, text1, text2, number, boolean = match.group(3, 4, 5, 6, 7)
     if op is None:
         return (lambda r: not r.get(field)) if negate else (lambda r: bool(r.get(field)))
-    value = text1 if text1 is not None else text2 if text2 is not None else (
-        float(number) if number is not None else boolean == "true")
-    same = (lambda r: r.get(field) == value)
+    value = (
+        text1
+        if text1 is not None
+        else text2
+        if text2 is not None
+        else (float(number) if number is not None else boolean == "true")
+    )
+    same = lambda r: r.get(field) == value
     return (lambda r: not same(r)) if (op.startswith("!")) != negate else same
 
 
 def _filtered(layer: Mapping[str, Any], rows: list) -> list | None:
     """Rows after the layer's filter transforms, or None if it has a transform we cannot follow."""
     for step in layer.get("transform") or []:
-        keep = _predicate(step.get("filter")) if isinstance(step, Mapping) and set(step) == {"filter"} else None
+        keep = (
+            _predicate(step.get("filter")) if isinstance(step, Mapping) and set(step) == {"filter"} else None
+        )
         if keep is None:
             return None
         rows = [r for r in rows if keep(r)]

@@ -16,8 +16,16 @@ from .io import atomic_write
 from .livechart import LiveChart
 from .validation import check_choice, check_float
 
-__all__ = ["show", "save_chart", "metric_lines", "series_lines", "log_ticks", "log_axis", "with_description",
-           "EXPORT_FORMATS"]
+__all__ = [
+    "show",
+    "save_chart",
+    "metric_lines",
+    "series_lines",
+    "log_ticks",
+    "log_axis",
+    "with_description",
+    "EXPORT_FORMATS",
+]
 
 EXPORT_FORMATS = (".png", ".svg", ".html", ".json")
 
@@ -52,7 +60,9 @@ def with_description(chart: Any) -> Any:
 
 def _check_chart(chart: Any) -> None:
     if not (hasattr(chart, "to_dict") or isinstance(chart, (dict, LiveChart))):
-        raise TypeError(f"chart must be an Altair chart, a Vega-Lite dict or a LiveChart, got {type(chart).__name__}")
+        raise TypeError(
+            f"chart must be an Altair chart, a Vega-Lite dict or a LiveChart, got {type(chart).__name__}"
+        )
 
 
 def save_chart(chart: Any, path: str | os.PathLike, *, scale: float = 2.0, rows: str = "all") -> Path:
@@ -120,21 +130,31 @@ def metric_lines(
     if facet is not None and not isinstance(facet, str):
         raise TypeError(f"facet must be a field name or None, got {type(facet).__name__}")
     if not (x and y and color) or len({x, y, color, facet}) < 3 + (facet is not None):
-        raise ValueError(f"x, y, color (and facet) must be distinct non-empty field names, got "
-                         f"x={x!r}, y={y!r}, color={color!r}, facet={facet!r}")
-    width, height = check_int("width", width, low=10, high=4000), check_int("height", height, low=10, high=4000)
+        raise ValueError(
+            f"x, y, color (and facet) must be distinct non-empty field names, got "
+            f"x={x!r}, y={y!r}, color={color!r}, facet={facet!r}"
+        )
+    width, height = (
+        check_int("width", width, low=10, high=4000),
+        check_int("height", height, low=10, high=4000),
+    )
     log_y = check_bool("log_y", log_y)
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     y_axis = alt.Axis(format="~g", labelOverlap="greedy", tickCount=6) if log_y else alt.Axis()
     empty = pd.DataFrame({x: [], y: [], color: [], **({facet: []} if facet else {})})
-    base = alt.Chart(empty).mark_line(point=False, interpolate="linear").encode(
-        x=alt.X(f"{x}:Q", title=x),
-        y=alt.Y(f"{y}:Q", title=None, scale=scale, axis=y_axis),
-        # colour-blind-safe colours, and a dash per run as well: overlapping runs stay apart
-        color=alt.Color(f"{color}:N", title=color, scale=palette.color_scale()),
-        strokeDash=alt.StrokeDash(f"{color}:N", title=color, scale=palette.dash_scale()),
-        tooltip=[f"{color}:N", f"{x}:Q", f"{y}:Q"],
-    ).properties(width=width, height=height)
+    base = (
+        alt.Chart(empty)
+        .mark_line(point=False, interpolate="linear")
+        .encode(
+            x=alt.X(f"{x}:Q", title=x),
+            y=alt.Y(f"{y}:Q", title=None, scale=scale, axis=y_axis),
+            # colour-blind-safe colours, and a dash per run as well: overlapping runs stay apart
+            color=alt.Color(f"{color}:N", title=color, scale=palette.color_scale()),
+            strokeDash=alt.StrokeDash(f"{color}:N", title=color, scale=palette.dash_scale()),
+            tooltip=[f"{color}:N", f"{x}:Q", f"{y}:Q"],
+        )
+        .properties(width=width, height=height)
+    )
     if facet:
         base = base.facet(column=alt.Column(f"{facet}:N", title=None)).resolve_scale(y="independent")
     return base.properties(title=title) if title else base
@@ -144,14 +164,17 @@ def metric_lines(
 def log_ticks(low: float, high: float) -> list[float]:
     """Tick values for a log axis from ``low`` to ``high`` (both > 0): 1-2-5 per decade, or only the
     decades when that would be more than 10 labels — so labels never run into each other."""
-    low, high = check_float("low", low, low=0.0, low_open=True), check_float("high", high, low=0.0, low_open=True)
+    low, high = (
+        check_float("low", low, low=0.0, low_open=True),
+        check_float("high", high, low=0.0, low_open=True),
+    )
     if high < low:
         raise ValueError(f"high must be >= low, got low={low}, high={high}")
     import math
 
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     for steps in ((1, 2, 5), (1,)):
-        ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in steps if low <= m * 10.0 ** e <= high]
+        ticks = [m * 10.0**e for e in range(first, last + 1) for m in steps if low <= m * 10.0**e <= high]
         if len(ticks) <= 10:
             break
     if len(ticks) > 10:  # many decades: every other one
@@ -215,17 +238,27 @@ def series_lines(
     base = alt.Chart(data).encode(
         x=alt.X(f"{x}:Q", title=x_title or x, **scale_axis(x, log_x)),
         y=alt.Y(f"{y}:Q", title=y_title or y, **scale_axis(y, log_y)),
-        color=alt.Color(f"{series}:N", title=legend_title, scale=palette.color_scale(domain, reference=reference),
-                        sort=domain),
-        strokeDash=alt.StrokeDash(f"{series}:N", title=legend_title,
-                                  scale=palette.dash_scale(domain, reference=reference), sort=domain),
+        color=alt.Color(
+            f"{series}:N",
+            title=legend_title,
+            scale=palette.color_scale(domain, reference=reference),
+            sort=domain,
+        ),
+        strokeDash=alt.StrokeDash(
+            f"{series}:N",
+            title=legend_title,
+            scale=palette.dash_scale(domain, reference=reference),
+            sort=domain,
+        ),
         tooltip=[f"{series}:N", f"{x}:Q", f"{y}:Q"],
     )
     if reference is None:
         layers = [base.mark_line(strokeWidth=2)]
     else:
         is_ref = alt.datum[series] == reference
-        layers = [base.transform_filter(~is_ref).mark_line(strokeWidth=3),
-                  base.transform_filter(is_ref).mark_line(strokeWidth=1.5)]
+        layers = [
+            base.transform_filter(~is_ref).mark_line(strokeWidth=3),
+            base.transform_filter(is_ref).mark_line(strokeWidth=1.5),
+        ]
     chart = alt.layer(*layers).properties(width=width, height=height)
     return chart.properties(title=title) if title else chart

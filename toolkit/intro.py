@@ -24,7 +24,15 @@ from .panels import Panel, log_slider, slider
 from .training import LivePlotCallback, make_trainer, seed_everything
 from .validation import as_rng, check_float, check_int
 
-__all__ = ["make_wave", "polyfit", "WaveRegressor", "train_wave", "fit_panel", "train_panel", "ex_mse_gradient"]
+__all__ = [
+    "make_wave",
+    "polyfit",
+    "WaveRegressor",
+    "train_wave",
+    "fit_panel",
+    "train_panel",
+    "ex_mse_gradient",
+]
 
 
 def make_wave(
@@ -85,8 +93,15 @@ class WaveRegressor(pl.LightningModule):
 
 
 def train_wave(
-    *, hidden: int = 16, lr: float = 0.01, epochs: int = 60, noise: float = 0.1, seed: int = 0,
-    live: LiveChart | None = None, progress_bar: bool = False, **trainer_kwargs: Any,
+    *,
+    hidden: int = 16,
+    lr: float = 0.01,
+    epochs: int = 60,
+    noise: float = 0.1,
+    seed: int = 0,
+    live: LiveChart | None = None,
+    progress_bar: bool = False,
+    **trainer_kwargs: Any,
 ) -> tuple[WaveRegressor, float]:
     """Train :class:`WaveRegressor` on :func:`make_wave` data; returns (model, final MSE on the data)."""
     epochs = check_int("epochs", epochs, low=1, high=10_000)
@@ -94,7 +109,9 @@ def train_wave(
     x, y = make_wave(64, noise=noise, random_state=seed)
     data = TensorDataset(torch.from_numpy(x)[:, None], torch.from_numpy(y)[:, None])
     loader = DataLoader(data, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    trainer = make_trainer(max_epochs=epochs, seed=seed, live=live, progress_bar=progress_bar, **trainer_kwargs)
+    trainer = make_trainer(
+        max_epochs=epochs, seed=seed, live=live, progress_bar=progress_bar, **trainer_kwargs
+    )
     model = WaveRegressor(hidden=hidden, lr=lr)
     trainer.fit(model, loader)
     with torch.no_grad():
@@ -102,8 +119,12 @@ def train_wave(
     return model, mse
 
 
-def _points_chart(x: np.ndarray, y: np.ndarray, grid: np.ndarray, fit: np.ndarray, label: str) -> alt.LayerChart:
-    points = alt.Chart(pd.DataFrame({"x": x, "y": y})).mark_circle(size=30, opacity=0.7).encode(x="x:Q", y="y:Q")
+def _points_chart(
+    x: np.ndarray, y: np.ndarray, grid: np.ndarray, fit: np.ndarray, label: str
+) -> alt.LayerChart:
+    points = (
+        alt.Chart(pd.DataFrame({"x": x, "y": y})).mark_circle(size=30, opacity=0.7).encode(x="x:Q", y="y:Q")
+    )
     curve = (
         alt.Chart(pd.DataFrame({"x": grid, "y": fit, "model": label}))
         .mark_line(color="#d62728", strokeWidth=2.5)
@@ -121,12 +142,17 @@ def fit_panel() -> Panel:
         grid = np.linspace(0, 1, 200)
         train_mse = float(np.mean((np.polyval(coef, x) - y) ** 2))
         true_mse = float(np.mean((np.polyval(coef, grid) - np.sin(2 * np.pi * grid)) ** 2))
-        text = (f"degree {degree}: training MSE <b>{train_mse:.4f}</b>, "
-                f"distance to the true sine <b>{true_mse:.4f}</b>")
+        text = (
+            f"degree {degree}: training MSE <b>{train_mse:.4f}</b>, "
+            f"distance to the true sine <b>{true_mse:.4f}</b>"
+        )
         return _points_chart(x, y, grid, np.polyval(coef, grid), f"degree {degree}"), text
 
-    controls = {"degree": slider("degree", 3, 0, 15), "noise": slider("noise", 0.2, 0.0, 1.0, 0.05),
-                "seed": slider("data seed", 0, 0, 20)}
+    controls = {
+        "degree": slider("degree", 3, 0, 15),
+        "noise": slider("noise", 0.2, 0.0, 1.0, 0.05),
+        "seed": slider("data seed", 0, 0, 20),
+    }
     return Panel(controls, least_squares, title="Least squares: drag the degree", key="intro-fit", seed=0)
 
 
@@ -138,13 +164,20 @@ def train_panel() -> Panel:
         label = f"{hidden} units, lr {lr:.3g}"
         stream = LivePlotCallback(live, run=label)
         _, mse = train_wave(hidden=hidden, lr=lr, epochs=epochs, callbacks=[stream])
-        verdict = "it fits the sine" if mse < 0.05 else "it has not fitted the sine yet (more epochs? another lr?)"
-        return (f"{label}: final MSE on the data <b>{mse:.4f}</b> — {verdict}. The noise variance is 0.01: "
-                "a perfect sine scores about that, a flat line about 0.5.")
+        verdict = (
+            "it fits the sine" if mse < 0.05 else "it has not fitted the sine yet (more epochs? another lr?)"
+        )
+        return (
+            f"{label}: final MSE on the data <b>{mse:.4f}</b> — {verdict}. The noise variance is 0.01: "
+            "a perfect sine scores about that, a flat line about 0.5."
+        )
 
     # Defaults measured to fit over seeds 0–2 (MSE 0.011–0.017, ≈ 2 s on one core).
-    controls = {"hidden": slider("hidden units", 32, 1, 64), "lr": log_slider("learning rate", 0.03, 1e-4, 1.0),
-                "epochs": slider("epochs", 150, 5, 300)}
+    controls = {
+        "hidden": slider("hidden units", 32, 1, 64),
+        "lr": log_slider("learning rate", 0.03, 1e-4, 1.0),
+        "epochs": slider("epochs", 150, 5, 300),
+    }
     return Panel(controls, train, title="A tiny MLP, trained live", button="Train", key="intro-train", seed=0)
 
 

@@ -36,8 +36,17 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_write", "atomic_directory", "recover_directory", "clean_stale_temporaries",
-           "save_checkpoint", "load_checkpoint", "tensor_digest", "CheckpointError", "FORMAT_VERSION"]
+__all__ = [
+    "atomic_write",
+    "atomic_directory",
+    "recover_directory",
+    "clean_stale_temporaries",
+    "save_checkpoint",
+    "load_checkpoint",
+    "tensor_digest",
+    "CheckpointError",
+    "FORMAT_VERSION",
+]
 
 FORMAT_VERSION = 1
 LEGACY_TEMP_AGE_S = 600  # temporaries named without a pid (older toolkit versions): stale after 10 min
@@ -73,12 +82,14 @@ def _writer_alive(pid: int) -> bool:
 
 def _is_stale(entry: Path, target: Path) -> bool:
     """A temporary of ``target`` whose writer is gone (dead pid, or an old pid-less legacy name)."""
-    rest = entry.name[len(target.name) + 2:]  # after ".<target>."
+    rest = entry.name[len(target.name) + 2 :]  # after ".<target>."
     ours = re.fullmatch(r"(\d+)\.[0-9a-f]{8}\.(tmp|old)", rest)
     if ours:
         pid = int(ours.group(1))
         return pid != os.getpid() and not _writer_alive(pid)
-    if not re.fullmatch(r"[a-z0-9_]{8}\.tmp", rest):  # mkstemp's names (toolkit <= 0.1); anything else is not ours
+    if not re.fullmatch(
+        r"[a-z0-9_]{8}\.tmp", rest
+    ):  # mkstemp's names (toolkit <= 0.1); anything else is not ours
         return False
     try:
         return time.time() - entry.lstat().st_mtime > LEGACY_TEMP_AGE_S
@@ -128,8 +139,10 @@ def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-# -- atomic files and folders ---------------------------------------------------------------------------------
-def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -> contextlib.AbstractContextManager[IO]:
+# -- atomic files and folders --------------------------------------------------------------------------------
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", **open_kwargs: Any
+) -> contextlib.AbstractContextManager[IO]:
     """Open a temporary file beside ``path``; it replaces ``path`` only if the block succeeds.
 
     ``mode`` is ``"w"`` (text) or ``"wb"`` (binary). Parent folders are created.
@@ -209,7 +222,7 @@ def _atomic_directory(path: Path) -> Iterator[Path]:
             shutil.rmtree(new, ignore_errors=True)
 
 
-# -- checkpoints ----------------------------------------------------------------------------------------------
+# -- checkpoints ---------------------------------------------------------------------------------------------
 def tensor_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
     """sha256 over the tensors' names, dtypes, shapes and bytes (in key order), as hex."""
     if not isinstance(state_dict, Mapping):
@@ -287,7 +300,9 @@ def _plain(obj: Any, where: str, depth: int = 0) -> Any:
         return type(obj)(_plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj))
     if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, torch.Tensor)):
         return obj
-    raise TypeError(f"{where} holds a {type(obj).__name__}; checkpoints store only tensors and plain Python values")
+    raise TypeError(
+        f"{where} holds a {type(obj).__name__}; checkpoints store only tensors and plain Python values"
+    )
 
 
 def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
@@ -329,5 +344,9 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
             ok = False
         if not ok:
             raise CheckpointError(f"{path} is damaged: its tensors do not match the sha256 stored with them")
-    return {"state_dict": state, "config": payload["config"], "extra": payload.get("extra", {}),
-            "kind": payload["kind"]}
+    return {
+        "state_dict": state,
+        "config": payload["config"],
+        "extra": payload.get("extra", {}),
+        "kind": payload["kind"],
+    }

@@ -34,7 +34,7 @@ from .check import strict_mode
 from .io import atomic_write
 from .validation import check_choice, check_float, check_int
 
-__all__ = ["LiveChart", "LivePlotCallback", "split_spec", "javascript_bundle"]
+__all__ = ["LiveChart", "split_spec", "javascript_bundle"]
 
 _JS_SOURCE = Path(__file__).with_name("livechart.js")
 
@@ -82,7 +82,13 @@ def _plain_row(row: Mapping[str, Any]) -> dict:
     for key, value in row.items():
         kind = type(value)
         # fast path: most values are already plain (Altair's to_dict output, Python numbers)
-        if kind is str or kind is int or kind is bool or value is None or (kind is float and math.isfinite(value)):
+        if (
+            kind is str
+            or kind is int
+            or kind is bool
+            or value is None
+            or (kind is float and math.isfinite(value))
+        ):
             out[key if type(key) is str else str(key)] = value
         else:
             out[key if type(key) is str else str(key)] = _plain(value)
@@ -130,15 +136,15 @@ class LiveChart(anywidget.AnyWidget):
     are hidden. Messages (kernel -> front end), ``_i`` being a row's id, increasing forever::
 
         {"kind": "replace", "epoch": e, "first": id of rows[0], "rows": [...], "total": n, "cap": max_rows}
-        {"kind": "append",  "epoch": e, "after": id the front end should hold last, "first": ..., "rows": [...],
-         "total": n, "cap": max_rows}
+        {"kind": "append",  "epoch": e, "after": id the front end should hold last, "first": ...,
+         "rows": [...], "total": n, "cap": max_rows}
 
     A front end model starts by asking ``{"kind": "sync", "token": t, "full": false}``; the kernel
     answers ``{"kind": "state", "to": t, "epoch": e, "total": n, "last": id}``. Messages arrive in
     order, so if the model then lacks rows (it started late: a page reload, a second JupyterLab
     window) or it missed a message (``after`` is not its last id), it asks again with ``"full": true``
-    and gets a "replace" addressed ``"to": t``. Views of one model share its rows, so a second ``display()`` of
-    the widget shows everything at once.
+    and gets a "replace" addressed ``"to": t``. Views of one model share its rows, so a second
+    ``display()`` of the widget shows everything at once.
 
     Parameters
     ----------
@@ -227,16 +233,29 @@ class LiveChart(anywidget.AnyWidget):
         if n == self._sent:
             return
         start = max(self._sent, n - self.max_rows)  # rows that would drop off at once are not sent
-        self._send_rows({
-            "kind": "append", "epoch": self._epoch, "after": self._first_id + self._sent - 1,
-            "first": self._first_id + start, "rows": self._history[start:], "total": n, "cap": self.max_rows,
-        })
+        self._send_rows(
+            {
+                "kind": "append",
+                "epoch": self._epoch,
+                "after": self._first_id + self._sent - 1,
+                "first": self._first_id + start,
+                "rows": self._history[start:],
+                "total": n,
+                "cap": self.max_rows,
+            }
+        )
         self._sent = n
 
     def _replace_message(self, upto: int) -> dict:
         start = max(0, upto - self.max_rows)
-        return {"kind": "replace", "epoch": self._epoch, "first": self._first_id + start,
-                "rows": self._history[start:upto], "total": upto, "cap": self.max_rows}
+        return {
+            "kind": "replace",
+            "epoch": self._epoch,
+            "first": self._first_id + start,
+            "rows": self._history[start:upto],
+            "total": upto,
+            "cap": self.max_rows,
+        }
 
     def _send_rows(self, message: dict) -> None:
         self.send(message)
@@ -250,21 +269,30 @@ class LiveChart(anywidget.AnyWidget):
             if content.get("full"):
                 self.send({**self._replace_message(self._sent), "to": content.get("token")})
             else:
-                self.send({"kind": "state", "to": content.get("token"), "epoch": self._epoch, "total": self._sent,
-                           "last": self._first_id + self._sent - 1})
+                self.send(
+                    {
+                        "kind": "state",
+                        "to": content.get("token"),
+                        "epoch": self._epoch,
+                        "total": self._sent,
+                        "last": self._first_id + self._sent - 1,
+                    }
+                )
 
     # -- reading the rows back ----------------------------------------------------------------------
     @property
     def rows(self) -> list[dict]:
         """The rows sent to the front end and drawn (the newest ``max_rows``), each with its id ``_i``."""
         start = max(0, self._sent - self.max_rows)
-        return [{**r, "_i": self._first_id + k} for k, r in enumerate(self._history[start:self._sent], start)]
+        return [
+            {**r, "_i": self._first_id + k} for k, r in enumerate(self._history[start : self._sent], start)
+        ]
 
     @property
     def data(self) -> list[dict]:
         """The rows the chart shows once flushed: the newest ``max_rows``, including rows still held
         back by the throttle (without ids)."""
-        return list(self._history[-self.max_rows:])
+        return list(self._history[-self.max_rows :])
 
     @property
     def history(self) -> list[dict]:
@@ -280,12 +308,3 @@ class LiveChart(anywidget.AnyWidget):
     def epoch(self) -> int:
         """How many times the rows were replaced (the front end starts over at a new epoch)."""
         return self._epoch
-
-
-def __getattr__(name: str) -> Any:
-    # LivePlotCallback needs Lightning (slow to import); keep `import toolkit.livechart` light.
-    if name == "LivePlotCallback":
-        from .training import LivePlotCallback
-
-        return LivePlotCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

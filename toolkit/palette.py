@@ -24,18 +24,42 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "OKABE_ITO", "SERIES", "DASHES", "SHAPES", "REFERENCE", "MUTED", "HIGHLIGHT", "SEQUENTIAL", "DIVERGING",
-    "color_scale", "dash_scale", "shape_scale", "series_color", "series_dash",
-    "to_rgb", "simulate", "delta_e", "confusable", "DISTINCT", "CONFUSED",
+    "OKABE_ITO",
+    "SERIES",
+    "DASHES",
+    "SHAPES",
+    "REFERENCE",
+    "MUTED",
+    "HIGHLIGHT",
+    "SEQUENTIAL",
+    "DIVERGING",
+    "color_scale",
+    "dash_scale",
+    "shape_scale",
+    "series_color",
+    "series_dash",
+    "to_rgb",
+    "simulate",
+    "delta_e",
+    "confusable",
+    "DISTINCT",
+    "CONFUSED",
 ]
 
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
 }
 #: series colours in the order charts use them (no yellow: too light for lines on white)
-SERIES = tuple(OKABE_ITO[k] for k in ("blue", "vermillion", "bluish_green", "orange", "reddish_purple",
-                                       "sky_blue"))
+SERIES = tuple(
+    OKABE_ITO[k] for k in ("blue", "vermillion", "bluish_green", "orange", "reddish_purple", "sky_blue")
+)
 #: stroke dashes paired with SERIES position by position (solid first)
 DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3], [12, 4])
 #: point shapes paired with SERIES position by position
@@ -60,14 +84,18 @@ def _domain(domain: Any) -> list | None:
     if not domain:
         raise ValueError("domain must hold at least one series value")
     for value in domain:
-        if not isinstance(value, (str, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        if not isinstance(value, (str, int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
             raise TypeError(f"domain values must be strings or finite numbers, got {value!r}")
     return list(domain)
 
 
 def _reference(reference: Any) -> Any:
     if reference is not None and not isinstance(reference, (str, int, float)):
-        raise TypeError(f"reference must be a series value (string or number) or None, got {type(reference).__name__}")
+        raise TypeError(
+            f"reference must be a series value (string or number) or None, got {type(reference).__name__}"
+        )
     if isinstance(reference, float) and not math.isfinite(reference):
         raise ValueError(f"reference must be a finite number or a string, got {reference!r}")
     return reference
@@ -75,8 +103,11 @@ def _reference(reference: Any) -> Any:
 
 def _field_args(field: Any, title: Any, legend: Any) -> None:
     if not isinstance(field, str) or not field:
-        raise TypeError(f"field must be a non-empty column name, got {field!r}" if isinstance(field, str)
-                        else f"field must be a column name (str), got {type(field).__name__}")
+        raise TypeError(
+            f"field must be a non-empty column name, got {field!r}"
+            if isinstance(field, str)
+            else f"field must be a column name (str), got {type(field).__name__}"
+        )
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")
     if not (legend is None or isinstance(legend, (bool, Mapping)) or hasattr(legend, "to_dict")):
@@ -127,43 +158,88 @@ def shape_scale(domain: list | None = None):
     return alt.Scale(domain=domain, range=_cycle(SHAPES, len(domain)))
 
 
-def series_color(field: str, *, title: str | None = None, domain: list | None = None, reference: Any = None,
-                 legend: Any = True):
+def series_color(
+    field: str,
+    *,
+    title: str | None = None,
+    domain: list | None = None,
+    reference: Any = None,
+    legend: Any = True,
+):
     """``alt.Color`` for a series field with the palette (shares its legend with :func:`series_dash`)."""
     import altair as alt
 
     _field_args(field, title, legend)
     kwargs = {} if legend is True else {"legend": legend}
-    return alt.Color(f"{field}:N", title=title or field, scale=color_scale(domain, reference=reference), **kwargs)
+    return alt.Color(
+        f"{field}:N", title=title or field, scale=color_scale(domain, reference=reference), **kwargs
+    )
 
 
-def series_dash(field: str, *, title: str | None = None, domain: list | None = None, reference: Any = None,
-                legend: Any = True):
+def series_dash(
+    field: str,
+    *,
+    title: str | None = None,
+    domain: list | None = None,
+    reference: Any = None,
+    legend: Any = True,
+):
     """``alt.StrokeDash`` for the same field: overlapping lines also differ by dash."""
     import altair as alt
 
     _field_args(field, title, legend)
     kwargs = {} if legend is True else {"legend": legend}
-    return alt.StrokeDash(f"{field}:N", title=title or field, scale=dash_scale(domain, reference=reference), **kwargs)
+    return alt.StrokeDash(
+        f"{field}:N", title=title or field, scale=dash_scale(domain, reference=reference), **kwargs
+    )
 
 
 # -- colour-vision simulation ------------------------------------------------------------------
-_NAMED = {"black": "#000000", "white": "#ffffff", "red": "#ff0000", "green": "#008000", "lime": "#00ff00",
-          "blue": "#0000ff", "orange": "#ffa500", "grey": "#808080", "gray": "#808080", "firebrick": "#b22222",
-          "darkred": "#8b0000", "darkgreen": "#006400", "steelblue": "#4682b4", "purple": "#800080",
-          "yellow": "#ffff00", "brown": "#a52a2a", "pink": "#ffc0cb", "crimson": "#dc143c", "navy": "#000080",
-          "seagreen": "#2e8b57", "forestgreen": "#228b22", "tomato": "#ff6347", "gold": "#ffd700",
-          "teal": "#008080", "magenta": "#ff00ff", "cyan": "#00ffff", "silver": "#c0c0c0",
-          "lightgrey": "#d3d3d3", "lightgray": "#d3d3d3", "darkgrey": "#a9a9a9", "darkgray": "#a9a9a9"}
+_NAMED = {
+    "black": "#000000",
+    "white": "#ffffff",
+    "red": "#ff0000",
+    "green": "#008000",
+    "lime": "#00ff00",
+    "blue": "#0000ff",
+    "orange": "#ffa500",
+    "grey": "#808080",
+    "gray": "#808080",
+    "firebrick": "#b22222",
+    "darkred": "#8b0000",
+    "darkgreen": "#006400",
+    "steelblue": "#4682b4",
+    "purple": "#800080",
+    "yellow": "#ffff00",
+    "brown": "#a52a2a",
+    "pink": "#ffc0cb",
+    "crimson": "#dc143c",
+    "navy": "#000080",
+    "seagreen": "#2e8b57",
+    "forestgreen": "#228b22",
+    "tomato": "#ff6347",
+    "gold": "#ffd700",
+    "teal": "#008080",
+    "magenta": "#ff00ff",
+    "cyan": "#00ffff",
+    "silver": "#c0c0c0",
+    "lightgrey": "#d3d3d3",
+    "lightgray": "#d3d3d3",
+    "darkgrey": "#a9a9a9",
+    "darkgray": "#a9a9a9",
+}
 
 # Machado et al. 2009, Table 1, severity 1.0 (rows map linear RGB to simulated linear RGB)
 _MACHADO = {
-    "protan": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
-                        [-0.003882, -0.048116, 1.051998]]),
-    "deutan": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                        [-0.011820, 0.042940, 0.968881]]),
-    "tritan": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
-                        [0.004733, 0.691367, 0.303900]]),
+    "protan": np.array(
+        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+    ),
+    "deutan": np.array(
+        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+    ),
+    "tritan": np.array(
+        [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]]
+    ),
 }
 DISTINCT = 20.0  # ΔE76 above which two colours read as different series for normal vision
 CONFUSED = 12.0  # ΔE76 below which a dichromat can hardly tell two series apart
@@ -177,7 +253,7 @@ def to_rgb(color: str) -> np.ndarray:
     if re.fullmatch(r"#[0-9a-f]{3}", text):
         text = "#" + "".join(ch * 2 for ch in text[1:])
     if re.fullmatch(r"#[0-9a-f]{6}", text):
-        return np.array([int(text[k:k + 2], 16) for k in (1, 3, 5)]) / 255.0
+        return np.array([int(text[k : k + 2], 16) for k in (1, 3, 5)]) / 255.0
     match = re.fullmatch(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(,\s*[\d.]+\s*)?\)", text)
     if match:
         return np.array([int(g) for g in match.groups()[:3]]) / 255.0
@@ -202,8 +278,13 @@ def simulate(color: str, deficiency: str) -> np.ndarray:
 
 def _lab(srgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of an sRGB colour in [0, 1]."""
-    xyz = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
-                    [0.0193339, 0.1191920, 0.9503041]]) @ _linear(np.clip(srgb, 0, 1))
+    xyz = np.array(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
+    ) @ _linear(np.clip(srgb, 0, 1))
     t = xyz / np.array([0.95047, 1.0, 1.08883])
     f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
@@ -221,7 +302,9 @@ def _srgb(name: str, color: Any) -> np.ndarray:
     try:
         rgb = np.asarray(color, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a CSS colour or 3 sRGB numbers in [0, 1], got {type(color).__name__}") from None
+        raise TypeError(
+            f"{name} must be a CSS colour or 3 sRGB numbers in [0, 1], got {type(color).__name__}"
+        ) from None
     if rgb.shape != (3,) or not np.all(np.isfinite(rgb)) or rgb.min() < 0 or rgb.max() > 1:
         raise ValueError(f"{name} must be 3 finite sRGB numbers in [0, 1], got {color!r}")
     return rgb

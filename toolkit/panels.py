@@ -26,14 +26,33 @@ import ipywidgets as widgets
 from .a11y import PanelA11y, name_controls
 from .livechart import LiveChart
 
-__all__ = ["Panel", "slider", "log_slider", "dropdown", "toggle", "encode_state", "decode_state", "CLI_PANELS"]
+__all__ = [
+    "Panel",
+    "slider",
+    "log_slider",
+    "dropdown",
+    "toggle",
+    "encode_state",
+    "decode_state",
+    "CLI_PANELS",
+]
 
 #: Panels whose state string may start a command (``python -m toolkit ACTION TOPIC --state S``), with
 #: the controls each one has: ``--state`` sets these options and nothing else (tests build every
 #: panel listed here and check its controls agree).
 CLI_PANELS: dict[str, tuple[str, ...]] = {
-    "feedback-train": ("rules", "dataset", "depth", "width", "sparsity", "bits", "derivative", "lr", "epochs",
-                       "optimizer"),
+    "feedback-train": (
+        "rules",
+        "dataset",
+        "depth",
+        "width",
+        "sparsity",
+        "bits",
+        "derivative",
+        "lr",
+        "epochs",
+        "optimizer",
+    ),
     "tracking-train": ("mode", "estimator", "lam", "epochs"),
     "intro-fit": ("degree", "noise", "seed"),
 }
@@ -53,7 +72,9 @@ def encode_state(key: str, values: Mapping[str, Any]) -> str:
     for name, value in values.items():
         items = value if isinstance(value, (list, tuple)) else [value]
         if not isinstance(name, str) or not all(_scalar(v) for v in items):
-            raise TypeError(f"values[{name!r}] must be a number, string, bool or a flat list of them, got {value!r}")
+            raise TypeError(
+                f"values[{name!r}] must be a number, string, bool or a flat list of them, got {value!r}"
+            )
     payload = json.dumps(dict(values), separators=(",", ":"), sort_keys=True, allow_nan=False)
     return f"{key}:{base64.urlsafe_b64encode(payload.encode()).decode().rstrip('=')}"
 
@@ -82,8 +103,10 @@ def decode_state(state: str, key: str | None = None) -> dict[str, Any]:
     for name, value in values.items():
         items = value if isinstance(value, list) else [value]
         if not all(_scalar(v) for v in items):
-            raise ValueError(f"state sets {name!r} to {value!r}; a control value is a number, string, bool "
-                             "or a flat list of them")
+            raise ValueError(
+                f"state sets {name!r} to {value!r}; a control value is a number, string, bool "
+                "or a flat list of them"
+            )
     return values
 
 
@@ -118,7 +141,9 @@ class Panel:
             raise TypeError(f"chart must be a LiveChart or None, got {type(chart).__name__}")
         for name, control in controls.items():
             if not isinstance(control, widgets.ValueWidget):
-                raise TypeError(f"controls[{name!r}] must be an ipywidgets value widget, got {type(control).__name__}")
+                raise TypeError(
+                    f"controls[{name!r}] must be an ipywidgets value widget, got {type(control).__name__}"
+                )
         if seed is not None:
             from .validation import check_int
 
@@ -175,7 +200,7 @@ class Panel:
             if self.seed is not None:  # seed before render builds anything: the same click, the same run
                 _seed_all(self.seed)
             result = self.render(**kwargs)
-            chart, text = (result if isinstance(result, tuple) else (result, None))
+            chart, text = result if isinstance(result, tuple) else (result, None)
             if isinstance(chart, str) and text is None:
                 chart, text = None, chart
             if chart is not None:
@@ -211,7 +236,9 @@ class Panel:
         values = decode_state(state, self.key)
         unknown = set(values) - set(self.controls)
         if unknown:
-            raise ValueError(f"state names unknown controls {sorted(unknown)}; this panel has {sorted(self.controls)}")
+            raise ValueError(
+                f"state names unknown controls {sorted(unknown)}; this panel has {sorted(self.controls)}"
+            )
         self._silent = True
         try:
             old = self.values
@@ -265,7 +292,9 @@ def _check_range(description: Any, value: Any, low: Any, high: Any) -> tuple[flo
     return value, low, high
 
 
-def slider(description: str, value: float, low: float, high: float, step: float | None = None) -> widgets.ValueWidget:
+def slider(
+    description: str, value: float, low: float, high: float, step: float | None = None
+) -> widgets.ValueWidget:
     """An int or float slider (int when all numbers are ints) that updates on release."""
     from .validation import check_float
 
@@ -273,11 +302,25 @@ def slider(description: str, value: float, low: float, high: float, step: float 
     if step is not None:
         check_float("step", step, low=0.0, high=max(float(high) - float(low), 1.0), low_open=True)
     if all(isinstance(v, int) for v in (value, low, high)) and (step is None or isinstance(step, int)):
-        return widgets.IntSlider(value=value, min=low, max=high, step=step or 1, description=description,
-                                 continuous_update=False, style=_STYLE)
-    return widgets.FloatSlider(value=value, min=low, max=high, step=step or (high - low) / 100,
-                               description=description, continuous_update=False, style=_STYLE,
-                               readout_format=".3g")
+        return widgets.IntSlider(
+            value=value,
+            min=low,
+            max=high,
+            step=step or 1,
+            description=description,
+            continuous_update=False,
+            style=_STYLE,
+        )
+    return widgets.FloatSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step or (high - low) / 100,
+        description=description,
+        continuous_update=False,
+        style=_STYLE,
+        readout_format=".3g",
+    )
 
 
 def log_slider(description: str, value: float, low: float, high: float) -> widgets.FloatLogSlider:
@@ -289,9 +332,17 @@ def log_slider(description: str, value: float, low: float, high: float) -> widge
     check_float("low", low, low=0.0, low_open=True)
     _check_range(description, value, low, high)
 
-    return widgets.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
-                                  description=description, continuous_update=False, style=_STYLE,
-                                  readout_format=".3g")
+    return widgets.FloatLogSlider(
+        value=value,
+        base=10,
+        min=math.log10(low),
+        max=math.log10(high),
+        step=0.05,
+        description=description,
+        continuous_update=False,
+        style=_STYLE,
+        readout_format=".3g",
+    )
 
 
 def dropdown(description: str, options: Any, value: Any = None) -> widgets.Dropdown:
@@ -305,13 +356,19 @@ def dropdown(description: str, options: Any, value: Any = None) -> widgets.Dropd
         raise ValueError("options must hold at least one choice")
     for option in options:
         plain = (str, int, float)
-        if not (isinstance(option, plain) or isinstance(option, tuple) and len(option) == 2 and isinstance(option[0], str)):
+        if not (
+            isinstance(option, plain)
+            or isinstance(option, tuple)
+            and len(option) == 2
+            and isinstance(option[0], str)
+        ):
             raise TypeError(f"options must be strings, numbers or (label, value) pairs, got {option!r}")
     allowed = [o[1] if isinstance(o, tuple) and len(o) == 2 else o for o in options]  # (label, value) pairs
     if value is not None and not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
         raise ValueError(f"value must be one of the options {options!r}, got {value!r}")
-    return widgets.Dropdown(options=options, value=options[0] if value is None else value,
-                            description=description, style=_STYLE)
+    return widgets.Dropdown(
+        options=options, value=options[0] if value is None else value, description=description, style=_STYLE
+    )
 
 
 def toggle(description: str, value: bool = False) -> widgets.Checkbox:

@@ -76,7 +76,9 @@ def make_trainer(
     if live is not None and not isinstance(live, LiveChart):
         raise TypeError(f"live must be a LiveChart or None, got {type(live).__name__}")
     if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
-        raise TypeError(f"callbacks must be an iterable of Lightning callbacks, got {type(callbacks).__name__}")
+        raise TypeError(
+            f"callbacks must be an iterable of Lightning callbacks, got {type(callbacks).__name__}"
+        )
     callbacks = list(callbacks)
     for i, cb in enumerate(callbacks):
         if not isinstance(cb, pl.Callback):
@@ -163,9 +165,7 @@ class LivePlotCallback(pl.Callback):
                 continue
             if getattr(value, "numel", lambda: 1)() != 1:
                 continue
-            rows.append(
-                {"step": trainer.global_step, "metric": name, "value": float(value), "run": self.run}
-            )
+            rows.append({"step": trainer.global_step, "metric": name, "value": float(value), "run": self.run})
         return rows
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102

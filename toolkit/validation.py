@@ -15,8 +15,16 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["check_int", "check_float", "check_choice", "check_bool", "as_rng", "check_instance", "check_array",
-           "check_tensor"]
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_bool",
+    "as_rng",
+    "check_instance",
+    "check_array",
+    "check_tensor",
+]
 
 
 def _interval(low: Any, high: Any, low_open: bool = False, high_open: bool = False) -> str:
@@ -38,8 +46,10 @@ def _check_bounds(low: Any, high: Any, kind: type) -> None:
         if bound is None:
             continue
         if isinstance(bound, bool) or not isinstance(bound, kind):
-            raise TypeError(f"{label} must be None or {'an integer' if kind is numbers.Integral else 'a number'}, "
-                            f"got {bound!r} ({type(bound).__name__})")
+            raise TypeError(
+                f"{label} must be None or {'an integer' if kind is numbers.Integral else 'a number'}, "
+                f"got {bound!r} ({type(bound).__name__})"
+            )
         if bound != bound:
             raise ValueError(f"{label} must not be NaN")
     if low is not None and high is not None and low > high:
@@ -135,7 +145,7 @@ def check_instance(name: str, value: Any, types: type | tuple[type, ...], what: 
 
 
 def _check_options(ndim: Any, finite: Any, min_size: Any) -> tuple[int, ...] | None:
-    """The caller's options of check_array/check_tensor: ndim None/int/tuple of ints >= 0, finite bool, min_size >= 0."""
+    """check_array/check_tensor's own options: ndim None, an int or ints; finite a bool; min_size >= 0."""
     check_bool("finite", finite)
     check_int("min_size", min_size, low=0)
     if ndim is None:
@@ -156,8 +166,15 @@ def _dims(name: str, shape: tuple[int, ...], allowed: tuple[int, ...] | None, mi
         raise ValueError(f"{name} must hold at least {min_size} value(s), got shape {shape}")
 
 
-def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
-                min_size: int = 1, integer: bool = False) -> np.ndarray:
+def check_array(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    finite: bool = True,
+    min_size: int = 1,
+    integer: bool = False,
+) -> np.ndarray:
     """Return ``value`` (array-like of real numbers: list, numpy array, CPU tensor) as a numpy array.
 
     float64 unless ``integer`` (then int64, and only integer or bool input is accepted); ``ndim`` is the
@@ -187,8 +204,15 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
     return arr
 
 
-def check_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
-                 min_size: int = 1, dtype: torch.dtype | None = None) -> torch.Tensor:
+def check_tensor(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    finite: bool = True,
+    min_size: int = 1,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """Return ``value`` as a floating torch tensor (``dtype``, default: its own float dtype or float32).
 
     Tensors keep their device and autograd graph; numpy arrays and lists are converted. bool, integer
@@ -199,8 +223,10 @@ def check_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = 
     if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
         raise TypeError(f"dtype must be None or a floating torch dtype, got {dtype!r}")
     if not isinstance(value, torch.Tensor):
-        value = torch.as_tensor(check_array(name, value, ndim=ndim, finite=finite, min_size=min_size),
-                                dtype=dtype or torch.float32)
+        value = torch.as_tensor(
+            check_array(name, value, ndim=ndim, finite=finite, min_size=min_size),
+            dtype=dtype or torch.float32,
+        )
     if not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
     _dims(name, tuple(value.shape), allowed, min_size)
