@@ -83,7 +83,10 @@ def test_seeded_and_structured():
 @pytest.mark.parametrize("field, value", [("n_layers", 1), ("efficiency", 1.5), ("pixel_pitch", -1.0),
                                           ("particles_per_frame", 0), ("energy", 0.0)])
 def test_impossible_configs_raise(field, value):
-    cfg = dataclasses.replace(DetectorConfig(), **{field: value})
+    with pytest.raises(ValueError, match=field):  # refused when built ...
+        dataclasses.replace(DetectorConfig(), **{field: value})
+    cfg = DetectorConfig()
+    setattr(cfg, field, value)  # ... and when changed afterwards, on use
     with pytest.raises(ValueError, match=field):
         simulate_events(1, cfg)
 

@@ -20,12 +20,13 @@ Units: mm, MeV, rad. Everything is vectorised over all particles of all events.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
-from ..validation import as_rng, check_float, check_int
+from ..validation import as_rng, check_array, check_bool, check_float, check_instance, check_int
 
 __all__ = [
     "DetectorConfig", "Event", "Phantom", "phantom", "simulate_events", "highland_theta0",
@@ -37,27 +38,38 @@ BK_ALPHA = 0.022  # mm / MeV^p  (water, Bragg-Kleeman)
 BK_P = 1.77
 
 
+def _numbers(name: str, value: Any) -> np.ndarray:
+    """A number or an array of numbers as float64 (NaN and inf kept: they propagate to the result)."""
+    return check_array(name, value, finite=False, min_size=0)
+
+
 def range_of_energy(energy: np.ndarray | float) -> np.ndarray:
     """Bragg–Kleeman CSDA range in water (mm) of a proton with kinetic energy ``energy`` (MeV)."""
-    return BK_ALPHA * np.power(np.maximum(energy, 0.0), BK_P)
+    return BK_ALPHA * np.power(np.maximum(_numbers("energy", energy), 0.0), BK_P)
 
 
 def energy_of_range(rng_mm: np.ndarray | float) -> np.ndarray:
     """Inverse of :func:`range_of_energy` (0 for non-positive range)."""
-    return np.power(np.maximum(rng_mm, 0.0) / BK_ALPHA, 1.0 / BK_P)
+    return np.power(np.maximum(_numbers("rng_mm", rng_mm), 0.0) / BK_ALPHA, 1.0 / BK_P)
 
 
 def highland_theta0(energy: np.ndarray | float, x_over_x0: np.ndarray | float) -> np.ndarray:
     """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy``."""
+    energy, x_over_x0 = _numbers("energy", energy), _numbers("x_over_x0", x_over_x0)
     for name, value in (("energy", energy), ("x_over_x0", x_over_x0)):
-        if np.isnan(np.asarray(value, dtype=float)).any():  # NaN would be clamped to a finite width below
+        if np.isnan(value).any():  # NaN would be clamped to a finite width below
             raise ValueError(f"{name} must not hold NaN")
-    energy = np.maximum(np.asarray(energy, dtype=float), 1e-3)  # stopped protons: finite, unused
-    x = np.maximum(np.asarray(x_over_x0, dtype=float), 1e-12)
+    try:
+        np.broadcast_shapes(energy.shape, x_over_x0.shape)
+    except ValueError:
+        raise ValueError(f"energy and x_over_x0 must broadcast together, got shapes {energy.shape} and "
+                         f"{x_over_x0.shape}") from None
+    energy = np.maximum(energy, 1e-3)  # stopped protons: finite, unused
+    x = np.maximum(x_over_x0, 1e-12)
     p = np.sqrt(energy * (energy + 2 * PROTON_MASS))
     beta = p / (energy + PROTON_MASS)
     theta = 13.6 / (beta * p) * np.sqrt(x) * (1 + 0.038 * np.log(x / beta**2))
-    return np.where(np.asarray(x_over_x0) > 0, np.maximum(theta, 0.0), 0.0)
+    return np.where(x_over_x0 > 0, np.maximum(theta, 0.0), 0.0)
 
 
 @dataclass
@@ -83,6 +95,9 @@ class DetectorConfig:
     efficiency: float = 0.995  # hit efficiency per layer
     noise_per_layer: float = 0.5  # mean number of noise hits per layer and frame
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> "DetectorConfig":
         """Check every field; raises ValueError/TypeError naming the field and its range."""
         check_int("n_layers", self.n_layers, low=2, high=200)
@@ -102,6 +117,7 @@ class DetectorConfig:
         check_float("edep_fluctuation", self.edep_fluctuation, low=0.0, high=2.0)
         check_float("efficiency", self.efficiency, low=0.0, high=1.0)
         check_float("noise_per_layer", self.noise_per_layer, low=0.0, high=10000.0)
+        check_bool("poisson_multiplicity", self.poisson_multiplicity)
         if range_of_energy(self.energy) <= 0:
             raise ValueError("energy must give a positive range")
         return self
@@ -139,6 +155,10 @@ class Phantom:
 
     objects: list[dict[str, float]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        check_instance("objects", self.objects, (list, tuple), "a list of dicts")
+        self.objects = [_check_object(i, o) for i, o in enumerate(self.objects)]
+
     def _inside(self, x: np.ndarray, y: np.ndarray, o: dict[str, float]) -> np.ndarray:
         return ((x - o["cx"]) / o["rx"]) ** 2 + ((y - o["cy"]) / o["ry"]) ** 2 <= 1.0
 
@@ -155,6 +175,22 @@ class Phantom:
         for o in self.objects:
             out = out + np.where(self._inside(x, y, o), o["x_over_x0"], 0.0)
         return out
+
+
+OBJECT_KEYS = ("cx", "cy", "rx", "ry", "wet", "x_over_x0")
+
+
+def _check_object(i: int, o: Any) -> dict[str, float]:
+    """One phantom ellipse: a dict with the six finite numbers of OBJECT_KEYS, radii > 0."""
+    name = f"objects[{i}]"
+    check_instance(name, o, Mapping, "a dict")
+    missing = [k for k in OBJECT_KEYS if k not in o]
+    if missing:
+        raise ValueError(f"{name} must have keys {list(OBJECT_KEYS)}; missing {missing}")
+    out = {k: check_float(f"{name}[{k!r}]", o[k]) for k in OBJECT_KEYS}
+    for k in ("rx", "ry"):
+        check_float(f"{name}[{k!r}]", out[k], low=0.0, low_open=True)
+    return {**o, **out}
 
 
 def phantom(kind: str = "default") -> Phantom:
@@ -188,6 +224,23 @@ class Event:
     particle_id: np.ndarray
     particles: dict[str, np.ndarray]
 
+    def __post_init__(self) -> None:
+        # NaN/inf positions are allowed here (build_graph refuses them); types, shapes and lengths are not
+        self.event_id = check_int("event_id", self.event_id, low=0)
+        for name in ("x", "y", "z", "edep"):
+            setattr(self, name, check_array(name, getattr(self, name), ndim=1, finite=False, min_size=0))
+        for name in ("layer", "particle_id"):
+            arr = check_array(name, getattr(self, name), ndim=1, min_size=0, integer=True)
+            if arr.size and arr.min() < 0:
+                raise ValueError(f"{name} must hold integers >= 0, got {arr.min()}")
+            setattr(self, name, arr)
+        sizes = {n: getattr(self, n).size for n in ("x", "y", "z", "layer", "edep", "particle_id")}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"x, y, z, layer, edep and particle_id must have one entry per hit, got lengths {sizes}")
+        check_instance("particles", self.particles, Mapping, "a dict of per-particle arrays")
+        if "particle_id" not in self.particles:
+            raise ValueError("particles must have a 'particle_id' entry (the per-particle truth)")
+
     @property
     def n_hits(self) -> int:
         return int(self.x.shape[0])
@@ -202,6 +255,13 @@ class Event:
         return f"Event(event_id={self.event_id}, n_hits={self.n_hits}, n_particles={n_p})"
 
 
+def as_config(config: Any, name: str = "config") -> DetectorConfig:
+    """``config`` checked (None = the default detector); shared by every function taking a DetectorConfig."""
+    if config is None:
+        return DetectorConfig()
+    return check_instance(name, config, DetectorConfig, "a DetectorConfig or None").validate()
+
+
 def simulate_events(
     n_events: int = 1,
     config: DetectorConfig | None = None,
@@ -214,9 +274,7 @@ def simulate_events(
     Returns a list of :class:`Event`. Thousands of events per second at the default size.
     """
     n_events = check_int("n_events", n_events, low=0, high=10_000_000)
-    cfg = (config or DetectorConfig()).validate() if isinstance(config, (DetectorConfig, type(None))) else None
-    if cfg is None:
-        raise TypeError(f"config must be a DetectorConfig, got {type(config).__name__}")
+    cfg = as_config(config)
     if phantom is not None and not isinstance(phantom, Phantom):
         raise TypeError(f"phantom must be a Phantom or None, got {type(phantom).__name__}")
     rng = as_rng(random_state)

@@ -9,14 +9,15 @@ is 1 when both hits come from the same particle. Each edge also stores its layer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
 from ..validation import check_float
-from .detector import DetectorConfig, Event
+from .detector import DetectorConfig, Event, as_config
 
 __all__ = ["build_graph", "build_graphs", "NODE_FEATURES", "EDGE_FEATURES", "DEFAULT_WINDOW"]
 
@@ -30,7 +31,7 @@ def build_graph(event: Event, config: DetectorConfig | None = None, *, window: f
     """Candidate-edge graph of one event (see module docstring)."""
     if not isinstance(event, Event):
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
-    cfg = config or DetectorConfig()
+    cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
     if not all(np.isfinite(np.asarray(v, dtype=float)).all() for v in (event.x, event.y, event.z, event.edep)):
         raise ValueError("event must hold finite hit positions and energies (x, y, z, edep); found NaN or inf")
@@ -81,4 +82,25 @@ def build_graph(event: Event, config: DetectorConfig | None = None, *, window: f
 def build_graphs(events: Sequence[Event], config: DetectorConfig | None = None, *,
                  window: float = DEFAULT_WINDOW) -> list[Data]:
     """:func:`build_graph` for each event."""
-    return [build_graph(e, config, window=window) for e in events]
+    events = check_items("events", events, Event, "Event")
+    cfg = as_config(config)
+    window = check_float("window", window, low=0.0, low_open=True, high=10.0)
+    return [build_graph(e, cfg, window=window) for e in events]
+
+
+def check_items(name: str, items: Any, kind: type, label: str, *, min_size: int = 0) -> list:
+    """``items`` (a list, tuple or other iterable, not text/mapping) as a list whose entries are all ``kind``."""
+    if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+        raise TypeError(f"{name} must be a list of {label} objects, got {type(items).__name__}")
+    items = list(items)
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise TypeError(f"{name}[{i}] must be a {label}, got {type(item).__name__}")
+    if len(items) < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} item(s), got {len(items)}")
+    return items
+
+
+def check_graphs(name: str, graphs: Any, *, min_size: int = 1) -> list[Data]:
+    """``graphs`` as a list of hit graphs (PyG ``Data`` from :func:`build_graph`), at least ``min_size``."""
+    return check_items(name, graphs, Data, "graph (torch_geometric Data)", min_size=min_size)

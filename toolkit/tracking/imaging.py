@@ -13,8 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 from torch_geometric.data import Data
 
-from ..validation import check_float, check_int
-from .detector import DetectorConfig, Phantom, range_of_energy
+from ..validation import check_array, check_float, check_instance, check_int
+from .detector import DetectorConfig, Phantom, as_config, range_of_energy
+from .graph import check_graphs, check_items
+
+MAX_EXTENT = 1e5  # mm: far beyond any sensor; keeps the pixel grid finite
 
 __all__ = ["track_wepl", "radiograph", "phantom_image", "image_rmse"]
 
@@ -24,8 +27,11 @@ def track_wepl(data: Data, labels: np.ndarray, config: DetectorConfig | None = N
 
     The entry point is the first hit extrapolated back to the phantom plane along the first segment.
     """
-    cfg = config or DetectorConfig()
-    labels = np.asarray(labels)
+    check_instance("data", data, Data, "a hit graph (torch_geometric Data from build_graph)")
+    if getattr(data, "pos", None) is None or getattr(data, "layer", None) is None:
+        raise ValueError("data must carry hit positions and layers (pos, layer), as build_graph makes them")
+    labels = check_array("labels", labels, ndim=1, min_size=0, integer=True)
+    cfg = as_config(config)
     pos = data.pos.numpy()
     layer = data.layer.numpy()
     if labels.shape != layer.shape:
@@ -47,6 +53,13 @@ def track_wepl(data: Data, labels: np.ndarray, config: DetectorConfig | None = N
     return np.column_stack([entry[ok], wepl[ok]])
 
 
+def _extent(extent: float | None, cfg: DetectorConfig) -> float:
+    """Half width of the image (mm); None = the scanned field plus one beam sigma."""
+    if extent is None:
+        return cfg.scan_half_width + cfg.beam_sigma
+    return check_float("extent", extent, low=0.0, low_open=True, high=MAX_EXTENT)
+
+
 def _edges(extent: float, bins: int) -> np.ndarray:
     return np.linspace(-extent, extent, bins + 1)
 
@@ -54,12 +67,13 @@ def _edges(extent: float, bins: int) -> np.ndarray:
 def radiograph(graphs: Sequence[Data], labels: Sequence[np.ndarray], config: DetectorConfig | None = None, *,
                bins: int = 16, extent: float | None = None) -> np.ndarray:
     """Mean WEPL per entry-position pixel (bins × bins, NaN where no track), image[iy, ix]."""
-    cfg = config or DetectorConfig()
+    graphs = check_graphs("graphs", graphs, min_size=0)
+    labels = check_items("labels", labels, object, "label array")
+    cfg = as_config(config)
     bins = check_int("bins", bins, low=1, high=1024)
     if len(graphs) != len(labels):
-        raise ValueError("graphs and labels must have the same length")
-    extent = cfg.scan_half_width + cfg.beam_sigma if extent is None else check_float("extent", extent, low=0.0,
-                                                                                     low_open=True)
+        raise ValueError(f"graphs and labels must have the same length, got {len(graphs)} and {len(labels)}")
+    extent = _extent(extent, cfg)
     rows = [track_wepl(g, lab, cfg) for g, lab in zip(graphs, labels)]
     rows = np.concatenate(rows) if rows else np.zeros((0, 3))
     e = _edges(extent, bins)
@@ -72,11 +86,11 @@ def radiograph(graphs: Sequence[Data], labels: Sequence[np.ndarray], config: Det
 def phantom_image(phantom: Phantom, config: DetectorConfig | None = None, *, bins: int = 16,
                   extent: float | None = None, oversample: int = 4) -> np.ndarray:
     """True mean WEPL of the phantom per pixel (same grid as :func:`radiograph`)."""
-    cfg = config or DetectorConfig()
+    check_instance("phantom", phantom, Phantom, "a Phantom")
+    cfg = as_config(config)
     bins = check_int("bins", bins, low=1, high=1024)
     oversample = check_int("oversample", oversample, low=1, high=64)
-    extent = cfg.scan_half_width + cfg.beam_sigma if extent is None else check_float("extent", extent, low=0.0,
-                                                                                     low_open=True)
+    extent = _extent(extent, cfg)
     k = bins * oversample
     centres = (_edges(extent, k)[:-1] + _edges(extent, k)[1:]) / 2
     xx, yy = np.meshgrid(centres, centres)
@@ -86,8 +100,10 @@ def phantom_image(phantom: Phantom, config: DetectorConfig | None = None, *, bin
 
 def image_rmse(image: np.ndarray, reference: np.ndarray) -> float:
     """Root-mean-square difference over pixels where both images are defined."""
-    a, b = np.asarray(image, float), np.asarray(reference, float)
+    # NaN marks an undefined pixel (radiograph: no track there), so it is allowed
+    a = check_array("image", image, finite=False)
+    b = check_array("reference", reference, finite=False)
     if a.shape != b.shape:
-        raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
+        raise ValueError(f"image and reference must have the same shape, got {a.shape} and {b.shape}")
     ok = np.isfinite(a) & np.isfinite(b)
     return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2))) if ok.any() else float("nan")

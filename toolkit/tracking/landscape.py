@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from ..validation import check_float, check_int
+from ..validation import check_array, check_choice, check_float, check_instance, check_int
 from .assignment import DEFAULT_NO_MATCH, assignment_objective, solve_assignment
+from .graph import check_graphs
 from .losses import bce_loss
 from .metrics import track_purity_efficiency, tracks_from_edges
 from .pipeline import edge_decisions, one_thread
@@ -29,6 +30,8 @@ __all__ = ["interpolate_models", "linear_path", "barrier_height", "loss_slice", 
 
 def interpolate_models(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha: float) -> torch.nn.Module:
     """A copy of ``model_a`` with weights (1 − alpha) θ_A + alpha θ_B."""
+    check_instance("model_a", model_a, torch.nn.Module, "a torch Module")
+    check_instance("model_b", model_b, torch.nn.Module, "a torch Module")
     alpha = check_float("alpha", alpha)
     sa, sb = model_a.state_dict(), model_b.state_dict()
     if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
@@ -41,8 +44,13 @@ def interpolate_models(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha
 def linear_path(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
                 n_points: int = 11, no_match: float = DEFAULT_NO_MATCH) -> list[dict]:
     """Rows ``{alpha, bce, hamming, purity, efficiency}`` along the straight line A → B."""
+    check_instance("model_a", model_a, torch.nn.Module, "a torch Module")
+    check_instance("model_b", model_b, torch.nn.Module, "a torch Module")
+    graphs = check_graphs("graphs", graphs)
+    n_layers = check_int("n_layers", n_layers, low=2, high=200)
     n_points = check_int("n_points", n_points, low=2, high=1001)
-    batch = Batch.from_data_list(list(graphs))
+    no_match = None if no_match is None else check_float("no_match", no_match)
+    batch = Batch.from_data_list(graphs)
     rows = []
     for alpha in np.linspace(0.0, 1.0, n_points):
         m = interpolate_models(model_a, model_b, float(alpha))
@@ -59,12 +67,10 @@ def linear_path(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequ
 
 def barrier_height(values: Sequence[float], alphas: Sequence[float] | None = None) -> float:
     """``max_α [v(α) − ((1 − α) v(0) + α v(1))]`` for values on a grid from α = 0 to 1 (≥ 0 by α = 0)."""
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"values must be a 1-D sequence of at least 2 numbers, got shape {v.shape}")
-    a = np.linspace(0, 1, v.size) if alphas is None else np.asarray(alphas, dtype=float)
+    v = check_array("values", values, ndim=1, min_size=2, finite=False)  # a NaN loss shows as a NaN barrier
+    a = np.linspace(0, 1, v.size) if alphas is None else check_array("alphas", alphas, ndim=1)
     if a.shape != v.shape:
-        raise ValueError("alphas must have the same length as values")
+        raise ValueError(f"alphas must have the same length as values ({v.size}), got {a.size}")
     return float(np.max(v - ((1 - a) * v[0] + a * v[-1])))
 
 
@@ -85,20 +91,23 @@ def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: n
     """
     alpha = check_float("alpha", alpha, low=0.0, high=1.0)
     lam = check_float("lam", lam, low=0.0, low_open=True)
-    c = np.asarray(cost, dtype=float)
-    tgt = np.asarray(target, dtype=float)
-    if c.ndim != 2 or tgt.shape != c.shape:
-        raise ValueError(f"cost and target must be matrices of the same shape, got {c.shape} and {tgt.shape}")
+    c = check_array("cost", cost, ndim=2, finite=False)  # +inf = a forbidden pair
+    if np.isnan(c).any() or (c == -np.inf).any():
+        raise ValueError("cost must hold finite numbers or +inf (a forbidden pair), not NaN or -inf")
+    tgt = check_array("target", target, ndim=2)
+    if tgt.shape != c.shape or not np.isin(tgt, (0.0, 1.0)).all():
+        raise ValueError(f"target must be a 0/1 matrix of the shape of cost {c.shape}, got shape {tgt.shape}")
+    no_match = None if no_match is None else check_float("no_match", no_match)
     if direction is None:
         if entry is None:
             raise ValueError("give direction or entry")
         direction = np.zeros_like(c)
-        direction[entry] = 1.0
-    d = np.asarray(direction, dtype=float)
+        direction[_check_entry(entry, c.shape)] = 1.0
+    d = check_array("direction", direction, ndim=2)
     if d.shape != c.shape:
         raise ValueError(f"direction must have shape {c.shape}, got {d.shape}")
     d = np.where(np.isfinite(c), d, 0.0)
-    t = np.linspace(-1.0, 1.0, 201) if t is None else np.asarray(t, dtype=float)
+    t = np.linspace(-1.0, 1.0, 201) if t is None else check_array("t", t, ndim=1)
     g = 1.0 - 2.0 * tgt  # ∂(Σ|y − t|)/∂y
     cs = c[None] + t[:, None, None] * d[None]
     y = solve_assignment(cs, no_match)
@@ -115,6 +124,14 @@ def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: n
                              alpha * b_grad + (1 - alpha) * grad)
     return [dict(t=float(a), true_loss=float(b), f_lambda=float(f), grad=float(gr))
             for a, b, f, gr in zip(t, true, f_lam, grad)]
+
+
+def _check_entry(entry, shape: tuple[int, int]) -> tuple[int, int]:
+    """``entry = (i, j)``: a valid (row, column) of a matrix of ``shape``."""
+    if isinstance(entry, (str, bytes)) or not isinstance(entry, (tuple, list)) or len(entry) != 2:
+        raise TypeError(f"entry must be a pair (i, j) of integers, got {entry!r}")
+    return (check_int("entry", entry[0], low=0, high=shape[0] - 1),
+            check_int("entry", entry[1], low=0, high=shape[1] - 1))
 
 
 def bce_of_costs(cost: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -199,18 +216,29 @@ def stability_sweep(lams: Sequence[float], seeds: Sequence[int], detector=None, 
     """
     import itertools
 
-    from .detector import DetectorConfig
+    from .detector import as_config
+    from .losses import MODES
     from .metrics import m_minmax
     from .pipeline import evaluate, lambda_scale
     from .train import TrainConfig, fit, make_dataset, one_thread
 
-    det = detector or DetectorConfig()
-    lams = [check_float("lams", float(v), low=0.0, low_open=True) for v in lams]
-    seeds = [check_int("seeds", int(s), low=0) for s in seeds]
-    if len(seeds) < 2:
-        raise ValueError(f"seeds must hold at least 2 seeds to compare models, got {len(seeds)}")
-    if not lams:
-        raise ValueError("lams must not be empty")
+    det = as_config(detector, "detector")
+    lams = check_array("lams", lams, ndim=1)
+    if (lams <= 0).any():
+        raise ValueError(f"lams must hold numbers > 0, got {lams.tolist()}")
+    lams = lams.tolist()
+    seeds = check_array("seeds", seeds, ndim=1, integer=True, min_size=0)
+    if seeds.size < 2 or (seeds < 0).any():
+        raise ValueError(f"seeds must hold at least 2 integer seeds >= 0 to compare models, got {seeds.tolist()}")
+    seeds = seeds.tolist()
+    mode = check_choice("mode", mode, MODES)
+    epochs = check_int("epochs", epochs, low=1, high=10000)
+    n_train = check_int("n_train", n_train, low=1, high=1_000_000)
+    n_test = check_int("n_test", n_test, low=1, high=1_000_000)
+    n_points = check_int("n_points", n_points, low=2, high=1001)
+    data_seed = check_int("data_seed", data_seed, low=0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     train = make_dataset(n_train, det, seed=data_seed)
     test = make_dataset(n_test, det, seed=10**6)
     batch = Batch.from_data_list(test)

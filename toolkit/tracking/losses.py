@@ -13,23 +13,41 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
 
-from ..validation import check_choice, check_float
+from ..validation import check_choice, check_float, check_instance, check_int, check_tensor
 from .assignment import DEFAULT_NO_MATCH
-from .pipeline import assign_edges
+from .pipeline import ESTIMATORS, assign_edges
 
 __all__ = ["MODES", "bce_loss", "hamming_loss", "tracking_loss"]
 
 MODES = ("two_step", "e2e", "mixed")
 
 
+_SLACK = 1e-4  # soft decisions (Sinkhorn) may overshoot [0, 1] by rounding
+
+
+def _unit_interval(name: str, value: torch.Tensor, shape: torch.Size | None = None) -> torch.Tensor:
+    """A finite float tensor with entries in [0, 1] (bool/integer labels converted), of ``shape`` if given."""
+    if isinstance(value, torch.Tensor) and not value.is_floating_point() and not value.is_complex():
+        value = value.float()  # 0/1 labels may come as bool or integer tensors
+    value = check_tensor(name, value, min_size=0)
+    if shape is not None and value.shape != shape:
+        raise ValueError(f"{name} must have the shape of the predictions {tuple(shape)}, got {tuple(value.shape)}")
+    if bool(((value.detach() < -_SLACK) | (value.detach() > 1 + _SLACK)).any()):
+        raise ValueError(f"{name} must hold values in [0, 1]")
+    return value
+
+
 def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean binary cross-entropy of edge logits against 0/1 labels."""
-    return F.binary_cross_entropy_with_logits(logits, target.float())
+    logits = check_tensor("logits", logits, finite=False, min_size=0)  # a diverged net's NaN shows in the loss
+    target = _unit_interval("target", target, logits.shape)
+    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 
 
 def hamming_loss(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean Hamming distance between (0/1 or soft) decisions and 0/1 labels, written linearly in y."""
-    t = target.float()
+    y = _unit_interval("y", y)
+    t = _unit_interval("target", target, y.shape).to(y.dtype)
     return (y * (1 - 2 * t) + t).mean()
 
 
@@ -37,8 +55,16 @@ def tracking_loss(logits: torch.Tensor, data: Data, n_layers: int, *, mode: str 
                   estimator: str = "blackbox", lam: float = 0.1, alpha: float = 0.5,
                   no_match: float | None = DEFAULT_NO_MATCH) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss of ``mode`` and a dict of its parts (for logging)."""
+    logits = check_tensor("logits", logits, ndim=1, finite=False, min_size=0)
+    check_instance("data", data, Data, "a hit graph or batch (torch_geometric Data)")
+    if getattr(data, "y", None) is None or data.y.shape != logits.shape:
+        raise ValueError(f"data must carry one edge label y per logit ({logits.numel()})")
+    n_layers = check_int("n_layers", n_layers, low=2, high=200)
     mode = check_choice("mode", mode, MODES)
+    estimator = check_choice("estimator", estimator, ESTIMATORS)
+    lam = check_float("lam", lam, low=0.0, low_open=True)
     alpha = check_float("alpha", alpha, low=0.0, high=1.0)
+    no_match = None if no_match is None else check_float("no_match", no_match)
     parts: dict[str, float] = {}
     total = logits.new_zeros(())
     if logits.numel() == 0:  # a batch without candidate edges: nothing to learn, but no NaN

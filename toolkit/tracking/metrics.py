@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import check_float, check_int
+from ..validation import check_array, check_float, check_int
 
 __all__ = [
     "edge_precision_recall", "tracks_from_edges", "paper_purity_efficiency", "exact_match_purity_efficiency",
@@ -35,12 +35,29 @@ __all__ = [
 
 
 def _arr(name: str, a, dtype=None) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    a = np.asarray(a, dtype=dtype)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
-    return a
+    """A 1-D array (list, numpy, tensor) of real numbers, finite; ``np.int64`` = integer ids (see _ids)."""
+    if dtype is np.int64:
+        return _ids(name, a)
+    a = check_array(name, a, ndim=1, min_size=0)
+    return a if dtype is None else a.astype(dtype)
+
+
+def _ids(name: str, a) -> np.ndarray:
+    """1-D integer ids as int64; floats are accepted only when they hold whole numbers in the int64 range."""
+    try:
+        return check_array(name, a, ndim=1, min_size=0, integer=True)
+    except TypeError:
+        f = check_array(name, a, ndim=1, min_size=0)  # raises for what is not an array of numbers at all
+        if not np.all(f == np.round(f)) or (f.size and np.abs(f).max() >= 2.0**63):
+            raise ValueError(f"{name} must hold integer ids, got non-integer values") from None
+        return f.astype(np.int64)
+
+
+def _particle_ids(name: str, a) -> np.ndarray:
+    pid = _ids(name, a)
+    if pid.size and pid.min() < 0:
+        raise ValueError(f"{name} must hold particle ids >= 0 (0 = noise), got {pid.min()}")
+    return pid
 
 
 def edge_precision_recall(pred, target) -> tuple[float, float]:
@@ -95,7 +112,7 @@ def paper_purity_efficiency(track_labels, particle_ids, *, min_hits: int = 5, ed
     layer deposited more than ``min_last_edep``.
     """
     lab = _arr("track_labels", track_labels, np.int64)
-    pid = _arr("particle_ids", particle_ids, np.int64)
+    pid = _particle_ids("particle_ids", particle_ids)
     if lab.shape != pid.shape:
         raise ValueError(f"track_labels and particle_ids must have the same length, got {lab.size} and {pid.size}")
     min_hits = check_int("min_hits", min_hits, low=1)
@@ -128,9 +145,9 @@ def paper_purity_efficiency(track_labels, particle_ids, *, min_hits: int = 5, ed
 def exact_match_purity_efficiency(track_label, particle_id) -> dict[str, float]:
     """Our strict exact-match purity, efficiency and counts (NOT the paper's; module docstring)."""
     lab = _arr("track_label", track_label, np.int64)
-    pid = _arr("particle_id", particle_id, np.int64)
+    pid = _particle_ids("particle_id", particle_id)
     if lab.shape != pid.shape:
-        raise ValueError("track_label and particle_id must have the same length")
+        raise ValueError(f"track_label and particle_id must have the same length, got {lab.size} and {pid.size}")
     _, tr = np.unique(lab, return_inverse=True)
     n_tr = np.bincount(tr)
     # a track is pure when min pid == max pid > 0
@@ -158,12 +175,12 @@ track_purity_efficiency = exact_match_purity_efficiency  # old name
 def trackml_score(track_label, particle_id, weight=None) -> float:
     """TrackML double-majority score (uniform weights by default; noise hits weigh 0)."""
     lab = _arr("track_label", track_label, np.int64)
-    pid = _arr("particle_id", particle_id, np.int64)
+    pid = _particle_ids("particle_id", particle_id)
     if lab.shape != pid.shape:
-        raise ValueError("track_label and particle_id must have the same length")
+        raise ValueError(f"track_label and particle_id must have the same length, got {lab.size} and {pid.size}")
     w = np.ones(lab.size) if weight is None else _arr("weight", weight, float).copy()
-    if w.shape != lab.shape:
-        raise ValueError("weight must have one entry per hit")
+    if w.shape != lab.shape or (w < 0).any():
+        raise ValueError(f"weight must hold one number >= 0 per hit ({lab.size}), got shape {w.shape}")
     w[pid == 0] = 0.0
     total = w.sum()
     if total == 0:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from ..validation import check_int
+from ..validation import check_instance, check_int
 from .graph import EDGE_FEATURES, NODE_FEATURES
 
 __all__ = ["ModelConfig", "InteractionNetwork", "EdgeClassifier", "GeometricBaseline", "count_parameters"]
@@ -37,6 +37,9 @@ class ModelConfig:
     node_features: int = len(NODE_FEATURES)
     edge_features: int = len(EDGE_FEATURES)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> "ModelConfig":
         check_int("hidden", self.hidden, low=2, high=1024)
         check_int("n_iter", self.n_iter, low=0, high=20)
@@ -52,6 +55,7 @@ class InteractionNetwork(MessagePassing):
     """One interaction-network round (edge update, then node update from summed messages)."""
 
     def __init__(self, hidden: int) -> None:
+        hidden = check_int("hidden", hidden, low=2, high=1024)  # ModelConfig's range
         super().__init__(aggr="add")
         self.edge_mlp = _mlp(3 * hidden, hidden, hidden)
         self.node_mlp = _mlp(3 * hidden, hidden, hidden)
@@ -74,6 +78,8 @@ class EdgeClassifier(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
+        if config is not None:
+            check_instance("config", config, ModelConfig, "a ModelConfig or None")
         self.config = (config or ModelConfig()).validate()
         c = self.config
         self.node_enc = _mlp(c.node_features, c.hidden, c.hidden)
@@ -110,4 +116,5 @@ class GeometricBaseline(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
+    check_instance("model", model, nn.Module, "a torch Module")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

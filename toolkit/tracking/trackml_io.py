@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write
+from ..validation import check_int
 from .detector import PROTON_MASS, DetectorConfig, Event
 
 __all__ = ["write_trackml", "read_trackml", "HIT_COLUMNS", "TRUTH_COLUMNS", "PARTICLE_COLUMNS"]
@@ -66,9 +67,14 @@ def write_trackml(event: Event, directory: str | os.PathLike, prefix: str | None
     return paths
 
 
+class TrackMLFileNotFound(FileNotFoundError, ValueError):
+    """A required TrackML file is missing: an OS error, and a bad ``directory``/``prefix`` value."""
+
+
 def _read(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"TrackML file not found: {path}")
+        raise TrackMLFileNotFound(f"directory {str(path.parent)!r} has no TrackML file {path.name!r} "
+                                  f"(check directory and prefix)")
     df = pd.read_csv(path)
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -78,6 +84,13 @@ def _read(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 def read_trackml(directory: str | os.PathLike, prefix: str, *, event_id: int = 0) -> Event:
     """Read ``<prefix>-hits.csv`` and ``-truth.csv`` (plus optional cells/particles) into an :class:`Event`."""
+    if isinstance(directory, bool) or not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path (str or os.PathLike), got {type(directory).__name__}")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a file-name prefix (str), got {type(prefix).__name__}")
+    if not prefix or os.sep in prefix:
+        raise ValueError(f"prefix must be a non-empty file-name prefix without {os.sep!r}, got {prefix!r}")
+    event_id = check_int("event_id", event_id, low=0)
     d = Path(directory)
     hits = _read(d / f"{prefix}-hits.csv", HIT_COLUMNS)
     truth = _read(d / f"{prefix}-truth.csv", ("hit_id", "particle_id"))

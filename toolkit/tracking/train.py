@@ -13,10 +13,10 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from ..validation import check_choice, check_float, check_int
+from ..validation import check_choice, check_float, check_instance, check_int
 from .assignment import DEFAULT_NO_MATCH
-from .detector import DetectorConfig, Phantom, simulate_events
-from .graph import DEFAULT_WINDOW, build_graphs
+from .detector import DetectorConfig, Phantom, as_config, simulate_events
+from .graph import DEFAULT_WINDOW, build_graphs, check_graphs
 from .losses import MODES, tracking_loss
 from .model import EdgeClassifier, ModelConfig
 from .pipeline import ESTIMATORS, one_thread
@@ -42,6 +42,9 @@ class TrainConfig:
     lr_milestones: tuple = ()  # fractions of the run at which the learning rate is multiplied by lr_gamma
     lr_gamma: float = 0.1
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> "TrainConfig":
         check_choice("mode", self.mode, MODES)
         check_choice("estimator", self.estimator, ESTIMATORS)
@@ -54,7 +57,9 @@ class TrainConfig:
         check_int("batch_size", self.batch_size, low=1, high=100000)
         check_int("seed", self.seed, low=0)
         check_int("steps", self.steps, low=0, high=10**7)
-        self.lr_milestones = tuple(check_float("lr_milestones", float(v), low=0.0, low_open=True, high=1.0,
+        if isinstance(self.lr_milestones, (str, bytes)) or not isinstance(self.lr_milestones, (tuple, list)):
+            raise TypeError(f"lr_milestones must be a tuple of fractions in (0, 1), got {self.lr_milestones!r}")
+        self.lr_milestones = tuple(check_float("lr_milestones", v, low=0.0, low_open=True, high=1.0,
                                                high_open=True) for v in self.lr_milestones)
         check_float("lr_gamma", self.lr_gamma, low=0.0, low_open=True, high=1.0)
         if not isinstance(self.model, ModelConfig):
@@ -76,7 +81,9 @@ class TrainConfig:
 def make_dataset(n_events: int, config: DetectorConfig | None = None, *, seed: int = 0,
                  phantom: Phantom | None = None, window: float = DEFAULT_WINDOW) -> list[Data]:
     """Simulate ``n_events`` seeded events and return their graphs."""
-    cfg = config or DetectorConfig()
+    cfg = as_config(config)
+    seed = check_int("seed", seed, low=0)
+    window = check_float("window", window, low=0.0, low_open=True, high=10.0)
     return build_graphs(simulate_events(n_events, cfg, phantom=phantom, random_state=seed), cfg, window=window)
 
 
@@ -90,17 +97,23 @@ def fit(train_graphs: Sequence[Data], config: TrainConfig | None = None, *, n_la
     ``eval_every`` steps (and at the end) by the mean Hamming error of its assignment decisions,
     and the best checkpoint on validation is returned (rows with ``val_hamming`` join the history).
     """
+    train_graphs = check_graphs("train_graphs", train_graphs)
+    if config is not None:
+        check_instance("config", config, TrainConfig, "a TrainConfig or None")
     cfg = (config or TrainConfig()).validate()
-    if not train_graphs:
-        raise ValueError("train_graphs must not be empty")
+    L = DetectorConfig().n_layers if n_layers is None else check_int("n_layers", n_layers, low=2, high=200)
+    if model is not None:
+        check_instance("model", model, torch.nn.Module, "a torch Module (EdgeClassifier) or None")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    val_graphs = None if val_graphs is None else check_graphs("val_graphs", val_graphs, min_size=0)
     eval_every = check_int("eval_every", eval_every, low=1)
-    L = n_layers or DetectorConfig().n_layers
     torch.manual_seed(cfg.seed)
     if model is None:
         model = EdgeClassifier(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(list(train_graphs), batch_size=cfg.batch_size, shuffle=True, generator=gen)
+    loader = DataLoader(train_graphs, batch_size=cfg.batch_size, shuffle=True, generator=gen)
     total = cfg.steps or cfg.epochs * len(loader)
     milestones = sorted({max(1, round(f * total)) for f in cfg.lr_milestones})
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=cfg.lr_gamma)
@@ -169,7 +182,9 @@ def save_model(path, model: EdgeClassifier, train_config: TrainConfig, detector:
     """Save weights + the configs that rebuild them (atomic, ``torch.load(weights_only=True)``-safe)."""
     from ..io import save_checkpoint
 
-    det = detector or DetectorConfig()
+    check_instance("model", model, torch.nn.Module, "a torch Module (EdgeClassifier)")
+    check_instance("train_config", train_config, TrainConfig, "a TrainConfig")
+    det = as_config(detector, "detector")
     return save_checkpoint(path, model.state_dict(), kind=CHECKPOINT_KIND,
                            config=dict(train=train_config.to_dict(), detector=det.to_dict()), extra=extra)
 
