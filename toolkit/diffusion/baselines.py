@@ -18,9 +18,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from toolkit.validation import check_int
+from toolkit.validation import check_instance, check_int
 
+from ._checks import real_tensor
 from .unet import UNet, UNetConfig
+
+MAX_UPSAMPLED = 2**28   # values in bicubic_upsample's output (1 GiB of float32): beyond this is a mistake
 
 __all__ = ["bicubic_upsample", "RegressionUNet", "SpectralNoise", "BinnedGaussian"]
 
@@ -31,11 +34,16 @@ def bicubic_upsample(coarse: torch.Tensor, factor: int = 4) -> torch.Tensor:
     The field is padded periodically first so that the edges are interpolated like the interior.
     """
     factor = check_int("factor", factor, low=1, high=64)
-    coarse = torch.as_tensor(coarse)
-    if coarse.ndim < 2:
-        raise ValueError(f"coarse must have at least 2 dimensions (..., h, w), got shape {tuple(coarse.shape)}")
+    coarse = real_tensor("coarse", coarse, min_ndim=2, int_dtype=torch.float32)   # integers -> float32, as before
+    if coarse.numel() * factor**2 > MAX_UPSAMPLED:
+        raise ValueError(f"coarse is too large: {tuple(coarse.shape)} × factor² = {coarse.numel() * factor**2} values "
+                         f"(at most {MAX_UPSAMPLED})")
     lead, (h, w) = coarse.shape[:-2], coarse.shape[-2:]
-    x = coarse.reshape(-1, 1, h, w).float() if not coarse.is_floating_point() else coarse.reshape(-1, 1, h, w)
+    if coarse.numel() == 0:
+        return coarse.new_zeros(*lead, h * factor, w * factor)
+    if min(h, w) < 2:   # the periodic padding wraps 2 pixels
+        raise ValueError(f"coarse must be at least 2x2 in its last two dimensions, got {h}x{w}")
+    x = coarse.reshape(-1, 1, h, w)
     p = 2
     xp = F.pad(x, (p, p, p, p), mode="circular")
     up = F.interpolate(xp, scale_factor=factor, mode="bicubic", align_corners=False)
@@ -51,7 +59,9 @@ class RegressionUNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, factor: int = 4):
         super().__init__()
-        cfg = config or UNetConfig(in_channels=1, noise_embedding=False)
+        if config is not None:
+            check_instance("config", config, UNetConfig, "None or a UNetConfig")
+        cfg = config if config is not None else UNetConfig(in_channels=1, noise_embedding=False)
         if cfg.noise_embedding:
             raise ValueError("RegressionUNet needs a UNetConfig with noise_embedding=False")
         self.net = UNet(cfg)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from toolkit.validation import check_choice, check_float, check_int
+from toolkit.validation import check_choice, check_float, check_instance, check_int
 
+from ._checks import float_pair, int_sequence, real_tensor
 from .metrics import (crps_ensemble, crps_gaussian, ensemble_mean_rmse, high_frequency_power_ratio, spread_skill)
 from .model import Downscaler
 from .samplers import METHODS, nfe_for
@@ -91,7 +92,20 @@ def out_of_range_fraction(ens: torch.Tensor, kc_range) -> float:
 
 
 def score_ensemble(fine: torch.Tensor, ens: torch.Tensor, *, kc_range=None) -> dict:
-    """Scores of an ensemble (members, B, H, W) (or a deterministic (B, H, W)) against fine (B, H, W)."""
+    """Scores of an ensemble (members, B, H, W) (or a deterministic (B, H, W)) against fine (B, H, W).
+
+    The fields are at least 4 × 4 (for the power spectrum); kc_range is None or (low, high).
+    """
+    fine = real_tensor("fine", fine, min_ndim=2)
+    ens = real_tensor("ens", ens, min_ndim=2)
+    if tuple(ens.shape[-fine.ndim:]) != tuple(fine.shape) or ens.ndim not in (fine.ndim, fine.ndim + 1):
+        raise ValueError(f"ens must be (members, *fine.shape) or fine's shape {tuple(fine.shape)}, "
+                         f"got {tuple(ens.shape)}")
+    if min(fine.shape[-2:]) < 4 or fine.numel() == 0 or ens.numel() == 0:
+        raise ValueError(f"fine must hold fields of at least 4 x 4 and ens at least one member, got shapes "
+                         f"{tuple(fine.shape)} and {tuple(ens.shape)}")
+    if kc_range is not None:
+        kc_range = float_pair("kc_range", kc_range, -1e6, 1e6)
     if ens.ndim == fine.ndim:
         ens = ens[None]
     m = ens.shape[0]
@@ -195,6 +209,13 @@ def verify(model: Downscaler, *, method: str = "dpmpp_2m", nfe: int = 9, n_cases
     Returns {"rows": name -> scores, "best_baseline", "best_probabilistic", "crpss": (s, lo, hi),
     "crpss_probabilistic", "by_lead": [{"lead": (a, b), "n", "crpss": (s, lo, hi), ...}], "cases"}.
     """
+    check_instance("model", model, Downscaler)
+    check_choice("method", method, METHODS)
+    nfe = check_int("nfe", nfe, low=1, high=10000)
+    n_cases = check_int("n_cases", n_cases, low=2, high=10**6)   # the bootstrap needs 2 cases
+    members = check_int("members", members, low=1, high=10000)
+    seed = check_int("seed", seed, low=0)
+    n_boot = check_int("n_boot", n_boot, low=10, high=10**6)
     cases = load_cases(n_cases, seed=seed)
     kc_range = cases.config.kc_range
     forecasts = baseline_forecasts(model, cases, members, seed=seed)
@@ -257,10 +278,16 @@ def evaluate_downscaler(model: Downscaler, *, n_cases: int = 16, members: int = 
                         progress=None, test_seed: int = TEST_SEED) -> list[dict]:
     """Rows {method, nfe, crps, rmse, spread_skill, hf_power, out_of_range, seconds} for the
     baselines and every diffusion method × NFE budget, side by side on the same cases."""
+    check_instance("model", model, Downscaler)
+    n_cases = check_int("n_cases", n_cases, low=1, high=10**6)
     members = check_int("members", members, low=2, high=10000)
-    for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"methods must be drawn from {METHODS}, got {m!r}")
+    nfes = [check_int("nfes", nfe, low=1, high=10000) for nfe in int_sequence("nfes", nfes)]
+    methods = [check_choice("methods", m, METHODS) for m in int_sequence("methods", methods)]
+    churn = check_float("churn", churn, low=0.0, high=1000.0)
+    seed = check_int("seed", seed, low=0)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be None or a callable taking a row, got {type(progress).__name__}")
+    test_seed = check_int("test_seed", test_seed, low=0)
     cases = load_cases(n_cases, seed=test_seed)
     kc_range = cases.config.kc_range
     t = time.perf_counter()

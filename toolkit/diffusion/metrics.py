@@ -11,22 +11,17 @@ import math
 
 import torch
 
-from toolkit.validation import check_bool, check_float, check_int
+from toolkit.validation import check_array, check_bool, check_float, check_int
+
+from ._checks import check_generator, real_tensor
 
 __all__ = ["crps_ensemble", "crps_gaussian", "spread_skill", "spread_skill_ratio", "rank_histogram",
            "radial_power_spectrum", "power_law_slope", "high_frequency_power_ratio", "ensemble_mean_rmse"]
 
 
-def _as_tensor(name, x) -> torch.Tensor:
-    t = torch.as_tensor(x)
-    if not t.is_floating_point():
-        t = t.to(torch.float64 if not isinstance(x, torch.Tensor) else torch.get_default_dtype())
-    return t
-
-
-def _move_members(obs, ensemble, member_dim: int):
-    obs = _as_tensor("obs", obs)
-    ens = _as_tensor("ensemble", ensemble)
+def _move_members(obs, ensemble, member_dim: int, finite: bool = False):
+    obs = real_tensor("obs", obs, finite=finite)
+    ens = real_tensor("ensemble", ensemble, finite=finite)
     if ens.ndim < 1:
         raise ValueError("ensemble must have a member dimension")
     member_dim = check_int("member_dim", member_dim, low=-ens.ndim, high=ens.ndim - 1)
@@ -61,8 +56,16 @@ def crps_ensemble(obs, ensemble, *, member_dim: int = 0, fair: bool = True) -> t
 
 
 def crps_gaussian(obs, mu, sigma) -> torch.Tensor:
-    """Closed form CRPS of N(μ, σ²): σ [z(2Φ(z) - 1) + 2φ(z) - 1/√π], z = (y - μ)/σ."""
-    obs, mu, sigma = (torch.as_tensor(v, dtype=torch.float64) for v in (obs, mu, sigma))
+    """Closed form CRPS of N(μ, σ²): σ [z(2Φ(z) - 1) + 2φ(z) - 1/√π], z = (y - μ)/σ.
+
+    obs, mu and sigma broadcast against each other (e.g. one σ for every point); NaN propagates.
+    """
+    obs, mu, sigma = (real_tensor(n, v, dtype=torch.float64) for n, v in (("obs", obs), ("mu", mu), ("sigma", sigma)))
+    try:
+        torch.broadcast_shapes(obs.shape, mu.shape, sigma.shape)
+    except RuntimeError:
+        raise ValueError(f"obs, mu and sigma must broadcast together, got shapes {tuple(obs.shape)}, "
+                         f"{tuple(mu.shape)} and {tuple(sigma.shape)}") from None
     if torch.any(sigma <= 0):
         raise ValueError("sigma must be > 0")
     z = (obs - mu) / sigma
@@ -101,8 +104,10 @@ def rank_histogram(obs, ensemble, *, member_dim: int = 0, generator: torch.Gener
     """Counts of the observation's rank among the m members (m + 1 bins; ties split at random).
 
     Flat for a calibrated ensemble, U-shaped when over-confident, dome-shaped when too wide.
+    obs and ensemble must be finite (a NaN has no rank: it would land in a bin silently).
     """
-    obs, ens = _move_members(obs, ensemble, member_dim)
+    generator = check_generator("generator", generator)
+    obs, ens = _move_members(obs, ensemble, member_dim, finite=True)
     m = ens.shape[0]
     obs = obs.expand(ens.shape[1:])
     below = (ens < obs).sum(0)
@@ -118,12 +123,18 @@ def radial_power_spectrum(field) -> tuple[torch.Tensor, torch.Tensor]:
     P(k) is the mean of |FFT|² / (H W) over the annulus k - ½ <= |k| < k + ½ and over all leading
     dimensions (members, cases). The mean (k = 0) is left out.
     """
-    f = _as_tensor("field", field)
+    return _spectrum("field", field)
+
+
+def _spectrum(name: str, field) -> tuple[torch.Tensor, torch.Tensor]:
+    f = real_tensor(name, field)
     if f.ndim < 2:
-        raise ValueError(f"field must have at least 2 dimensions (..., H, W), got shape {tuple(f.shape)}")
+        raise ValueError(f"{name} must have at least 2 dimensions (..., H, W), got shape {tuple(f.shape)}")
     h, w = f.shape[-2:]
     if min(h, w) < 4:
-        raise ValueError(f"field must be at least 4x4, got {h}x{w}")
+        raise ValueError(f"{name} must be at least 4x4 in its last two dimensions, got {h}x{w}")
+    if f.numel() == 0:
+        raise ValueError(f"{name} must hold at least one field, got shape {tuple(f.shape)}")
     p = torch.fft.fft2(f).abs() ** 2 / (h * w)
     p = p.reshape(-1, h, w).mean(0)
     ky = torch.fft.fftfreq(h, dtype=torch.float64) * h
@@ -138,8 +149,15 @@ def radial_power_spectrum(field) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def power_law_slope(k, power, *, kmin: float = 2.0, kmax: float | None = None) -> float:
-    """Least-squares slope of log P against log k for kmin <= k <= kmax (P ∝ k^slope)."""
-    k, power = torch.as_tensor(k, dtype=torch.float64), torch.as_tensor(power, dtype=torch.float64)
+    """Least-squares slope of log P against log k for kmin <= k <= kmax (P ∝ k^slope).
+
+    k and power are finite 1-D arrays of the same length (a NaN would silently drop out of the fit).
+    """
+    k = torch.from_numpy(check_array("k", k, ndim=1))
+    power = torch.from_numpy(check_array("power", power, ndim=1))
+    if power.shape != k.shape:
+        raise ValueError(f"power must have the shape of k, {tuple(k.shape)}, got {tuple(power.shape)}")
+    kmin = check_float("kmin", kmin)
     kmax = float(k.max()) if kmax is None else check_float("kmax", kmax, low=0.0, low_open=True)
     sel = (k >= kmin) & (k <= kmax) & (power > 0)
     if sel.sum() < 2:
@@ -153,7 +171,10 @@ def high_frequency_power_ratio(pred, truth, *, kmin_fraction: float = 0.5) -> fl
     """Σ P_pred(k) / Σ P_truth(k) over k >= kmin_fraction · Nyquist: 1 = right amount of small-scale
     detail, << 1 = too smooth (typical of MSE regression), > 1 = too noisy."""
     kmin_fraction = check_float("kmin_fraction", kmin_fraction, low=0.0, high=1.0)
-    k, pp = radial_power_spectrum(pred)
-    _, pt = radial_power_spectrum(truth)
+    k, pp = _spectrum("pred", pred)
+    _, pt = _spectrum("truth", truth)
+    if pp.shape != pt.shape:
+        raise ValueError(f"truth must have pred's field size {tuple(torch.as_tensor(pred).shape[-2:])}, "
+                         f"got {tuple(torch.as_tensor(truth).shape[-2:])}")
     sel = k >= kmin_fraction * k.max()
     return float(pp[sel].sum() / pt[sel].sum())

@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from toolkit.io import CheckpointError, load_checkpoint, save_checkpoint
-from toolkit.validation import check_bool, check_choice, check_float, check_int
+from toolkit.validation import check_bool, check_choice, check_float, check_instance, check_int
 
+from ._checks import int_sequence
 from .baselines import BinnedGaussian, RegressionUNet, SpectralNoise, bicubic_upsample
 from .edm import EDMDenoiser
 from .samplers import karras_sigmas, sample_trajectory
@@ -54,11 +55,14 @@ class DownscalerConfig:
         check_int("size", self.size, low=4, high=1024)
         check_int("factor", self.factor, low=1, high=self.size)
         check_choice("residual", self.residual, ("none", "bicubic", "regression"))
-        check_float("sigma_data", self.sigma_data, low=0.0, low_open=True)
+        check_float("sigma_data", self.sigma_data, low=0.0, low_open=True, high=1e6)
+        check_float("center", self.center, low=-100.0, high=100.0)
         check_float("scale", self.scale, low=0.0, low_open=True)
         check_float("sigma_min", self.sigma_min, low=0.0, low_open=True)
         check_float("sigma_max", self.sigma_max, low=self.sigma_min)
-        self.channels = tuple(int(c) for c in self.channels)
+        self.channels = tuple(check_int("channels", c, low=8, high=512)
+                              for c in int_sequence("channels", self.channels))
+        check_int("emb_dim", self.emb_dim, low=4, high=1024)
         check_choice("transform", self.transform, ("linear", "logit"))
         check_float("kc_low", self.kc_low, low=-10.0, high=10.0)
         check_float("kc_high", self.kc_high, low=self.kc_low, low_open=True, high=10.0)
@@ -77,8 +81,13 @@ def downscaler_config(residual: str = "regression", transform: str = "logit", *,
     (WeatherConfig.kc_range) and center/scale put the latent field at about zero mean, unit std."""
     from .weather import WeatherConfig
 
+    check_choice("residual", residual, ("none", "bicubic", "regression"))
+    check_choice("transform", transform, ("linear", "logit"))
+    check_bool("lead_time", lead_time)
+    if weather is not None:
+        check_instance("weather", weather, WeatherConfig, "None or a WeatherConfig")
     if transform == "logit":
-        lo, hi = (weather or WeatherConfig()).kc_range
+        lo, hi = (weather if weather is not None else WeatherConfig()).kc_range
         kwargs = {"kc_low": lo, "kc_high": hi, "center": -0.3, "scale": 2.8, **kwargs}
     return DownscalerConfig(residual=residual, transform=transform, lead_time=lead_time, **kwargs)
 
@@ -88,7 +97,9 @@ class Downscaler(nn.Module):
 
     def __init__(self, config: DownscalerConfig | None = None, **kwargs):
         super().__init__()
-        cfg = config or DownscalerConfig(**kwargs)
+        if config is not None:
+            check_instance("config", config, DownscalerConfig, "None or a DownscalerConfig")
+        cfg = config if config is not None else DownscalerConfig(**kwargs)
         self.config = cfg
         n_lead = int(cfg.lead_time)
         self.regression = RegressionUNet(UNetConfig(in_channels=1 + n_lead, channels=cfg.channels,

@@ -36,7 +36,7 @@ from typing import Callable
 
 import torch
 
-from toolkit.validation import check_bool, check_choice, check_float, check_int
+from toolkit.validation import check_bool, check_choice, check_float, check_instance, check_int
 
 __all__ = ["karras_sigmas", "sample", "sample_trajectory", "SampleResult", "METHODS", "nfe_for"]
 
@@ -89,6 +89,13 @@ class SampleResult:
     denoised_sigmas: list = field(default_factory=list)   # σ̂_i at which each D was evaluated (σ_i, or
                                                           # the raised level with churn)
     nfe_so_far: list = field(default_factory=list)        # network evaluations after each step
+
+    def __post_init__(self):
+        check_instance("x", self.x, torch.Tensor)
+        check_int("nfe", self.nfe, low=0)
+        check_instance("sigmas", self.sigmas, torch.Tensor)
+        for name in ("trajectory", "denoised", "denoised_sigmas", "nfe_so_far"):
+            check_instance(name, getattr(self, name), list)
 
 
 def nfe_for(method: str, steps: int, final_zero: bool = True) -> int:

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from toolkit.validation import check_float, check_int
+from toolkit.validation import check_array, check_float, check_int
 
 __all__ = ["GaussianMixture", "gaussian_mixture_1d", "gaussian_mixture_2d", "gaussian_denoiser"]
 
@@ -26,11 +26,13 @@ class GaussianMixture:
     """
 
     def __init__(self, weights, means, stds, *, dtype=torch.float64):
-        w = torch.as_tensor(np.asarray(weights, dtype=float), dtype=dtype)
-        mu = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch dtype, got {dtype!r}")
+        w = torch.as_tensor(check_array("weights", weights, ndim=1), dtype=dtype)
+        mu = torch.as_tensor(check_array("means", means, ndim=(1, 2)), dtype=dtype)
         if mu.ndim == 1:
             mu = mu[:, None]
-        s = torch.as_tensor(np.asarray(stds, dtype=float), dtype=dtype)
+        s = torch.as_tensor(check_array("stds", stds, ndim=1), dtype=dtype)
         if w.ndim != 1 or mu.ndim != 2 or s.ndim != 1 or not (len(w) == len(mu) == len(s)) or len(w) == 0:
             raise ValueError("weights (K,), means (K, d) and stds (K,) must agree in K >= 1, got "
                              f"{tuple(w.shape)}, {tuple(mu.shape)}, {tuple(s.shape)}")

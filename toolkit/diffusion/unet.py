@@ -14,7 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from toolkit.validation import check_bool, check_int
+from toolkit.validation import check_bool, check_instance, check_int
+
+from ._checks import int_sequence
 
 __all__ = ["UNetConfig", "UNet", "count_parameters"]
 
@@ -30,11 +32,11 @@ class UNetConfig:
     def __post_init__(self):
         check_int("in_channels", self.in_channels, low=1, high=64)
         check_int("out_channels", self.out_channels, low=1, high=64)
-        self.channels = tuple(int(c) for c in self.channels)
+        self.channels = tuple(check_int("channels", c, low=8, high=512)
+                              for c in int_sequence("channels", self.channels))
         if not 1 <= len(self.channels) <= 5:
             raise ValueError(f"channels must list 1 to 5 widths, got {self.channels}")
         for c in self.channels:
-            check_int("channels", c, low=8, high=512)
             if c % 8:
                 raise ValueError(f"channels must be multiples of 8 (GroupNorm with 8 groups), got {self.channels}")
         check_int("emb_dim", self.emb_dim, low=4, high=1024)
@@ -71,7 +73,9 @@ class UNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, **kwargs):
         super().__init__()
-        cfg = config or UNetConfig(**kwargs)
+        if config is not None:
+            check_instance("config", config, UNetConfig, "None or a UNetConfig")
+        cfg = config if config is not None else UNetConfig(**kwargs)
         self.config = cfg
         ch = cfg.channels
         e = cfg.emb_dim if cfg.noise_embedding else None
@@ -134,4 +138,6 @@ class UNet(nn.Module):
 
 
 def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters (those with requires_grad) of a torch module."""
+    check_instance("module", module, nn.Module, "a torch.nn.Module")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -9,16 +9,41 @@ Values should be in clear-sky-index units (≈ 0..1.2) for the pretrained model;
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from toolkit.io import atomic_directory, atomic_write, recover_directory
+from toolkit.validation import check_array, check_choice
 
 from .weather import WeatherConfig, WeatherPairs
 
 __all__ = ["load_paired_data", "save_paired_data"]
+
+ENGINES = ("h5netcdf", "zarr", "netcdf4", "scipy")
+
+
+class DataFileNotFoundError(FileNotFoundError, ValueError):
+    """No data file or store at the given path: a FileNotFoundError for callers handling OS errors and a
+    ValueError for those handling bad arguments (the path is an argument, and it is wrong)."""
+
+
+def _check_path(name: str, path) -> Path:
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
+    if not str(path):
+        raise ValueError(f"{name} must be a non-empty path")
+    return Path(path)
+
+
+def _check_name(name: str, value, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value:
+        kind = "None or a non-empty string" if optional else "a non-empty string"
+        raise TypeError(f"{name} must be {kind} (a variable or dimension name), got {value!r}")
 
 
 def _netcdf_engine() -> str:
@@ -32,9 +57,7 @@ def _netcdf_engine() -> str:
 
 def _engine(path: Path, engine: str | None) -> str | None:
     if engine is not None:
-        if engine not in ("h5netcdf", "zarr", "netcdf4", "scipy"):
-            raise ValueError(f"engine must be one of 'h5netcdf', 'zarr', 'netcdf4', 'scipy', got {engine!r}")
-        return engine
+        return check_choice("engine", engine, ENGINES)
     if path.suffix == ".zarr" or (path.is_dir() and any((path / m).exists() for m in (".zgroup", "zarr.json"))):
         return "zarr"
     if path.suffix in (".nc", ".nc4", ".h5", ".netcdf"):
@@ -49,10 +72,15 @@ def load_paired_data(path, *, coarse_var: str = "coarse", fine_var: str = "fine"
     Raises FileNotFoundError for a missing path and ValueError naming the problem for missing
     variables, wrong ranks, mismatched sample counts, a non-integer size ratio or non-finite values.
     """
-    path = Path(path)
+    path = _check_path("path", path)
+    _check_name("coarse_var", coarse_var)
+    _check_name("fine_var", fine_var)
+    if engine is not None:
+        check_choice("engine", engine, ENGINES)
+    _check_name("sample_dim", sample_dim, optional=True)
     recover_directory(path)  # a store whose swap was killed midway is put back (toolkit.io)
     if not path.exists():
-        raise FileNotFoundError(f"no such data file or store: {path}")
+        raise DataFileNotFoundError(2, f"path names no data file or store: {path}", str(path))
     eng = _engine(path, engine)
     kwargs = {"consolidated": False} if eng == "zarr" else {}   # works for consolidated stores too
     with xr.open_dataset(path, engine=eng, **kwargs) as ds:
@@ -81,9 +109,15 @@ def load_paired_data(path, *, coarse_var: str = "coarse", fine_var: str = "fine"
 
 
 def save_paired_data(path, coarse, fine, *, engine: str | None = None) -> Path:
-    """Write pairs as a NetCDF file (atomically) or a Zarr store (built aside, then renamed)."""
-    path = Path(path)
-    coarse, fine = np.asarray(coarse, dtype=np.float32), np.asarray(fine, dtype=np.float32)
+    """Write pairs as a NetCDF file (atomically) or a Zarr store (built aside, then renamed).
+
+    coarse (n, h, w) and fine (n, H, W) must be finite (load_paired_data refuses NaN and inf).
+    """
+    path = _check_path("path", path)
+    coarse = check_array("coarse", coarse, ndim=3, min_size=0).astype(np.float32)
+    fine = check_array("fine", fine, ndim=3, min_size=0).astype(np.float32)
+    if engine is not None:
+        check_choice("engine", engine, ENGINES)
     if coarse.ndim != 3 or fine.ndim != 3 or len(coarse) != len(fine):
         raise ValueError(f"coarse and fine must be (n, h, w) and (n, H, W) with the same n, got "
                          f"{coarse.shape} and {fine.shape}")

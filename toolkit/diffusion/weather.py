@@ -20,11 +20,14 @@ All fields are periodic, so advection is an exact Fourier phase shift.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from toolkit.validation import as_rng, check_float, check_int
+from toolkit.validation import as_rng, check_array, check_float, check_instance, check_int
+
+from ._checks import array_shape, float_pair, int_sequence, real_array
 
 __all__ = [
     "WeatherConfig", "WeatherPairs", "WeatherSequence", "gaussian_random_field", "clear_sky_index",
@@ -39,10 +42,14 @@ _OVERCAST_CF = (0.9, 1.0)
 
 
 def _check_pair(name, value, low, high):
-    lo, hi = (check_float(name, float(c), low=low, high=high) for c in value)
-    if lo > hi:
-        raise ValueError(f"{name} must be (low, high) with low <= high, got {value}")
-    return (lo, hi)
+    return float_pair(name, value, low, high)
+
+
+def _weather_config(config) -> WeatherConfig:
+    """config, or the default WeatherConfig when it is None."""
+    if config is None:
+        return WeatherConfig()
+    return check_instance("config", config, WeatherConfig, "None or a WeatherConfig")
 
 
 @dataclass
@@ -75,7 +82,8 @@ class WeatherConfig:
             raise ValueError(f"size must be a multiple of factor, got size={self.size}, factor={self.factor}")
         check_float("slope", self.slope, low=0.0, high=10.0)
         self.cloud_fraction = _check_pair("cloud_fraction", self.cloud_fraction, 0.0, 1.0)
-        probs = tuple(check_float("regime_probs", float(p), low=0.0, high=1.0) for p in self.regime_probs)
+        probs = tuple(check_float("regime_probs", p, low=0.0, high=1.0) for p in int_sequence("regime_probs",
+                                                                                               self.regime_probs))
         if len(probs) != 3 or abs(sum(probs) - 1.0) > 1e-9:
             raise ValueError(f"regime_probs must be 3 probabilities (clear, broken, overcast) summing to 1, "
                              f"got {self.regime_probs}")
@@ -109,8 +117,8 @@ class WeatherConfig:
 def nwp_error_scales(lead, config: WeatherConfig | None = None) -> dict:
     """Error scales of the coarse forecast at lead time(s) `lead` hours: displacement d(L),
     smoothing s(L), mean bias and random-bias std (arrays shaped like lead)."""
-    cfg = config or WeatherConfig()
-    lead = np.asarray(lead, dtype=float)
+    cfg = _weather_config(config)
+    lead = real_array("lead", lead)
     if not np.all(np.isfinite(lead)) or np.any(lead < 0):
         raise ValueError(f"lead must be finite hours >= 0, got {lead}")
     return {"displacement": cfg.displacement + cfg.displacement_growth * lead,
@@ -187,12 +195,15 @@ def advect(field: np.ndarray, shift) -> np.ndarray:
     np.roll; sub-pixel shifts compose exactly for odd sizes (an even size has a Nyquist mode whose
     half-pixel phase cannot stay real).
     """
-    field = np.asarray(field, dtype=float)
-    if field.ndim < 2:
-        raise ValueError(f"field must have at least 2 dimensions, got shape {field.shape}")
-    shift = np.asarray(shift, dtype=float)
+    field = real_array("field", field, min_ndim=2)
+    shift = real_array("shift", shift, finite=True)
     if shift.shape[-1:] != (2,):
         raise ValueError(f"shift must have last dimension 2 (dy, dx), got shape {shift.shape}")
+    try:
+        np.broadcast_shapes(shift.shape[:-1], field.shape[:-2])
+    except ValueError:
+        raise ValueError(f"shift must be (2,) or (..., 2) matching field's leading dimensions {field.shape[:-2]}, "
+                         f"got shape {shift.shape}") from None
     h, w = field.shape[-2:]
     ky = np.fft.fftfreq(h)[:, None]
     kx = np.fft.fftfreq(w)[None, :]
@@ -204,7 +215,7 @@ def advect(field: np.ndarray, shift) -> np.ndarray:
 
 def smooth(field: np.ndarray, sigma: float) -> np.ndarray:
     """Periodic Gaussian smoothing with std sigma pixels (multiplies the spectrum by exp(-2π²σ²f²))."""
-    field = np.asarray(field, dtype=float)
+    field = real_array("field", field, min_ndim=2)
     sigma = check_float("sigma", sigma, low=0.0)
     if sigma == 0:
         return field.copy()
@@ -215,7 +226,8 @@ def smooth(field: np.ndarray, sigma: float) -> np.ndarray:
 
 def block_average(field: np.ndarray, factor: int) -> np.ndarray:
     """Mean over non-overlapping factor × factor blocks of the last two dimensions."""
-    field = np.asarray(field)
+    real_array("field", field, min_ndim=2)
+    field = np.asarray(field)   # its own dtype, as before (a float32 field stays float32)
     factor = check_int("factor", factor, low=1)
     h, w = field.shape[-2:]
     if h % factor or w % factor:
@@ -232,17 +244,19 @@ def coarse_nwp(fine: np.ndarray, config: WeatherConfig | None = None, *, lead=No
     (..., 3) are the standardised errors (dy, dx, bias) — drawn N(0, 1) when not given (a
     sequence passes AR(1)-correlated ones); `bias` overrides the whole bias b(L).
     """
-    cfg = config or WeatherConfig()
+    fine = real_array("fine", fine, finite=True, min_ndim=2)
+    cfg = _weather_config(config)
     rng = as_rng(random_state)
-    fine = np.asarray(fine, dtype=float)
     batch = fine.shape[:-2]
-    lead = np.broadcast_to(np.asarray(np.mean(cfg.lead) if lead is None else lead, dtype=float), batch)
+    lead = _broadcast("lead", np.mean(cfg.lead) if lead is None else lead, batch)
     sc = nwp_error_scales(lead, cfg)
     if errors is None:
         errors = rng.standard_normal(batch + (3,))
-    errors = np.asarray(errors, dtype=float)
+    errors = real_array("errors", errors, finite=True)
     if errors.shape != batch + (3,):
         raise ValueError(f"errors must have shape {batch + (3,)}, got {errors.shape}")
+    if bias is not None:
+        bias = _broadcast("bias", bias, batch)
     x = advect(fine, errors[..., :2] * sc["displacement"][..., None])
     s = sc["smoothing"]
     x = np.stack([smooth(xi, float(si)) for xi, si in zip(x.reshape(-1, *x.shape[-2:]), s.reshape(-1))]
@@ -253,6 +267,15 @@ def coarse_nwp(fine: np.ndarray, config: WeatherConfig | None = None, *, lead=No
     return np.clip(c, 0.0, 1.2 + cfg.enhancement)
 
 
+def _broadcast(name: str, value, shape: tuple) -> np.ndarray:
+    """A finite scalar or array broadcast to ``shape`` (one value per field)."""
+    arr = real_array(name, value, finite=True)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(f"{name} must be a scalar or one value per field {shape}, got shape {arr.shape}") from None
+
+
 # ---------------------------------------------------------------- solar geometry
 
 def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
@@ -260,16 +283,21 @@ def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
 
     cos z = sin φ sin δ + cos φ cos δ cos ω, with δ = 23.45° sin(2π(284 + d)/365) and ω = 15°(t_solar - 12).
     """
-    lat = np.asarray(lat, dtype=float)
+    lat = real_array("lat", lat, finite=True)   # a NaN angle would give a NaN, then 0 W/m², silently
     if np.any(np.abs(lat) > 90):
         raise ValueError(f"lat must be in [-90, 90], got {lat}")
-    lon = np.asarray(lon, dtype=float)
+    lon = real_array("lon", lon, finite=True)
     if np.any(np.abs(lon) > 180):
         raise ValueError(f"lon must be in [-180, 180], got {lon}")
-    d = np.asarray(day_of_year, dtype=float)
+    d = real_array("day_of_year", day_of_year, finite=True)
     if np.any(d < 1) or np.any(d > 366):
         raise ValueError(f"day_of_year must be in [1, 366], got {day_of_year}")
-    hour = np.asarray(hour_utc, dtype=float)
+    hour = real_array("hour_utc", hour_utc, finite=True)
+    try:
+        np.broadcast_shapes(lat.shape, lon.shape, d.shape, hour.shape)
+    except ValueError:
+        raise ValueError(f"lat, lon, day_of_year and hour_utc must broadcast together, got shapes {lat.shape}, "
+                         f"{lon.shape}, {d.shape} and {hour.shape}") from None
     decl = np.deg2rad(23.45) * np.sin(2 * np.pi * (284 + d) / 365)
     b = 2 * np.pi * (d - 81) / 364
     eot_min = 9.87 * np.sin(2 * b) - 7.53 * np.cos(b) - 1.5 * np.sin(b)
@@ -281,10 +309,7 @@ def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
 
 def clear_sky_ghi(lat, lon, day_of_year, hour_utc) -> np.ndarray:
     """Haurwitz clear-sky global horizontal irradiance in W/m²: 1098 cos z · exp(-0.057 / cos z)."""
-    hour = np.asarray(hour_utc, dtype=float)
-    if not np.all(np.isfinite(hour)):
-        raise ValueError(f"hour_utc must be finite hours, got {hour_utc}")
-    mu = solar_zenith_cos(lat, lon, day_of_year, hour)
+    mu = solar_zenith_cos(lat, lon, day_of_year, hour_utc)   # checks every argument (finite, in range)
     out = np.zeros(np.shape(mu))
     up = mu > 1e-3
     out[up] = 1098.0 * mu[up] * np.exp(-0.057 / mu[up])
@@ -305,12 +330,31 @@ class WeatherPairs:
     regime: np.ndarray | None = None
     lead: np.ndarray | None = None
 
+    def __post_init__(self):
+        # checked, not converted: the arrays stay as given (float32 from the generators)
+        shape = array_shape("fine", self.fine, finite=True)
+        if len(shape) != 3:
+            raise ValueError(f"fine must be (n, H, W), got shape {shape}")
+        n = shape[0]
+        _same_length("coarse", array_shape("coarse", self.coarse, finite=True), n, ndim=3)
+        _same_length("cloud_fraction", array_shape("cloud_fraction", self.cloud_fraction), n, ndim=1)  # NaN: unknown
+        check_instance("config", self.config, WeatherConfig)
+        if self.regime is not None:
+            _same_length("regime", check_array("regime", self.regime, integer=True, min_size=0).shape, n, ndim=1)
+        if self.lead is not None:
+            _same_length("lead", array_shape("lead", self.lead, finite=True), n, ndim=1)
+
     def __len__(self) -> int:
         return len(self.fine)
 
 
+def _same_length(name: str, shape: tuple, n: int, *, ndim: int) -> None:
+    if len(shape) != ndim or shape[0] != n:
+        raise ValueError(f"{name} must have {ndim} dimension(s) and one entry per case ({n}), got shape {shape}")
+
+
 def _config(config: WeatherConfig | None, overrides: dict) -> WeatherConfig:
-    cfg = config or WeatherConfig()
+    cfg = _weather_config(config)
     if overrides:
         unknown = set(overrides) - set(WeatherConfig.__dataclass_fields__)
         if unknown:
@@ -359,6 +403,20 @@ class WeatherSequence:
     lead: np.ndarray | None = None
     wind: np.ndarray | None = None
 
+    def __post_init__(self):
+        hours = array_shape("hours", self.hours, finite=True)
+        if len(hours) != 1 or hours[0] == 0:
+            raise ValueError(f"hours must be a non-empty 1-D array of hours, got shape {hours}")
+        t = hours[0]
+        _same_length("fine", array_shape("fine", self.fine, finite=True), t, ndim=3)
+        _same_length("coarse", array_shape("coarse", self.coarse, finite=True), t, ndim=3)
+        _same_length("ghi_clear", array_shape("ghi_clear", self.ghi_clear, finite=True), t, ndim=1)
+        check_instance("config", self.config, WeatherConfig)
+        if self.lead is not None:
+            _same_length("lead", array_shape("lead", self.lead, finite=True), t, ndim=1)
+        if self.wind is not None and array_shape("wind", self.wind, finite=True) != (2,):
+            raise ValueError(f"wind must be (dy, dx), got shape {np.shape(self.wind)}")
+
     @property
     def ghi(self) -> np.ndarray:
         return self.fine * self.ghi_clear[:, None, None]
@@ -382,9 +440,9 @@ def make_weather_sequence(hours=range(24), *, lat: float = 48.0, lon: float = 11
     evolves (AR(1) mixing with fresh fields at rate `evolution`), a coarse NWP issued before the first
     hour (lead = lead_start + hours - hours[0]) whose errors grow with lead and are AR(1) in time
     (config.error_memory), and clear-sky GHI from solar geometry."""
-    cfg = config or WeatherConfig()
+    cfg = _weather_config(config)
     rng = as_rng(random_state)
-    hours = np.asarray(list(hours), dtype=float)
+    hours = real_array("hours", list(hours) if isinstance(hours, Iterator) else hours)
     if hours.ndim != 1 or len(hours) == 0 or not np.all(np.isfinite(hours)) or np.any(hours < 0) \
             or np.any(hours > 24):
         raise ValueError(f"hours must be a non-empty sequence of finite hours in [0, 24], got {hours}")
