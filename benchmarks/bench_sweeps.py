@@ -33,9 +33,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cmd(db: Path, workers: int, delay: float, heartbeat: int) -> list[str]:
-    return [sys.executable, "-m", "toolkit.sweeps", "toy", "--storage", str(db), "--study", "k",
-            "--grid", "x=-1,-0.5,0,0.25,0.5,1", "--grid", "seed=0,1", "--set", f"delay={delay}",
-            "--workers", str(workers), "--heartbeat", str(heartbeat), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "toolkit.sweeps",
+        "toy",
+        "--storage",
+        str(db),
+        "--study",
+        "k",
+        "--grid",
+        "x=-1,-0.5,0,0.25,0.5,1",
+        "--grid",
+        "seed=0,1",
+        "--set",
+        f"delay={delay}",
+        "--workers",
+        str(workers),
+        "--heartbeat",
+        str(heartbeat),
+        "--quiet",
+    ]
 
 
 def _trials(db: Path) -> list[optuna.trial.FrozenTrial]:
@@ -66,26 +84,48 @@ def _gone(pid: int) -> bool:
 
 def resume_after_kill(tmp: Path, heartbeat: int) -> None:
     db = tmp / "kill.db"
-    proc = subprocess.Popen(_cmd(db, 2, 0.6, heartbeat), cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait(lambda: sum(t.state.name == "COMPLETE" for t in _trials(db)) >= 4
-          and any(t.state.name == "RUNNING" for t in _trials(db)))
+    proc = subprocess.Popen(
+        _cmd(db, 2, 0.6, heartbeat),
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait(
+        lambda: (
+            sum(t.state.name == "COMPLETE" for t in _trials(db)) >= 4
+            and any(t.state.name == "RUNNING" for t in _trials(db))
+        )
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     left = sum(t.state.name != "COMPLETE" for t in _trials(db)) + 12 - len(_trials(db))
     exp = sweeps.get_experiment("toy").with_options(fixed={"delay": 0.6})
     start = time.perf_counter()
-    df = sweeps.run_study(exp, storage=db, study="k", grid={"x": [-1, -0.5, 0, 0.25, 0.5, 1], "seed": [0, 1]},
-                          heartbeat=heartbeat, verbose=False)
+    df = sweeps.run_study(
+        exp,
+        storage=db,
+        study="k",
+        grid={"x": [-1, -0.5, 0, 0.25, 0.5, 1], "seed": [0, 1]},
+        heartbeat=heartbeat,
+        verbose=False,
+    )
     wall = time.perf_counter() - start
-    print(f"resume after SIGKILL (heartbeat {heartbeat} s): {wall:.1f} s for ~{left} trial(s) of 0.6 s left "
-          f"(1 worker: >= {0.6 * left:.1f} s of trials); states {df.state.value_counts().to_dict()}")
+    print(
+        f"resume after SIGKILL (heartbeat {heartbeat} s): {wall:.1f} s for ~{left} trial(s) of 0.6 s left "
+        f"(1 worker: >= {0.6 * left:.1f} s of trials); states {df.state.value_counts().to_dict()}"
+    )
 
 
 def orphans(tmp: Path, heartbeat: int) -> None:
     db = tmp / "orphans.db"
-    proc = subprocess.Popen(_cmd(db, 2, 5.0, heartbeat), cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cmd(db, 2, 5.0, heartbeat),
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     running = lambda: [t for t in _trials(db) if t.state.name == "RUNNING" and "gl_worker" in t.user_attrs]  # noqa: E731
     _wait(lambda: len(running()) == 2)
     pids = [int(t.user_attrs["gl_worker"].rsplit(":", 1)[1]) for t in running()]
@@ -94,8 +134,10 @@ def orphans(tmp: Path, heartbeat: int) -> None:
     proc.wait()
     _wait(lambda: all(_gone(p) for p in pids), 10 * heartbeat)
     gone = time.perf_counter() - start
-    print(f"orphaned workers gone {gone:.2f} s after the parent's SIGKILL = {gone / heartbeat:.2f} heartbeats; "
-          f"their trials: {sorted(t.state.name for t in _trials(db) if t.state.name != 'COMPLETE')}")
+    print(
+        f"orphaned workers gone {gone:.2f} s after the parent's SIGKILL = {gone / heartbeat:.2f} heartbeats; "
+        f"their trials: {sorted(t.state.name for t in _trials(db) if t.state.name != 'COMPLETE')}"
+    )
 
 
 def repeated_kills(tmp: Path, kills: int, heartbeat: int) -> None:
@@ -108,22 +150,32 @@ def repeated_kills(tmp: Path, kills: int, heartbeat: int) -> None:
     done = lambda: sum(t.state.name == "COMPLETE" for t in _trials(db))  # noqa: E731
     for _ in range(kills):
         before = done()
-        proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        _wait(lambda: proc.poll() is not None or (  # noqa: B023
-            done() >= before + 2 and any(t.state.name == "RUNNING" for t in _trials(db))))
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait(  # the predicate is used within this iteration: bind its loop variables now
+            lambda proc=proc, before=before: (
+                proc.poll() is not None
+                or (done() >= before + 2 and any(t.state.name == "RUNNING" for t in _trials(db)))
+            )
+        )
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     df = sweeps.load_results(db, "k")
     ran = collections.Counter(line for line in log.read_text().splitlines() if line)
-    print(f"{kills} SIGKILLs of a 30-point study: {(df.state == 'COMPLETE').sum()} points COMPLETE, states "
-          f"{df.state.value_counts().to_dict()}; objective runs to the end per point "
-          f"{dict(collections.Counter(ran.values()))} (2 = killed after its objective, before its result was stored)")
+    print(
+        f"{kills} SIGKILLs of a 30-point study: {(df.state == 'COMPLETE').sum()} points COMPLETE, states "
+        f"{df.state.value_counts().to_dict()}; objective runs to the end per point "
+        f"{dict(collections.Counter(ran.values()))} "
+        "(2 = killed after its objective, before its result was stored)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--heartbeat", type=int, default=10)
@@ -143,8 +195,10 @@ def main() -> None:
             sweeps.run_study(slow, storage=db, study=f"w{workers}", grid=grid, workers=workers, verbose=False)
             wall = time.perf_counter() - start
             ideal = args.trials * args.delay / workers
-            print(f"{args.trials} trials of {args.delay:.2f} s, {workers} worker(s): {wall:.1f} s "
-                  f"(ideal {ideal:.1f} s)")
+            print(
+                f"{args.trials} trials of {args.delay:.2f} s, {workers} worker(s): {wall:.1f} s "
+                f"(ideal {ideal:.1f} s)"
+            )
         resume_after_kill(Path(tmp), args.heartbeat)
         orphans(Path(tmp), args.heartbeat)
         if args.kills:

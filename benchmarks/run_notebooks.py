@@ -29,8 +29,9 @@ def run_one(path: Path) -> dict:
     start = time.perf_counter()
     error = ""
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
     except Exception as exc:  # report, do not hide
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:120]
     wall = time.perf_counter() - start
@@ -43,14 +44,27 @@ def main(argv: list[str]) -> int:
         print(json.dumps(run_one(Path(argv[1]))))
         return 0
     paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               GRADIENT_LAB_STRICT="1")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        GRADIENT_LAB_STRICT="1",
+    )
     rows = []
     for path in paths:
-        out = subprocess.run([sys.executable, __file__, "--one", str(path)], capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(path)], capture_output=True, text=True, env=env
+        )
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-        rows.append(json.loads(lines[-1]) if lines else
-                    {"notebook": path.name, "wall_s": float("nan"), "peak_mb": float("nan"), "error": out.stderr[-200:]})
+        rows.append(
+            json.loads(lines[-1])
+            if lines
+            else {
+                "notebook": path.name,
+                "wall_s": float("nan"),
+                "peak_mb": float("nan"),
+                "error": out.stderr[-200:],
+            }
+        )
     print(f"{'notebook':<34} {'wall s':>7} {'peak MB':>8}  within budget")
     ok_all = True
     for r in rows:

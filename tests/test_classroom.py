@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import subprocess
@@ -57,16 +56,20 @@ def test_strip_solution_keeps_placeholder_and_surroundings():
 
 def test_tag_rejects_exercise_without_check_cell():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = ...\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
-                nbformat.v4.new_code_cell("print(x)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = ...\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        nbformat.v4.new_code_cell("print(x)"),
+    ]
     with pytest.raises(ValueError, match="check cell"):
         make_student.tag(nb, "demo")
 
 
 def test_tag_marks_answer_and_check_cells_for_nbgrader():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = ...\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
-                nbformat.v4.new_code_cell("ex.check(x)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = ...\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        nbformat.v4.new_code_cell("ex.check(x)"),
+    ]
     assert make_student.tag(nb, "demo") == 1
     answer, check = (c.metadata["nbgrader"] for c in nb.cells)
     assert answer["solution"] and not answer["grade"] and not answer["locked"]
@@ -98,15 +101,19 @@ def test_nbgrader_round_trip(tmp_path):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", GRADIENT_LAB_STRICT="1")
 
     def nbgrader(*args: str) -> None:
-        done = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr[-3000:]
 
     nbgrader("generate_assignment", "ps1", "--force")
     released = nbformat.read(course / "release" / "ps1" / name, as_version=4)
     assert "BEGIN SOLUTION" not in "".join(c.source for c in released.cells)
 
-    for student, nb in (("alice", _filled_in(ROOT / "notebooks" / name)),
-                        ("bob", nbformat.read(make_student.STUDENT / name, as_version=4))):
+    for student, nb in (
+        ("alice", _filled_in(ROOT / "notebooks" / name)),
+        ("bob", nbformat.read(make_student.STUDENT / name, as_version=4)),
+    ):
         folder = course / "submitted" / student / "ps1"
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / name)
@@ -123,9 +130,10 @@ def test_nbgrader_round_trip(tmp_path):
 
 
 def test_panel_state_round_trip_and_cli_accepts_it(capsys):
+    import argparse
+
     from toolkit import intro
     from toolkit.cli import _apply_state
-    import argparse
 
     panel = intro.fit_panel()
     panel.controls["degree"].value = 7

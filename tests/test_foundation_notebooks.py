@@ -59,11 +59,15 @@ def test_checked_cells_have_their_expected_output_stored(nb):
 
 
 def test_the_unchecked_outputs_helper_can_fail():
-    probe = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="1\n")]),
-        nbformat.v4.new_code_cell(f"{STORE.MARK}\nprint(2)", outputs=[nbformat.v4.new_output("stream", text="2\n")]),
-        nbformat.v4.new_markdown_cell("text"),
-    ])
+    probe = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="1\n")]),
+            nbformat.v4.new_code_cell(
+                f"{STORE.MARK}\nprint(2)", outputs=[nbformat.v4.new_output("stream", text="2\n")]
+            ),
+            nbformat.v4.new_markdown_cell("text"),
+        ]
+    )
     assert STORE.unchecked_outputs(probe) == [0]
 
 

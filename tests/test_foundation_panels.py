@@ -29,8 +29,11 @@ class Recorder:
 
 
 def _controls():
-    return {"n": slider("n", 3, 1, 10), "rate": slider("rate", 0.5, 0.0, 1.0, 0.1),
-            "mode": dropdown("mode", ["sgd", "adam"])}
+    return {
+        "n": slider("n", 3, 1, 10),
+        "rate": slider("rate", 0.5, 0.0, 1.0, 0.1),
+        "mode": dropdown("mode", ["sgd", "adam"]),
+    }
 
 
 # -- rendering ----------------------------------------------------------------------------------------
@@ -145,7 +148,9 @@ def test_error_message_is_cleared_once_render_works_again():
     assert "ZeroDivisionError" not in panel.readout.value
 
 
-@pytest.mark.parametrize("bad", [alt.Chart("data/cars.csv").mark_point(), ("a", "b", "c")], ids=["url-data", "3-tuple"])
+@pytest.mark.parametrize(
+    "bad", [alt.Chart("data/cars.csv").mark_point(), ("a", "b", "c")], ids=["url-data", "3-tuple"]
+)
 def test_a_result_that_cannot_be_shown_is_reported_like_an_error(bad):
     panel = Panel({"x": slider("x", 1, 0, 5)}, lambda x: bad if x == 3 else _chart(x))
     panel.controls["x"].value = 3  # must not raise out of the callback
@@ -186,25 +191,41 @@ def test_state_of_a_button_panel_does_not_train():
 
 
 def test_state_covers_toggles_log_sliders_and_range_sliders():
-    controls = {"on": toggle("on"), "lr": log_slider("lr", 0.01, 1e-4, 1.0),
-                "window": widgets.IntRangeSlider(value=(2, 5), min=0, max=10)}
+    controls = {
+        "on": toggle("on"),
+        "lr": log_slider("lr", 0.01, 1e-4, 1.0),
+        "window": widgets.IntRangeSlider(value=(2, 5), min=0, max=10),
+    }
     panel = Panel(controls, lambda on, lr, window: f"{on} {lr} {window}", key="k")
     panel.controls["on"].value = True
     panel.controls["window"].value = (1, 9)
-    other = Panel({"on": toggle("on"), "lr": log_slider("lr", 0.5, 1e-4, 1.0),
-                   "window": widgets.IntRangeSlider(value=(2, 5), min=0, max=10)},
-                  lambda on, lr, window: f"{on} {lr} {window}", key="k")
+    other = Panel(
+        {
+            "on": toggle("on"),
+            "lr": log_slider("lr", 0.5, 1e-4, 1.0),
+            "window": widgets.IntRangeSlider(value=(2, 5), min=0, max=10),
+        },
+        lambda on, lr, window: f"{on} {lr} {window}",
+        key="k",
+    )
     other.load_state(panel.state())
     assert other.values == panel.values and other.readout.value == panel.readout.value
 
 
-json_values = st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9),
-                        st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=10))
+json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**9), 10**9),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=10),
+)
 
 
 @settings(max_examples=50, deadline=None)
-@given(key=st.text(min_size=1, max_size=12).filter(lambda k: ":" not in k),
-       values=st.dictionaries(st.text(max_size=8), json_values, max_size=5))
+@given(
+    key=st.text(min_size=1, max_size=12).filter(lambda k: ":" not in k),
+    values=st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+)
 def test_encode_decode_round_trip(key, values):
     state = encode_state(key, values)
     assert decode_state(state, key) == values
@@ -249,9 +270,15 @@ def test_load_state_rejects_non_strings():
 
 def test_invalid_value_in_state_changes_nothing():
     render = Recorder()
-    panel = Panel({"a_n": slider("n", 3, 1, 10), "rate": slider("rate", 0.5, 0.0, 1.0, 0.1),
-                   "z_mode": dropdown("mode", ["sgd", "adam"])},
-                  lambda a_n, rate, z_mode: render(a_n, rate, z_mode), key="fit")
+    panel = Panel(
+        {
+            "a_n": slider("n", 3, 1, 10),
+            "rate": slider("rate", 0.5, 0.0, 1.0, 0.1),
+            "z_mode": dropdown("mode", ["sgd", "adam"]),
+        },
+        lambda a_n, rate, z_mode: render(a_n, rate, z_mode),
+        key="fit",
+    )
     with pytest.raises(ValueError, match="z_mode"):
         panel.load_state(encode_state("fit", {"a_n": 9, "z_mode": "rmsprop"}))
     assert panel.values == {"a_n": 3, "rate": 0.5, "z_mode": "sgd"}

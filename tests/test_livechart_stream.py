@@ -41,7 +41,14 @@ class FrontEnd:
 
     def __init__(self, widget: LiveChart, token: str) -> None:
         self.widget, self.token = widget, token
-        self.epoch, self.rows, self.total, self.cap, self.syncing, self.stale = None, [], 0, None, False, False
+        self.epoch, self.rows, self.total, self.cap, self.syncing, self.stale = (
+            None,
+            [],
+            0,
+            None,
+            False,
+            False,
+        )
         self.last_id, self.full_requests = -1, 0
         self.request_sync(full=False)
 
@@ -59,7 +66,11 @@ class FrontEnd:
         if msg["kind"] == "state":
             self.syncing = False
             if not self.stale and msg["total"] == 0 and not self.rows:
-                self.epoch, self.total, self.last_id = msg["epoch"], 0, msg["last"]  # nothing drawn on either side
+                self.epoch, self.total, self.last_id = (
+                    msg["epoch"],
+                    0,
+                    msg["last"],
+                )  # nothing drawn on either side
             elif self.stale or msg["epoch"] != self.epoch or msg["total"] != self.total:
                 self.request_sync(full=True)
             return
@@ -79,7 +90,7 @@ class FrontEnd:
                     self.request_sync(full=True)
                 self.rows = self.rows + rows
         self.total, self.cap = msg["total"], msg["cap"]
-        self.rows = self.rows[-self.cap:]
+        self.rows = self.rows[-self.cap :]
         self.last_id = msg["first"] + len(msg["rows"]) - 1  # ids go on after an empty replace too
 
 
@@ -184,8 +195,13 @@ def test_cap_hides_old_rows_in_the_view_but_the_kernel_keeps_them():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    ops=st.lists(st.tuples(st.sampled_from(["push", "push_many", "set_rows", "chart", "flush", "new_view"]),
-                           st.integers(0, 7)), max_size=25),
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["push", "push_many", "set_rows", "chart", "flush", "new_view"]),
+            st.integers(0, 7),
+        ),
+        max_size=25,
+    ),
     max_rows=st.integers(1, 8),
     interval=st.sampled_from([0.0, 60.0]),
     loss=st.sampled_from([0.0, 0.3]),

@@ -15,10 +15,14 @@ from toolkit.charts import metric_lines, series_lines
 # "sRGB1+CVD", "cvd_type": "deuteranomaly"/"protanomaly"/"tritanomaly", "severity": 100}, "sRGB1"),
 # clipped to [0, 1]; computed once on 2026-11-30 (the package is not a dependency).
 COLORSPACIOUS = {
-    ("#d62728", "protan"): (0.3802, 0.3407, 0.1462), ("#d62728", "deutan"): (0.5465, 0.4879, 0.1204),
-    ("#d62728", "tritan"): (0.9255, 0.0, 0.1667), ("#2ca02c", "protan"): (0.6411, 0.5674, 0.0965),
-    ("#2ca02c", "deutan"): (0.5892, 0.5318, 0.2186), ("#E69F00", "deutan"): (0.7912, 0.7048, 0.066),
-    ("#0072B2", "protan"): (0.3244, 0.4571, 0.7085), ("#56B4E9", "tritan"): (0.0, 0.7597, 0.7758),
+    ("#d62728", "protan"): (0.3802, 0.3407, 0.1462),
+    ("#d62728", "deutan"): (0.5465, 0.4879, 0.1204),
+    ("#d62728", "tritan"): (0.9255, 0.0, 0.1667),
+    ("#2ca02c", "protan"): (0.6411, 0.5674, 0.0965),
+    ("#2ca02c", "deutan"): (0.5892, 0.5318, 0.2186),
+    ("#E69F00", "deutan"): (0.7912, 0.7048, 0.066),
+    ("#0072B2", "protan"): (0.3244, 0.4571, 0.7085),
+    ("#56B4E9", "tritan"): (0.0, 0.7597, 0.7758),
 }
 
 

@@ -49,21 +49,66 @@ def _one_thread():
 
 
 def test_tracking_training_is_bit_identical(tmp_path):
-    argv = ["train", "tracking", "--seed", "3", "--epochs", "1", "--n-train", "8", "--n-test", "4",
-            "--batch-size", "4", "--hidden", "8", "--no-progress"]
+    argv = [
+        "train",
+        "tracking",
+        "--seed",
+        "3",
+        "--epochs",
+        "1",
+        "--n-train",
+        "8",
+        "--n-test",
+        "4",
+        "--batch-size",
+        "4",
+        "--hidden",
+        "8",
+        "--no-progress",
+    ]
     assert _train_twice(tmp_path, argv, ["model.pt"], "tracking-edge-classifier") == {"model.pt": []}
 
 
 @pytest.mark.parametrize("path", [[], ["--lightning"]], ids=["loop", "lightning"])
 def test_feedback_training_is_bit_identical(tmp_path, path):
-    argv = ["train", "feedback", "--seed", "3", "--epochs", "1", "--depth", "1", "--width", "16",
-            "--rules", "bp", "rbp", "srbp", *path]
+    argv = [
+        "train",
+        "feedback",
+        "--seed",
+        "3",
+        "--epochs",
+        "1",
+        "--depth",
+        "1",
+        "--width",
+        "16",
+        "--rules",
+        "bp",
+        "rbp",
+        "srbp",
+        *path,
+    ]
     files = ["bp.pt", "rbp.pt", "srbp.pt"]
     assert _train_twice(tmp_path, argv, files, "feedback-mlp") == {f: [] for f in files}
 
 
 @pytest.mark.slow  # ≈ 2 × 10 s: the calibration of the baselines' noise models needs 256 pairs at any size
 def test_diffusion_training_is_bit_identical(tmp_path):
-    argv = ["train", "diffusion", "--seed", "3", "--regression-steps", "2", "--diffusion-steps", "2",
-            "--n-train", "16", "--batch-size", "4", "--eval-cases", "1", "--no-progress"]
+    argv = [
+        "train",
+        "diffusion",
+        "--seed",
+        "3",
+        "--regression-steps",
+        "2",
+        "--diffusion-steps",
+        "2",
+        "--n-train",
+        "16",
+        "--batch-size",
+        "4",
+        "--eval-cases",
+        "1",
+        "--no-progress",
+    ]
     assert _train_twice(tmp_path, argv, ["downscaler.pt"], "diffusion-downscaler") == {"downscaler.pt": []}

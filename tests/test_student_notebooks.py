@@ -31,18 +31,24 @@ def test_student_copy_runs_without_error_or_stderr(path, monkeypatch):
     monkeypatch.delenv("GRADIENT_LAB_STRICT", raising=False)  # the kernel inherits this environment
     monkeypatch.setenv("PYTHONWARNINGS", os.environ.get("PYTHONWARNINGS", ""))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     stderr = [
         (index, out.get("text", "")[:300])
-        for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
         for out in cell.get("outputs", [])
         if out.get("output_type") == "stream" and out.get("name") == "stderr"
     ]
     assert not stderr, f"{path.name} wrote to stderr: {stderr}"
     answers = [c for c in nb.cells if c.cell_type == "code" and "answer = ..." in c.source]
     checks = [
-        out for c in nb.cells if c.cell_type == "code" and ".check(" in c.source
-        for out in c.get("outputs", []) if out.get("output_type") == "execute_result"
+        out
+        for c in nb.cells
+        if c.cell_type == "code" and ".check(" in c.source
+        for out in c.get("outputs", [])
+        if out.get("output_type") == "execute_result"
     ]
     if answers:  # an unanswered exercise tells the student so
         texts = " ".join(str(o.get("data", {}).get("text/plain", "")) for o in checks)
