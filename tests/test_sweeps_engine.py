@@ -100,8 +100,10 @@ def test_experiment_validation_names_the_parameter():
     assert engine._check_metrics({"acc": 1}) == {"acc": 1.0}
     pinned = ok.with_options(fixed={"rule": "rbp"})
     assert "rule" not in pinned.grid and "rule" not in pinned.space and pinned.defaults["rule"] == "rbp"
-    with pytest.raises(ValueError, match="experiment must be one of"):
+    with pytest.raises(ValueError, match="name must be one of"):
         sweeps.get_experiment("no-such-experiment")
+    with pytest.raises(ValueError, match="experiment must be one of"):
+        sweeps.prepare_study("no-such-experiment", storage=":memory:")
 
 
 # -- running, failures, resume -------------------------------------------------------------------

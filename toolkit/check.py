@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .validation import check_bool, check_choice, check_float
+
 __all__ = ["compare", "CheckResult", "Exercise", "strict_mode"]
 
 
@@ -42,6 +44,15 @@ class CheckResult:
     status: str  # "exact" | "close" | "not yet"
     message: str
     max_diff: float | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("status", self.status, ("exact", "close", "not yet"))
+        if not isinstance(self.message, str):
+            raise TypeError(f"message must be a string, got {type(self.message).__name__}")
+        if self.max_diff is not None:  # inf is a valid difference (NaN where a number was expected)
+            if isinstance(self.max_diff, bool) or not isinstance(self.max_diff, numbers.Real) \
+                    or not self.max_diff >= 0:
+                raise TypeError(f"max_diff must be None or a number >= 0, got {self.max_diff!r}")
 
     def __bool__(self) -> bool:
         return self.status in ("exact", "close")
@@ -87,6 +98,15 @@ def _hidden(answer: Any, expected: Any) -> str:
     return f"not yet: {_describe(answer)} is not the answer"
 
 
+def _check_comparable(name: str, value: Any) -> None:
+    """Refuse a reference whose ``==`` is identity (a plain object): no answer could ever match it."""
+    if value is None or value is Ellipsis or hasattr(value, "detach") or isinstance(value, np.ndarray):
+        return
+    if type(value).__eq__ is object.__eq__:
+        raise TypeError(f"{name} must be a value that compares by content (number, array, tensor, string, "
+                        f"bool, None, list, tuple, dict, ...), got {type(value).__name__}")
+
+
 def compare(
     answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8, reveal: bool = True
 ) -> CheckResult:
@@ -94,7 +114,11 @@ def compare(
 
     With ``reveal=False`` no message contains the expected value (shapes, lengths and the size of
     an array's largest difference are still said: they guide without giving the answer).
+    Any ``answer`` and ``expected`` give a verdict (never an exception); the tolerances are checked.
     """
+    rtol = check_float("rtol", rtol, low=0.0)
+    atol = check_float("atol", atol, low=0.0)
+    reveal = check_bool("reveal", reveal)
     if answer is Ellipsis:
         return CheckResult("not yet", "not answered yet: replace `...` with your answer")
     if isinstance(expected, (str, bool)) or expected is None:
@@ -199,6 +223,28 @@ class Exercise:
     _last_expected: Any = field(default=None, repr=False)
     _last_args: tuple = field(default=((), {}), repr=False)
 
+    def __post_init__(self) -> None:
+        # the constructor's arguments are the instructor's: refuse mistakes here, never in check()
+        for name in ("key", "question"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+        if not callable(self.reference):
+            _check_comparable("reference", self.reference)
+        _strings("hints", self.hints)
+        self.rtol = check_float("rtol", self.rtol, low=0.0)
+        self.atol = check_float("atol", self.atol, low=0.0)
+        if self.inputs is not None:
+            if not _is_list(self.inputs) or not all(isinstance(case, tuple) for case in self.inputs):
+                raise TypeError(f"inputs must be None or a list of argument tuples, got {self.inputs!r}")
+        if not _is_list(self.misconceptions) or not all(
+                isinstance(m, tuple) and len(m) == 2 and callable(m[0]) and isinstance(m[1], str)
+                for m in self.misconceptions):
+            raise TypeError("misconceptions must be a list of (predicate, message) pairs")
+        if self.choices is not None:
+            if not _strings("choices", self.choices):
+                raise ValueError("choices must be None or a non-empty list of strings")
+
     @property
     def revealed(self) -> bool:
         """True once :meth:`hint` has shown the answer; checks then say what was expected."""
@@ -289,6 +335,17 @@ class Exercise:
         if self.choices is not None:
             text += " Choices: " + ", ".join(f"`{c!r}`" for c in self.choices) + "."
         return text
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _strings(name: str, value: Any) -> Sequence[str]:
+    """``value`` if it is a list or tuple of strings (not a single string)."""
+    if not _is_list(value) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be a list of strings, got {value!r}")
+    return value
 
 
 def _takes_data(predicate: Callable) -> bool:

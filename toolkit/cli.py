@@ -1,8 +1,10 @@
 """Command line: ``python -m toolkit ACTION TOPIC [options]`` (also installed as ``gradient-lab``).
 
-Topics register their headless runs in ``toolkit/<topic>/cli.py`` as
-``ACTIONS = {"train": (help, add_arguments, run), "evaluate": (...)}``; ``run(args)`` prints
-metrics and returns an exit code. Topic modules are imported only when used, so ``--help`` is fast.
+Topics are discovered (:func:`toolkit.topics.discover_topics`): each declares in its ``topic.py`` the
+module whose ``ACTIONS = {"train": (help, add_arguments, run), "evaluate": (...)}`` are its headless
+runs; ``run(args)`` prints metrics and returns an exit code. A topic with a ready-made study also gets
+the ``sweep`` action. Topic modules are imported only when used, so ``--help`` is fast.
+``python -m toolkit sweep --list`` lists every sweep experiment.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .topics import discover_topics
+
 __all__ = ["main", "TOPICS", "ACTIONS"]
 
-TOPICS = {
-    "tracking": "gradients through a combinatorial solver (particle tracking)",
-    "feedback": "gradients through a random feedback channel (random backprop)",
-    "diffusion": "gradients of log-density: score-based diffusion for weather",
-}
+#: topic name -> description, from the topics' own declarations (toolkit/<topic>/topic.py)
+TOPICS = {name: topic.description for name, topic in discover_topics().items()}
 ACTIONS = {
     "train": "train a model and save it (checkpoint, metrics.json, charts)",
     "evaluate": "evaluate a model on a fixed test set and print the metrics",
@@ -27,8 +28,9 @@ ACTIONS = {
 
 
 def _topic_actions(topic: str) -> dict:
-    module = importlib.import_module(f"toolkit.{topic}.cli")
-    return module.ACTIONS
+    declared = discover_topics().get(topic)
+    module = declared.cli if declared is not None and declared.cli else f"toolkit.{topic}.cli"
+    return importlib.import_module(module).ACTIONS
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -56,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
         return 0
+    if argv[0] == "sweep" and argv[1:2] == ["--list"]:  # every experiment, whatever its topic
+        from .sweeps.cli import main as sweeps_main
+
+        return sweeps_main(argv[1:])
     head = [a for a in argv[:2]]
     ns = top.parse_args(head)
     actions = dict(_topic_actions(ns.topic))

@@ -13,7 +13,7 @@ slider move recomputes only its own topic).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import altair as alt
@@ -22,7 +22,7 @@ import pandas as pd
 
 from .check import Exercise
 from .panels import Panel, log_slider, slider
-from .validation import check_int
+from .validation import check_array, check_bool, check_float, check_instance, check_int
 
 __all__ = ["Surrogate", "alignment_chart", "alignment_panel", "ex_best_lambda", "ex_exact_direction", "ex_first_mu"]
 
@@ -41,10 +41,17 @@ class Surrogate:
     log: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("name", "factor", "extra", "extra_title"):
+            _check_text(name, getattr(self, name))
         if not callable(self.curve):
             raise TypeError(f"curve must be callable, got {type(self.curve).__name__}")
-        if len(self.grid) < 2:
+        if isinstance(self.grid, (str, bytes)) or not isinstance(self.grid, Sequence):
+            raise TypeError(f"grid must be a list of factors, got {type(self.grid).__name__}")
+        grid = check_array("grid", self.grid, ndim=1, min_size=0)
+        if len(grid) < 2:
             raise ValueError(f"grid must list at least 2 factors, got {list(self.grid)}")
+        check_float("default", self.default)
+        check_bool("log", self.log)
         low, high = min(self.grid), max(self.grid)
         if not low <= self.default <= high:
             raise ValueError(f"default must lie in the grid's range [{low}, {high}], got {self.default}")
@@ -52,9 +59,20 @@ class Surrogate:
             raise ValueError(f"a log grid must be positive, got minimum {low}")
 
 
+def _check_text(name: str, value: object, empty: bool = False) -> None:
+    if not isinstance(value, str) or not (value or empty):
+        raise TypeError(f"{name} must be a {'' if empty else 'non-empty '}string, got {value!r}")
+
+
 def alignment_chart(frame: pd.DataFrame, *, title: str, factor: str, extra: str, extra_title: str,
                     log: bool = False, marker: float | None = None) -> alt.VConcatChart:
     """Cosine to the exact gradient (top, fixed axis [−0.1, 1.05]) and ``extra`` (bottom) vs the factor."""
+    check_instance("frame", frame, pd.DataFrame, "a pandas DataFrame")
+    for name, value in (("title", title), ("factor", factor), ("extra", extra), ("extra_title", extra_title)):
+        _check_text(name, value, empty=name == "title")
+    check_bool("log", log)
+    if marker is not None:
+        marker = check_float("marker", marker)
     for column in ("factor", "cosine", extra):
         if column not in frame:
             raise ValueError(f"frame must have a {column!r} column, got {list(frame.columns)}")
@@ -74,6 +92,8 @@ def alignment_chart(frame: pd.DataFrame, *, title: str, factor: str, extra: str,
 
 def alignment_panel(surrogates: Sequence[Surrogate], *, seed: int = 0) -> Panel:
     """One slider per surrogate's factor and a shared seed; a chart per surrogate, the same axes."""
+    if isinstance(surrogates, (str, bytes)) or not isinstance(surrogates, Iterable):
+        raise TypeError(f"surrogates must be a non-empty list of Surrogate, got {type(surrogates).__name__}")
     surrogates = list(surrogates)
     if not surrogates or not all(isinstance(s, Surrogate) for s in surrogates):
         raise TypeError("surrogates must be a non-empty list of Surrogate")

@@ -18,8 +18,15 @@ Command line: ``python -m toolkit sweep TOPIC [--grid seed=0:5] [--workers 2] [-
 
 from .engine import SweepOptions, prepare_study, run_worker
 from .parallel import run_study
-from .registry import (TOPIC_EXPERIMENTS, Experiment, experiment_names, get_experiment, grid_points,
-                       param_key, register)
+from .registry import (
+    TOPIC_EXPERIMENTS,
+    Experiment,
+    experiment_names,
+    get_experiment,
+    grid_points,
+    param_key,
+    register,
+)
 from .results import load_results, load_shipped, read_results, results_chart, save_results, summarize
 from .storage import DEFAULT_STORAGE, open_storage, storage_url
 
@@ -40,13 +47,24 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _pandas():
+    import pandas
+
+    return pandas
+
+
 def show_results(df, x=None, y=None, color=None, **kwargs):
     """Display a results chart in a notebook through the offline widget (``toolkit.charts.show``).
 
     Without x/y the experiment's preferred chart (or the first grid axis vs. the study metric).
     """
     from ..charts import show
+    from ..validation import check_instance
 
+    check_instance("df", df, _pandas().DataFrame, "a results DataFrame (load_results, read_results)")
+    for label, value in (("x", x), ("y", y), ("color", color)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{label} must be None or a column name, got {value!r}")
     if x is None or y is None:
         name = df.attrs.get("experiment")
         plot = dict(get_experiment(name).plot) if name else {}
@@ -59,6 +77,10 @@ def show_results(df, x=None, y=None, color=None, **kwargs):
 
 def serve_dashboard(storage, study=None, *, port=0, background=True):
     """Optuna's dashboard on 127.0.0.1 (see :mod:`toolkit.sweeps.dashboard`); returns a handle with .url."""
+    from ..validation import check_bool
     from .dashboard import serve_dashboard as _serve
 
+    if study is not None and not isinstance(study, str):
+        raise TypeError(f"study must be None or a study name, got {type(study).__name__}")
+    check_bool("background", background)
     return _serve(storage, study, port=port, background=background)

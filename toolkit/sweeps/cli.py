@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .registry import TOPIC_EXPERIMENTS, experiment_names, get_experiment, parse_value
+from ..topics import discover_topics
+from .registry import TOPIC_EXPERIMENTS, experiment_names, get_experiment, lookup, parse_value
 
 __all__ = ["ACTIONS", "action", "add_arguments", "run", "main"]
 
@@ -78,7 +79,7 @@ def _parse_grid(text: str, dist: Any) -> list[Any]:
 
 def _experiment(args: argparse.Namespace):
     name = args.experiment_name or getattr(args, "experiment", None) or args.sweep_topic
-    exp = get_experiment(name)
+    exp = lookup(name)
     if args.sweep_topic and exp.topic not in (args.sweep_topic, "") and args.experiment_name:
         raise ValueError(f"experiment {exp.name!r} belongs to topic {exp.topic!r}, not {args.sweep_topic!r}")
     grid = {k: _parse_grid(v, exp.space.get(k)) for k, v in _parse_assignments(args.grid, "--grid").items()}
@@ -221,7 +222,7 @@ def action(topic: str
 
 
 #: ``ACTIONS[topic] = (help, add_arguments, run)`` for every topic with a ready-made study
-ACTIONS = {topic: action(topic) for topic in ("tracking", "feedback", "diffusion")}
+ACTIONS = {name: action(name) for name, topic in discover_topics().items() if topic.study}
 
 
 def main(argv: list[str] | None = None) -> int:

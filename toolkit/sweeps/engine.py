@@ -30,9 +30,9 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from ..validation import check_choice, check_int
+from ..validation import check_bool, check_choice, check_instance, check_int
 from .recovery import claims, fail_dead, me, redone_numbers
-from .registry import Experiment, get_experiment, grid_points, param_key, suggest
+from .registry import Experiment, grid_points, lookup, param_key, suggest
 from .storage import DEFAULT_STORAGE, open_storage, retry
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial is ours
@@ -71,6 +71,8 @@ class SweepOptions:
         self.workers = check_int("workers", self.workers, low=1, high=256)
         self.heartbeat = check_int("heartbeat", self.heartbeat, low=1, high=3600)
         self.seed = check_int("seed", self.seed, low=0)
+        self.prune = check_bool("prune", self.prune)
+        self.verbose = check_bool("verbose", self.verbose)
         if self.threads is not None:
             self.threads = check_int("threads", self.threads, low=1, high=1024)
         if self.timeout is not None and (isinstance(self.timeout, bool) or not (isinstance(self.timeout, (int, float))
@@ -101,11 +103,24 @@ def _pruner(options: SweepOptions) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
+def _arguments(experiment: Any, study: Any, options: Any) -> tuple[Experiment, SweepOptions]:
+    """The checked arguments shared by prepare_study and run_worker."""
+    experiment = lookup(experiment, "experiment")
+    check_study_name(study)
+    options = SweepOptions() if options is None else check_instance("options", options, SweepOptions)
+    return experiment, options
+
+
+def check_study_name(study: Any) -> None:
+    if study is not None and (not isinstance(study, str) or not study):
+        raise TypeError(f"study must be None or a non-empty study name, got {study!r}")
+
+
 def prepare_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, study: str | None = None,
                   options: SweepOptions | None = None) -> optuna.Study:
     """Create or load the study, check it was made for the same set-up, fail and re-queue dead
     workers' trials, and queue the grid points no trial accounts for (a grown or changed grid)."""
-    experiment, options = get_experiment(experiment), options or SweepOptions()
+    experiment, options = _arguments(experiment, study, options)
     store = open_storage(storage, heartbeat=options.heartbeat)
     name, config = study or experiment.name, _study_config(experiment, options)
     st = optuna.create_study(storage=store, study_name=name, direction=experiment.direction,
@@ -232,7 +247,8 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
     While the queue is empty but other workers still run trials, wait: if one of them dies its
     trial is re-queued (at once for a local process, else after the grace period) and run here.
     """
-    experiment, options = get_experiment(experiment), options or SweepOptions()
+    experiment, options = _arguments(experiment, study, options)
+    worker = check_int("worker", worker, low=0)
     store = open_storage(storage, heartbeat=options.heartbeat)
     name = study or experiment.name
     optuna.load_study(study_name=name, storage=store).set_user_attr(f"gl_pid:{me()}", time.time())

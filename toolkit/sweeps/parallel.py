@@ -20,9 +20,9 @@ from typing import Any
 
 import optuna
 
-from .engine import SweepOptions, prepare_study, run_worker, study_counts
+from .engine import SweepOptions, check_study_name, prepare_study, run_worker, study_counts
 from .recovery import fail_dead
-from .registry import Experiment, get_experiment
+from .registry import Experiment, lookup
 from .storage import DEFAULT_STORAGE, redact, storage_url
 
 __all__ = ["run_study"]
@@ -42,7 +42,12 @@ def run_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, s
     """
     from .results import load_results
 
-    experiment = get_experiment(experiment)
+    experiment = lookup(experiment, "experiment")
+    check_study_name(study)
+    for label, value in (("grid", grid), ("fixed", fixed)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{label} must be None or a dict of parameter name -> value(s), "
+                            f"got {type(value).__name__}")
     if grid or fixed:
         experiment = experiment.with_options(grid=grid, fixed=fixed)
     options = SweepOptions(search=search, n_trials=n_trials, workers=workers, prune=prune,

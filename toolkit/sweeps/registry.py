@@ -9,6 +9,7 @@ Built-in experiments register lazily (a factory per name) so ``--help`` never im
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import math
@@ -23,6 +24,9 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+
+from ..topics import discover_topics
+from ..validation import check_bool, check_choice, check_instance
 
 __all__ = [
     "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS",
@@ -65,8 +69,15 @@ class Experiment:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if not callable(self.objective):
             raise TypeError(f"objective must be callable, got {type(self.objective).__name__}")
-        if self.direction not in ("minimize", "maximize"):
-            raise ValueError(f"direction must be one of 'minimize', 'maximize'; got {self.direction!r}")
+        for name in ("space", "grid", "defaults", "plot"):
+            check_instance(name, getattr(self, name), Mapping, "a dict")
+        if not isinstance(self.metric, str) or not self.metric:
+            raise TypeError(f"metric must be a non-empty string (a metric name), got {self.metric!r}")
+        check_choice("direction", self.direction, ("minimize", "maximize"))
+        for name in ("topic", "description"):
+            check_instance(name, getattr(self, name), str, "a string")
+        if self.summarize is not None and not callable(self.summarize):
+            raise TypeError(f"summarize must be None or callable, got {type(self.summarize).__name__}")
         for name, dist in self.space.items():
             if not isinstance(dist, BaseDistribution):
                 raise TypeError(f"space[{name!r}] must be an optuna distribution, got {type(dist).__name__}")
@@ -84,6 +95,10 @@ class Experiment:
 
         A searchable parameter given in ``fixed`` leaves the grid and the space (it is pinned).
         """
+        if grid is not None:
+            grid_points(grid)  # checks: a dict of name -> list of values
+        if fixed is not None:
+            _check_names("fixed", fixed)
         fixed = dict(fixed or {})
         unknown = set(fixed) - set(self.defaults) - set(self.space)
         if unknown:
@@ -152,13 +167,30 @@ def check_grid(space: Mapping[str, BaseDistribution], grid: Mapping[str, Sequenc
 
 def param_key(params: Mapping[str, Any]) -> str:
     """A canonical text key for one parameter set (sorted JSON), used to find it in a study."""
-    return json.dumps({k: params[k] for k in sorted(params)}, separators=(",", ":"))
+    _check_names("params", params)
+    try:
+        return json.dumps({k: params[k] for k in sorted(params)}, separators=(",", ":"))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"params must map names to plain values (numbers, strings, bools, None): "
+                        f"{err}") from None
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """All grid points in a fixed, documented order: the Cartesian product, first axis slowest."""
+    _check_names("grid", grid)
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(f"grid[{name!r}] must be a list of values, got {type(values).__name__}")
     names = list(grid)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def _check_names(label: str, value: Any) -> None:
+    """A dict whose keys are parameter names (strings)."""
+    check_instance(label, value, Mapping, "a dict of parameter name -> value(s)")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{label} must have parameter names (strings) as keys, got {bad[0]!r}")
 
 
 def suggest(trial: Any, name: str, dist: BaseDistribution) -> Any:
@@ -197,19 +229,25 @@ def parse_value(text: str, dist: BaseDistribution | None = None) -> Any:
 # --------------------------------------------------------------------------------------------
 _REGISTRY: dict[str, Experiment | Callable[[], Experiment]] = {}
 
-#: the ready-made study of each topic (``python -m toolkit sweep TOPIC`` runs this one)
-TOPIC_EXPERIMENTS = {
-    "tracking": "tracking-lambda",
-    "feedback": "feedback-rules",
-    "diffusion": "diffusion-nfe",
-    "intro": "intro-wave",
-    "toy": "toy",
-}
+#: the engine's own experiments (demos and tests of the engine), as "module:function" factories
+_ENGINE_EXPERIMENTS = {"toy": "toolkit.sweeps.experiments.toy:experiment",
+                       "intro-wave": "toolkit.sweeps.experiments.wave:experiment"}
+
+#: the ready-made study of each topic (``python -m toolkit sweep TOPIC`` runs this one): from the
+#: topics' own declarations (toolkit/<topic>/topic.py), plus the engine's demos
+TOPIC_EXPERIMENTS = {**{name: t.study for name, t in discover_topics().items() if t.study},
+                     "intro": "intro-wave", "toy": "toy"}
 
 
 def register(experiment: Experiment | Callable[[], Experiment], name: str | None = None,
              *, replace: bool = False) -> None:
     """Add an experiment (or a zero-argument factory building it on first use) to the registry."""
+    if not isinstance(experiment, Experiment) and not callable(experiment):
+        raise TypeError(f"experiment must be an Experiment or a factory building one, "
+                        f"got {type(experiment).__name__}")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"name must be None or a non-empty string, got {name!r}")
+    check_bool("replace", replace)
     if name is None:
         if not isinstance(experiment, Experiment):
             raise TypeError("name is required when registering a factory")
@@ -219,8 +257,22 @@ def register(experiment: Experiment | Callable[[], Experiment], name: str | None
     _REGISTRY[name] = experiment
 
 
+def _factory(path: str) -> Callable[[], Experiment]:
+    """A factory importing ``module`` only when the experiment is first used (``--help`` stays fast)."""
+    module, function = path.split(":")
+
+    def build() -> Experiment:
+        return getattr(importlib.import_module(module), function)()
+
+    return build
+
+
 def _ensure_builtins() -> None:
-    from . import experiments  # noqa: F401  (registers the built-in factories)
+    """Register the engine's experiments and every discovered topic's (each once, lazily)."""
+    declared = {name: path for t in discover_topics().values() for name, path in t.experiments.items()}
+    for name, path in {**_ENGINE_EXPERIMENTS, **declared}.items():
+        if name not in _REGISTRY:
+            _REGISTRY[name] = _factory(path)
 
 
 def experiment_names() -> list[str]:
@@ -231,12 +283,19 @@ def experiment_names() -> list[str]:
 
 def get_experiment(name: str | Experiment) -> Experiment:
     """Look up an experiment by name (or topic name); Experiments pass through."""
-    if isinstance(name, Experiment):
-        return name
+    return lookup(name, "name")
+
+
+def lookup(value: str | Experiment, label: str = "experiment") -> Experiment:
+    """:func:`get_experiment`, with errors naming the caller's parameter ``label``."""
+    if isinstance(value, Experiment):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{label} must be an experiment name or an Experiment, got {type(value).__name__}")
     _ensure_builtins()
-    name = TOPIC_EXPERIMENTS.get(name, name)
+    name = TOPIC_EXPERIMENTS.get(value, value)
     if name not in _REGISTRY:
-        raise ValueError(f"experiment must be one of {sorted(_REGISTRY)}; got {name!r}")
+        raise ValueError(f"{label} must be one of {sorted(_REGISTRY)}; got {value!r}")
     entry = _REGISTRY[name]
     if not isinstance(entry, Experiment):
         entry = entry()

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..validation import check_instance
+
 __all__ = ["load_results", "summarize", "results_chart", "save_results", "read_results", "DATASET_DIR",
            "load_shipped", "metric_columns", "param_columns"]
 
@@ -167,7 +169,10 @@ def save_results(df: pd.DataFrame, path: str | os.PathLike, *, meta: dict | None
     """Write a results table as CSV (atomically) with its ``attrs`` + ``meta`` in ``<name>.json``."""
     from ..io import atomic_write  # imports torch: only when writing
 
-    path = Path(path)
+    check_instance("df", df, pd.DataFrame, "a pandas DataFrame")
+    path = Path(_check_path(path))
+    if meta is not None:
+        check_instance("meta", meta, dict, "None or a dict")
     if path.suffix != ".csv":
         raise ValueError(f"path must end with .csv, got {path.name!r}")
     with atomic_write(path) as fh:
@@ -179,9 +184,15 @@ def save_results(df: pd.DataFrame, path: str | os.PathLike, *, meta: dict | None
     return path
 
 
+def _check_path(path: Any) -> str | os.PathLike:
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}")
+    return path
+
+
 def read_results(path: str | os.PathLike) -> pd.DataFrame:
     """Read a table written by :func:`save_results` (``attrs`` restored from the JSON beside it)."""
-    path = Path(path)
+    path = Path(_check_path(path))
     if not path.is_file():
         raise ValueError(f"path: no such results file {os.fspath(path)!r}")
     df = pd.read_csv(path, keep_default_na=False, na_values=[""], converters={"error": str, "worker": str})
@@ -194,6 +205,6 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
 def load_shipped(name: str) -> pd.DataFrame:
     """The shipped default results of a ready-made study (``datasets/sweeps/<name>.csv``)."""
     available = sorted(p.stem for p in DATASET_DIR.glob("*.csv"))
-    if name not in available:
+    if not isinstance(name, str) or name not in available:
         raise ValueError(f"name must be one of {available}; got {name!r}")
     return read_results(DATASET_DIR / f"{name}.csv")

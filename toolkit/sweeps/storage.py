@@ -19,6 +19,8 @@ from typing import Any
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 
+from ..validation import check_int
+
 # heartbeats and the retry callback are "experimental" in Optuna (since v2.8/v2.9)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -39,6 +41,8 @@ def retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 # -- storage -----------------------------------------------------------------------------------
 def storage_url(storage: str | os.PathLike) -> str:
     """A database URL: URLs pass through; a plain path means a SQLite file (folders created)."""
+    if not isinstance(storage, (str, os.PathLike)):
+        raise TypeError(f"storage must be a database URL or a file path, got {type(storage).__name__}")
     text = os.fspath(storage)
     if not isinstance(text, str) or not text:
         raise ValueError(f"storage must be a database URL or a file path, got {storage!r}")
@@ -89,6 +93,7 @@ def open_storage(storage: Any, *, heartbeat: int = 10) -> optuna.storages.RDBSto
     tables are created under a file lock (``<file>.lock``) so processes starting together on a
     new file do not race.
     """
+    heartbeat = check_int("heartbeat", heartbeat, low=1, high=3600)
     if isinstance(storage, optuna.storages.RDBStorage):
         return storage
     url = storage_url(storage)

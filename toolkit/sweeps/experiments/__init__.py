@@ -1,5 +1,8 @@
 """Built-in experiments, registered lazily: a module is imported only when its experiment is used.
 
+Nothing here registers anything: the engine's demos are listed in ``registry._ENGINE_EXPERIMENTS`` and each
+topic names its experiments in its own ``topic.py`` (``Topic.experiments``).
+
 =================  ==========================================================================
 toy                an analytic objective ``(x − 0.5)² + noise`` with optional failures and delay
                    (tests and demos of the engine: resume, failures, parallel workers)
@@ -10,28 +13,3 @@ diffusion-nfe      diffusion: sampler × NFE → CRPS, spread–skill, power rat
 =================  ==========================================================================
 """
 
-from __future__ import annotations
-
-import importlib
-
-from ..registry import _REGISTRY, register
-
-_BUILTINS = {
-    "toy": "toy",
-    "intro-wave": "wave",
-    "tracking-lambda": "tracking",
-    "feedback-rules": "feedback",
-    "diffusion-nfe": "diffusion",
-}
-
-
-def _factory(module: str):
-    def build():
-        return importlib.import_module(f"{__name__}.{module}").experiment()
-
-    return build
-
-
-for _name, _module in _BUILTINS.items():
-    if _name not in _REGISTRY:
-        register(_factory(_module), _name)

@@ -32,8 +32,16 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     import torch
     from torch_geometric.data import Batch
 
-    from toolkit.tracking import (TrainConfig, barrier_height, evaluate, fit, lambda_scale, linear_path, m_minmax,
-                                  one_thread)
+    from toolkit.tracking import (
+        TrainConfig,
+        barrier_height,
+        evaluate,
+        fit,
+        lambda_scale,
+        linear_path,
+        m_minmax,
+        one_thread,
+    )
 
     det, train, test = _data(int(params["n_train"]), int(params["n_test"]), int(params["data_seed"]))
     lam, s = float(params["lam"]), int(params["seed"])
