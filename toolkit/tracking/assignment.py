@@ -34,9 +34,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import lap  # the lapx package: batched LAPJV (see _links_dense)
 import numpy as np
 import torch
+from scipy import sparse
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csgraph
 
 from ..validation import check_choice, check_float, check_int
 
@@ -48,7 +51,8 @@ __all__ = [
 DEFAULT_NO_MATCH = 0.5  # with costs 1 − p in [0, 1]: link a pair only if p > 0.5 is worth it
 
 
-def _as_numpy_cost(cost: np.ndarray | torch.Tensor, name: str = "cost") -> np.ndarray:
+def _check_cost_array(cost: np.ndarray | torch.Tensor, name: str = "cost") -> np.ndarray:
+    """The cost as a numpy array of shape (n, m) or (B, n, m), dtype kept (checked for NaN / −inf)."""
     if isinstance(cost, torch.Tensor):
         arr = cost.detach().cpu().numpy()
     elif isinstance(cost, np.ndarray):
@@ -57,14 +61,19 @@ def _as_numpy_cost(cost: np.ndarray | torch.Tensor, name: str = "cost") -> np.nd
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(cost).__name__}")
     if arr.ndim not in (2, 3):
         raise ValueError(f"{name} must have shape (n, m) or (B, n, m), got shape {tuple(arr.shape)}")
-    if arr.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} must not contain NaN (use inf for forbidden pairs)")
-    if np.isneginf(arr).any():
-        raise ValueError(f"{name} must not contain -inf (use inf for forbidden pairs)")
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.float16:
+        raise TypeError(f"{name} must hold real numbers (float32/float64 or integers), got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.size:
+        low = arr.min()  # one pass: NaN propagates through min, and −inf is the minimum
+        if np.isnan(low):
+            raise ValueError(f"{name} must not contain NaN (use inf for forbidden pairs)")
+        if low == -np.inf:
+            raise ValueError(f"{name} must not contain -inf (use inf for forbidden pairs)")
     return arr
+
+
+def _as_numpy_cost(cost: np.ndarray | torch.Tensor, name: str = "cost") -> np.ndarray:
+    return _check_cost_array(cost, name).astype(np.float64, copy=False)
 
 
 def _resolve_no_match(no_match: float | None, cost: np.ndarray) -> float:
@@ -79,7 +88,7 @@ def _resolve_no_match(no_match: float | None, cost: np.ndarray) -> float:
     if finite.size == 0:
         return 1.0
     k = min(cost.shape[-2:])
-    return float(k * (finite.max() - finite.min()) + abs(finite.max()) + 1.0)
+    return float(k * (float(finite.max()) - float(finite.min())) + abs(float(finite.max())) + 1.0)
 
 
 def _solve_loop(cost: np.ndarray, no_match: float) -> np.ndarray:
@@ -105,29 +114,124 @@ def _solve_loop(cost: np.ndarray, no_match: float) -> np.ndarray:
     return y
 
 
-def _solve_components(cost: np.ndarray, no_match: float) -> np.ndarray:
-    """Batched exact solution: isolated useful pairs are linked without a solver call.
+def _links_dense(cost: np.ndarray) -> np.ndarray:
+    """Flat indices of the links, for finite costs without τ: one batched LAPJV call (``lapx``).
 
-    An entry is *useful* when ``w = c − τ < 0``. A useful pair whose row and column have no other
-    useful entry is a connected component of its own: linking it is optimal (it lowers Σ w y and
-    competes with nothing). That is decided for the whole batch with array operations; only the
-    rows/columns left over (components with ≥ 2 pairs) go to scipy, one call per problem that has any.
-    In a trained pipeline most pairs are isolated, so most problems need no call at all.
+    A finite problem always has a full matching of its smaller side, so maximum cardinality needs no
+    no-match column and no shift: the solver's answer is used as it is.
     """
-    w = np.minimum(cost - no_match, 0.0)
-    useful = w < 0
-    rdeg, cdeg = useful.sum(2, keepdims=True), useful.sum(1, keepdims=True)  # useful pairs per row / column
-    alone = useful & (rdeg == 1) & (cdeg == 1)
-    y = alone.astype(np.float64)
-    for p in np.flatnonzero((useful & ~alone).any((1, 2))):
-        # only rows/columns with a useful pair (as the loop does): at high density the matrices are large and
-        # sparse, and a smaller dense problem is what makes the solver fast; isolated pairs are re-found by it
-        rows, cols = np.flatnonzero(useful[p].any(1)), np.flatnonzero(useful[p].any(0))
-        sub = w[p][np.ix_(rows, cols)]
-        r, c = linear_sum_assignment(sub)
-        ok = sub[r, c] < 0
-        y[p, rows[r[ok]], cols[c[ok]]] = 1.0
-    return y
+    B, n, m = cost.shape
+    rows, cols = lap.lapjvh_batch(cost, extend_cost=True, return_cost=False, n_threads=1)
+    k = min(n, m)
+    return np.repeat(np.arange(B) * (n * m), k) + np.concatenate(rows) * m + np.concatenate(cols)
+
+
+def _links_components(cost: np.ndarray, no_match: float | None) -> np.ndarray:
+    """Flat indices of the links, for sparse or thresholded problems, via connected components.
+
+    An entry is *useful* when linking it beats leaving both ends unmatched (``w = c − τ < 0``; without
+    τ, when it is finite). Components of the useful pairs are independent assignment problems. A pair
+    alone in its row and column is linked at once (most pairs of a trained pipeline); the components of
+    the other pairs are found by one C call, a *star* (one row or one column) links its cheapest pair,
+    and only the rest reach the solver (:func:`_solve_small`).
+    """
+    P, n, m = cost.shape
+    flat = np.flatnonzero(cost < (np.inf if no_match is None else no_match))
+    if flat.size == 0:
+        return flat
+    values = cost.reshape(-1)[flat].astype(np.float64)
+    if no_match is None:  # maximum cardinality: a no-match cost above any saving (see _resolve_no_match)
+        no_match = min(n, m) * (values.max() - values.min()) + abs(values.max()) + 1.0
+    w = values - no_match
+    r_node = flat // m  # = problem · n + row
+    c_node = (flat // (n * m)) * m + flat % m  # = problem · m + col
+    alone = (np.bincount(r_node)[r_node] == 1) & (np.bincount(c_node)[c_node] == 1)
+    rest = np.flatnonzero(~alone)
+    keep = [flat[alone]]
+    if rest.size:
+        r_node, c_node, w = r_node[rest], c_node[rest] + P * n, w[rest]
+        nodes, inv = np.unique(np.r_[r_node, c_node], return_inverse=True)
+        graph = sparse.csr_matrix((np.ones(rest.size, dtype=np.int8), (inv[:rest.size], inv[rest.size:])),
+                                  shape=(nodes.size, nodes.size))
+        label = csgraph.connected_components(graph, directed=False)[1][inv[:rest.size]]
+        order = np.lexsort((w, label))  # by component, cheapest first
+        label, r_node, c_node, w, rest = label[order], r_node[order], c_node[order], w[order], rest[order]
+        start = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
+        star = ((np.minimum.reduceat(r_node, start) == np.maximum.reduceat(r_node, start))
+                | (np.minimum.reduceat(c_node, start) == np.maximum.reduceat(c_node, start)))
+        keep.append(flat[rest[start[star]]])  # a star links its cheapest pair (w < 0 always helps)
+        other = np.repeat(~star, np.diff(np.r_[start, label.size]))
+        if other.any():
+            chosen = _solve_small(label[other], r_node[other], c_node[other], w[other])
+            keep.append(flat[rest[np.flatnonzero(other)[chosen]]])
+    return np.concatenate(keep)
+
+
+def _local_index(label: np.ndarray, node: np.ndarray) -> np.ndarray:
+    """Rank of each edge's node among the distinct nodes of its component (0, 1, ...)."""
+    order = np.lexsort((node, label))
+    lab, nod = label[order], node[order]
+    first = np.r_[True, lab[1:] != lab[:-1]]
+    rank = np.cumsum(first | np.r_[True, nod[1:] != nod[:-1]]) - 1
+    rank -= np.maximum.accumulate(np.where(first, rank, 0))  # restart at every component
+    out = np.empty_like(rank)
+    out[order] = rank
+    return out
+
+
+def _solve_small(label: np.ndarray, r_node: np.ndarray, c_node: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Indices of the edges to link, for components given edge-wise (``label``; all w < 0).
+
+    Each component becomes a k × k problem padded with zeros ("stay unmatched", no gain), and all
+    components of the same k are solved by one batched LAPJV call: a handful of calls per batch
+    instead of one per component or per problem.
+    """
+    _, comp = np.unique(label, return_inverse=True)
+    lr, lc = _local_index(comp, r_node), _local_index(comp, c_node)
+    size = np.zeros(comp.max() + 1, dtype=np.int64)
+    np.maximum.at(size, comp, np.maximum(lr, lc) + 1)
+    chosen = []
+    for k in np.unique(size):
+        comps = np.flatnonzero(size == k)
+        slot = np.full(size.size, -1)
+        slot[comps] = np.arange(comps.size)
+        e = np.flatnonzero(slot[comp] >= 0)
+        sub = np.zeros((comps.size, k, k))
+        sub[slot[comp[e]], lr[e], lc[e]] = w[e]
+        pos = np.full(sub.shape, -1)
+        pos[slot[comp[e]], lr[e], lc[e]] = e
+        _, cols = lap.lapjvh_batch(sub, return_cost=False, n_threads=1)
+        g, r = np.divmod(np.arange(comps.size * k), k)
+        c = np.concatenate(cols)
+        ok = sub[g, r, c] < 0
+        chosen.append(pos[g[ok], r[ok], c[ok]])
+    return np.concatenate(chosen)
+
+
+def _links_padded(cost: np.ndarray, no_match: float) -> np.ndarray:
+    """Flat indices of the links: one batched LAPJV call on ``w = min(c − τ, 0)`` (the loop's problem)."""
+    B, n, m = cost.shape
+    w = np.minimum(cost - no_match, 0.0)  # inf -> 0: "stay unmatched", never linked
+    rows, cols = lap.lapjvh_batch(w, extend_cost=True, return_cost=False, n_threads=1)
+    flat = np.repeat(np.arange(B) * (n * m), min(n, m)) + np.concatenate(rows) * m + np.concatenate(cols)
+    return flat[w.reshape(-1)[flat] < 0]
+
+
+def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray:
+    """Flat indices of the links of ``method="components"``, for a validated (B, n, m) array.
+
+    Chosen per mode by measurement (``benchmarks/bench_tracking.py``): with a threshold most useful pairs
+    are isolated, so the component split wins; without one every candidate is useful, the components are
+    many and small, and one batched call on the padded problems is faster.
+    """
+    if cost.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if no_match is not None:
+        return _links_components(cost, no_match)
+    cost = cost.astype(np.float64, copy=False)
+    if np.isfinite(cost.max()):
+        return _links_dense(cost)
+    return _links_padded(cost, _resolve_no_match(None, cost))
 
 
 SOLVER_METHODS = ("components", "loop")
@@ -139,17 +243,29 @@ def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = N
 
     ``no_match=None``: maximum-cardinality minimum-cost assignment (scipy's answer when feasible);
     a number τ: pairs are linked only where that beats leaving both ends unmatched (``c_ij < τ``).
-    ``method="components"`` (default) links isolated pairs of the whole batch at once and calls the
-    solver only on the problems left; ``"loop"`` is the reference (one dense scipy call per problem).
-    Both return an optimal assignment (ties may be broken differently). Returns the same type as
-    ``cost`` (a float tensor on the same device, or a float64 array).
+    ``method="components"`` (default) is the batched solver: dense finite problems without τ go to one
+    batched LAPJV call (``lapx``); otherwise the batch is split into connected components of the useful
+    pairs, isolated pairs and stars are linked by array operations and the rest are solved in batches
+    of equal size. ``"loop"`` is the reference (one dense scipy call per problem). Both return an
+    optimal assignment (ties may be broken differently). Returns the same type as ``cost`` (a float
+    tensor on the same device, or a float64 array).
     """
-    arr = _as_numpy_cost(cost)
-    no_match = _resolve_no_match(no_match, arr)
+    arr = _check_cost_array(cost)
+    if no_match is not None:
+        no_match = check_float("no_match", no_match)
     method = check_choice("method", method, SOLVER_METHODS)
-    solve = _solve_components if method == "components" else _solve_loop
-    y = solve(arr[None] if arr.ndim == 2 else arr, no_match)
-    y = y[0] if arr.ndim == 2 else y
+    batch = arr[None] if arr.ndim == 2 else arr
+    if method == "loop":
+        batch = batch.astype(np.float64, copy=False)
+        y = _solve_loop(batch, _resolve_no_match(no_match, batch)).reshape(arr.shape)
+    else:
+        links = _solve_links(batch, no_match)
+        if isinstance(cost, torch.Tensor):  # built in place: no float64 detour
+            y = torch.zeros(arr.shape, dtype=cost.dtype if cost.is_floating_point() else torch.float32)
+            y.view(-1)[torch.from_numpy(links)] = 1.0
+            return y.to(cost.device)
+        y = np.zeros(arr.shape)
+        y.reshape(-1)[links] = 1.0
     if isinstance(cost, torch.Tensor):
         return torch.as_tensor(y, dtype=cost.dtype if cost.is_floating_point() else torch.float32, device=cost.device)
     return y
