@@ -9,12 +9,12 @@ Shared pieces: ``validation``, ``io`` (atomic files, checkpoints), ``training`` 
 (self-checking exercises), ``cli`` (``python -m toolkit``).
 """
 
+import importlib.metadata
 import logging
-from importlib.metadata import version
 
 # One source: the version in pyproject.toml, read from the installed package's metadata (`make lab`
 # and `make test` install the package, editable, before anything imports it).
-__version__ = version("gradient-lab")
+__version__ = importlib.metadata.version("gradient-lab")
 
 # A library does not print its log records: an application (the CLI, a researcher's script) decides
 # where they go. Without this, Python's last-resort handler writes warnings to stderr, a red box
