@@ -29,12 +29,13 @@ def _grads(net, x, y, step=True):
 
 
 # -- quantisation ------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["stochastic", "stochastic-maxabs"])
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
-def test_stochastic_rounding_is_unbiased(bits):
-    t = torch.tensor([[1.0, -0.3, 0.05, 0.62, -1.0, 0.0, 0.999]], dtype=torch.float64)
+def test_stochastic_rounding_is_unbiased(bits, mode):
+    t = torch.tensor([[1.0, -0.3, 0.05, 0.62, -1.0, 0.0, 0.999]], dtype=torch.float64)  # range = [-α, α]
     g = torch.Generator().manual_seed(0)
     n = 10_000
-    draws = torch.stack([quantize(t, bits, "stochastic", generator=g) for _ in range(n)])
+    draws = torch.stack([quantize(t, bits, mode, generator=g) for _ in range(n)])
     step = 2.0 / (2**bits - 1)
     # q is one of the two levels around t, the upper with probability p: Var q = Δ² p (1 - p)
     p = ((t + 1) / step) - torch.floor((t + 1) / step)
@@ -47,6 +48,28 @@ def test_stochastic_rounding_is_unbiased(bits):
     torch.testing.assert_close(levels, levels.round(), rtol=0, atol=1e-9)
     assert float(levels.min()) >= 0 and float(levels.max()) <= 2**bits - 1
     assert float((draws - t).abs().max()) < step  # never further than one level
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3])
+def test_range_stochastic_rounding_uses_the_rows_own_range_and_is_less_noisy(bits):
+    """A softmax-like error [p - 1, small positives]: levels lo + jΔ on [min t, max t], E[q] = t with
+    per-entry variance Δ²p(1 - p), well below the symmetric (max-abs) quantiser's in total."""
+    t = torch.tensor([[-0.8, 0.5, 0.1, 0.02, 0.0, 0.18]], dtype=torch.float64)
+    n = 20_000
+    rows = t.expand(n, -1)
+    q = quantize(rows, bits, generator=torch.Generator().manual_seed(bits))
+    qm = quantize(rows, bits, "stochastic-maxabs", generator=torch.Generator().manual_seed(bits))
+    lo, hi = -0.8, 0.5
+    step = (hi - lo) / (2**bits - 1)
+    levels = (q - lo) / step
+    torch.testing.assert_close(levels, levels.round(), rtol=0, atol=1e-9)
+    p = (t - lo) / step - torch.floor((t - lo) / step)
+    var = step**2 * p * (1 - p)
+    assert bool(((q.mean(0) - t[0]).abs() <= 5 * (var[0] / n).sqrt() + 1e-12).all())
+    torch.testing.assert_close(q.var(0), var[0], atol=5 * float(var.max()) * math.sqrt(2 / n) + 1e-12, rtol=0)
+    if bits == 1:  # (hi - t)(t - lo) <= (α - t)(t + α) entry by entry, since [lo, hi] ⊆ [-α, α]
+        assert bool((q.var(0) <= qm.var(0) + 1e-3).all())
+    assert float(q.var(0).sum()) < 0.7 * float(qm.var(0).sum())  # a finer grid: Δ = (hi - lo)/(2^k - 1) < 2α/(2^k - 1)
 
 
 def test_one_bit_stochastic_depends_on_the_prediction_midrise_does_not():

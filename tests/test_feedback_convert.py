@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,14 +17,14 @@ from toolkit.feedback.convert import FeedbackLinear, convert
 SIZES = [6, 7, 5, 4]
 
 
-def _pair(rule, seed=0):
-    net = FeedbackMLP(SIZES, rule, "tanh", seed=seed).double()
+def _pair(rule, seed=0, **options):
+    net = FeedbackMLP(SIZES, rule, "tanh", seed=seed, **options).double()
     model = nn.Sequential(nn.Linear(6, 7), nn.Tanh(), nn.Linear(7, 5), nn.Tanh(), nn.Linear(5, 4)).double()
     with torch.no_grad():
         for lin, layer in zip([model[0], model[2], model[4]], net.layers):
             lin.weight.copy_(layer.weight)
             lin.bias.copy_(layer.bias)
-    conv = convert(model, rule, seed=seed)
+    conv = convert(model, rule, seed=seed, **options)
     lins = [m for m in conv.modules() if isinstance(m, FeedbackLinear)]
     with torch.no_grad():
         for i, b in enumerate(net.feedback):
@@ -32,9 +34,11 @@ def _pair(rule, seed=0):
     return net, conv, lins
 
 
-@pytest.mark.parametrize("rule", ["rbp", "srbp", "sign"])
-def test_converted_model_matches_engine(rule):
-    net, conv, lins = _pair(rule)
+@pytest.mark.parametrize("rule, options", [("rbp", {}), ("srbp", {}), ("sign", {}), ("nonlinear", {}),
+                                           ("nonlinear", {"channel_activation": "softsign"}),
+                                           ("rbp", {"feedback_mix": 0.5}), ("arbp", {"feedback_mix": 0.25})])
+def test_converted_model_matches_engine(rule, options):
+    net, conv, lins = _pair(rule, **options)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(11, 6, generator=g, dtype=torch.float64)
     y = torch.randint(0, 4, (11,), generator=g)
@@ -79,8 +83,14 @@ def test_resampled_conversion_changes_feedback_in_training_only():
 def test_convert_validation():
     with pytest.raises(ValueError, match="rule"):
         convert(nn.Sequential(nn.Linear(2, 2)), "magic")
+    with pytest.raises(ValueError, match="channel_activation"):
+        convert(nn.Sequential(nn.Linear(2, 2)), "nonlinear", channel_activation="relu")
+    with pytest.raises(ValueError, match="feedback_mix"):
+        convert(nn.Sequential(nn.Linear(2, 2)), "srbp", feedback_mix=0.5)
     with pytest.raises(ValueError, match="rule"):
-        convert(nn.Sequential(nn.Linear(2, 2)), "nonlinear")  # channel options live in FeedbackMLP
+        convert(nn.Sequential(nn.Linear(2, 2)), "bp", error_bits=2)
+    with pytest.raises(ValueError, match="error_bits"):
+        convert(nn.Sequential(nn.Linear(2, 2)), "rbp", error_bits=1, error_quant="midtread")
     with pytest.raises(ValueError, match="no nn.Linear"):
         convert(nn.Sequential(nn.ReLU()), "rbp")
     with pytest.raises(TypeError, match="model"):
@@ -224,3 +234,104 @@ def test_converted_asrbp_feedback_grad_is_input_times_output_error():
     torch.testing.assert_close(net[4].feedback.grad, h2.T @ e)
     with pytest.raises(ValueError, match="convolution"):
         convert(nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(12, 3)), "dkp")
+
+
+# -- the channel options on converted models (issue 12, item 6) ---------------------------------------------
+
+
+def _conv_model(dims=1):
+    conv = nn.Conv1d if dims == 1 else nn.Conv2d
+    shape = (6, 2, 12) if dims == 1 else (6, 2, 9, 8)
+    torch.manual_seed(3)
+    model = nn.Sequential(conv(2, 4, 3, stride=2, padding=1), nn.Tanh(), nn.Flatten(), nn.LazyLinear(7), nn.Tanh(),
+                          nn.Linear(7, 4)).double()
+    x = torch.randn(*shape, dtype=torch.float64)
+    model(x)  # materialise the lazy layer
+    return model, x, torch.randint(0, 4, (shape[0],))
+
+
+@pytest.mark.parametrize("rule", ["rbp", "arbp", "sign", "rbp-resampled", "kp"])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_mix_one_on_a_converted_model_gives_autograds_gradients(rule, dims):
+    model, x, y = _conv_model(dims)
+    ref = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))
+    mixed = convert(model, rule, seed=0, feedback_mix=1.0)
+    params = [p for n, p in mixed.named_parameters() if not n.endswith("feedback")]
+    got = torch.autograd.grad(F.cross_entropy(mixed(x), y), params)
+    assert len(got) == len(ref)
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    plain = convert(model, rule, seed=0)  # μ = 0: the rule itself, which differs
+    got0 = torch.autograd.grad(F.cross_entropy(plain(x), y), [p for n, p in plain.named_parameters()
+                                                               if not n.endswith("feedback")])
+    assert (got0[0] - ref[0]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+def test_converted_quantised_channel_is_unbiased(bits):
+    """A batch of N copies of one example: every row of grad_x is an independent quantisation draw."""
+    from toolkit.feedback.convert import FeedbackConv
+
+    n = 20_000
+    g = torch.Generator().manual_seed(bits)
+    lin = FeedbackLinear(5, 6, rule="rbp", error_bits=bits).double()
+    conv = FeedbackConv(nn.Conv1d(2, 3, 3, padding=1).double(), rule="rbp", error_bits=bits)
+    for layer, x_one, shape in ((lin, torch.randn(1, 5, generator=g, dtype=torch.float64), (6,)),
+                                (conv, torch.randn(1, 2, 7, generator=g, dtype=torch.float64), (3, 7))):
+        grad_one = torch.randn(1, *shape, generator=g, dtype=torch.float64)
+        x = x_one.expand(n, *x_one.shape[1:]).clone().requires_grad_(True)
+        out = layer(x)
+        (gx,) = torch.autograd.grad(out, x, grad_one.expand(n, *shape))
+        layer.channel = type(layer.channel)()  # the same layer with a float channel: the exact message
+        xe = x_one.clone().requires_grad_(True)
+        (exact,) = torch.autograd.grad(layer(xe), xe, grad_one)
+        draws = gx.reshape(n, -1)
+        assert draws.std(0).max() > 1e-3  # really quantised
+        se = draws.std(0) / math.sqrt(n)
+        assert ((draws.mean(0) - exact.reshape(-1)).abs() <= 5 * se + 1e-12).all()
+
+
+@pytest.mark.parametrize("rule", ["rbp", "arbp", "sign-resampled", "rbp-resampled", "srbp"])
+def test_converted_sparse_feedback_keeps_its_mask_and_per_neuron_has_no_empty_row(rule):
+    model, x, y = _conv_model(1)
+    sparse = convert(model, rule, seed=0, sparsity=0.9, sparsity_mode="per_neuron")
+    opt = torch.optim.SGD(sparse.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(sparse(x), y).backward()
+        opt.step()
+    layers = [m for m in sparse.modules() if hasattr(m, "feedback_mask") and m.feedback_mask is not None]
+    assert len(layers) == 3
+    for m in layers:
+        mask = m.feedback_mask
+        assert (m.feedback[~mask] == 0).all()  # pruned entries stay pruned (adaptive and resampled too)
+        rows = mask.movedim(1, 0) if mask.ndim == 3 else mask  # conv kernel: receiving unit = input channel
+        assert (rows.reshape(rows.shape[0], -1).sum(1) >= 1).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 30), cols=st.integers(2, 30), frac=st.floats(0.0, 1.0, exclude_max=True),
+       seed=st.integers(0, 2**31))
+def test_per_neuron_mask_of_a_converted_layer_never_has_an_empty_row(rows, cols, frac, seed):
+    s = frac * (1 - 1 / cols)  # any s < 1 - 1/n_cols
+    layer = FeedbackLinear(rows, cols, rule="rbp", sparsity=s, sparsity_mode="per_neuron",
+                           generator=torch.Generator().manual_seed(seed))
+    if s > 0:
+        assert (layer.feedback_mask.sum(1) >= 1).all()
+        assert (layer.feedback[~layer.feedback_mask] == 0).all()
+
+
+def test_converted_nonlinear_channel_with_relu_forward_net_learns():
+    """The non-linear channel with a ReLU forward net: g = tanh keeps the error's sign, so it trains."""
+    torch.manual_seed(0)
+    x = torch.randn(256, 6)
+    y = (x[:, 0] + x[:, 1] > 0).long() + 2 * (x[:, 2] > 0).long()
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4))
+    net = convert(model, "nonlinear", seed=0)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    first = F.cross_entropy(net(x), y).item()
+    for _ in range(150):
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    assert F.cross_entropy(net(x), y).item() < 0.5 * first

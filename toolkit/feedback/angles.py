@@ -17,6 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..validation import check_tensor
 from .engine import SKIP_RULES, FeedbackMLP
 
 __all__ = ["gradient_angles", "feedback_angles", "angle_between", "alignment_report"]
@@ -28,7 +29,9 @@ def angle_between(a: torch.Tensor, b: torch.Tensor) -> float:
     NaN if either is zero or holds a non-finite entry (an angle to a NaN/inf vector is undefined;
     reporting 0° would hide a diverged run).
     """
-    a, b = torch.as_tensor(a).detach().reshape(-1).double(), torch.as_tensor(b).detach().reshape(-1).double()
+    # finite=False: a NaN/inf vector is a legal input whose angle is NaN (said above), not an error
+    a = check_tensor("a", a, finite=False, dtype=torch.float64).detach().reshape(-1)
+    b = check_tensor("b", b, finite=False, dtype=torch.float64).detach().reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same number of entries, got {a.numel()} and {b.numel()}")
     if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..validation import as_rng, check_choice, check_float, check_int
+from ..validation import as_rng, check_array, check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 
 __all__ = [
     "Split", "load_digits_split", "make_mnist1d", "read_idx", "load_idx_pair", "load_mnist",
@@ -38,6 +38,16 @@ class Split:
     y_test: torch.Tensor
     name: str = ""
 
+    def __post_init__(self) -> None:
+        self.x_train = check_tensor("x_train", self.x_train, ndim=2)
+        self.x_test = check_tensor("x_test", self.x_test, ndim=2)
+        self.y_train = check_labels("y_train", self.y_train, len(self.x_train))
+        self.y_test = check_labels("y_test", self.y_test, len(self.x_test))
+        if self.x_test.shape[1] != self.x_train.shape[1]:
+            raise ValueError(f"x_test must have as many features as x_train ({self.x_train.shape[1]}), "
+                             f"got {self.x_test.shape[1]}")
+        check_instance("name", self.name, str)
+
     @property
     def n_features(self) -> int:
         return int(self.x_train.shape[1])
@@ -45,6 +55,23 @@ class Split:
     @property
     def n_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def check_labels(name: str, y, n: int) -> torch.Tensor:
+    """``y`` as an int64 tensor of ``n`` non-negative class indices (a tensor of an integer dtype or an
+    array of integers; float and bool labels are refused)."""
+    if isinstance(y, torch.Tensor):
+        if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    else:
+        if isinstance(y, np.ndarray) and y.dtype == bool:
+            raise TypeError(f"{name} must hold integer class indices, got dtype bool")
+        y = torch.as_tensor(check_array(name, y, ndim=1, integer=True, min_size=0))
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"{name} must have shape ({n},) to match its inputs, got {tuple(y.shape)}")
+    if n and int(y.min()) < 0:
+        raise ValueError(f"{name} must hold class indices >= 0, got {int(y.min())}")
+    return y if y.dtype == torch.int64 else y.long()
 
 
 def _split(x: np.ndarray, y: np.ndarray, test_fraction: float, rng: np.random.Generator, name: str) -> Split:
@@ -100,6 +127,7 @@ def make_mnist1d(
     n_samples = check_int("n_samples", n_samples, low=20, high=1_000_000)
     length = check_int("length", length, low=16, high=1000)
     noise = check_float("noise", noise, low=0.0, high=5.0)
+    shift = check_bool("shift", shift)
     test_fraction = check_float("test_fraction", test_fraction, low=0.05, high=0.95)
     rng = as_rng(random_state)
     y = np.arange(n_samples) % 10
@@ -154,10 +182,10 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_IDX_BYTES) -> np.n
     first and the size it announces is checked against ``max_bytes`` *before* the payload is
     read or decompressed (a small gzip bomb never inflates), and the payload is read with a bound.
     """
-    path = Path(path)
+    path = Path(check_instance("path", path, (str, os.PathLike), "a file path (str or os.PathLike)"))
     max_bytes = check_int("max_bytes", max_bytes, low=1)
     if not path.is_file():
-        raise IDXError(f"IDX file not found: {path}")
+        raise IDXError(f"path must name an existing IDX file, got {str(path)!r} (not found)")
     with open(path, "rb") as raw_fh:
         compressed = raw_fh.read(2) == b"\x1f\x8b"
     try:
@@ -212,11 +240,12 @@ def load_mnist(directory: str | os.PathLike, *, limit: int | None = None) -> Spl
 
     ``limit`` keeps the first ``limit`` training and test images (quick experiments).
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise IDXError(f"MNIST directory not found: {directory}")
+    directory = Path(check_instance("directory", directory, (str, os.PathLike), "a folder path (str or os.PathLike)"))
     if limit is not None:
         limit = check_int("limit", limit, low=1)
+    if not directory.is_dir():
+        raise IDXError(f"directory must be an existing folder with the MNIST IDX files, got {str(directory)!r} "
+                       f"(not found)")
     xtr, ytr = load_idx_pair(_find(directory, "train", "images"), _find(directory, "train", "labels"))
     xte, yte = load_idx_pair(_find(directory, "t10k", "images"), _find(directory, "t10k", "labels"))
     if xtr.shape[1] != xte.shape[1]:
@@ -230,6 +259,12 @@ def load_dataset(name: str = "digits", *, path: str | os.PathLike | None = None,
                  random_state: int | None = 0, limit: int | None = None) -> Split:
     """``digits`` (bundled), ``mnist1d`` (procedural) or ``mnist`` (IDX files in ``path``)."""
     check_choice("name", name, DATASETS)
+    if path is not None:
+        check_instance("path", path, (str, os.PathLike), "None or a folder path (str or os.PathLike)")
+    if limit is not None:
+        limit = check_int("limit", limit, low=1)
+    if random_state is not None:
+        random_state = check_int("random_state", random_state, low=0)
     if name == "digits":
         return load_digits_split(random_state=random_state)
     if name == "mnist1d":

@@ -35,11 +35,18 @@ rule                  backward signal of hidden layer h
 
 Options that act on the channel: ``derivative=False`` drops ``f'(S_h)``; ``error_bits=k``
 quantises every signal *sent down the channel* (the top layer's own update uses its exact
-error) with α = its largest magnitude for that example and ``error_quant``:
+error), one example at a time, with ``error_quant``:
 
-* ``"stochastic"`` (default): the ``2**k`` levels ``-α + j·Δ``, ``Δ = 2α / (2**k - 1)``, with
-  stochastic rounding ``q = Δ·⌊(t + α)/Δ + u⌋ - α``, ``u ~ U[0, 1)``: unbiased, ``E[q(t)] = t``;
-* ``"midrise"``: the same levels, rounded to the nearest (biased; no zero level, so 1 bit is
+* ``"stochastic"`` (default): the ``2**k`` levels ``lo + j·Δ``, ``Δ = (hi - lo) / (2**k - 1)``,
+  spanning the example's own range ``[lo, hi] = [min t, max t]``, with stochastic rounding
+  ``q = lo + Δ·⌊(t - lo)/Δ + u⌋``, ``u ~ U[0, 1)``: unbiased, ``E[q(t)] = t``, with per-entry
+  variance ``(lo + (j+1)Δ - t)(t - lo - jΔ) ≤ Δ²/4``; at 1 bit the levels are ``lo`` and ``hi`` and the
+  variance ``(hi - t)(t - lo)`` — never more than the symmetric scale's ``α² - t²``;
+* ``"stochastic-maxabs"``: the same rounding on the symmetric levels ``-α + j·Δ``,
+  ``Δ = 2α / (2**k - 1)``, α = the example's largest magnitude (also unbiased, but at 1 bit every
+  small entry becomes ±α: a softmax error ``[p - 1, p_2, …]`` spends half its range where it has
+  no entries, which makes the channel much noisier);
+* ``"midrise"``: the symmetric levels, rounded to the nearest (biased; no zero level, so 1 bit is
   ``α·sign(t)``);
 * ``"midtread"``: ``2**k - 1`` symmetric levels ``j·α/m``, ``m = 2**(k-1) - 1``, zero included,
   rounded to the nearest (needs k ≥ 2).
@@ -63,7 +70,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import check_bool, check_choice, check_float, check_int
+from ..validation import check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 
 __all__ = [
     "FeedbackMLP", "RULES", "ACTIVATIONS", "CHANNEL_ACTIVATIONS", "QUANT_MODES", "SPARSITY_MODES",
@@ -83,7 +90,7 @@ NO_FEEDBACK_RULES = ("bp", "top")
 DECAY_RULES = {"kp": 0.003, "dkp": 0.003}  # rules whose definition includes weight decay (per step)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 CHANNEL_ACTIVATIONS = ("tanh", "softsign")
-QUANT_MODES = ("stochastic", "midtread", "midrise")
+QUANT_MODES = ("stochastic", "midtread", "midrise", "stochastic-maxabs")
 SPARSITY_MODES = ("entries", "per_neuron")
 MAX_PARAMETERS = 50_000_000  # ~200 MB of float32: far beyond a teaching net, refused before allocating
 
@@ -141,36 +148,70 @@ def _dact(name: str, s: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
 
 def quantize(t: torch.Tensor, bits: int | None, mode: str = "stochastic", *,
              generator: torch.Generator | None = None) -> torch.Tensor:
-    """Quantise ``t`` to ``bits`` bits per entry, one scale α = max |t| per row (last axis).
+    """Quantise ``t`` to ``bits`` bits per entry, one row (last axis) at a time.
 
-    ``mode`` (see the module docstring): ``"stochastic"`` — levels ``-α + jΔ``, ``Δ = 2α/(2**bits - 1)``,
-    ``q = Δ⌊(t + α)/Δ + u⌋ - α`` with ``u ~ U[0, 1)``, so ``E[q] = t`` (unbiased) and ``|q - t| < Δ``;
-    ``"midrise"`` — the same levels, nearest rounding (``|q - t| ≤ Δ/2``, biased; 1 bit = α·sign);
+    ``mode`` (see the module docstring): ``"stochastic"`` — levels ``lo + jΔ`` spanning the row's
+    range ``[lo, hi]``, ``Δ = (hi - lo)/(2**bits - 1)``, ``q = lo + Δ⌊(t - lo)/Δ + u⌋`` with
+    ``u ~ U[0, 1)``, so ``E[q] = t`` (unbiased) and ``|q - t| < Δ``; ``"stochastic-maxabs"`` — the
+    same rounding on the symmetric levels ``-α + jΔ``, α = max |t|, ``Δ = 2α/(2**bits - 1)``;
+    ``"midrise"`` — the symmetric levels, nearest rounding (``|q - t| ≤ Δ/2``, biased; 1 bit = α·sign);
     ``"midtread"`` — levels ``jα/m``, ``m = 2**(bits-1) - 1``, ``j = -m…m`` (zero included; bits ≥ 2).
     ``bits=None`` returns ``t`` unchanged. ``generator`` drives the stochastic rounding.
     """
+    # NaN/inf pass through (quantising them gives NaN, never hides them); rows need a last axis
+    t = check_tensor("t", t, finite=False)
+    if t.ndim == 0:
+        raise ValueError("t must have at least one dimension (quantised row by row along its last axis), got a scalar")
     if bits is None:
         return t
     bits = check_int("bits", bits, low=1, high=24)
     mode = check_choice("mode", mode, QUANT_MODES)
+    if generator is not None:
+        check_instance("generator", generator, torch.Generator)
     if mode == "midtread" and bits < 2:
         raise ValueError("bits must be >= 2 for mode='midtread': one bit cannot hold both signs and a zero "
                          "level; use 'stochastic' or 'midrise' for 1 bit")
+    if mode == "stochastic":  # the row's own range: the smallest grid that still holds every entry
+        lo, hi = t.amin(dim=-1, keepdim=True), t.amax(dim=-1, keepdim=True)
+        return _stochastic_round(t, lo, (hi - lo) / (2**bits - 1), bits, generator)
     alpha = t.abs().amax(dim=-1, keepdim=True)
+    if mode == "stochastic-maxabs":
+        return _stochastic_round(t, -alpha, 2 * alpha / (2**bits - 1), bits, generator)
     if mode == "midtread":
         step = alpha / (2 ** (bits - 1) - 1)
         safe = torch.where(step > 0, step, torch.ones_like(step))
         return torch.where(step > 0, torch.round(t / safe) * safe, t)
     step = 2 * alpha / (2**bits - 1)
     safe = torch.where(step > 0, step, torch.ones_like(step))
-    u = (t + alpha) / safe
-    if mode == "stochastic":
-        noise = torch.rand(t.shape, generator=generator, dtype=t.dtype, device=t.device)
-        # clamp: float rounding may push t = +α a hair past the top level
-        level = torch.clamp(torch.floor(u + noise), max=2**bits - 1)
-    else:
-        level = torch.round(u)
+    level = torch.round((t + alpha) / safe)
     return torch.where(step > 0, level * safe - alpha, t)
+
+
+def _stochastic_round(t: torch.Tensor, lo: torch.Tensor, step: torch.Tensor, bits: int,
+                      generator: torch.Generator | None) -> torch.Tensor:
+    """``lo + step·⌊(t - lo)/step + u⌋`` with ``u ~ U[0, 1)``: unbiased rounding onto ``2**bits`` levels."""
+    safe = torch.where(step > 0, step, torch.ones_like(step))  # a constant row is sent exactly
+    noise = torch.rand(t.shape, generator=generator, dtype=t.dtype, device=t.device)
+    # clamp: float rounding may push the top entry a hair past the top level
+    level = torch.clamp(torch.floor((t - lo) / safe + noise), max=2**bits - 1)
+    return torch.where(step > 0, lo + level * safe, t)
+
+
+def sparse_mask(shape: tuple[int, int], sparsity: float, mode: str, generator: torch.Generator) -> torch.Tensor:
+    """Boolean ``(rows, cols)`` mask of the kept feedback entries; a row is one receiving unit.
+
+    ``"entries"`` drops exactly ``round(sparsity · rows · cols)`` entries anywhere (a row may end up
+    empty); ``"per_neuron"`` keeps ``k = max(1, round((1 - sparsity) · cols))`` entries in every row.
+    """
+    rows, cols = shape
+    if mode == "per_neuron":
+        keep = max(1, round((1 - sparsity) * cols))  # never an all-zero row
+        order = torch.rand(rows, cols, generator=generator).argsort(dim=1)
+        return order < keep
+    n = rows * cols
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[torch.randperm(n, generator=generator)[: round(sparsity * n)]] = False
+    return mask.reshape(shape)
 
 
 class FeedbackMLP(nn.Module):
@@ -185,7 +226,8 @@ class FeedbackMLP(nn.Module):
     sparsity_mode : ``"entries"`` (zeros anywhere) or ``"per_neuron"`` (k connections per row).
     sparsity_rescale : multiply the sparse feedback by 1 / (1 - sparsity).
     error_bits : quantise the backward signals to ``error_bits`` bits (None = float).
-    error_quant : ``"stochastic"`` (unbiased, default), ``"midtread"`` or ``"midrise"``.
+    error_quant : ``"stochastic"`` (unbiased, the example's own range; default), ``"stochastic-maxabs"``
+        (unbiased, symmetric levels), ``"midtread"`` or ``"midrise"``.
     derivative : multiply by the local derivative f'(S_h) (False drops it).
     channel_activation : g of the ``nonlinear`` rule's channel neurons (``tanh`` or ``softsign``).
     feedback_mix : μ in [0, 1]; the channel uses ``(1 - μ) B + μ Wᵀ`` (RBP-shaped rules only).
@@ -313,15 +355,7 @@ class FeedbackMLP(nn.Module):
 
     def _sparse_mask(self, shape: tuple[int, int]) -> torch.Tensor:
         """Boolean mask of the kept feedback entries (see ``sparsity_mode``)."""
-        rows, cols = shape
-        if self.sparsity_mode == "per_neuron":
-            keep = max(1, round((1 - self.sparsity) * cols))  # never an all-zero row
-            order = torch.rand(rows, cols, generator=self._gen).argsort(dim=1)
-            return order < keep
-        n = rows * cols
-        mask = torch.ones(n, dtype=torch.bool)
-        mask[torch.randperm(n, generator=self._gen)[: round(self.sparsity * n)]] = False
-        return mask.reshape(shape)
+        return sparse_mask(shape, self.sparsity, self.sparsity_mode, self._gen)
 
     def _apply_mask(self, i: int, b: torch.Tensor, *, rescale: bool = True) -> torch.Tensor:
         mask = getattr(self, f"feedback_mask_{i}", None)

@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..validation import check_bool, check_choice, check_float, check_int
+from ..validation import check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 from .angles import feedback_angles, gradient_angles
-from .data import Split
-from .engine import (ACTIVATIONS, CHANNEL_ACTIVATIONS, NO_FEEDBACK_RULES, QUANT_MODES, SKIP_RULES, SPARSITY_MODES,
-                     FeedbackMLP, canonical_rule, default_decay)
+from .data import Split, check_labels
+from .engine import (ACTIVATIONS, ALIASES, CHANNEL_ACTIVATIONS, NO_FEEDBACK_RULES, QUANT_MODES, RULES, SKIP_RULES,
+                     SPARSITY_MODES, FeedbackMLP, canonical_rule, default_decay)
 
 __all__ = ["TrainConfig", "accuracy", "make_optimizer", "fit", "compare_rules", "symmetry_run", "torch_threads",
            "apply_weight_decay", "PAPER_MODE"]
@@ -52,6 +52,8 @@ class TrainConfig:
     weight_decay: float | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Sequence):
+            raise TypeError(f"hidden must be a list of hidden-layer widths like [100, 100], got {self.hidden!r}")
         self.hidden = [check_int(f"hidden[{i}]", h, low=1, high=100_000) for i, h in enumerate(self.hidden)]
         self.epochs = check_int("epochs", self.epochs, low=1, high=100_000)
         self.lr = check_float("lr", self.lr, low=0.0, high=10.0, low_open=True)
@@ -91,7 +93,14 @@ class TrainConfig:
 
 
 def accuracy(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of correctly classified examples."""
+    """Fraction of correctly classified examples (``net(x)`` gives logits; ``y`` holds class indices)."""
+    check_instance("net", net, torch.nn.Module, "a torch.nn.Module returning logits")
+    x = check_tensor("x", x, min_size=0)  # NaN inputs refused: their argmax would be a silent guess
+    if x.ndim == 0:
+        raise ValueError("x must have a batch dimension, got a 0-d tensor")
+    y = check_labels("y", y, len(x))
+    if len(y) == 0:
+        raise ValueError("x must hold at least one example (the accuracy of nothing is undefined)")
     with torch.no_grad():
         return float((net(x).argmax(1) == y).float().mean())
 
@@ -147,6 +156,7 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
 def fit(net: FeedbackMLP, split: Split, config: TrainConfig | None = None,
         on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Train ``net`` on ``split``; returns one dict per epoch (loss, test accuracy, angles)."""
+    check_instance("net", net, FeedbackMLP)
     return compare_rules({net.rule: net}, split, config, on_epoch=on_epoch)
 
 
@@ -179,18 +189,40 @@ def compare_rules(
                               evals_per_epoch=evals_per_epoch, angle_examples=angle_examples)
 
 
+def _check_rules(rules) -> None:
+    """A non-empty list of rule names or a ``{label: FeedbackMLP}`` dict."""
+    if isinstance(rules, dict):
+        if not rules or not all(isinstance(k, str) and isinstance(v, FeedbackMLP) for k, v in rules.items()):
+            raise TypeError("rules must be a non-empty list of rule names or a non-empty {label: FeedbackMLP} dict")
+        return
+    if isinstance(rules, (str, bytes)) or not isinstance(rules, Sequence) or len(rules) == 0:
+        raise TypeError(f"rules must be a non-empty list of rule names, got {rules!r}")
+    known = RULES + tuple(ALIASES)
+    for r in rules:
+        if not isinstance(r, str) or r.lower() not in known:
+            raise ValueError(f"rules must list rule names from {', '.join(RULES)}, got {r!r}")
+
+
 def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, angle_examples) -> list[dict]:
+    _check_rules(rules)
+    if split is not None:
+        check_instance("split", split, Split)
+    if config is not None:
+        check_instance("config", config, TrainConfig)
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(f"on_epoch must be None or a callable taking one row, got {type(on_epoch).__name__}")
+    if live is not None and not callable(getattr(live, "push", None)):
+        raise TypeError(f"live must be None or a LiveChart (an object with push and flush), got {type(live).__name__}")
+    evals_per_epoch = check_int("evals_per_epoch", evals_per_epoch, low=1, high=1000)
+    angle_examples = check_int("angle_examples", angle_examples, low=1, high=1_000_000)
     if split is None:
         from .data import load_dataset
 
         split = load_dataset("mnist1d", random_state=0)
     config = config or TrainConfig(hidden=list(DEFAULT_HIDDEN))
-    evals_per_epoch = check_int("evals_per_epoch", evals_per_epoch, low=1, high=1000)
     if isinstance(rules, dict):
         nets = dict(rules)
     else:
-        if isinstance(rules, str) or len(rules) == 0:
-            raise ValueError(f"rules must be a non-empty list of rule names, got {rules!r}")
         nets = {r: config.build(r, split.n_features, split.n_classes) for r in rules}
     opts = {k: make_optimizer(n, config.optimizer, config.lr) for k, n in nets.items()}
     decays = {k: config.decay_for(n.rule) for k, n in nets.items()}
@@ -244,8 +276,10 @@ def symmetry_run(split: Split, *, init_scale: float = 0.01, hidden: Sequence[int
     changes; started small, it is soon dwarfed by the learned part and B ≈ Wᵀ (Baldi, Sadowski
     & Lu 2017). Returns rows ``{"step", "layer", "angle", "norm_ratio", "test_acc"}``.
     """
+    check_instance("split", split, Split)
     init_scale = check_float("init_scale", init_scale, low=0.0, high=10.0, low_open=True)
-    cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, optimizer="sgd", seed=seed)
+    rule = canonical_rule(rule)
+    cfg = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, optimizer="sgd", seed=seed)
     net = cfg.build(rule, split.n_features, split.n_classes)
     with torch.no_grad():
         for p in [*net.parameters(), *net.feedback]:
