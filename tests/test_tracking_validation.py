@@ -67,6 +67,7 @@ def test_configs_refuse_bad_fields_when_built(cls, field, value, exc):
 def test_valid_configs_are_unchanged():
     assert dataclasses.asdict(DetectorConfig()) == DetectorConfig().to_dict()
     assert TrainConfig(lr_milestones=[0.5]).lr_milestones == (0.5,)
+    assert TrainConfig(no_match=None).no_match is None  # the paper's assignment, documented as allowed
     assert ModelConfig().hidden == 32
 
 
@@ -90,6 +91,8 @@ def test_phantom_checks_its_objects():
     _raises(ValueError, "objects", lambda: Phantom([dict(cx=0.0)]))
     _raises(ValueError, "objects", lambda: Phantom([{**phantom().objects[0], "rx": 0.0}]))
     _raises(ValueError, "objects", lambda: Phantom([{**phantom().objects[0], "wet": math.nan}]))
+    _raises(ValueError, "kind", lambda: phantom(np.full(4, np.nan)))
+    _raises(ValueError, "kind", lambda: phantom("bone"))
 
 
 # --- physics ---------------------------------------------------------------------------------------------
@@ -100,6 +103,8 @@ def test_range_energy_functions():
     _raises(TypeError, "energy", lambda: range_of_energy(""))
     _raises(TypeError, "rng_mm", lambda: energy_of_range(Opaque()))
     _raises(TypeError, "rng_mm", lambda: energy_of_range(None))
+    _raises(ValueError, "energy", lambda: range_of_energy(6.99e307))  # would overflow to inf
+    _raises(ValueError, "rng_mm", lambda: energy_of_range(6.99e307))
     assert math.isnan(range_of_energy(math.nan))  # NaN propagates, is not clamped
     np.testing.assert_allclose(energy_of_range(range_of_energy(np.array([50.0, 90.0]))), [50.0, 90.0])
 
@@ -110,6 +115,7 @@ def test_highland_theta0():
     _raises(TypeError, "energy", lambda: highland_theta0("", 0.04))
     _raises(TypeError, "energy", lambda: highland_theta0(Opaque(), 0.04))
     _raises(ValueError, "x_over_x0", lambda: highland_theta0(100.0, math.nan))
+    _raises(ValueError, "energy", lambda: highland_theta0(8.4e307, 0.04))  # was NaN by overflow
     bf16 = highland_theta0(torch.full((4,), 100.0, dtype=torch.bfloat16), 0.04)  # converted, not refused
     np.testing.assert_allclose(bf16, highland_theta0(np.full(4, 100.0), 0.04))
 

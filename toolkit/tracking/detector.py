@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import as_rng, check_array, check_bool, check_float, check_instance, check_int
+from ..validation import as_rng, check_array, check_bool, check_choice, check_float, check_instance, check_int
 
 __all__ = [
     "DetectorConfig", "Event", "Phantom", "phantom", "simulate_events", "highland_theta0",
@@ -38,24 +38,31 @@ BK_ALPHA = 0.022  # mm / MeV^p  (water, Bragg-Kleeman)
 BK_P = 1.77
 
 
-def _numbers(name: str, value: Any) -> np.ndarray:
-    """A number or an array of numbers as float64 (NaN and inf kept: they propagate to the result)."""
-    return check_array(name, value, finite=False, min_size=0)
+MAX_ENERGY = 1e6  # MeV: far above where these formulas hold; beyond it range and momentum would overflow
+MAX_RANGE = 1e12  # mm: the range of MAX_ENERGY is ~1e9 mm
+
+
+def _numbers(name: str, value: Any, high: float | None = None) -> np.ndarray:
+    """A number or an array of numbers as float64, finite entries <= ``high`` (NaN/inf kept: they propagate)."""
+    arr = check_array(name, value, finite=False, min_size=0)
+    if high is not None and (arr[np.isfinite(arr)] > high).any():
+        raise ValueError(f"{name} must hold numbers <= {high:g} (or NaN/inf), got {np.nanmax(arr[np.isfinite(arr)]):g}")
+    return arr
 
 
 def range_of_energy(energy: np.ndarray | float) -> np.ndarray:
-    """Bragg–Kleeman CSDA range in water (mm) of a proton with kinetic energy ``energy`` (MeV)."""
-    return BK_ALPHA * np.power(np.maximum(_numbers("energy", energy), 0.0), BK_P)
+    """Bragg–Kleeman CSDA range in water (mm) of a proton with kinetic energy ``energy`` (MeV, <= 1e6)."""
+    return BK_ALPHA * np.power(np.maximum(_numbers("energy", energy, MAX_ENERGY), 0.0), BK_P)
 
 
 def energy_of_range(rng_mm: np.ndarray | float) -> np.ndarray:
-    """Inverse of :func:`range_of_energy` (0 for non-positive range)."""
-    return np.power(np.maximum(_numbers("rng_mm", rng_mm), 0.0) / BK_ALPHA, 1.0 / BK_P)
+    """Inverse of :func:`range_of_energy` (0 for non-positive range; ``rng_mm`` <= 1e12)."""
+    return np.power(np.maximum(_numbers("rng_mm", rng_mm, MAX_RANGE), 0.0) / BK_ALPHA, 1.0 / BK_P)
 
 
 def highland_theta0(energy: np.ndarray | float, x_over_x0: np.ndarray | float) -> np.ndarray:
-    """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy``."""
-    energy, x_over_x0 = _numbers("energy", energy), _numbers("x_over_x0", x_over_x0)
+    """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy`` (MeV, <= 1e6)."""
+    energy, x_over_x0 = _numbers("energy", energy, MAX_ENERGY), _numbers("x_over_x0", x_over_x0)
     for name, value in (("energy", energy), ("x_over_x0", x_over_x0)):
         if np.isnan(value).any():  # NaN would be clamped to a finite width below
             raise ValueError(f"{name} must not hold NaN")
@@ -195,15 +202,14 @@ def _check_object(i: int, o: Any) -> dict[str, float]:
 
 def phantom(kind: str = "default") -> Phantom:
     """A ready-made phantom: ``"default"`` (water disk with a bone insert and an air hole) or ``"none"``."""
+    kind = check_choice("kind", kind, ("default", "none"))
     if kind == "none":
         return Phantom([])
-    if kind == "default":
-        return Phantom([
-            dict(cx=0.0, cy=0.0, rx=12.0, ry=12.0, wet=10.0, x_over_x0=10.0 / 361.0),  # water disk
-            dict(cx=5.0, cy=3.0, rx=4.0, ry=4.0, wet=12.0, x_over_x0=7.0 / 165.0),  # bone insert (adds)
-            dict(cx=-6.0, cy=-4.0, rx=3.0, ry=5.0, wet=-8.0, x_over_x0=-8.0 / 361.0),  # air gap (removes)
-        ])
-    raise ValueError(f"kind must be one of 'default', 'none'; got {kind!r}")
+    return Phantom([
+        dict(cx=0.0, cy=0.0, rx=12.0, ry=12.0, wet=10.0, x_over_x0=10.0 / 361.0),  # water disk
+        dict(cx=5.0, cy=3.0, rx=4.0, ry=4.0, wet=12.0, x_over_x0=7.0 / 165.0),  # bone insert (adds)
+        dict(cx=-6.0, cy=-4.0, rx=3.0, ry=5.0, wet=-8.0, x_over_x0=-8.0 / 361.0),  # air gap (removes)
+    ])
 
 
 @dataclass

@@ -32,7 +32,7 @@ class TrainConfig:
     estimator: str = "blackbox"
     lam: float = 0.1  # cost units (see pipeline.assign_edges)
     alpha: float = 0.5
-    no_match: float = DEFAULT_NO_MATCH
+    no_match: float | None = DEFAULT_NO_MATCH  # None = the paper's maximum-cardinality assignment
     lr: float = 3e-3
     epochs: int = 5
     batch_size: int = 16
