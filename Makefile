@@ -3,6 +3,8 @@
 #   make test        set up (first time only, with the test extras) and run the whole test suite
 # and one for teachers:
 #   make instructor  like `make lab`, plus the grading extras (nbgrader's formgrader and menus)
+# and one for developers:
+#   make lint        the import contracts (lint-imports; also run by `make test`) and ruff
 # Set-up is a virtual environment in .venv with the pinned stack from pyproject.toml; it is
 # redone only when pyproject.toml changes, so re-running any command is quick. Two stamps:
 #   .venv/.installed        the student stack (what the notebooks need)     <- make lab
@@ -29,12 +31,13 @@ IS_ROOT := $(filter 0,$(shell id -u))
 ROOT_FLAG := $(if $(IS_ROOT),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: lab instructor test setup browser axe student clean help root-note
+.PHONY: lab instructor test lint setup browser axe student clean help root-note
 
 help:
 	@echo "make lab         - open JupyterLab on the notebooks (installs the student set-up on first use)"
 	@echo "make instructor  - the same with the grading extras (nbgrader formgrader; installs the [test] extra)"
 	@echo "make test        - install the test extras and run the whole test suite"
+	@echo "make lint        - import contracts (lint-imports) and lint rules (ruff), as set in pyproject.toml"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,8 +87,15 @@ instructor: $(TEST_STAMP) $(LAB_SETTINGS) root-note
 	@echo "Instructor lab: nbgrader's Formgrader is under the Nbgrader menu (see notebooks/README.md)."
 	cd notebooks && $(BIN)/jupyter lab $(ROOT_FLAG) 00_start_here.ipynb
 
+# the import contracts first: a second, a broken layer fails before the 9-minute suite starts
 test: $(TEST_STAMP) $(LAB_SETTINGS) browser axe
+	$(BIN)/lint-imports --no-cache
 	GRADIENT_LAB_STRICT=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# contracts (must pass) before ruff (reports what is left until the tree is formatted in one go)
+lint: $(TEST_STAMP)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache .
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-results build/axe build/axe-npm
