@@ -10,7 +10,7 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from ..validation import check_int
-from .detector import DetectorConfig, Phantom
+from .detector import DetectorConfig, Phantom, as_config
 from .losses import tracking_loss
 from .model import EdgeClassifier
 from .pipeline import evaluate, lambda_scale
@@ -25,7 +25,7 @@ class TrackingDataModule(pl.LightningDataModule):
     def __init__(self, detector: DetectorConfig | None = None, *, n_train: int = 400, n_val: int = 100,
                  n_test: int = 200, batch_size: int = 16, seed: int = 0, phantom: Phantom | None = None) -> None:
         super().__init__()
-        self.detector = (detector or DetectorConfig()).validate()
+        self.detector = as_config(detector, "detector")
         self.n_train = check_int("n_train", n_train, low=1)
         self.n_val = check_int("n_val", n_val, low=1)
         self.n_test = check_int("n_test", n_test, low=1)

@@ -26,7 +26,7 @@ import torch
 from torch_geometric.data import Batch
 
 from ..validation import check_float, check_int
-from .detector import DetectorConfig
+from .detector import DetectorConfig, as_config
 from .landscape import barrier_height, linear_path
 from .model import EdgeClassifier, GeometricBaseline, ModelConfig
 from .pipeline import PAPER, edge_decisions, evaluate, lambda_scale, tune_threshold
@@ -51,7 +51,7 @@ def compare_trackers(seeds: Sequence[int] = (0, 1, 2), *, n_train: int = 400, n_
     """Rows ``{tracker, seed, assignment, tau, <METRIC_KEYS>}`` (see module docstring); τ is tuned twice,
     for the paper's efficiency and for the TrackML score."""
     seeds = [check_int("seeds", int(s), low=0) for s in seeds]
-    det = detector or DetectorConfig()
+    det = as_config(detector, "detector")
     L = det.n_layers
     train = make_dataset(n_train, det, seed=1)
     val, test = make_dataset(n_val, det, seed=VAL_SEED), make_dataset(n_test, det, seed=TEST_SEED)
@@ -156,7 +156,7 @@ def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 0.1, 0.5), seeds:
     seeds = [check_int("seeds", int(s), low=0) for s in seeds]
     if len(seeds) < 2 or not lams:
         raise ValueError("stability_study needs at least 2 seeds and 1 λ")
-    det = detector or DetectorConfig()
+    det = as_config(detector, "detector")
     L = det.n_layers
     train = make_dataset(n_train, det, seed=1)
     val, test = make_dataset(n_val, det, seed=VAL_SEED), make_dataset(n_test, det, seed=TEST_SEED)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..io import atomic_write
 from ..validation import check_int
-from .detector import PROTON_MASS, DetectorConfig, Event
+from .detector import PROTON_MASS, DetectorConfig, Event, as_config
 
 __all__ = ["write_trackml", "read_trackml", "HIT_COLUMNS", "TRUTH_COLUMNS", "PARTICLE_COLUMNS"]
 
@@ -42,7 +42,7 @@ def write_trackml(event: Event, directory: str | os.PathLike, prefix: str | None
     """Write one event as four CSV files; returns their paths."""
     if not isinstance(event, Event):
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
-    cfg = config or DetectorConfig()
+    cfg = as_config(config)
     d = Path(directory)
     prefix = prefix or f"event{event.event_id:09d}"
     hid = event.hit_id

@@ -13,7 +13,7 @@ import pandas as pd
 from .. import palette
 from ..panels import Panel, dropdown, log_slider, slider, toggle
 from .assignment import DEFAULT_NO_MATCH, solve_assignment
-from .detector import DetectorConfig, Event
+from .detector import DetectorConfig, Event, as_config
 from .landscape import descend, flip_margin, loss_slice, random_direction
 
 __all__ = ["demo_problem", "lambda_chart", "lambda_panel", "lambda_explorer", "event_chart", "event_panel",
@@ -278,7 +278,7 @@ def event_panel(events: Sequence[Event], config: DetectorConfig | None = None) -
     """Browse events: x–z / y–z views, optionally with the candidate edges of the graph."""
     from .graph import build_graph
 
-    cfg = config or DetectorConfig()
+    cfg = as_config(config)
 
     def render(event: int, view: str, edges: bool):
         ev = events[event]
