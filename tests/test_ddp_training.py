@@ -146,15 +146,6 @@ SPECS = {
 }
 
 
-def _available(name: str) -> bool:
-    topic = name.split(".")[0]
-    try:
-        __import__(f"toolkit.{topic}.lightning" if topic != "intro" else "toolkit.intro")
-        return True
-    except ImportError:
-        return False
-
-
 class _Loader(pl.LightningDataModule):
     """Builds the train loader inside each process: a DataLoader holding a torch.Generator cannot
     be sent to spawned processes with torch's default (file-descriptor) tensor sharing."""
@@ -215,8 +206,6 @@ def _torchrun_main(out: Path) -> None:
     """Run under torchrun (2 processes): fit every available module with strategy="ddp"."""
     _one_thread()
     for name, spec in SPECS.items():
-        if not _available(name):
-            continue
         module, trainer = _fit(name, out / name, devices=2, strategy=spec[5]())
         if trainer.global_rank == 0:
             (out / name / "quality.json").write_text(json.dumps({"quality": spec[1](module)}))
@@ -236,8 +225,6 @@ def torchrun_results(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SPECS))
 def test_ddp_under_torchrun_matches_one_process(name, torchrun_results, tmp_path):
-    if not _available(name):
-        pytest.skip(f"the {name.split('.')[0]} topic is not in this checkout")
     threads = torch.get_num_threads()
     try:
         _one_thread()
