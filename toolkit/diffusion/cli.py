@@ -5,22 +5,28 @@ import argparse
 import json
 from pathlib import Path
 
+from toolkit.cliopts import config_option, torch_threads
 from toolkit.io import atomic_write
 
 __all__ = ["ACTIONS"]
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
+    from .lightning import WeatherDataModule, train_downscaler
+    from .model import downscaler_config
+
+    # the CLI's step counts are its own (a shorter run than train_downscaler's defaults of 600/1500);
+    # every other default is read from the function or class it is passed to
     p.add_argument("--regression-steps", type=int, default=400, help="MSE U-Net optimisation steps")
     p.add_argument("--diffusion-steps", type=int, default=1300, help="EDM denoiser optimisation steps")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--n-train", type=int, default=16000, help="synthetic training pairs")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--residual", choices=["none", "bicubic", "regression"], default="regression")
-    p.add_argument("--transform", choices=["linear", "logit"], default="logit",
-                   help="diffusion space: logit of kc between its physical limits (bounded samples) or linear")
+    config_option(p, WeatherDataModule, "batch_size")
+    config_option(p, WeatherDataModule, "n_train", help="synthetic training pairs")
+    config_option(p, train_downscaler, "lr")
+    config_option(p, downscaler_config, "residual", choices=["none", "bicubic", "regression"])
+    config_option(p, downscaler_config, "transform", choices=["linear", "logit"],
+                  help="diffusion space: logit of kc between its physical limits (bounded samples) or linear")
     p.add_argument("--no-lead-time", action="store_true", help="do not give the lead time to the networks")
-    p.add_argument("--seed", type=int, default=0)
+    config_option(p, train_downscaler, "seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default; 1 is fastest on a shared 2-core machine)")
     p.add_argument("--out", type=Path, default=Path("runs/diffusion"),
                    help="output folder: downscaler.pt and metrics.json")
@@ -29,16 +35,17 @@ def _add_train(p: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import torch
+    with torch_threads(args.threads):
+        return _train(args)
 
+
+def _train(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_downscaler, format_table
     from .lightning import WeatherDataModule, train_downscaler
     from .model import Downscaler, downscaler_config, save_downscaler
 
     from toolkit.training import seed_everything
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     # seed before anything is built: the networks' initial weights come from the global RNG
     seed_everything(args.seed)
     model = Downscaler(downscaler_config(args.residual, args.transform, lead_time=not args.no_lead_time))
@@ -63,15 +70,17 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    from .evaluation import evaluate_downscaler
+
     p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped datasets/diffusion model")
-    p.add_argument("--cases", type=int, default=16, help="fixed test cases")
-    p.add_argument("--members", type=int, default=16)
-    p.add_argument("--nfe", type=int, nargs="+", default=[9, 17, 35], help="network-evaluation budgets")
-    p.add_argument("--methods", nargs="+", default=["heun", "dpmpp_2m", "dpmpp_2m_sde", "sde"],
-                   help="samplers (ddim with eta=0 is identical to euler, so it is not in the default list)")
+    config_option(p, evaluate_downscaler, "n_cases", flag="--cases", dest="cases", help="fixed test cases")
+    config_option(p, evaluate_downscaler, "members")
+    config_option(p, evaluate_downscaler, "nfes", flag="--nfe", dest="nfe", help="network-evaluation budgets")
+    config_option(p, evaluate_downscaler, "methods",
+                  help="samplers (ddim with eta=0 is identical to euler, so it is not in the default list)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--churn", type=float, default=10.0, help="S_churn of the 'churn' method")
-    p.add_argument("--seed", type=int, default=0)
+    config_option(p, evaluate_downscaler, "churn", help="S_churn of the 'churn' method")
+    config_option(p, evaluate_downscaler, "seed")
     p.add_argument("--out", type=Path, default=None, help="folder for metrics.json")
 
 
@@ -79,12 +88,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_downscaler, format_table
     from .model import load_pretrained
 
-    import torch
-
-    torch.set_num_threads(args.threads)
-    model = load_pretrained(args.checkpoint)
-    rows = evaluate_downscaler(model, n_cases=args.cases, members=args.members, nfes=tuple(args.nfe),
-                               methods=tuple(args.methods), churn=args.churn, seed=args.seed)
+    with torch_threads(args.threads):
+        model = load_pretrained(args.checkpoint)
+        rows = evaluate_downscaler(model, n_cases=args.cases, members=args.members, nfes=tuple(args.nfe),
+                                   methods=tuple(args.methods), churn=args.churn, seed=args.seed)
     print(format_table(rows))
     if args.out is not None:
         with atomic_write(Path(args.out) / "metrics.json") as fh:

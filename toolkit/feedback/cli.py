@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..cliopts import config_option, format_table, torch_threads
 from ..io import atomic_write
 
 __all__ = ["ACTIONS"]
@@ -20,12 +21,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=["digits", "mnist1d", "mnist"], default="mnist1d",
                    help="mnist1d (default: separates the rules), digits (quick, every rule ≈ 0.95), mnist")
     p.add_argument("--data-path", default=None, help="folder with the MNIST / Fashion-MNIST IDX files")
-    p.add_argument("--seed", type=int, default=0)
+    from .train import TrainConfig
+
+    config_option(p, TrainConfig, "seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small nets)")
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
     from .engine import RULES
+    from .train import TrainConfig
 
     _add_common(p)
     # no argparse `choices` here: the rules are checked in run() (aliases fa/dfa allowed), which
@@ -34,48 +38,49 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    help=f"rules trained side by side, from: {', '.join(RULES)}")
     p.add_argument("--depth", type=int, default=3, help="number of hidden layers")
     p.add_argument("--width", type=int, default=100, help="units per hidden layer")
-    p.add_argument("--activation", default="tanh", choices=["tanh", "relu", "sigmoid", "linear"])
-    p.add_argument("--channel-activation", default="tanh", choices=["tanh", "softsign"],
-                   help="channel neurons of the 'nonlinear' rule (sign-preserving; relu/sigmoid would "
-                        "drop the error's sign and stall the net)")
-    p.add_argument("--sparsity", type=float, default=0.0, help="fraction of zeros in the feedback matrices")
-    p.add_argument("--sparsity-mode", default="entries", choices=["entries", "per_neuron"])
+    # defaults (and types) of the TrainConfig fields come from TrainConfig itself
+    config_option(p, TrainConfig, "activation", choices=["tanh", "relu", "sigmoid", "linear"])
+    config_option(p, TrainConfig, "channel_activation", choices=["tanh", "softsign"],
+                  help="channel neurons of the 'nonlinear' rule (sign-preserving; relu/sigmoid would "
+                       "drop the error's sign and stall the net)")
+    config_option(p, TrainConfig, "sparsity", help="fraction of zeros in the feedback matrices")
+    config_option(p, TrainConfig, "sparsity_mode", choices=["entries", "per_neuron"])
     p.add_argument("--rescale", action="store_true", help="multiply sparse feedback by 1/(1 - sparsity)")
     p.add_argument("--bits", type=int, default=0, help="error precision in bits (0 = float)")
-    p.add_argument("--quant", default="stochastic", choices=["stochastic", "midtread", "midrise"],
-                   help="how the error is rounded to --bits (stochastic is unbiased)")
-    p.add_argument("--feedback-mix", type=float, default=0.0, help="μ: channel (1-μ)B + μWᵀ (RBP-shaped rules)")
-    p.add_argument("--weight-decay", type=float, default=None,
-                   help="per-step decay of W and B (default: the rule's own, 0.003 for kp/dkp, else 0)")
-    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="sgd = the papers' plain SGD")
-    p.add_argument("--derivative", action=argparse.BooleanOptionalAction, default=True,
-                   help="multiply by f'(S) in the backward signal")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
+    config_option(p, TrainConfig, "error_quant", flag="--quant", dest="quant",
+                  choices=["stochastic", "midtread", "midrise"],
+                  help="how the error is rounded to --bits (stochastic is unbiased)")
+    config_option(p, TrainConfig, "feedback_mix", help="μ: channel (1-μ)B + μWᵀ (RBP-shaped rules)")
+    config_option(p, TrainConfig, "weight_decay", type=float,
+                  help="per-step decay of W and B (default: the rule's own, 0.003 for kp/dkp, else 0)")
+    config_option(p, TrainConfig, "optimizer", choices=["adam", "sgd"], help="sgd = the papers' plain SGD")
+    config_option(p, TrainConfig, "derivative", help="multiply by f'(S) in the backward signal")
+    config_option(p, TrainConfig, "lr")
+    config_option(p, TrainConfig, "epochs")
+    config_option(p, TrainConfig, "batch_size")
     p.add_argument("--lightning", action="store_true", help="train through the LightningModule")
     p.add_argument("--out", type=Path, default=None, help="folder for <rule>.pt, metrics.json, curves.png")
 
 
 def _table(rows: list[dict]) -> str:
-    lines = [f"{'rule':<16}{'test acc':>10}  angles (deg, bottom→top hidden)"]
-    for r in rows:
-        angles = " ".join("  nan" if a != a else f"{a:5.1f}" for a in r["angles"][:-1])
-        lines.append(f"{r['rule']:<16}{r['test_acc']:>10.4f}  {angles}")
-    return "\n".join(lines)
+    """Rule, test accuracy and the update-gradient angle of each hidden layer."""
+    return format_table([{"rule": r["rule"], "test acc": float(r["test_acc"]),
+                          "angles (deg, bottom→top hidden)": " ".join(
+                              "  nan" if a != a else f"{a:5.1f}" for a in r["angles"][:-1])} for r in rows])
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import torch
+    with torch_threads(args.threads):
+        return _train(args)
 
+
+def _train(args: argparse.Namespace) -> int:
     from ..io import save_checkpoint
     from ..validation import check_int
     from .data import load_dataset
     from .engine import canonical_rule
     from .train import TrainConfig, compare_rules
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     depth = check_int("depth", args.depth, low=0, high=20)
     cfg = TrainConfig(hidden=[args.width] * depth, activation=args.activation, sparsity=args.sparsity,
                       error_bits=args.bits or None, derivative=args.derivative, epochs=args.epochs,
@@ -147,16 +152,17 @@ def _check_budget(ckpt: dict, path: Path) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    with torch_threads(args.threads):
+        return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from ..io import load_checkpoint
     from .angles import feedback_angles, gradient_angles
     from .data import load_dataset
     from .engine import FeedbackMLP
     from .train import accuracy
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.checkpoint, kind=KIND)
     _check_budget(ckpt, args.checkpoint)
     net = FeedbackMLP(**ckpt["config"])

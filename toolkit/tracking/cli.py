@@ -17,23 +17,12 @@ import json
 import time
 from pathlib import Path
 
+from ..cliopts import config_option, format_table, torch_threads
 from ..io import atomic_write
 
 __all__ = ["ACTIONS"]
 
 TEST_SEED = 10**6  # the fixed test set: same events for every model
-
-
-def _table(rows: list[dict], keys: list[str]) -> str:
-    widths = [max(len(k), *(len(_fmt(r.get(k))) for r in rows)) for k in keys]
-    line = "  ".join(k.rjust(w) for k, w in zip(keys, widths))
-    out = [line, "-" * len(line)]
-    out += ["  ".join(_fmt(r.get(k)).rjust(w) for k, w in zip(keys, widths)) for r in rows]
-    return "\n".join(out)
-
-
-def _fmt(v) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -42,16 +31,20 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=["two_step", "e2e", "mixed"], default="two_step")
-    p.add_argument("--estimator", choices=["blackbox", "straight_through", "sinkhorn"], default="blackbox")
-    p.add_argument("--lam", type=float, default=0.1, help="blackbox λ in cost units")
-    p.add_argument("--alpha", type=float, default=0.5, help="BCE weight of the mixed loss")
-    p.add_argument("--epochs", type=int, default=5)
+    from .model import ModelConfig
+    from .train import TrainConfig
+
+    # defaults (and types) come from TrainConfig / ModelConfig: the CLI cannot drift from the library
+    config_option(p, TrainConfig, "mode", choices=["two_step", "e2e", "mixed"])
+    config_option(p, TrainConfig, "estimator", choices=["blackbox", "straight_through", "sinkhorn"])
+    config_option(p, TrainConfig, "lam", help="blackbox λ in cost units")
+    config_option(p, TrainConfig, "alpha", help="BCE weight of the mixed loss")
+    config_option(p, TrainConfig, "epochs")
     p.add_argument("--n-train", type=int, default=400)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    config_option(p, TrainConfig, "batch_size")
+    config_option(p, TrainConfig, "lr")
+    config_option(p, ModelConfig, "hidden")
+    config_option(p, TrainConfig, "seed")
     p.add_argument("--out", type=Path, default=Path("runs/tracking"), help="output folder")
     p.add_argument("--no-progress", action="store_true")
     _common(p)
@@ -74,7 +67,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from .lightning import TrackingDataModule, TrackingModule
     from .model import ModelConfig
     from .pipeline import evaluate
-    from .train import TrainConfig, one_thread, save_model
+    from .train import TrainConfig, save_model
 
     det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
     tcfg = TrainConfig(mode=args.mode, estimator=args.estimator, lam=args.lam, alpha=args.alpha, lr=args.lr,
@@ -87,10 +80,10 @@ def _run_train(args: argparse.Namespace) -> int:
     trainer = make_trainer(max_epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
     trainer.fit(module, dm)
     seconds = time.perf_counter() - t0
-    with one_thread():
+    with torch_threads(1):
         r = evaluate(module.model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match)
     row = _metrics_row(args.mode, r)
-    print(_table([row], list(row)))
+    print(format_table([row], list(row)))
     command = "python -m toolkit train tracking " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if k not in ("no_progress", "state") and v is not None)
@@ -118,7 +111,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .pipeline import evaluate
-    from .train import load_model, one_thread
+    from .train import load_model
 
     paths = args.checkpoint or _shipped()
     if not paths:
@@ -128,7 +121,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         model, tcfg, det, _ = load_model(path)
         if args.density != 1.0:
             det = det.scaled(args.density)
-        with one_thread():
+        with torch_threads(1):
             r = evaluate(model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match, per_event=True)
         rows.append(_metrics_row(f"{Path(path).parent.name}/{Path(path).name}", r))
         if args.per_multiplicity:
@@ -143,10 +136,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                                       purity=float(np.mean([e["purity"] for e in sel])),
                                       efficiency=float(np.mean([e["efficiency"] for e in sel])),
                                       trackml=float(np.mean([e["trackml"] for e in sel]))))
-    print(_table(rows, list(rows[0])))
+    print(format_table(rows, list(rows[0])))
     if breakdown:
         print()
-        print(_table(breakdown, list(breakdown[0])))
+        print(format_table(breakdown, list(breakdown[0])))
     if args.out is not None:
         with atomic_write(args.out / "metrics.json") as fh:
             json.dump(dict(test=rows, by_multiplicity=breakdown), fh, indent=2)
@@ -171,7 +164,7 @@ def _run_stability(args: argparse.Namespace) -> int:
     det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
     rows = stability_sweep(args.lams, args.seeds, det, mode=args.mode, epochs=args.epochs, n_train=args.n_train,
                            n_test=args.n_test, n_points=args.points)
-    print(_table(rows, ["lam", "purity_mean", "purity_std", "m_minmax_mean", "m_minmax_std", "barrier_bce",
+    print(format_table(rows, ["lam", "purity_mean", "purity_std", "m_minmax_mean", "m_minmax_std", "barrier_bce",
                         "barrier_hamming", "lam_over_margin"]))
     if args.out is not None:
         with atomic_write(args.out / "sweep.json") as fh:
@@ -188,7 +181,6 @@ ACTIONS = {
 def _run_study(argv: list[str]) -> int:
     """``study stability|compare --out FILE [--quick]``: the studies behind notebook 01 (JSON output)."""
     from .studies import compare_trackers, stability_study
-    from .train import one_thread
 
     p = argparse.ArgumentParser(prog="python -m toolkit.tracking.cli study",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -220,7 +212,7 @@ def _run_study(argv: list[str]) -> int:
         return 0
     t0, c0 = time.perf_counter(), time.process_time()
     show = lambda row: print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)  # noqa: E731
-    with one_thread():
+    with torch_threads(1):
         if args.which == "stability":
             kw = dict(steps=20, n_train=24, n_val=8, n_test=8, n_boot=50, n_points=3) if args.quick else {}
             if args.steps:
