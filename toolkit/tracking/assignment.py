@@ -41,7 +41,7 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csgraph
 
-from ..validation import check_choice, check_float, check_int
+from ..validation import check_array, check_choice, check_float, check_int
 
 __all__ = [
     "solve_assignment", "blackbox_assignment", "straight_through_assignment", "sinkhorn_assignment",
@@ -280,7 +280,9 @@ def assignment_objective(cost: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     """
     c = _as_numpy_cost(cost)
     no_match = 0.0 if no_match is None else check_float("no_match", no_match)
-    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=float)
+    y = check_array("y", y, ndim=c.ndim, min_size=0, finite=False)
+    if y.shape != c.shape:
+        raise ValueError(f"y must have the shape of cost {c.shape}, got {y.shape}")
     if np.isnan(y).any():  # `y > 0` is False for NaN: the term would silently vanish
         raise ValueError("y must not hold NaN")
     with np.errstate(invalid="ignore"):
@@ -395,10 +397,16 @@ def f_lambda(cost: np.ndarray | torch.Tensor, loss: Callable[[torch.Tensor], tor
     Piecewise linear and continuous in ``c`` for losses linear in ``y``; its gradient is what
     :func:`blackbox_assignment` returns. ``loss`` maps a y tensor to a scalar tensor.
     """
-    lam = check_float("lam", lam, low=0.0, low_open=True)
     c = torch.as_tensor(_as_numpy_cost(cost))
+    if not callable(loss):
+        raise TypeError(f"loss must be a function of y returning a scalar tensor, got {type(loss).__name__}")
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    if no_match is not None:
+        no_match = check_float("no_match", no_match)
     y = solve_assignment(c, no_match).requires_grad_(True)
     value = loss(y)
+    if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.requires_grad:
+        raise TypeError("loss must return a scalar tensor computed from y (differentiable in y)")
     (g,) = torch.autograd.grad(value, y)
     y_lam = solve_assignment(c + lam * g, no_match)
     gap = assignment_objective(c, y_lam, no_match) - assignment_objective(c, y.detach(), no_match)

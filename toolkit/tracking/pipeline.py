@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from ..validation import check_choice, check_float, check_int
+from ..validation import (check_array, check_bool, check_choice, check_float, check_instance, check_int,
+                          check_tensor)
 from .assignment import (DEFAULT_NO_MATCH, blackbox_assignment, sinkhorn_assignment, solve_assignment,
                          straight_through_assignment)
 from .metrics import (edge_precision_recall, exact_match_purity_efficiency, m_minmax, paper_purity_efficiency,
@@ -30,6 +31,47 @@ PAPER = None  # ``no_match=PAPER``: the paper's assignment (deep → shallow, ma
 _log = logging.getLogger(__name__)
 
 ESTIMATORS = ("blackbox", "straight_through", "sinkhorn")
+MAX_LAYERS = 1000  # n_layers above this is a typo, not a detector
+
+
+def _check_model(name: str, model) -> torch.nn.Module:
+    return check_instance(name, model, torch.nn.Module, "a torch.nn.Module (e.g. EdgeClassifier)")
+
+
+def _check_graph(name: str, data, needs: tuple[str, ...] = ()) -> Data:
+    """A graph (or PyG batch of graphs) from ``build_graphs``: the per-edge layer-pair fields must be there."""
+    check_instance(name, data, Data, "a graph from build_graphs (torch_geometric Data or Batch)")
+    for field in ("edge_index", "edge_lp", "edge_row", "edge_col", *needs):
+        if getattr(data, field, None) is None:
+            raise ValueError(f"{name} must be a graph from build_graphs; it has no '{field}'")
+    return data
+
+
+def _check_graphs(graphs, needs: tuple[str, ...] = (), *, empty: bool = False) -> list[Data]:
+    """A list/tuple of graphs from ``build_graphs`` (non-empty unless ``empty``)."""
+    if not isinstance(graphs, (list, tuple)):
+        raise TypeError(f"graphs must be a list of graphs from build_graphs, got {type(graphs).__name__}")
+    if not graphs and not empty:
+        raise ValueError("graphs must not be empty")
+    for i, g in enumerate(graphs):
+        _check_graph(f"graphs[{i}]", g, needs)
+    return list(graphs)
+
+
+def _check_n_layers(n_layers) -> int:
+    return check_int("n_layers", n_layers, low=2, high=MAX_LAYERS)
+
+
+def _check_no_match(no_match) -> float | None:
+    return None if no_match is None else check_float("no_match", no_match)
+
+
+def _check_logits(logits, data: Data) -> torch.Tensor:
+    logits = check_tensor("logits", logits, ndim=1, min_size=0)
+    if logits.numel() != data.edge_index.shape[1]:
+        raise ValueError(f"logits must hold one value per edge of data ({data.edge_index.shape[1]}), "
+                         f"got {logits.numel()}")
+    return logits
 
 
 @contextlib.contextmanager
@@ -61,6 +103,14 @@ def edges_to_dense(values: torch.Tensor, data: Data, n_layers: int, fill: float 
     Returns the dense tensor (differentiable w.r.t. ``values``) and the (problem, row, col)
     index of every edge, so ``dense[idx]`` gives the values back.
     """
+    data = _check_graph("data", data)
+    n_layers = _check_n_layers(n_layers)
+    values = check_tensor("values", values, ndim=1, min_size=0)
+    if values.numel() != data.edge_index.shape[1]:
+        raise ValueError(f"values must hold one value per edge of data ({data.edge_index.shape[1]}), "
+                         f"got {values.numel()}")
+    if isinstance(fill, bool) or not isinstance(fill, (int, float, np.floating, np.integer)) or np.isnan(fill):
+        raise TypeError(f"fill must be a number (inf allowed), got {fill!r}")
     n_graphs = int(getattr(data, "num_graphs", 1) or 1)
     layer = getattr(data, "layer", None)
     top = int(layer.max()) if layer is not None and layer.numel() else int(data.edge_lp.max()) + 1 if data.edge_lp.numel() else 0
@@ -89,12 +139,17 @@ def assign_edges(logits: torch.Tensor, data: Data, n_layers: int, *, estimator: 
     λ·E is the paper's λ, :func:`lambda_paper`). ``no_match=None``: the paper's maximum-cardinality
     assignment without threshold.
     """
+    data = _check_graph("data", data)
+    logits = _check_logits(logits, data)
+    n_layers = _check_n_layers(n_layers)
     estimator = check_choice("estimator", estimator, ESTIMATORS)
+    lam = check_float("lam", lam, low=0.0, low_open=True)
+    no_match = _check_no_match(no_match)
+    epsilon = check_float("epsilon", epsilon, low=0.0, low_open=True)
     cost = edge_costs(logits)
     dense, idx = edges_to_dense(cost, data, n_layers)
     if estimator == "blackbox":
-        y = blackbox_assignment(dense, check_float("lam", lam, low=0.0, low_open=True) * max(logits.numel(), 1),
-                                no_match)
+        y = blackbox_assignment(dense, lam * max(logits.numel(), 1), no_match)
     elif estimator == "straight_through":
         y = straight_through_assignment(dense, no_match)
     else:
@@ -112,7 +167,7 @@ def lambda_paper(lam: float, n_edges: int) -> float:
     edges, so ∂L/∂y = ±1/E_batch and each cost moves by λ_paper/E_batch; our ``lam`` is that move.
     """
     lam = check_float("lam", lam, low=0.0, low_open=True)
-    return lam * check_int("n_edges", n_edges, low=1)
+    return lam * check_int("n_edges", n_edges, low=1, high=2**53)
 
 
 def lambda_scale(logits: torch.Tensor, lam: float, no_match: float | None = DEFAULT_NO_MATCH, *,
@@ -129,7 +184,15 @@ def lambda_scale(logits: torch.Tensor, lam: float, no_match: float | None = DEFA
     the backward pass just returns ``−(y − t)/λ``: every larger λ gives a proportional gradient,
     so training cannot tell them apart — a warning is issued and logged.
     """
+    logits = check_tensor("logits", logits, ndim=1, min_size=0)
     lam = check_float("lam", lam, low=0.0, low_open=True)
+    no_match = _check_no_match(no_match)
+    warn = check_bool("warn", warn)
+    if data is not None:
+        data = _check_graph("data", data, ("y",))
+        logits = _check_logits(logits, data)
+    if n_layers is not None:
+        n_layers = _check_n_layers(n_layers)
     cost = edge_costs(logits.detach())
     margin = (cost - (0.5 if no_match is None else no_match)).abs()
     med = float(margin.median()) if margin.numel() else float("nan")
@@ -169,6 +232,9 @@ def solve_layer_pairs(cost: torch.Tensor, no_match: float | None = DEFAULT_NO_MA
     i.e. the transposed problem) as a maximum-cardinality minimum-cost assignment with no
     threshold, so every hit that *can* be linked is linked.
     """
+    cost = check_instance("cost", cost, torch.Tensor, "a torch tensor of shape (P, R, C)")
+    if cost.dim() != 3:
+        raise ValueError(f"cost must have shape (P, R, C), got shape {tuple(cost.shape)}")
     if no_match is None:  # deep -> shallow; only tie-breaking can differ from the shallow -> deep order
         return solve_assignment(cost.transpose(1, 2), None).transpose(1, 2)
     return solve_assignment(cost, check_float("no_match", no_match))
@@ -177,6 +243,8 @@ def solve_layer_pairs(cost: torch.Tensor, no_match: float | None = DEFAULT_NO_MA
 @torch.no_grad()
 def edge_logits(model: torch.nn.Module, data: Data) -> torch.Tensor:
     """The model's edge logits in eval mode on one thread (training mode restored afterwards)."""
+    model = _check_model("model", model)
+    data = _check_graph("data", data, ("x", "edge_attr"))
     was = model.training
     model.eval()
     with one_thread():
@@ -192,22 +260,26 @@ def edge_decisions(model: torch.nn.Module, data: Data, n_layers: int, no_match: 
 
     ``no_match=None`` (``PAPER``) uses the paper's assignment (:func:`solve_layer_pairs`).
     """
+    model, data = _check_model("model", model), _check_graph("data", data, ("x", "edge_attr"))
+    n_layers, no_match = _check_n_layers(n_layers), _check_no_match(no_match)
     logits = edge_logits(model, data)
     dense, idx = edges_to_dense(edge_costs(logits), data, n_layers)
     y = solve_layer_pairs(dense, no_match)[idx]
     return torch.sigmoid(logits).numpy(), y.numpy().astype(bool)
 
 
-def predict_tracks(model: torch.nn.Module, data: Data, n_layers: int, no_match: float = DEFAULT_NO_MATCH
+def predict_tracks(model: torch.nn.Module, data: Data, n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
                    ) -> np.ndarray:
-    """Track label per hit of one event: model → assignment → chains."""
+    """Track label per hit of one event: model → assignment → chains (``no_match=None``: the paper's)."""
     _, linked = edge_decisions(model, data, n_layers, no_match)
     return tracks_from_edges(data.num_nodes, data.edge_index, linked)
 
 
 def track_labels(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
-                 no_match: float = DEFAULT_NO_MATCH) -> list[np.ndarray]:
+                 no_match: float | None = DEFAULT_NO_MATCH) -> list[np.ndarray]:
     """Track label per hit for each graph (one batched model + solver call for all of them)."""
+    model, graphs = _check_model("model", model), _check_graphs(graphs, ("x", "edge_attr"), empty=True)
+    n_layers, no_match = _check_n_layers(n_layers), _check_no_match(no_match)
     if not graphs:
         return []
     batch = Batch.from_data_list(list(graphs))
@@ -220,6 +292,7 @@ def track_labels(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
 
 def truth_labels(graphs: Sequence[Data]) -> list[np.ndarray]:
     """The true tracks as labels (particle id; every noise hit is its own one-hit 'track')."""
+    graphs = _check_graphs(graphs, ("particle_id",), empty=True)
     out = []
     for g in graphs:
         pid = g.particle_id.numpy()
@@ -243,9 +316,11 @@ def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
     With ``per_event=True`` also returns ``events`` (per-event rows for a breakdown by multiplicity).
     ``decisions`` / ``target`` hold the concatenated 0/1 edge decisions and labels (for :func:`m_minmax`).
     """
-    if not graphs:
-        raise ValueError("graphs must not be empty")
-    batch = Batch.from_data_list(list(graphs))
+    model = _check_model("model", model)
+    graphs = _check_graphs(graphs, ("x", "edge_attr", "y", "particle_id"))
+    n_layers, no_match = _check_n_layers(n_layers), _check_no_match(no_match)
+    per_event, min_hits = check_bool("per_event", per_event), check_int("min_hits", min_hits, low=1)
+    batch = Batch.from_data_list(graphs)
     _, linked = edge_decisions(model, batch, n_layers, no_match)
     return score_decisions(graphs, linked, per_event=per_event, min_hits=min_hits)
 
@@ -253,10 +328,15 @@ def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
 def score_decisions(graphs: Sequence[Data], linked: np.ndarray, *, per_event: bool = False,
                     min_hits: int = 5) -> dict:
     """The metrics of :func:`evaluate` for given concatenated 0/1 edge decisions of ``graphs``."""
+    graphs = _check_graphs(graphs, ("y", "particle_id"))
+    per_event, min_hits = check_bool("per_event", per_event), check_int("min_hits", min_hits, low=1)
     target = np.concatenate([g.y.numpy() for g in graphs]).astype(bool)
-    linked = np.asarray(linked, dtype=bool)
+    linked = check_array("linked", linked, ndim=1, min_size=0)
     if linked.shape != target.shape:
-        raise ValueError(f"linked must have one entry per edge ({target.size}), got {linked.size}")
+        raise ValueError(f"linked must have one entry per edge ({target.size}), got shape {linked.shape}")
+    if not np.isin(linked, (0.0, 1.0)).all():
+        raise ValueError("linked must hold 0/1 (or boolean) edge decisions")
+    linked = linked.astype(bool)
     precision, recall = edge_precision_recall(linked, target)
     counts = dict(n_correct=0, n_tracks=0, n_particles=0)
     paper, ceiling, scores, rows = [], [], [], []
@@ -301,13 +381,15 @@ def tune_threshold(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int
     Returns ``{tau, score, curve}`` with ``curve`` = rows ``{tau, paper_purity, paper_efficiency,
     exact_purity, trackml, edge_fp, edge_fn}``. Ties go to the smallest τ.
     """
+    model = _check_model("model", model)
+    graphs = _check_graphs(graphs, ("x", "edge_attr", "y", "particle_id"))
+    n_layers = _check_n_layers(n_layers)
     metric = check_choice("metric", metric, ("paper_efficiency", "paper_purity", "trackml", "exact_purity",
                                              "exact_efficiency"))
     taus = np.round(np.linspace(0.05, 0.95, 19), 3) if taus is None else [
-        check_float("taus", float(t), low=0.0, low_open=True, high=1.0) for t in taus]
-    if not graphs:
-        raise ValueError("graphs must not be empty")
-    batch = Batch.from_data_list(list(graphs))
+        check_float("taus", float(t), low=0.0, low_open=True, high=1.0)
+        for t in check_array("taus", taus, ndim=1, finite=False)]
+    batch = Batch.from_data_list(graphs)
     dense, idx = edges_to_dense(edge_costs(edge_logits(model, batch)), batch, n_layers)
     curve = []
     for tau in taus:
@@ -322,7 +404,10 @@ def tune_threshold(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int
 def instability(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
                 no_match: float | None = DEFAULT_NO_MATCH) -> float:
     """:func:`m_minmax` of two models' assignment decisions on the same graphs."""
-    batch = Batch.from_data_list(list(graphs))
+    model_a, model_b = _check_model("model_a", model_a), _check_model("model_b", model_b)
+    graphs = _check_graphs(graphs, ("x", "edge_attr", "y"))
+    n_layers, no_match = _check_n_layers(n_layers), _check_no_match(no_match)
+    batch = Batch.from_data_list(graphs)
     _, a = edge_decisions(model_a, batch, n_layers, no_match)
     _, b = edge_decisions(model_b, batch, n_layers, no_match)
     return m_minmax(a, b, batch.y.numpy().astype(bool))
