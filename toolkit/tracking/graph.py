@@ -33,6 +33,11 @@ def build_graph(event: Event, config: DetectorConfig | None = None, *, window: f
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
+    return _graph(event, cfg, window)
+
+
+def _graph(event: Event, cfg: DetectorConfig, window: float) -> Data:
+    """build_graph after its argument checks (build_graphs checks config and window once for all events)."""
     if not all(np.isfinite(np.asarray(v, dtype=float)).all() for v in (event.x, event.y, event.z, event.edep)):
         raise ValueError("event must hold finite hit positions and energies (x, y, z, edep); found NaN or inf")
     L = cfg.n_layers
@@ -85,7 +90,7 @@ def build_graphs(events: Sequence[Event], config: DetectorConfig | None = None, 
     events = check_items("events", events, Event, "Event")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return [build_graph(e, cfg, window=window) for e in events]
+    return [_graph(e, cfg, window) for e in events]
 
 
 def check_items(name: str, items: Any, kind: type, label: str, *, min_size: int = 0) -> list:
