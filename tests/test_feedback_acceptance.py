@@ -75,9 +75,12 @@ def test_srbp_at_99_percent_per_neuron_sparsity_beats_top_only(m1d):
     assert sparse["entries"]["dead_units"] > 200
 
 
-def test_kp_aligns_B_with_WT_within_20_epochs_on_digits(digits):
-    rows = studies.kp_run(digits, epochs=20)
+@pytest.mark.parametrize("optimizer, lr", [("adam", 3e-3), ("sgd", 0.3)])
+def test_kp_aligns_B_with_WT_within_20_epochs_on_digits(digits, optimizer, lr):
+    """λ = 0.003 per step. Adam 3e-3 (the notebook) and paper mode: plain SGD at lr 0.3, the learning rate
+    of the KP authors' own MNIST script (measured: 8.8° / 2.4°; at SGD lr 0.1 it is 10.7° / 3.0°)."""
+    rows = studies.kp_run(digits, epochs=20, optimizer=optimizer, lr=lr, weight_decay=0.003)
     last = [r["angle"] for r in rows if r["epoch"] == rows[-1]["epoch"]]
     assert max(last) < 10, last
-    arbp = studies.kp_run(digits, rule="arbp", epochs=20)
+    arbp = studies.kp_run(digits, rule="arbp", epochs=20, optimizer=optimizer, lr=lr)
     assert min(r["angle"] for r in arbp if r["epoch"] == arbp[-1]["epoch"]) > 15

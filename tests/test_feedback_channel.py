@@ -244,7 +244,7 @@ def test_kp_is_arbp_plus_decay_and_B_minus_WT_shrinks_geometrically(optimizer):
 
 def test_kp_default_decay_and_apply_weight_decay():
     cfg = TrainConfig()
-    assert cfg.decay_for("kp") == 0.003 and cfg.decay_for("dkp") == 0.003 and cfg.decay_for("rbp") == 0.0
+    assert cfg.decay_for("kp") == 1e-4 and cfg.decay_for("dkp") == 1e-4 and cfg.decay_for("rbp") == 0.0
     assert TrainConfig(weight_decay=0.0).decay_for("kp") == 0.0
     net = FeedbackMLP([3, 4, 4, 2], "kp", seed=0)
     before = [p.clone() for p in net.state_dict().values()]

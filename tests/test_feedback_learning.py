@@ -36,3 +36,11 @@ def test_angles_fall_below_90_degrees(digits_run, rule):
     for a0, a1 in zip(first[rule]["angles"][:-1], last[rule]["angles"][:-1]):
         assert a1 < 80 and a1 < a0 - 15, (first[rule]["angles"], last[rule]["angles"])
     assert max(last["bp"]["angles"]) < 1e-3
+
+
+def test_the_sweep_experiment_lists_every_rule_of_the_engine():
+    from toolkit.feedback.engine import RULES
+    from toolkit.sweeps.experiments import feedback as sweep
+
+    assert set(sweep.RULES) == set(RULES)
+    assert set(sweep.experiment().space["rule"].choices) == set(RULES)

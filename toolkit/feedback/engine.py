@@ -21,7 +21,7 @@ rule                  backward signal of hidden layer h
                       ``channel_activation``, sign-preserving)
 ``kp``                Kolen–Pollack (Akrout et al. 2019): ``arbp`` whose W and B both decay,
                       ``ΔW = -η T Oᵀ - λW``, ``ΔB = -η O Tᵀ - λB``; the decay λ is the training
-                      loop's ``weight_decay`` (default 0.003 per step for ``kp``), so B - Wᵀ shrinks
+                      loop's ``weight_decay`` (default 1e-4 per step for ``kp``), so B - Wᵀ shrinks
                       by (1 - λ) every step
 ``dkp``               direct KP (Webster et al. 2020): ``asrbp`` + the same decay
 ``usf``               uniform sign-concordant (Liao, Leibo & Poggio 2016): ``B_h = c · sign(W_{h+1}ᵀ)``,
@@ -87,7 +87,13 @@ SKIP_RULES = ("srbp", "asrbp", "dkp", "drtp")
 ADAPTIVE_RULES = ("arbp", "asrbp", "kp", "dkp")
 SIGN_RULES = ("sign", "sign-resampled", "usf")
 NO_FEEDBACK_RULES = ("bp", "top")
-DECAY_RULES = {"kp": 0.003, "dkp": 0.003}  # rules whose definition includes weight decay (per step)
+# rules whose definition includes weight decay (per step). Scan on MNIST-1D (3×100 tanh, Adam 1e-3, batch 32,
+# 10 epochs = 1000 steps, seeds 0-2; BP 0.565 ± 0.010): KP test accuracy for λ = 0 / 1e-5 / 3e-5 / 1e-4 / 3e-4 /
+# 1e-3 / 3e-3 was 0.542 / 0.540 / 0.543 / 0.533 / 0.502 / 0.444 / 0.267, mean angle(B, Wᵀ) of layer 1 51° / … /
+# 49° / 46° / 33° / 8°. The decay shrinks W as fast as it shrinks B - Wᵀ, so a decay that aligns B within one
+# short run costs 0.1–0.3 accuracy; 1e-4 is the largest that costs < 0.01 (time constant 1/λ = 10⁴ steps).
+# DKP alike (0.522 / … / 0.516 at 1e-4 / 0.309 at 3e-3).
+DECAY_RULES = {"kp": 1e-4, "dkp": 1e-4}
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 CHANNEL_ACTIVATIONS = ("tanh", "softsign")
 QUANT_MODES = ("stochastic", "midtread", "midrise", "stochastic-maxabs")
@@ -96,7 +102,7 @@ MAX_PARAMETERS = 50_000_000  # ~200 MB of float32: far beyond a teaching net, re
 
 
 def default_decay(rule: str) -> float:
-    """The per-step weight decay a rule's definition includes (0.003 for ``kp``/``dkp``, else 0)."""
+    """The per-step weight decay a rule's definition includes (1e-4 for ``kp``/``dkp``, else 0)."""
     return DECAY_RULES.get(canonical_rule(rule), 0.0)
 
 

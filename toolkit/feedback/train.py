@@ -30,7 +30,7 @@ class TrainConfig:
     ``weight_decay`` λ: after every optimiser step each weight matrix *and* each feedback matrix
     is multiplied by (1 - λ) (Kolen–Pollack's decay, independent of the optimiser, so B - Wᵀ
     shrinks by exactly (1 - λ) per step under ``kp``; biases are not decayed). ``None`` uses each
-    rule's own default (0.003 for ``kp``/``dkp``, 0 otherwise). ``feedback_mix`` is applied to the
+    rule's own default (1e-4 for ``kp``/``dkp``, 0 otherwise). ``feedback_mix`` is applied to the
     rules whose feedback has Wᵀ's shape and ignored by the others.
     """
 

@@ -17,7 +17,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from ..registry import Experiment
 
-RULES = ("bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear")
+# every rule of toolkit.feedback.engine.RULES (kept literal so listing experiments does not import torch;
+# tests/test_feedback_learning.py checks the two agree). kp/dkp train with their own weight decay.
+RULES = ("bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear",
+         "kp", "dkp", "usf", "drtp", "wm")
 
 
 @functools.lru_cache(maxsize=4)
