@@ -319,3 +319,20 @@ def test_read_trackml(tmp_path, event):
         read_trackml(tmp_path / "nowhere", "ev")
     _raises(ValueError, "directory", lambda: read_trackml(tmp_path / "nowhere", "ev"))
     assert read_trackml(tmp_path, "ev", event_id=3).event_id == 3
+
+
+def test_landscape_helpers_of_the_lambda_explorer():
+    from toolkit.tracking.landscape import descend, flip_margin, random_direction
+
+    cost, target = np.array([[0.2, 0.9], [0.8, 0.1]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    _raises(ValueError, "cost", lambda: descend(np.full((2, 2), np.nan), target, 0.1))
+    _raises(ValueError, "target", lambda: descend(cost, np.eye(3), 0.1))
+    _raises(TypeError, "no_match", lambda: descend(cost, target, 0.1, no_match="x"))
+    _raises(TypeError, "cost", lambda: flip_margin(None, target))
+    _raises(ValueError, "high", lambda: flip_margin(cost, target, high=-1.0))
+    _raises(ValueError, "tol", lambda: flip_margin(cost, target, tol=0.0))
+    _raises(ValueError, "cost", lambda: random_direction(np.ones(3)))
+    _raises(ValueError, "seed", lambda: random_direction(cost, seed=-1))
+    assert np.linalg.norm(random_direction(cost)) == pytest.approx(1.0)
+    assert 0 < flip_margin(cost, target) < np.inf  # the solver picks the diagonal; a finite push flips it
+    assert descend(cost, target, 0.5, steps=30)[-1]["hamming"] == 0.0

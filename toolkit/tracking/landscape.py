@@ -91,12 +91,7 @@ def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: n
     """
     alpha = check_float("alpha", alpha, low=0.0, high=1.0)
     lam = check_float("lam", lam, low=0.0, low_open=True)
-    c = check_array("cost", cost, ndim=2, finite=False)  # +inf = a forbidden pair
-    if np.isnan(c).any() or (c == -np.inf).any():
-        raise ValueError("cost must hold finite numbers or +inf (a forbidden pair), not NaN or -inf")
-    tgt = check_array("target", target, ndim=2)
-    if tgt.shape != c.shape or not np.isin(tgt, (0.0, 1.0)).all():
-        raise ValueError(f"target must be a 0/1 matrix of the shape of cost {c.shape}, got shape {tgt.shape}")
+    c, tgt = _cost_target(cost, target)
     no_match = None if no_match is None else check_float("no_match", no_match)
     if direction is None:
         if entry is None:
@@ -126,6 +121,17 @@ def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: n
             for a, b, f, gr in zip(t, true, f_lam, grad)]
 
 
+def _cost_target(cost, target) -> tuple[np.ndarray, np.ndarray]:
+    """A cost matrix (finite, or +inf for a forbidden pair) and a 0/1 target matrix of its shape."""
+    c = check_array("cost", cost, ndim=2, finite=False)
+    if np.isnan(c).any() or (c == -np.inf).any():
+        raise ValueError("cost must hold finite numbers or +inf (a forbidden pair), not NaN or -inf")
+    tgt = check_array("target", target, ndim=2)
+    if tgt.shape != c.shape or not np.isin(tgt, (0.0, 1.0)).all():
+        raise ValueError(f"target must be a 0/1 matrix of the shape of cost {c.shape}, got shape {tgt.shape}")
+    return c, tgt
+
+
 def _check_entry(entry, shape: tuple[int, int]) -> tuple[int, int]:
     """``entry = (i, j)``: a valid (row, column) of a matrix of ``shape``."""
     if isinstance(entry, (str, bytes)) or not isinstance(entry, (tuple, list)) or len(entry) != 2:
@@ -147,7 +153,8 @@ def bce_of_costs(cost: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarra
 
 def random_direction(cost: np.ndarray, seed: int = 0) -> np.ndarray:
     """A random unit direction over all finite costs (0 on forbidden pairs), for :func:`loss_slice`."""
-    c = np.asarray(cost, float)
+    c = check_array("cost", cost, ndim=2, finite=False)
+    seed = check_int("seed", seed, low=0)
     d = np.where(np.isfinite(c), np.random.default_rng(seed).standard_normal(c.shape), 0.0)
     return d / max(np.linalg.norm(d), 1e-12)
 
@@ -161,7 +168,11 @@ def flip_margin(cost: np.ndarray, target: np.ndarray, no_match: float | None = D
     is concave), so {λ : y_λ = y} is an interval [0, m) and bisection finds m. Returns ``inf`` if
     no λ ≤ ``high`` changes the solution (e.g. y(c) is already the target).
     """
-    c, d = np.asarray(cost, float), 1.0 - 2.0 * np.asarray(target, float)
+    c, tgt = _cost_target(cost, target)
+    d = 1.0 - 2.0 * tgt
+    no_match = None if no_match is None else check_float("no_match", no_match)
+    high = check_float("high", high, low=0.0, low_open=True, high=1e12)
+    tol = check_float("tol", tol, low=0.0, low_open=True, high=1.0)
     y0 = solve_assignment(c, no_match)
 
     def moved(lam: float) -> bool:
@@ -189,8 +200,9 @@ def descend(cost: np.ndarray, target: np.ndarray, lam: float, *, steps: int = 30
     steps = check_int("steps", steps, low=0, high=10000)
     lr = check_float("lr", lr, low=0.0, low_open=True)
     alpha = check_float("alpha", alpha, low=0.0, high=1.0)
-    c = np.asarray(cost, float).copy()
-    t = np.asarray(target, float)
+    no_match = None if no_match is None else check_float("no_match", no_match)
+    c, t = _cost_target(cost, target)
+    c = c.copy()
     ok = np.isfinite(c)
     rows = []
     for k in range(steps + 1):
