@@ -25,16 +25,12 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from toolkit.feedback import RULES, FeedbackMLP  # noqa: E402
+from toolkit.feedback import RULES, FeedbackMLP  # installed with the package (make setup: pip install -e .)
 
 
 def _step_fn(net: FeedbackMLP, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, autograd: bool):

@@ -28,15 +28,11 @@ import contextlib
 import io
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 SECTIONS = ("fa", "heun", "euler", "blackbox", "livechart")
 

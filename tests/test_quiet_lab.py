@@ -21,10 +21,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from browser import harness as bh  # tests/browser/harness (tests/ is on pytest's path)
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
 
 OVERRIDES = ROOT / "lab" / "overrides.json"
 STUDENT = ROOT / "lab" / "student"
@@ -72,7 +71,8 @@ def test_student_config_switches_off_every_grading_extension():
 
 
 def test_jupyterlab_reads_the_student_page_config(monkeypatch):
-    """JupyterLab's own resolution (jupyterlab_server.config) sees nbgrader disabled via JUPYTER_CONFIG_PATH."""
+    """JupyterLab's own resolution (jupyterlab_server.config) sees nbgrader disabled through
+    JUPYTER_CONFIG_PATH."""
     from jupyterlab_server.config import get_page_config
 
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(STUDENT))

@@ -2,20 +2,18 @@
 
 Without a browser (or without Playwright) the tests are skipped with the reason printed at the end
 of the run; in CI (``CI=true``) that is a failure instead, so a broken set-up cannot pass silently.
-The harness itself lives in scripts/browser_harness.py (shared with benchmarks/bench_browser.py).
+The harness itself is the package tests/browser/harness (shared with tests/test_quiet_lab.py and
+benchmarks/bench_browser.py).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+from . import harness as bh
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 _SKIP_REASONS: set[str] = set()

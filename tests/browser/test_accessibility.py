@@ -28,20 +28,20 @@ keyboard-driven panel to test-results/browser/a11y_<notebook>_panel.png.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+from . import harness as bh
+
+ROOT = bh.ROOT
 
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = bh.notebooks()
-DATA_WORDS = (" against ", "data points", "no data yet", "heatmap of")  # what toolkit.a11y.describe always says
+# what toolkit.a11y.describe always says
+DATA_WORDS = (" against ", "data points", "no data yet", "heatmap of")
 
 
 def _fmt(lines: list[str]) -> str:

@@ -9,14 +9,9 @@ allowed) and a real one, after which the last cell never runs.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+from . import harness as bh
 
 pytestmark = pytest.mark.browser
 
@@ -25,18 +20,22 @@ CELLS = [
 from toolkit.panels import Panel, slider
 from toolkit.livechart import LiveChart
 def line(k):
-    return alt.Chart(pd.DataFrame({"x": [0, 1, 2], "y": [0, k, 2 * k]})).mark_line().encode(x="x:Q", y="y:Q")""",
+    data = pd.DataFrame({"x": [0, 1, 2], "y": [0, k, 2 * k]})
+    return alt.Chart(data).mark_line().encode(x="x:Q", y="y:Q")""",
     # 1: ignores its slider -> redraws the same picture
     "static = Panel({'a': slider('a', 1, 0, 5)}, lambda a: line(1))\nstatic",
     # 2: slow -> redraw later than 2 s
-    "slow = Panel({'b': slider('b', 1, 0, 5)}, lambda b: (time.sleep(0 if b == 1 else 2.5), line(b))[1])\nslow",
+    "slow = Panel({'b': slider('b', 1, 0, 5)},\n"
+    "             lambda b: (time.sleep(0 if b == 1 else 2.5), line(b))[1])\nslow",
     # 3: breaks as soon as the slider moves -> error in the readout
     "def fragile(c):\n    if c != 1:\n        raise RuntimeError('sabotaged render')\n    return line(c)\n"
     "broken = Panel({'c': slider('c', 1, 0, 5)}, fragile)\nbroken",
     # 4: invalid Vega-Lite -> the chart reports a JavaScript error
-    "LiveChart({'mark': 'no-such-mark', 'data': {'values': [{'x': 1}]}, 'encoding': {'x': {'field': 'x', 'type': 'nonsense'}}})",
+    "LiveChart({'mark': 'no-such-mark', 'data': {'values': [{'x': 1}]},\n"
+    "           'encoding': {'x': {'field': 'x', 'type': 'nonsense'}}})",
     # 5: a widget whose front end throws
-    "class Broken(anywidget.AnyWidget):\n    _esm = \"export default { render() { throw new Error('sabotaged view'); } }\"\nBroken()",
+    "class Broken(anywidget.AnyWidget):\n"
+    "    _esm = \"export default { render() { throw new Error('sabotaged view'); } }\"\nBroken()",
     # 6: a traceback inside an Output widget (not in the notebook model)
     "out = w.Output()\nwith out:\n    1 / 0\nout",
     # 7: a chart far too tall to look at

@@ -7,14 +7,9 @@ are read from the Vega view itself (``view.data("data")``), not from the DOM.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+from . import harness as bh
 
 pytestmark = pytest.mark.browser
 
@@ -44,18 +39,6 @@ for k in range({N_CAPPED}):
     "assert len(w.history) == len(w.rows) and len(c.history) == len(c.rows) + c.hidden",
 ]
 
-_JS_VIEWS = """(root) => [...document.querySelectorAll(root + ' .gl-livechart')].map((box) => {
-  const view = box.__glView;
-  const rows = view ? view.data('data') : null;
-  const note = box.parentElement.querySelector('.gl-livechart-note');
-  return {
-    ids: rows ? rows.map((d) => d._i) : null,
-    steps: rows ? rows.map((d) => d.step) : null,
-    error: box.dataset.glError || null,
-    note: note && !note.hidden ? note.textContent : null,
-  };
-})"""
-
 
 @pytest.fixture(scope="module")
 def streamed(lab, lab_page, browser):
@@ -67,16 +50,11 @@ def _views(session, expected_counts: list[int], timeout_s: float = 20.0) -> list
     """The views' rows once they hold the expected counts (snapshots arrive when the kernel is idle)."""
     page = session.page
     try:
-        page.wait_for_function(
-            """([root, want]) => {
-              const boxes = [...document.querySelectorAll(root + ' .gl-livechart')];
-              return boxes.length === want.length && boxes.every((b, i) =>
-                b.__glView && b.__glView.data('data').length === want[i]);
-            }""",
-            arg=[session.root_selector, expected_counts], timeout=timeout_s * 1000, polling=200)
+        page.wait_for_function(bh.js("livechart_counts_are"), arg=[session.root_selector, expected_counts],
+                               timeout=timeout_s * 1000, polling=200)
     except Exception:
         pass  # the asserts below say what is wrong
-    return page.evaluate(_JS_VIEWS, session.root_selector)
+    return page.evaluate(bh.js("livechart_views"), session.root_selector)
 
 
 def test_every_view_holds_exactly_the_pushed_rows(streamed):
@@ -103,13 +81,11 @@ def test_a_second_front_end_shows_every_row_at_once(streamed, lab, browser):
         bh.run_new_cell(second, "w")
         total = N_FIRST + N_LATER
         try:
-            page.wait_for_function(
-                """([root, want]) => [...document.querySelectorAll(root + ' .gl-livechart')].some(
-                     (b) => b.__glView && b.__glView.data('data').length === want)""",
-                arg=[second.root_selector, total], timeout=30_000, polling=200)
+            page.wait_for_function(bh.js("livechart_some_count"), arg=[second.root_selector, total],
+                                   timeout=30_000, polling=200)
         except Exception:
             pass  # the assert below says what the view holds
-        views = page.evaluate(_JS_VIEWS, second.root_selector)
+        views = page.evaluate(bh.js("livechart_views"), second.root_selector)
         assert any(v["steps"] == list(range(total)) for v in views), [len(v["steps"] or []) for v in views]
     finally:
         page.close()  # not session.close(): that would shut down the kernel the module fixture owns

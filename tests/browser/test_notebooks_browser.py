@@ -12,22 +12,19 @@ The latency figure itself is measured in ``benchmarks/bench_browser.py``.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+from . import harness as bh
+
+ROOT = bh.ROOT
 
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = bh.notebooks()
-IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-REDRAW_LIMIT_MS = float(os.environ.get("GRADIENT_LAB_REDRAW_LIMIT_MS") or (10_000.0 if IN_CI else 2000.0))
+REDRAW_LIMIT_MS = bh.redraw_limit_ms()
 
 
 def _fmt(lines: list[str]) -> str:

@@ -4,22 +4,26 @@ Voila executes the notebook and shows only its outputs: no code cells, live widg
 and a slider of the main panel that redraws its chart, just as in JupyterLab. The page works
 offline: every request it makes goes to the Voila server (Gradient Lab's Voila template drops the
 stock template's Font Awesome CDN links; the set-up makes it the default, see lab/README.md).
+
+The slider redraw bound is a guard against a redraw that hangs, not a benchmark: the same as the
+notebook browser test (2 s locally, 10 s with ``CI=true``, ``GRADIENT_LAB_REDRAW_LIMIT_MS``
+overrides both); the measured latency is printed and recorded as the test's
+``redraw_latency_ms`` property.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+from . import harness as bh
+
+ROOT = bh.ROOT
 
 NOTEBOOK = "notebooks/00_start_here.ipynb"
-REDRAW_LIMIT_MS = 2000.0
+REDRAW_LIMIT_MS = bh.redraw_limit_ms()
 REQUESTS: list[str] = []  # every URL the Voila page asked for, in order
 LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
@@ -50,10 +54,7 @@ def voila_page(browser, tmp_path_factory, results_dir: Path):
         page.goto(server.url(), timeout=bh.run_timeout() * 1000)
         page.wait_for_selector(".gl-panel", timeout=30_000)
         # every chart has drawn (or failed visibly) before we judge
-        page.wait_for_function(
-            """() => [...document.querySelectorAll('.gl-livechart')].every(
-                 (c) => c.dataset.glRedraws || c.dataset.glError || c.closest('.gl-panel-button'))""",
-            timeout=30_000, polling=200)
+        page.wait_for_function(bh.js("charts_settled"), timeout=30_000, polling=200)
         bh.page_screenshot(page, results_dir / "voila_00_start_here.png")
         yield page
     finally:
@@ -65,7 +66,7 @@ def voila_page(browser, tmp_path_factory, results_dir: Path):
 @pytest.mark.browser
 def test_voila_renders_app_without_code(voila_page):
     page = voila_page
-    scan = page.evaluate(bh._JS_SCAN, ["body", bh.MARK_ITEMS, list(bh.WIDGET_FAILURE_TEXTS)])
+    scan = bh.scan_page(page)
     text = page.inner_text("body")
 
     errors = [f"traceback: {t}" for t in scan["tracebacks"]] + [f"panel error: {t}" for t in scan["panelErrors"]]
@@ -86,10 +87,12 @@ def test_voila_renders_app_without_code(voila_page):
 
 
 @pytest.mark.browser
-def test_voila_slider_redraws_chart(voila_page, results_dir: Path):
+def test_voila_slider_redraws_chart(voila_page, results_dir: Path, record_property):
     panel = voila_page.locator(".gl-panel.gl-panel-live").first
     assert panel.count() == 1, "the app has no live panel"
     move = bh.move_slider(voila_page, panel, timeout=REDRAW_LIMIT_MS / 1000 + 3)
+    record_property("redraw_latency_ms", move.latency_ms)
+    print(f"Voila {NOTEBOOK}: slider redraw latency {move.latency_ms} ms (limit {REDRAW_LIMIT_MS:.0f} ms)")
     bh.element_screenshot(voila_page, panel, results_dir / "voila_00_start_here_main_panel.png")
     assert move.value_after != move.value_before, f"{move.key} did not move the slider: {move}"
     assert move.chart_error is None, f"the chart failed to redraw: {move.chart_error}"
@@ -106,8 +109,7 @@ def test_voila_page_makes_no_external_request(voila_page):
     assert not external, f"the Voila page requested outside the server: {external}"
     assert voila_page.locator('meta[name="gradient-lab-template"]').count() == 1, (
         "the page was not rendered with the gradient-lab template (the set-up makes it Voila's default)")
-    icons = voila_page.evaluate("""() => [...document.fonts].filter(
-        (f) => /Font Awesome/i.test(f.family)).map((f) => f.family + ':' + f.status)""")
+    icons = voila_page.evaluate(bh.js("icon_fonts"))
     assert not [i for i in icons if i.endswith(":error")], f"Font Awesome failed to load: {icons}"
 
 
