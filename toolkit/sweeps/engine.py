@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 from ..validation import check_bool, check_choice, check_instance, check_int
 from .recovery import claims, fail_dead, me, redone_numbers
 from .registry import Experiment, grid_points, lookup, param_key, suggest
-from .storage import DEFAULT_STORAGE, open_storage, retry
+from .storage import DEFAULT_STORAGE, check_study_name, open_storage, retry
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial is ours
 
@@ -109,11 +109,6 @@ def _arguments(experiment: Any, study: Any, options: Any) -> tuple[Experiment, S
     check_study_name(study)
     options = SweepOptions() if options is None else check_instance("options", options, SweepOptions)
     return experiment, options
-
-
-def check_study_name(study: Any) -> None:
-    if study is not None and (not isinstance(study, str) or not study):
-        raise TypeError(f"study must be None or a non-empty study name, got {study!r}")
 
 
 def prepare_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, study: str | None = None,

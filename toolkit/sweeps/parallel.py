@@ -20,10 +20,10 @@ from typing import Any
 
 import optuna
 
-from .engine import SweepOptions, check_study_name, prepare_study, run_worker, study_counts
+from .engine import SweepOptions, prepare_study, run_worker, study_counts
 from .recovery import fail_dead
 from .registry import Experiment, lookup
-from .storage import DEFAULT_STORAGE, redact, storage_url
+from .storage import DEFAULT_STORAGE, check_study_name, redact, storage_url
 
 __all__ = ["run_study"]
 

@@ -24,7 +24,7 @@ from ..validation import check_int
 # heartbeats and the retry callback are "experimental" in Optuna (since v2.8/v2.9)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-__all__ = ["DEFAULT_STORAGE", "RETRY", "storage_url", "open_storage", "redact"]
+__all__ = ["DEFAULT_STORAGE", "RETRY", "storage_url", "open_storage", "redact", "check_study_name"]
 
 DEFAULT_STORAGE = "runs/sweeps.db"
 RETRY = RetryHeartbeatStaleTrialCallback(max_retry=3)  # a trial that kills its worker 4 times stays FAIL
@@ -114,6 +114,12 @@ def open_storage(storage: Any, *, heartbeat: int = 10) -> optuna.storages.RDBSto
         _serialize_sqlite(store.engine)
     _STORAGES[url, heartbeat] = store
     return store
+
+
+def check_study_name(study: Any) -> None:
+    """A study name given by the caller: None (the experiment's name) or a non-empty string."""
+    if study is not None and (not isinstance(study, str) or not study):
+        raise TypeError(f"study must be None or a non-empty study name, got {study!r}")
 
 
 def redact(url: str) -> str:
