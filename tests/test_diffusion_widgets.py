@@ -75,7 +75,8 @@ def test_model_panels_and_fan_chart():
     model = load_pretrained()
     s = W.sampling_panel(model, n_cases=2)
     assert s.last_error is None and "NFE 9" in s.readout.value and "NFE so far 9" in s.readout.value
-    assert len(s.chart.spec["hconcat"][0]["data"]["values"]) == 8 * 1024      # 8 maps of 32×32
+    assert sum(r["part"] == 0 for r in s.chart.data) == 8 * 1024              # 8 maps of 32×32
+    assert "values" not in str(s.chart.spec)                    # the rows travel as rows, not in the spec
     s.controls["progress"].value = 0
     assert "step <b>1</b> of 9" in s.readout.value and "NFE so far 1" in s.readout.value
     s.controls["method"].value = "churn"
@@ -135,3 +136,79 @@ def test_finetune_panel_streams_loss_and_changes_weights():
     assert p.last_error is None and "fine-tuned 5 steps" in p.readout.value
     assert [r["metric"] for r in p.chart.data] == ["edm_loss"] * 5
     assert any(not torch.equal(a, b) for a, b in zip(before, model.denoiser.parameters()))
+
+
+# ------------------------------------------------------------------ preview while a slider moves (issue 18)
+def test_sampling_panel_previews_with_reduced_settings_then_renders_in_full():
+    model = load_pretrained()
+    s = W.sampling_panel(model, n_cases=2)
+    assert s.preview.last == {"method": "dpmpp_2m", "steps": 9, "members": 8, "churn": 0.0}   # first render: full
+    assert all(s.controls[k].continuous_update for k in ("steps", "members", "rho", "case", "progress"))
+    s.controls["method"].value = "heun"                          # a dropdown is no drag: full at once
+    assert s.preview.last["method"] == "heun" and "Preview" not in s.readout.value
+    s.preview.begin()                                            # what a drag does before the panel renders
+    s.controls["steps"].value = 12
+    assert s.preview.last == {"method": W.SOLVERS[0], "steps": W.PREVIEW_STEPS, "members": W.PREVIEW_MEMBERS,
+                              "churn": 0.0}
+    assert "Preview while the slider moves: 2 members, 4 steps of dpmpp_2m" in s.readout.value
+    assert "you asked for heun, 12 steps, 8 members" in s.readout.value
+    s.preview.release()                                          # the slider rests
+    assert s.preview.last == {"method": "heun", "steps": 12, "members": 8, "churn": 0.0}
+    assert "Preview" not in s.readout.value and "NFE 23" in s.readout.value and s.preview.n_full == 1
+    s.preview.begin()                                            # the scrubber re-reads the full run
+    s.controls["progress"].value = 50
+    assert s.preview.last["members"] == 8 and "Preview" not in s.readout.value
+
+
+def test_toy_and_fan_panels_preview_with_fewer_samples():
+    p = W.toy_sampler_panel(n=200)
+    p.preview.begin()
+    p.controls["steps"].value = 12
+    assert p.preview.last["samples"] == W.TOY_PREVIEW_SAMPLES and "100 of 200 samples" in p.readout.value
+    assert sum(r["kind"] == "sample" for r in p.chart.data) == W.TOY_PREVIEW_SAMPLES
+    p.preview.release()
+    assert p.preview.last["samples"] == 200 and sum(r["kind"] == "sample" for r in p.chart.data) == 200
+    model = load_pretrained()
+    seq = make_weather_sequence(range(8, 16), random_state=1)
+    f = W.fan_panel(model, seq, members=4, steps=3)
+    f.preview.begin()
+    f.controls["memory"].value = 0.5
+    assert f.preview.last == {"members": 2, "steps": 2, "every": W.FAN_PREVIEW[2]} and "Preview" in f.readout.value
+    assert f.state["fc"]["members"].shape[1] == 4                # the kept forecast is the last full one
+    f.preview.release()
+    assert f.preview.last == {"members": 4, "steps": 3, "every": 1} and "Preview" not in f.readout.value
+
+
+def test_a_drag_renders_a_preview_and_the_full_result_once_the_slider_rests():
+    """The real path: the browser's value updates arrive on the kernel's event loop; the release is
+    scheduled there and fires debounce_s after the last move."""
+    import asyncio
+
+    p = W.toy_sampler_panel(n=200)
+    p.preview.debounce_s = 0.05
+
+    async def drag():
+        for steps in (9, 10, 11):                               # three positions while dragging
+            p.controls["steps"].value = steps
+            assert p.preview.last["samples"] == W.TOY_PREVIEW_SAMPLES and p.preview.n_full == 0
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)                                # the slider rests
+        assert p.preview.last == {"samples": 200, "method": "heun", "steps": 11} and p.preview.n_full == 1
+
+    asyncio.run(drag())
+    p.controls["steps"].value = 12                              # no event loop (a script): full at once
+    assert p.preview.last["samples"] == 200 and p.preview.n_full == 1
+
+
+def test_the_fan_panel_draws_the_same_figure_as_fan_chart():
+    model = load_pretrained()
+    seq = make_weather_sequence(range(8, 12), random_state=1)
+    fc = W.forecast_day(model, seq, members=3, steps=2)
+    ref = W.fan_chart(fc).to_dict()
+    for _ in range(2):                                            # the template is built once, then reused
+        spec = W._fan_spec(fc).to_dict()
+        assert [layer["mark"] for layer in spec["layer"]] == [layer["mark"] for layer in ref["layer"]]
+        for i, layer in enumerate(spec["layer"]):                 # each layer shows exactly its own rows
+            mine = [{k: v for k, v in r.items() if k != "layer"} for r in spec["data"]["values"] if r["layer"] == i]
+            assert mine == ref["layer"][i].get("data", ref["data"])["values"]
+            assert layer["encoding"] == ref["layer"][i]["encoding"]

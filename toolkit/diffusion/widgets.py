@@ -8,9 +8,11 @@ Map panels use a LiveChart with a larger row cap.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 
 import altair as alt
+import ipywidgets as widgets
 from altair.utils.schemapi import debug_mode
 import numpy as np
 import torch
@@ -18,7 +20,7 @@ import torch
 from ..charts import series_lines
 from ..livechart import LiveChart
 from ..panels import Panel, dropdown, log_slider, slider
-from ..validation import check_int
+from ..validation import check_float, check_int
 from .evaluation import fixed_test_set
 from .metrics import crps_ensemble, radial_power_spectrum, rank_histogram
 from .model import Downscaler
@@ -29,7 +31,7 @@ from .weather import REGIMES, WeatherConfig, make_weather_pairs, nwp_error_scale
 __all__ = ["density_score_chart", "score_panel", "toy_sampler_panel", "maps_chart", "weather_panel",
            "nwp_correlation", "day_chart", "sampling_panel", "verification_panel", "verification_scores",
            "interpret_spread_skill", "coherent_noise", "forecast_day", "lag1_autocorrelation", "fan_chart",
-           "finetune_panel", "SOLVERS", "conditional_panel", "CONDITIONAL_VIEWS", "fan_panel"]
+           "finetune_panel", "SOLVERS", "conditional_panel", "CONDITIONAL_VIEWS", "fan_panel", "SliderPreview"]
 
 _MAP = dict(width=120, height=120)
 
@@ -75,6 +77,111 @@ def hconcat_specs(*specs: dict) -> dict:
     return {"$schema": specs[0].get("$schema"), "hconcat": parts, "resolve": {"scale": {"color": "independent"}}}
 
 
+class _Spec:
+    """A ready Vega-Lite dict handed to a LiveChart as a chart object (``to_dict``): LiveChart deep-copies
+    plain dicts and re-checks every row (≈ 200 ms for the 9,000 map pixels of the sampling panel); this
+    spec is built fresh for each redraw and its rows are plain JSON already, so neither is needed."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+
+    def to_dict(self, validate: bool = False) -> dict:
+        return self.spec
+
+
+def _shared_data(*specs: dict) -> _Spec:
+    """hconcat of Vega-Lite dicts with all their rows in ONE top-level dataset (a "part" column and a
+    filter per view): the spec then stays small, and a redraw sends only the rows (LiveChart)."""
+    rows, parts = [], []
+    for i, s in enumerate(specs):
+        rows += [{**r, "part": i} for r in s["data"]["values"]]
+        part = {k: v for k, v in s.items() if k not in ("$schema", "config", "data")}
+        part["transform"] = [{"filter": f"datum.part == {i}"}, *part.get("transform", [])]
+        parts.append(part)
+    return _Spec({"$schema": specs[0].get("$schema"), "data": {"values": rows}, "hconcat": parts,
+                  "resolve": {"scale": {"color": "independent"}}})
+
+
+# ------------------------------------------------------------------ fast preview while dragging
+class SliderPreview:
+    """A cheap preview while a slider is dragged, the full render once it rests (issue 18).
+
+    ``watch(controls)`` turns on ``continuous_update`` for the sliders (the browser then reports every
+    position while dragging) and observes them BEFORE the Panel does: on a move it marks the coming
+    render as a preview (:attr:`active`) and, once that render is done, (re)schedules :meth:`release`
+    ``debounce_s`` seconds later on the kernel's event loop; :meth:`release` renders in full. Without a running event loop (a script,
+    a test, ``load_state``) there is nothing to schedule the release with, so every render is full.
+    A render reads :attr:`active` and says in its readout which reduced settings it used; it records
+    the settings it used in :attr:`last`.
+    """
+
+    def __init__(self, debounce_s: float = 0.35):
+        self.debounce_s = check_float("debounce_s", debounce_s, low=0.0, high=10.0)
+        self.active = False
+        self.panel: Panel | None = None
+        self.last: dict = {}
+        self.n_full = 0         # full renders after a preview (tests and benchmarks read them)
+        self._handle = None
+
+    def watch(self, controls: dict) -> dict:
+        for control in controls.values():
+            if isinstance(control, (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider)):
+                control.continuous_update = True
+                control.observe(self._moved, names="value")
+        return controls
+
+    def attach(self, panel: Panel) -> Panel:
+        self.panel = panel
+        panel.preview = self
+        return panel
+
+    def _moved(self, _change) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:        # no event loop: render in full at once
+            return
+        if self.panel is None or self.panel._silent:
+            return
+        self.begin()
+        # armed after the panel's own observer has drawn the preview: the quiet time counts from then
+        loop.call_soon(self._arm, loop)
+
+    def _arm(self, loop) -> None:
+        if self.active:
+            self._disarm()
+            self._handle = loop.call_later(self.debounce_s, self.release)
+
+    def _disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def begin(self) -> None:
+        """The next render is a preview (a slider is moving)."""
+        self._disarm()
+        self.active = True
+
+    def cancel(self) -> None:
+        """Forget a pending release (and the preview mark)."""
+        self._disarm()
+        self.active = False
+
+    def release(self) -> None:
+        """The slider rests: render in full now."""
+        self._handle = None
+        if not self.active:
+            return
+        self.active = False
+        if self.panel is not None:
+            self.n_full += 1
+            self.panel.update()
+
+    def note(self, what: str) -> str:
+        """The readout's preview line (empty for a full render)."""
+        return (f"<br><i>Preview while the slider moves: {what}; the full result follows when it rests.</i>"
+                if self.active else "")
+
+
 # ------------------------------------------------------------------ toy: density and score
 def density_score_chart(sigma: float, mixture: GaussianMixture | None = None, *, lim: float = 8.0):
     """p_0, p_σ and the score ∇ log p_σ of a 1-D mixture; returns (chart, readout)."""
@@ -118,13 +225,22 @@ def score_panel(mixture: GaussianMixture | None = None) -> Panel:
 
 
 # ------------------------------------------------------------------ toy: samplers in 2-D
+TOY_PREVIEW_SAMPLES = 100     # toy_sampler_panel draws this many samples while a slider moves
+
+
 def toy_sampler_panel(n: int = 400, seed: int = 0) -> Panel:
-    """Sample a 2-D ring mixture with the exact denoiser: method, steps and churn."""
+    """Sample a 2-D ring mixture with the exact denoiser: method, steps and churn.
+
+    While a slider is dragged the panel previews with TOY_PREVIEW_SAMPLES samples (the same method,
+    steps and churn), and draws all n when it rests (SliderPreview)."""
     gm = gaussian_mixture_2d()
+    preview = SliderPreview()
 
     def render(method, steps, churn):
+        m = min(n, TOY_PREVIEW_SAMPLES) if preview.active else n
+        preview.last = {"samples": m, "method": method, "steps": steps}
         g = torch.Generator().manual_seed(seed)
-        noise = torch.randn(n, 2, dtype=torch.float64, generator=g)
+        noise = torch.randn(n, 2, dtype=torch.float64, generator=g)[:m]   # a preview: the first m of the n
         res = sample_trajectory(gm, noise, karras_sigmas(steps, sigma_max=20.0), method, churn=churn, generator=g)
         x = res.x.numpy()
         # a few trajectories, shown from σ = 3 down (earlier states are far outside the plot)
@@ -141,11 +257,14 @@ def toy_sampler_panel(n: int = 400, seed: int = 0) -> Panel:
         lines = alt.Chart(data).transform_filter("datum.kind == 'path'").mark_line(color="#D55E00").encode(
             x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc), detail="id:N", order="step:Q")
         chart = (dots + lines).properties(width=300, height=300, title=f"{method}, {steps} steps, NFE {res.nfe}")
-        return chart, f"NFE = <b>{res.nfe}</b>; {100 * on_mode:.1f}% of the samples lie within 3 s of a mode."
+        return chart, (f"NFE = <b>{res.nfe}</b>; {100 * on_mode:.1f}% of the samples lie within 3 s of a mode."
+                       + preview.note(f"{m} of {n} samples"))
 
-    return Panel({"method": dropdown("sampler", list(METHODS), "heun"), "steps": slider("steps", 8, 1, 60),
-                  "churn": slider("churn (S_churn)", 0.0, 0.0, 40.0, 1.0)}, render,
-                 title="Samplers on a 2-D mixture (exact denoiser)", key="diffusion-toy-sampler")
+    controls = preview.watch({"method": dropdown("sampler", list(METHODS), "heun"),
+                              "steps": slider("steps", 8, 1, 60),
+                              "churn": slider("churn (S_churn)", 0.0, 0.0, 40.0, 1.0)})
+    return preview.attach(Panel(controls, render, title="Samplers on a 2-D mixture (exact denoiser)",
+                                key="diffusion-toy-sampler"))
 
 
 # ------------------------------------------------------------------ weather
@@ -196,16 +315,26 @@ def day_chart(seq) -> alt.Chart:
 SOLVERS = ("dpmpp_2m", "heun", "dpmpp_2m_sde", "euler", "churn", "ddim", "ancestral", "sde")   # best first
 
 
+PREVIEW_MEMBERS = 2    # sampling_panel's preview while a slider moves: 2 members ...
+PREVIEW_STEPS = 4      # ... of at most 4 steps of the best solver (SOLVERS[0], one NFE per step)
+
+
 def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Panel:
     """Method, steps, ρ, churn, ensemble size -> members, mean, spread and per-case scores, plus a
-    step-through scrubber: x_i beside the denoised estimate D(x_i; σ̂_i) of member 1, with NFE so far."""
+    step-through scrubber: x_i beside the denoised estimate D(x_i; σ̂_i) of member 1, with NFE so far.
+
+    While a slider is dragged the panel previews with PREVIEW_MEMBERS members of at most PREVIEW_STEPS
+    steps of the best solver (the readout says so) and samples the full ensemble when it rests
+    (SliderPreview); the scrubber re-reads the last full run without sampling again."""
     coarse, fine, lead = fixed_test_set(n_cases)
     cache: dict = {}
+    preview = SliderPreview()
 
     def run(case, method, steps, rho, churn, members):
         key = (case, method, steps, rho, churn, members)
         if key not in cache:
-            cache.clear()                          # keep one trajectory: the scrubber only re-reads it
+            if len(cache) > 1:
+                cache.clear()                      # keep the full run and a preview: the scrubber re-reads
             g = torch.Generator().manual_seed(seed)
             t = time.perf_counter()
             ens, res = model.ensemble(coarse[case:case + 1], members, lead=lead[case:case + 1], steps=steps,
@@ -214,6 +343,14 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         return cache[key]
 
     def render(case, method, steps, rho, churn, members, progress):
+        full = (case, method, steps, rho, churn, members)
+        note = ""
+        if preview.active and full not in cache:  # a moving slider: a small, fast ensemble first
+            asked = f"{method}, {steps} steps, {members} members"
+            method, steps, churn = SOLVERS[0], min(steps, PREVIEW_STEPS), 0.0
+            members = min(members, PREVIEW_MEMBERS)
+            note = preview.note(f"{members} members, {steps} steps of {method} (you asked for {asked})")
+        preview.last = {"method": method, "steps": steps, "members": members, "churn": churn}
         ens, res, seconds = run(case, method, steps, rho, churn, members)
         c1, l1 = coarse[case:case + 1], lead[case:case + 1]
         mean = model.predict_mean(c1, l1)[0]
@@ -235,15 +372,16 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         text = (f"lead {float(lead[case]):.0f} h. NFE {res.nfe}, {seconds:.2f} s for {members} members. "
                 f"CRPS: diffusion <b>{crps_d:.4f}</b>, MSE U-Net {crps_m:.4f} (lower is better). "
                 f"Scrubber: step <b>{i + 1}</b> of {len(res.denoised)}, σ = {s_i:.3g}, D evaluated at σ̂ = {s_hat:.3g}, "
-                f"<b>NFE so far {res.nfe_so_far[i]}</b>.")
-        return hconcat_specs(maps, sp), text
+                f"<b>NFE so far {res.nfe_so_far[i]}</b>." + note)
+        return _shared_data(maps, sp), text
 
-    return Panel({"case": slider("test case", 0, 0, n_cases - 1), "method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"),
-                  "steps": slider("steps", 9, 1, 40), "rho": slider("ρ", 7.0, 1.0, 12.0, 0.5),
-                  "churn": slider("churn", 0.0, 0.0, 40.0, 1.0), "members": slider("members", 8, 2, 32),
-                  "progress": slider("scrub through the steps (%)", 100, 0, 100, 5)},
-                 render, title="Sampling the pretrained downscaler, step by step", key="diffusion-sampling",
-                 chart=LiveChart(max_rows=30000))
+    controls = preview.watch({
+        "case": slider("test case", 0, 0, n_cases - 1), "method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"),
+        "steps": slider("steps", 9, 1, 40), "rho": slider("ρ", 7.0, 1.0, 12.0, 0.5),
+        "churn": slider("churn", 0.0, 0.0, 40.0, 1.0), "members": slider("members", 8, 2, 32),
+        "progress": slider("scrub through the steps (%)", 100, 0, 100, 5)})
+    return preview.attach(Panel(controls, render, title="Sampling the pretrained downscaler, step by step",
+                                key="diffusion-sampling", chart=LiveChart(max_rows=30000)))
 
 
 def interpret_spread_skill(ratio: float) -> str:
@@ -453,6 +591,11 @@ def lag1_autocorrelation(series: np.ndarray) -> np.ndarray:
 def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
     """Ensemble fan (10–90 % band), a few coherent member traces, the MSE forecast, clear sky and — on
     top of everything — the truth."""
+    return _fan_layers(*_fan_data(fc, traces))
+
+
+def _fan_data(fc: dict, traces: int) -> tuple[list, list, list]:
+    """The fan chart's rows: quantile band, member traces, reference lines (clear sky, MSE, truth)."""
     q = np.quantile(fc["members"], [0.1, 0.5, 0.9], axis=1)
     rows = [{"hour": float(h), "q10": float(a), "q50": float(c), "q90": float(e)}
             for h, a, c, e in zip(fc["hours"], *q)]
@@ -460,6 +603,17 @@ def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
            for m in range(min(traces, fc["members"].shape[1])) for h, v in zip(fc["hours"], fc["members"][:, m])]
     lines = [{"hour": float(h), "GHI": float(v), "series": s} for s, key in
              (("clear sky", "clear"), ("MSE U-Net", "mse"), ("truth", "truth")) for h, v in zip(fc["hours"], fc[key])]
+    return rows, mem, lines
+
+
+def _fan_rows(fc: dict, traces: int) -> list[list]:
+    """The rows of each of _fan_layers' five layers, in its drawing order."""
+    rows, mem, lines = _fan_data(fc, traces)
+    return [rows, rows, mem, lines, [r for r in lines if r["series"] == "truth"]]
+
+
+def _fan_layers(rows, mem, lines) -> alt.LayerChart:
+    """band, median, member traces, references, truth (drawing order; _fan_rows follows it)."""
     band = alt.Chart(_inline(rows))
     outer = band.mark_area(opacity=0.2, color="#0072B2").encode(x=alt.X("hour:Q", title="hour (UTC)"),
                                                                 y=alt.Y("q10:Q", title="GHI at the site (W/m²)"),
@@ -480,23 +634,59 @@ def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
         width=460, height=240, title="Day-ahead GHI: 10–90 % band, coherent member traces, truth on top")
 
 
+_FAN_TEMPLATE: list = []   # fan_chart's spec without rows, built (and validated by Altair) once
+
+
+def _fan_spec(fc: dict, *, traces: int = 4) -> _Spec:
+    """fan_chart as a Vega-Lite spec filled from a cached template: the same figure (every layer's rows
+    in one dataset with a "layer" column) without rebuilding five Altair layers per redraw (≈ 250 ms)."""
+    layered = fan_chart(fc, traces=traces) if not _FAN_TEMPLATE else None
+    if layered is not None:
+        spec = layered.to_dict()
+        for key in ("data", "datasets"):       # the rows come from _fan_rows, layer by layer
+            spec.pop(key, None)
+        for i, layer in enumerate(spec["layer"]):
+            layer.pop("data", None)
+            layer["transform"] = [{"filter": f"datum.layer == {i}"}, *layer.get("transform", [])]
+        _FAN_TEMPLATE[:] = [spec, len(spec["layer"])]
+    spec, n_layers = _FAN_TEMPLATE
+    per_layer = _fan_rows(fc, traces)
+    assert len(per_layer) == n_layers
+    rows = [{**r, "layer": i} for i, layer_rows in enumerate(per_layer) for r in layer_rows]
+    return _Spec({**spec, "data": {"values": rows}})
+
+
+FAN_PREVIEW = (2, 2, 4)   # fan_panel's preview: at most 2 members, 2 steps, every 4th daylight hour
+
+
 def fan_panel(model: Downscaler, seq, *, members: int = 8, steps: int = 9, seed: int = 0) -> Panel:
     """The day-ahead fan chart with a slider for the scenario memory φ (0 = every hour sampled
     independently, → 1 = the same noise all day); the readout measures the lag-1 autocorrelation of
-    the site GHI of the truth and of the members. The last forecast is kept in panel.state["fc"]."""
+    the site GHI of the truth and of the members. The last forecast is kept in panel.state["fc"].
+
+    While the slider is dragged the panel previews with FAN_PREVIEW = (members, steps, every k-th hour)
+    at most (the readout says so) and forecasts the full day when it rests (SliderPreview)."""
     state: dict = {}
+    preview = SliderPreview()
 
     def render(memory):
-        fc = forecast_day(model, seq, members=members, steps=steps, seed=seed, memory=memory)
-        state["fc"] = fc
+        m, s, every = members, steps, 1
+        if preview.active:
+            m, s, every = min(members, FAN_PREVIEW[0]), min(steps, FAN_PREVIEW[1]), FAN_PREVIEW[2]
+        preview.last = {"members": m, "steps": s, "every": every}
+        fc = forecast_day(model, seq, members=m, steps=s, seed=seed, memory=memory, every=every)
+        if not preview.active:
+            state["fc"] = fc
         ac_t = float(lag1_autocorrelation(fc["truth"])[0])
         ac_m = float(lag1_autocorrelation(fc["members"]).mean())
         text = (f"φ = {memory:.2f}: lag-1 autocorrelation of the site GHI — truth <b>{ac_t:.2f}</b>, members "
-                f"<b>{ac_m:.2f}</b> (mean over {members} members; one day is a noisy statistic).")
-        return fan_chart(fc), text
+                f"<b>{ac_m:.2f}</b> (mean over {m} members; one day is a noisy statistic)."
+                + preview.note(f"{m} members, {s} steps, every {every}th daylight hour (full: {members} members, "
+                               f"{steps} steps, every hour)"))
+        return _fan_spec(fc), text
 
-    panel = Panel({"memory": slider("scenario memory φ (per hour)", 0.85, 0.0, 0.95, 0.05)}, render,
-                  title="Day-ahead GHI scenarios", key="diffusion-fan")
+    controls = preview.watch({"memory": slider("scenario memory φ (per hour)", 0.85, 0.0, 0.95, 0.05)})
+    panel = preview.attach(Panel(controls, render, title="Day-ahead GHI scenarios", key="diffusion-fan"))
     panel.state = state
     return panel
 
