@@ -14,13 +14,42 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.tracking import (DetectorConfig, EdgeClassifier, Event, InteractionNetwork, ModelConfig, Phantom,
-                              TrainConfig, barrier_height, bce_loss, build_graphs, count_parameters,
-                              energy_of_range, exact_match_purity_efficiency, fit, hamming_loss, highland_theta0,
-                              image_rmse, interpolate_models, linear_path, loss_slice, make_dataset, phantom,
-                              phantom_image, radiograph, range_of_energy, read_trackml, save_model, simulate_events,
-                              stability_sweep, track_purity_efficiency, track_wepl, trackml_score, tracking_loss,
-                              write_trackml)
+from toolkit.tracking import (
+    DetectorConfig,
+    EdgeClassifier,
+    Event,
+    InteractionNetwork,
+    ModelConfig,
+    Phantom,
+    TrainConfig,
+    barrier_height,
+    bce_loss,
+    build_graphs,
+    count_parameters,
+    energy_of_range,
+    exact_match_purity_efficiency,
+    fit,
+    hamming_loss,
+    highland_theta0,
+    image_rmse,
+    interpolate_models,
+    linear_path,
+    loss_slice,
+    make_dataset,
+    phantom,
+    phantom_image,
+    radiograph,
+    range_of_energy,
+    read_trackml,
+    save_model,
+    simulate_events,
+    stability_sweep,
+    track_purity_efficiency,
+    track_wepl,
+    tracking_loss,
+    trackml_score,
+    write_trackml,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +73,25 @@ def _raises(exc, param, call):
 
 
 # --- configs: validated when built ---------------------------------------------------------------------
-@pytest.mark.parametrize("cls, field, value, exc", [
-    (DetectorConfig, "n_layers", "not-a-value", TypeError),
-    (DetectorConfig, "energy_spread", None, TypeError),
-    (DetectorConfig, "layer_x0", Opaque(), TypeError),
-    (DetectorConfig, "poisson_multiplicity", 1, TypeError),
-    (DetectorConfig, "efficiency", math.nan, ValueError),
-    (ModelConfig, "node_features", False, TypeError),
-    (ModelConfig, "n_iter", -842430.38, TypeError),
-    (ModelConfig, "hidden", True, TypeError),
-    (ModelConfig, "hidden", 1, ValueError),
-    (TrainConfig, "mode", None, ValueError),
-    (TrainConfig, "estimator", Opaque(), ValueError),
-    (TrainConfig, "lam", "not-a-value", TypeError),
-    (TrainConfig, "seed", True, TypeError),
-    (TrainConfig, "lr_milestones", 0.5, TypeError),
-])
+@pytest.mark.parametrize(
+    "cls, field, value, exc",
+    [
+        (DetectorConfig, "n_layers", "not-a-value", TypeError),
+        (DetectorConfig, "energy_spread", None, TypeError),
+        (DetectorConfig, "layer_x0", Opaque(), TypeError),
+        (DetectorConfig, "poisson_multiplicity", 1, TypeError),
+        (DetectorConfig, "efficiency", math.nan, ValueError),
+        (ModelConfig, "node_features", False, TypeError),
+        (ModelConfig, "n_iter", -842430.38, TypeError),
+        (ModelConfig, "hidden", True, TypeError),
+        (ModelConfig, "hidden", 1, ValueError),
+        (TrainConfig, "mode", None, ValueError),
+        (TrainConfig, "estimator", Opaque(), ValueError),
+        (TrainConfig, "lam", "not-a-value", TypeError),
+        (TrainConfig, "seed", True, TypeError),
+        (TrainConfig, "lr_milestones", 0.5, TypeError),
+    ],
+)
 def test_configs_refuse_bad_fields_when_built(cls, field, value, exc):
     _raises(exc, field, lambda: cls(**{field: value}))
 
@@ -255,14 +287,25 @@ def test_trackml_score_weight():
 
 
 # --- model -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value, exc", [(0.0, TypeError), (12842233323, ValueError), (None, TypeError),
-                                        ("1e999", TypeError), (-133, ValueError), (True, TypeError),
-                                        (torch.ones(2, 4, 4, dtype=torch.bfloat16), TypeError)])
+@pytest.mark.parametrize(
+    "value, exc",
+    [
+        (0.0, TypeError),
+        (12842233323, ValueError),
+        (None, TypeError),
+        ("1e999", TypeError),
+        (-133, ValueError),
+        (True, TypeError),
+        (torch.ones(2, 4, 4, dtype=torch.bfloat16), TypeError),
+    ],
+)
 def test_interaction_network_hidden(value, exc):
     _raises(exc, "hidden", lambda: InteractionNetwork(value))
 
 
-@pytest.mark.parametrize("value", [torch.ones((0, 4)), "nan", -50434.6, True, np.random.randn(5, 1, 1, 1), {}])
+@pytest.mark.parametrize(
+    "value", [torch.ones((0, 4)), "nan", -50434.6, True, np.random.randn(5, 1, 1, 1), {}]
+)
 def test_edge_classifier_config(value):
     _raises(TypeError, "config", lambda: EdgeClassifier(value))
 

@@ -43,10 +43,11 @@ MAX_RANGE = 1e12  # mm: the range of MAX_ENERGY is ~1e9 mm
 
 
 def _numbers(name: str, value: Any, high: float | None = None) -> np.ndarray:
-    """A number or an array of numbers as float64, finite entries <= ``high`` (NaN/inf kept: they propagate)."""
+    """Numbers as a float64 array, finite entries <= ``high`` (NaN/inf kept: they propagate)."""
     arr = check_array(name, value, finite=False, min_size=0)
     if high is not None and (arr[np.isfinite(arr)] > high).any():
-        raise ValueError(f"{name} must hold numbers <= {high:g} (or NaN/inf), got {np.nanmax(arr[np.isfinite(arr)]):g}")
+        top = arr[np.isfinite(arr)].max()
+        raise ValueError(f"{name} must hold numbers <= {high:g} (or NaN/inf), got {top:g}")
     return arr
 
 
@@ -61,7 +62,7 @@ def energy_of_range(rng_mm: np.ndarray | float) -> np.ndarray:
 
 
 def highland_theta0(energy: np.ndarray | float, x_over_x0: np.ndarray | float) -> np.ndarray:
-    """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy`` (MeV, <= 1e6)."""
+    """Highland multiple-scattering width (rad, projected) for protons of kinetic energy ``energy`` (MeV)."""
     energy, x_over_x0 = _numbers("energy", energy, MAX_ENERGY), _numbers("x_over_x0", x_over_x0)
     for name, value in (("energy", energy), ("x_over_x0", x_over_x0)):
         if np.isnan(value).any():  # NaN would be clamped to a finite width below
@@ -242,7 +243,7 @@ class Event:
             setattr(self, name, arr)
         sizes = {n: getattr(self, n).size for n in ("x", "y", "z", "layer", "edep", "particle_id")}
         if len(set(sizes.values())) > 1:
-            raise ValueError(f"x, y, z, layer, edep and particle_id must have one entry per hit, got lengths {sizes}")
+            raise ValueError(f"x, y, z, layer, edep and particle_id must have one entry per hit, got {sizes}")
         check_instance("particles", self.particles, Mapping, "a dict of per-particle arrays")
         if "particle_id" not in self.particles:
             raise ValueError("particles must have a 'particle_id' entry (the per-particle truth)")

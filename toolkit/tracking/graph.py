@@ -94,7 +94,7 @@ def build_graphs(events: Sequence[Event], config: DetectorConfig | None = None, 
 
 
 def check_items(name: str, items: Any, kind: type, label: str, *, min_size: int = 0) -> list:
-    """``items`` (a list, tuple or other iterable, not text/mapping) as a list whose entries are all ``kind``."""
+    """``items`` (a list, tuple or other iterable, not text or a dict) as a list of ``kind`` entries."""
     if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
         raise TypeError(f"{name} must be a list of {label} objects, got {type(items).__name__}")
     items = list(items)

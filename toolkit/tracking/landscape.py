@@ -241,7 +241,7 @@ def stability_sweep(lams: Sequence[float], seeds: Sequence[int], detector=None, 
     lams = lams.tolist()
     seeds = check_array("seeds", seeds, ndim=1, integer=True, min_size=0)
     if seeds.size < 2 or (seeds < 0).any():
-        raise ValueError(f"seeds must hold at least 2 integer seeds >= 0 to compare models, got {seeds.tolist()}")
+        raise ValueError(f"seeds must hold at least 2 seeds >= 0 to compare models, got {seeds.tolist()}")
     seeds = seeds.tolist()
     mode = check_choice("mode", mode, MODES)
     epochs = check_int("epochs", epochs, low=1, high=10000)

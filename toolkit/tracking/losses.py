@@ -31,7 +31,7 @@ def _unit_interval(name: str, value: torch.Tensor, shape: torch.Size | None = No
         value = value.float()  # 0/1 labels may come as bool or integer tensors
     value = check_tensor(name, value, min_size=0)
     if shape is not None and value.shape != shape:
-        raise ValueError(f"{name} must have the shape of the predictions {tuple(shape)}, got {tuple(value.shape)}")
+        raise ValueError(f"{name} must have the predictions' shape {tuple(shape)}, got {tuple(value.shape)}")
     if bool(((value.detach() < -_SLACK) | (value.detach() > 1 + _SLACK)).any()):
         raise ValueError(f"{name} must hold values in [0, 1]")
     return value
@@ -39,7 +39,7 @@ def _unit_interval(name: str, value: torch.Tensor, shape: torch.Size | None = No
 
 def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean binary cross-entropy of edge logits against 0/1 labels."""
-    logits = check_tensor("logits", logits, finite=False, min_size=0)  # a diverged net's NaN shows in the loss
+    logits = check_tensor("logits", logits, finite=False, min_size=0)  # a diverged net's NaN: a NaN loss
     target = _unit_interval("target", target, logits.shape)
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 

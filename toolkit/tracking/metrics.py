@@ -147,7 +147,7 @@ def exact_match_purity_efficiency(track_label, particle_id) -> dict[str, float]:
     lab = _arr("track_label", track_label, np.int64)
     pid = _particle_ids("particle_id", particle_id)
     if lab.shape != pid.shape:
-        raise ValueError(f"track_label and particle_id must have the same length, got {lab.size} and {pid.size}")
+        raise ValueError(f"track_label and particle_id must have the same length, got {lab.size}, {pid.size}")
     _, tr = np.unique(lab, return_inverse=True)
     n_tr = np.bincount(tr)
     # a track is pure when min pid == max pid > 0
@@ -177,7 +177,7 @@ def trackml_score(track_label, particle_id, weight=None) -> float:
     lab = _arr("track_label", track_label, np.int64)
     pid = _particle_ids("particle_id", particle_id)
     if lab.shape != pid.shape:
-        raise ValueError(f"track_label and particle_id must have the same length, got {lab.size} and {pid.size}")
+        raise ValueError(f"track_label and particle_id must have the same length, got {lab.size}, {pid.size}")
     w = np.ones(lab.size) if weight is None else _arr("weight", weight, float).copy()
     if w.shape != lab.shape or (w < 0).any():
         raise ValueError(f"weight must hold one number >= 0 per hit ({lab.size}), got shape {w.shape}")

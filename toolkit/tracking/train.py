@@ -58,7 +58,7 @@ class TrainConfig:
         check_int("seed", self.seed, low=0)
         check_int("steps", self.steps, low=0, high=10**7)
         if isinstance(self.lr_milestones, (str, bytes)) or not isinstance(self.lr_milestones, (tuple, list)):
-            raise TypeError(f"lr_milestones must be a tuple of fractions in (0, 1), got {self.lr_milestones!r}")
+            raise TypeError(f"lr_milestones must be a tuple of fractions in (0, 1), got {self.lr_milestones}")
         self.lr_milestones = tuple(check_float("lr_milestones", v, low=0.0, low_open=True, high=1.0,
                                                high_open=True) for v in self.lr_milestones)
         check_float("lr_gamma", self.lr_gamma, low=0.0, low_open=True, high=1.0)
