@@ -9,6 +9,7 @@ blackbox / straight-through / Sinkhorn estimators).
 
 from .assignment import (DEFAULT_NO_MATCH, assignment_objective, blackbox_assignment, f_lambda,
                          sinkhorn_assignment, solve_assignment, straight_through_assignment)
+from .connectivity import bezier_path
 from .detector import (DetectorConfig, Event, Phantom, energy_of_range, highland_theta0, phantom,
                        range_of_energy, simulate_events)
 from .graph import DEFAULT_WINDOW, build_graph, build_graphs
@@ -30,7 +31,7 @@ __all__ = [
     "DetectorConfig", "Event", "Phantom", "energy_of_range", "highland_theta0", "phantom", "range_of_energy",
     "simulate_events", "DEFAULT_WINDOW", "build_graph", "build_graphs",
     "image_rmse", "phantom_image", "radiograph", "track_wepl",
-    "barrier_height", "interpolate_models", "linear_path", "loss_slice", "stability_sweep",
+    "barrier_height", "bezier_path", "interpolate_models", "linear_path", "loss_slice", "stability_sweep",
     "MODES", "bce_loss", "hamming_loss", "tracking_loss",
     "disagreement", "edge_precision_recall", "m_minmax", "track_purity_efficiency", "trackml_score",
     "paper_purity_efficiency", "exact_match_purity_efficiency", "GeometricBaseline", "PAPER", "edge_logits",
