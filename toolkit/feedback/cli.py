@@ -48,11 +48,11 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rescale", action="store_true", help="multiply sparse feedback by 1/(1 - sparsity)")
     p.add_argument("--bits", type=int, default=0, help="error precision in bits (0 = float)")
     config_option(p, TrainConfig, "error_quant", flag="--quant", dest="quant",
-                  choices=["stochastic", "midtread", "midrise"],
-                  help="how the error is rounded to --bits (stochastic is unbiased)")
+                  choices=["stochastic", "midtread", "midrise", "stochastic-maxabs"],
+                  help="how the error is rounded to --bits (the stochastic modes are unbiased)")
     config_option(p, TrainConfig, "feedback_mix", help="μ: channel (1-μ)B + μWᵀ (RBP-shaped rules)")
     config_option(p, TrainConfig, "weight_decay", type=float,
-                  help="per-step decay of W and B (default: the rule's own, 0.003 for kp/dkp, else 0)")
+                  help="per-step decay of W and B (default: the rule's own, 1e-4 for kp/dkp, else 0)")
     config_option(p, TrainConfig, "optimizer", choices=["adam", "sgd"], help="sgd = the papers' plain SGD")
     config_option(p, TrainConfig, "derivative", help="multiply by f'(S) in the backward signal")
     config_option(p, TrainConfig, "lr")
