@@ -10,8 +10,11 @@ For the default detector and 5x its particle density it reports
   BCE loss forward + backward on the same logits (the ratio the issue asks for);
 * the solver alone on the pipeline's own batches (trained-like costs of the shipped two-step model
   when present, τ = 0.5, and the paper's no-τ mode): a bare per-problem ``linear_sum_assignment`` loop,
-  the dense reference loop (``method="loop"``) and the batched ``method="components"`` solver.
-The last line prints the solver ratio and the e2e / two-step step ratio side by side.
+  the dense reference loop (``method="loop"``) and the batched default solver (``method="components"``:
+  lapx's batched LAPJV, connected components with τ), timed interleaved (minimum of 15 rounds);
+* issue 18's peer row: ``blackbox_assignment`` forward + backward on 144 dense 30 x 30 problems vs the
+  blackbox-backprop pattern around scipy (``benchmarks/compare_peers.py``'s ``blackbox`` row, same code).
+The last lines print the solver ratio, the e2e / two-step step ratio and the peer ratio side by side.
 All timings in the same process, one torch thread (see ``toolkit.tracking.pipeline.one_thread``).
 """
 
@@ -28,6 +31,17 @@ from torch_geometric.data import Batch
 from toolkit.io import atomic_write
 from toolkit.tracking import (DetectorConfig, EdgeClassifier, assign_edges, bce_loss, build_graphs, hamming_loss,
                               one_thread, simulate_events)
+
+
+def _interleaved(fns: dict, repeat: int = 15) -> dict:
+    """{name: minimum seconds over ``repeat`` rounds}, the callables run in turn so load hits all alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter(); fn(); best[name] = min(best[name], time.perf_counter() - t)
+    return best
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -75,10 +89,10 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
     n = sum(b.num_graphs for b in batches)
     solver = _solver_bench(batches, L)
     with one_thread():
-        t_two = _best(lambda: step("two_step")) / n
-        t_e2e = _best(lambda: step("e2e")) / n
-        l_two = _best(lambda: layer("two_step")) / n
-        l_e2e = _best(lambda: layer("e2e")) / n
+        steps = _interleaved({"two": lambda: step("two_step"), "e2e": lambda: step("e2e")}, repeat=5)
+        layers = _interleaved({"two": lambda: layer("two_step"), "e2e": lambda: layer("e2e")}, repeat=5)
+    t_two, t_e2e = steps["two"] / n, steps["e2e"] / n
+    l_two, l_e2e = layers["two"] / n, layers["e2e"] / n
     return dict(density=density, particles_per_frame=cfg.particles_per_frame,
                 hits_per_event=sum(g.num_nodes for g in graphs) / len(graphs),
                 edges_per_event=sum(g.num_edges for g in graphs) / len(graphs),
@@ -105,16 +119,33 @@ def _solver_bench(batches, L) -> dict:
             for p in range(c.shape[0]):
                 linear_sum_assignment(w[p])
 
+    def solve_each(tau, method):  # each result dropped at once, as the bare loop's and the pipeline's are
+        for c in costs:
+            solve_assignment(c, tau, method=method)
+
     out = {}
     with one_thread():
         for tag, tau in (("tau", 0.5), ("paper", None)):
-            t_bare = _best(lambda: bare(tau if tau is not None else 1e3), repeat=15)
-            t_loop = _best(lambda: [solve_assignment(c, tau, method="loop") for c in costs], repeat=15)
-            t_comp = _best(lambda: [solve_assignment(c, tau) for c in costs], repeat=15)
+            best = _interleaved({
+                "bare": lambda: bare(tau if tau is not None else 1e3),
+                "loop": lambda: solve_each(tau, "loop"),
+                "comp": lambda: solve_each(tau, "components")})
+            t_bare, t_loop, t_comp = best["bare"], best["loop"], best["comp"]
             out.update({f"solver_ms_bare_{tag}": 1e3 * t_bare / len(costs), f"solver_ms_loop_{tag}": 1e3 * t_loop / len(costs),
                         f"solver_ms_components_{tag}": 1e3 * t_comp / len(costs),
                         f"solver_speedup_vs_bare_{tag}": t_bare / t_comp})
     return out
+
+
+def peer_row(repeats: int = 9) -> dict:
+    """compare_peers.py's blackbox row (the same function, imported from the file beside this one)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_peers", Path(__file__).with_name("compare_peers.py"))
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    with one_thread():
+        return peers.bench_blackbox(repeats)[0]
 
 
 def main() -> None:
@@ -125,6 +156,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     rows = [bench(d, args.events if d == 1 else max(args.events // 2, 16), args.batches) for d in args.densities]
+    peer = peer_row()
     for r in rows:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     print()
@@ -132,9 +164,10 @@ def main() -> None:
         print(f"density {r['density']:g}: solver speed-up vs bare scipy loop τ=0.5 {r['solver_speedup_vs_bare_tau']:.2f}x, "
               f"no-τ {r['solver_speedup_vs_bare_paper']:.2f}x | e2e / two-step step time {r['step_ratio']:.2f} "
               f"(goal ≤ 1.08)")
+    print(f"peer: {peer['comparison']}: ratio {peer['ratio']:.2f} (peer / ours; goal ≥ 1.0)")
     if args.out:
         with atomic_write(args.out) as fh:
-            json.dump(rows, fh, indent=2)
+            json.dump(dict(rows=rows, peer=peer), fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -126,112 +126,46 @@ def _links_dense(cost: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(B) * (n * m), k) + np.concatenate(rows) * m + np.concatenate(cols)
 
 
-def _links_components(cost: np.ndarray, no_match: float | None) -> np.ndarray:
-    """Flat indices of the links, for sparse or thresholded problems, via connected components.
+def _links_limited(cost: np.ndarray, no_match: float, precision: str = "native") -> np.ndarray:
+    """Flat indices of the links for the threshold τ: one batched LAPJV call with lapx's ``cost_limit``.
 
-    An entry is *useful* when linking it beats leaving both ends unmatched (``w = c − τ < 0``; without
-    τ, when it is finite). Components of the useful pairs are independent assignment problems. A pair
-    alone in its row and column is linked at once (most pairs of a trained pipeline); the components of
-    the other pairs are found by one C call, a *star* (one row or one column) links its cheapest pair,
-    and only the rest reach the solver (:func:`_solve_small`).
+    lapx charges ``cost_limit / 2`` for every unmatched row and column — exactly the τ/2 of our problem
+    (module docstring) — and takes ``inf`` as forbidden, so the costs go in as they are: no padding, no
+    no-match columns. Pairs with ``c = τ`` (linking them changes nothing) are dropped, as the loop does.
     """
-    P, n, m = cost.shape
-    flat = np.flatnonzero(cost < (np.inf if no_match is None else no_match))
-    if flat.size == 0:
-        return flat
-    values = cost.reshape(-1)[flat].astype(np.float64)
-    if no_match is None:  # maximum cardinality: a no-match cost above any saving (see _resolve_no_match)
-        no_match = min(n, m) * (values.max() - values.min()) + abs(values.max()) + 1.0
-    w = values - no_match
-    r_node = flat // m  # = problem · n + row
-    c_node = (flat // (n * m)) * m + flat % m  # = problem · m + col
-    alone = (np.bincount(r_node)[r_node] == 1) & (np.bincount(c_node)[c_node] == 1)
-    rest = np.flatnonzero(~alone)
-    keep = [flat[alone]]
-    if rest.size:
-        r_node, c_node, w = r_node[rest], c_node[rest] + P * n, w[rest]
-        nodes, inv = np.unique(np.r_[r_node, c_node], return_inverse=True)
-        graph = sparse.csr_matrix((np.ones(rest.size, dtype=np.int8), (inv[:rest.size], inv[rest.size:])),
-                                  shape=(nodes.size, nodes.size))
-        label = csgraph.connected_components(graph, directed=False)[1][inv[:rest.size]]
-        order = np.lexsort((w, label))  # by component, cheapest first
-        label, r_node, c_node, w, rest = label[order], r_node[order], c_node[order], w[order], rest[order]
-        start = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
-        star = ((np.minimum.reduceat(r_node, start) == np.maximum.reduceat(r_node, start))
-                | (np.minimum.reduceat(c_node, start) == np.maximum.reduceat(c_node, start)))
-        keep.append(flat[rest[start[star]]])  # a star links its cheapest pair (w < 0 always helps)
-        other = np.repeat(~star, np.diff(np.r_[start, label.size]))
-        if other.any():
-            chosen = _solve_small(label[other], r_node[other], c_node[other], w[other])
-            keep.append(flat[rest[np.flatnonzero(other)[chosen]]])
-    return np.concatenate(keep)
-
-
-def _local_index(label: np.ndarray, node: np.ndarray) -> np.ndarray:
-    """Rank of each edge's node among the distinct nodes of its component (0, 1, ...)."""
-    order = np.lexsort((node, label))
-    lab, nod = label[order], node[order]
-    first = np.r_[True, lab[1:] != lab[:-1]]
-    rank = np.cumsum(first | np.r_[True, nod[1:] != nod[:-1]]) - 1
-    rank -= np.maximum.accumulate(np.where(first, rank, 0))  # restart at every component
-    out = np.empty_like(rank)
-    out[order] = rank
-    return out
-
-
-def _solve_small(label: np.ndarray, r_node: np.ndarray, c_node: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Indices of the edges to link, for components given edge-wise (``label``; all w < 0).
-
-    Each component becomes a k × k problem padded with zeros ("stay unmatched", no gain), and all
-    components of the same k are solved by one batched LAPJV call: a handful of calls per batch
-    instead of one per component or per problem.
-    """
-    _, comp = np.unique(label, return_inverse=True)
-    lr, lc = _local_index(comp, r_node), _local_index(comp, c_node)
-    size = np.zeros(comp.max() + 1, dtype=np.int64)
-    np.maximum.at(size, comp, np.maximum(lr, lc) + 1)
-    chosen = []
-    for k in np.unique(size):
-        comps = np.flatnonzero(size == k)
-        slot = np.full(size.size, -1)
-        slot[comps] = np.arange(comps.size)
-        e = np.flatnonzero(slot[comp] >= 0)
-        sub = np.zeros((comps.size, k, k))
-        sub[slot[comp[e]], lr[e], lc[e]] = w[e]
-        pos = np.full(sub.shape, -1)
-        pos[slot[comp[e]], lr[e], lc[e]] = e
-        _, cols = lap.lapjvh_batch(sub, return_cost=False, n_threads=1)
-        g, r = np.divmod(np.arange(comps.size * k), k)
-        c = np.concatenate(cols)
-        ok = sub[g, r, c] < 0
-        chosen.append(pos[g[ok], r[ok], c[ok]])
-    return np.concatenate(chosen)
-
-
-def _links_padded(cost: np.ndarray, no_match: float) -> np.ndarray:
-    """Flat indices of the links: one batched LAPJV call on ``w = min(c − τ, 0)`` (the loop's problem)."""
     B, n, m = cost.shape
-    w = np.minimum(cost - no_match, 0.0)  # inf -> 0: "stay unmatched", never linked
-    rows, cols = lap.lapjvh_batch(w, extend_cost=True, return_cost=False, n_threads=1)
-    flat = np.repeat(np.arange(B) * (n * m), min(n, m)) + np.concatenate(rows) * m + np.concatenate(cols)
-    return flat[w.reshape(-1)[flat] < 0]
+    rows, cols = lap.lapjvh_batch(cost, extend_cost=True, cost_limit=no_match, return_cost=False, n_threads=1,
+                                  precision=precision)
+    counts = [r.size for r in rows]
+    flat = np.repeat(np.arange(B) * (n * m), counts) + np.concatenate(rows) * m + np.concatenate(cols)
+    return flat[cost.reshape(-1)[flat] < no_match]
 
 
-def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray:
-    """Flat indices of the links of ``method="components"``, for a validated (B, n, m) array.
+_SAFE = 1e100  # without τ, costs beyond this magnitude could overflow the no-match cost: the scipy loop takes over
 
-    Chosen per mode by measurement (``benchmarks/bench_tracking.py``): with a threshold most useful pairs
-    are isolated, so the component split wins; without one every candidate is useful, the components are
-    many and small, and one batched call on the padded problems is faster.
+
+def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
+    """Flat indices of the links of the batched solver, for a validated (B, n, m) array (None: use the loop).
+
+    Measured fastest per mode (``benchmarks/bench_tracking.py``): with τ, one batched call with
+    ``cost_limit = τ`` in the costs' own precision (float32 costs of order 1: rounding far below any
+    cost difference that matters); without τ, finite costs as a plain LAP and sparse ones with a no-match
+    cost above any saving (maximum cardinality), both in float64 (that cost grows with the problem size).
     """
     if cost.size == 0:
         return np.zeros(0, dtype=np.int64)
     if no_match is not None:
-        return _links_components(cost, no_match)
-    cost = cost.astype(np.float64, copy=False)
-    if np.isfinite(cost.max()):
-        return _links_dense(cost)
-    return _links_padded(cost, _resolve_no_match(None, cost))
+        return _links_limited(cost, no_match)
+    finite = cost[cost < np.inf]
+    if finite.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = float(finite.min()), float(finite.max())
+    if max(abs(lo), abs(hi)) > _SAFE:
+        return None
+    if finite.size == cost.size:
+        return _links_dense(cost.astype(np.float64, copy=False))
+    # as _resolve_no_match, from the finite values already at hand
+    return _links_limited(cost, min(cost.shape[1:]) * (hi - lo) + abs(hi) + 1.0, precision="float64")
 
 
 SOLVER_METHODS = ("components", "loop")
@@ -243,10 +177,9 @@ def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = N
 
     ``no_match=None``: maximum-cardinality minimum-cost assignment (scipy's answer when feasible);
     a number τ: pairs are linked only where that beats leaving both ends unmatched (``c_ij < τ``).
-    ``method="components"`` (default) is the batched solver: dense finite problems without τ go to one
-    batched LAPJV call (``lapx``); otherwise the batch is split into connected components of the useful
-    pairs, isolated pairs and stars are linked by array operations and the rest are solved in batches
-    of equal size. ``"loop"`` is the reference (one dense scipy call per problem). Both return an
+    ``method="components"`` (default; the name is historical) is the batched solver: the whole batch in
+    one call of lapx's Jonker-Volgenant solver (a plain LAP for dense finite costs without τ, otherwise
+    with lapx's ``cost_limit``, whose unmatched penalty is exactly our τ/2). ``"loop"`` is the reference (one dense scipy call per problem). Both return an
     optimal assignment (ties may be broken differently). Returns the same type as ``cost`` (a float
     tensor on the same device, or a float64 array).
     """
@@ -258,8 +191,9 @@ def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = N
     if method == "loop":
         batch = batch.astype(np.float64, copy=False)
         y = _solve_loop(batch, _resolve_no_match(no_match, batch)).reshape(arr.shape)
+    elif (links := _solve_links(batch, no_match)) is None:  # extreme magnitudes: the reference
+        y = _solve_loop(batch.astype(np.float64), _resolve_no_match(no_match, batch)).reshape(arr.shape)
     else:
-        links = _solve_links(batch, no_match)
         if isinstance(cost, torch.Tensor):  # built in place: no float64 detour
             y = torch.zeros(arr.shape, dtype=cost.dtype if cost.is_floating_point() else torch.float32)
             y.view(-1)[torch.from_numpy(links)] = 1.0
@@ -302,8 +236,8 @@ class _Blackbox(torch.autograd.Function):
     def backward(ctx, grad_y: torch.Tensor):  # type: ignore[override]
         cost, y = ctx.saved_tensors
         # inf + finite stays inf: forbidden pairs stay forbidden in the perturbed problem
-        y_lam = solve_assignment(cost + ctx.lam * grad_y, ctx.no_match)
-        return -(y - y_lam) / ctx.lam, None, None
+        y_lam = solve_assignment(torch.add(cost, grad_y, alpha=ctx.lam), ctx.no_match)
+        return y_lam.sub_(y).div_(ctx.lam), None, None  # = −(y − y_λ)/λ, in place on a fresh tensor
 
 
 def _check_cost_tensor(cost: torch.Tensor) -> torch.Tensor:
