@@ -106,7 +106,7 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> "DetectorConfig":
+    def validate(self) -> DetectorConfig:
         """Check every field; raises ValueError/TypeError naming the field and its range."""
         check_int("n_layers", self.n_layers, low=2, high=200)
         check_float("layer_spacing", self.layer_spacing, low=0.0, low_open=True, high=1000.0)
@@ -139,14 +139,14 @@ class DetectorConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DetectorConfig":
+    def from_dict(cls, d: dict[str, Any]) -> DetectorConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown DetectorConfig fields {sorted(unknown)}")
         return cls(**d).validate()
 
-    def scaled(self, density: float) -> "DetectorConfig":
+    def scaled(self, density: float) -> DetectorConfig:
         """Same detector with ``density`` times more particles (and noise) per frame."""
         check_float("density", density, low=0.0, low_open=True, high=1000.0)
         return replace(self, particles_per_frame=max(1, int(round(self.particles_per_frame * density))),
@@ -257,6 +257,13 @@ class Event:
         """TrackML-style 1-based hit ids."""
         return np.arange(1, self.n_hits + 1)
 
+    @classmethod
+    def _trusted(cls, **fields: Any) -> Event:
+        """An Event from arrays already known valid (the simulator's own table): no per-field checks."""
+        event = cls.__new__(cls)
+        event.__dict__.update(fields)
+        return event
+
     def __repr__(self) -> str:
         n_p = len(self.particles["particle_id"])
         return f"Event(event_id={self.event_id}, n_hits={self.n_hits}, n_particles={n_p})"
@@ -276,9 +283,26 @@ def simulate_events(
     phantom: Phantom | None = None,
     random_state: int | np.random.Generator | None = None,
 ) -> list[Event]:
-    """Simulate ``n_events`` readout frames (seeded, fully vectorised over all particles).
+    """Simulate ``n_events`` readout frames (seeded, fully vectorised over all particles of all events).
 
-    Returns a list of :class:`Event`. Thousands of events per second at the default size.
+    Returns a list of :class:`Event`. The physics runs once for the whole call (``_simulate_hits``);
+    only the final split into events is per event.
+    """
+    return _split_events(_simulate_hits(n_events, config, phantom=phantom, random_state=random_state))
+
+
+def _simulate_hits(
+    n_events: int = 1,
+    config: DetectorConfig | None = None,
+    *,
+    phantom: Phantom | None = None,
+    random_state: int | np.random.Generator | None = None,
+) -> dict[str, Any]:
+    """The hits of ``n_events`` frames as one flat table, sorted by (event, layer, particle id).
+
+    Same random stream and numbers as :func:`simulate_events` (which splits this table into events).
+    Keys: ``n_events``, ``n_layers``, ``z`` (layer z), per hit ``event, layer, particle_id, x, y,
+    edep``, ``counts`` (particles per event) and ``particles`` (per-particle truth, concatenated over events).
     """
     n_events = check_int("n_events", n_events, low=0, high=10_000_000)
     cfg = as_config(config)
@@ -286,9 +310,40 @@ def simulate_events(
         raise TypeError(f"phantom must be a Phantom or None, got {type(phantom).__name__}")
     rng = as_rng(random_state)
     if n_events == 0:
-        return []
+        no_int, no_float = np.zeros(0, np.int64), np.zeros(0)
+        return _hit_table(cfg, no_int, {k: no_float for k in _PARTICLE_KEYS}, *[no_int] * 3, *[no_float] * 3)
+    # the draws happen in this order (primaries, layers, inefficiency, edep, noise): the seeded stream
+    counts, ev, centre, p = _primaries(n_events, cfg, phantom, rng)
+    hx, hy, he, keep, reached = _propagate(p, cfg, rng)
+    L = cfg.n_layers
+    if cfg.efficiency < 1.0:
+        keep &= rng.random((L, ev.size)) < cfg.efficiency
+    if cfg.edep_fluctuation > 0:  # log-normal with mean 1
+        sigma = cfg.edep_fluctuation
+        he = he * np.exp(sigma * rng.standard_normal((L, ev.size)) - sigma**2 / 2)
+    p["n_hits"] = keep.sum(0)  # truth of the particle: after inefficiency
+    p["last_layer"] = np.where(reached.any(0), L - 1 - np.argmax(reached[::-1], axis=0), -1)  # before it
 
-    # --- primaries ------------------------------------------------------------------------------
+    flat = np.flatnonzero(keep)  # hits in (layer, particle) order; 1-D takes are cheaper than 2-D indexing
+    lay_idx, p_idx = np.divmod(flat, ev.size)
+    first_of_event = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    local_pid = np.arange(ev.size) - first_of_event[ev] + 1  # particle ids are 1-based within each event
+    hits = [ev[p_idx], lay_idx, local_pid[p_idx], *(h.ravel()[flat] for h in (hx, hy, he))]
+    if cfg.noise_per_layer > 0:
+        noise = _noise_hits(n_events, cfg, centre, rng)
+        hits = [np.concatenate([a, b]) for a, b in zip(hits, noise, strict=True)]
+    return _hit_table(cfg, counts, p, *hits)
+
+
+_PARTICLE_KEYS = ("particle_id", "x0", "y0", "tx", "ty", "energy", "wet", "n_hits", "last_layer")
+
+
+def _primaries(n_events: int, cfg: DetectorConfig, phantom: Phantom | None, rng: np.random.Generator):
+    """Particles per frame, frame spot centres and each particle's entry state (after the phantom).
+
+    Returns ``counts``, ``ev`` (event of each particle), ``centre`` (n_events, 2) and a dict of
+    per-particle arrays: truth (x0, y0, tx, ty, energy, wet) and the state at the first sensor.
+    """
     if cfg.poisson_multiplicity:
         counts = rng.poisson(cfg.particles_per_frame, size=n_events)
     else:
@@ -301,22 +356,26 @@ def simulate_events(
     tx = rng.normal(0.0, cfg.angular_spread, n)
     ty = rng.normal(0.0, cfg.angular_spread, n)
     energy0 = np.maximum(rng.normal(cfg.energy, cfg.energy_spread, n), 1.0)
-    x0, y0, tx0, ty0 = x.copy(), y.copy(), tx.copy(), ty.copy()
-    residual = range_of_energy(energy0)
-    wet = np.zeros(n)
+    p = dict(x0=x, y0=y, tx=tx, ty=ty, energy=energy0, wet=np.zeros(n), residual=range_of_energy(energy0))
     if phantom is not None and phantom.objects:
-        wet = phantom.wet(x, y)
-        xx0 = phantom.x_over_x0(x, y)
-        th = highland_theta0(energy0, xx0)
+        p["wet"] = phantom.wet(x, y)
+        th = highland_theta0(energy0, phantom.x_over_x0(x, y))
         tx = tx + th * rng.standard_normal(n)
         ty = ty + th * rng.standard_normal(n)
-        residual = residual - wet
-    x = x + tx * cfg.phantom_distance
-    y = y + ty * cfg.phantom_distance
+        p["residual"] = p["residual"] - p["wet"]
+    p.update(sx=tx, sy=ty, x=x + tx * cfg.phantom_distance, y=y + ty * cfg.phantom_distance)
+    return counts, ev, centre, p
 
-    # --- layer by layer ------------------------------------------------------------------------
-    L = cfg.n_layers
-    hx = np.empty((L, n)); hy = np.empty((L, n)); he = np.empty((L, n)); keep = np.zeros((L, n), bool)
+
+def _propagate(p: dict[str, np.ndarray], cfg: DetectorConfig, rng: np.random.Generator):
+    """Layer by layer: record the hit, then scatter in and lose range through the absorber behind it.
+
+    Returns (n_layers, n_particles) arrays: hit x, y, edep (keV, before fluctuation), ``keep`` (a hit
+    is recorded) and ``reached`` (a copy of keep, before inefficiency).
+    """
+    L, n = cfg.n_layers, p["x"].size
+    x, y, tx, ty, residual = p["x"], p["y"], p["sx"], p["sy"], p["residual"]
+    hx, hy, he, keep = np.empty((L, n)), np.empty((L, n)), np.empty((L, n)), np.zeros((L, n), bool)
     alive = residual > 0
     for layer in range(L):
         energy = energy_of_range(residual)
@@ -334,56 +393,52 @@ def simulate_events(
         alive = alive & (residual > 0)
         x = x + tx * cfg.layer_spacing
         y = y + ty * cfg.layer_spacing
-    # last layer reached / hits per particle computed before inefficiency (truth of the particle)
-    reached = keep.copy()
-    if cfg.efficiency < 1.0:
-        keep &= rng.random((L, n)) < cfg.efficiency
-    if cfg.edep_fluctuation > 0:
-        he = he * np.exp(cfg.edep_fluctuation * rng.standard_normal((L, n)) - cfg.edep_fluctuation**2 / 2)
-    n_hits_p = keep.sum(0)
-    last_layer = np.where(reached.any(0), L - 1 - np.argmax(reached[::-1], axis=0), -1)
+    return hx, hy, he, keep, keep.copy()
 
-    lay_idx, p_idx = np.nonzero(keep)  # (layer, particle) of each hit
-    hit_ev = ev[p_idx]
-    # particle ids are 1-based within each event
-    first_of_event = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    local_pid = np.arange(n) - first_of_event[ev] + 1
-    hit_pid = local_pid[p_idx]
-    hit_x, hit_y, hit_e = hx[lay_idx, p_idx], hy[lay_idx, p_idx], he[lay_idx, p_idx]
 
-    # --- noise hits around the spot -------------------------------------------------------------
-    if cfg.noise_per_layer > 0:
-        n_noise = rng.poisson(cfg.noise_per_layer, size=(n_events, L))
-        tot = int(n_noise.sum())
-        nev = np.repeat(np.repeat(np.arange(n_events), L), n_noise.ravel())
-        nlay = np.repeat(np.tile(np.arange(L), n_events), n_noise.ravel())
-        spread = 2.0 * cfg.beam_sigma + 1e-9
-        nx = np.clip(centre[nev, 0] + rng.normal(0, spread, tot), -cfg.sensor_half_width, cfg.sensor_half_width)
-        ny = np.clip(centre[nev, 1] + rng.normal(0, spread, tot), -cfg.sensor_half_width, cfg.sensor_half_width)
-        ne = 1000.0 * cfg.sensor_wet * rng.lognormal(np.log(0.01), 0.5, tot)
-        hit_ev = np.concatenate([hit_ev, nev]); lay_idx = np.concatenate([lay_idx, nlay])
-        hit_pid = np.concatenate([hit_pid, np.zeros(tot, int)])
-        hit_x = np.concatenate([hit_x, nx]); hit_y = np.concatenate([hit_y, ny]); hit_e = np.concatenate([hit_e, ne])
+def _noise_hits(n_events: int, cfg: DetectorConfig, centre: np.ndarray, rng: np.random.Generator) -> list:
+    """Poisson(noise_per_layer) noise hits per frame and layer, Gaussian around the spot (2 beam sigmas)."""
+    L = cfg.n_layers
+    n_noise = rng.poisson(cfg.noise_per_layer, size=(n_events, L))
+    tot = int(n_noise.sum())
+    nev = np.repeat(np.repeat(np.arange(n_events), L), n_noise.ravel())
+    nlay = np.repeat(np.tile(np.arange(L), n_events), n_noise.ravel())
+    spread, hw = 2.0 * cfg.beam_sigma + 1e-9, cfg.sensor_half_width
+    nx = np.clip(centre[nev, 0] + rng.normal(0, spread, tot), -hw, hw)
+    ny = np.clip(centre[nev, 1] + rng.normal(0, spread, tot), -hw, hw)
+    ne = 1000.0 * cfg.sensor_wet * rng.lognormal(np.log(0.01), 0.5, tot)
+    return [nev, nlay, np.zeros(tot, int), nx, ny, ne]
 
-    if cfg.pixel_pitch > 0:  # pixel centres
-        hit_x = (np.floor(hit_x / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
-        hit_y = (np.floor(hit_y / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
 
-    order = np.lexsort((hit_pid, lay_idx, hit_ev))
-    hit_ev, lay_idx, hit_pid = hit_ev[order], lay_idx[order], hit_pid[order]
-    hit_x, hit_y, hit_e = hit_x[order], hit_y[order], hit_e[order]
-    z = cfg.z
-    hit_bounds = np.searchsorted(hit_ev, np.arange(n_events + 1))
-    p_bounds = np.concatenate([[0], np.cumsum(counts)])
+def _hit_table(cfg: DetectorConfig, counts: np.ndarray, p: dict[str, np.ndarray], event: np.ndarray,
+               layer: np.ndarray, pid: np.ndarray, x: np.ndarray, y: np.ndarray, edep: np.ndarray) -> dict:
+    """Hits quantised to pixel centres and sorted by (event, layer, particle id); see ``_simulate_hits``."""
+    if cfg.pixel_pitch > 0:
+        x = (np.floor(x / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
+        y = (np.floor(y / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
+    # one stable sort on (event, layer, is-particle): particle hits arrive in (layer, event, id) order and
+    # noise hits (id 0) in (event, layer) order, so this equals np.lexsort((pid, layer, event)), ~7x faster
+    order = np.argsort((event * cfg.n_layers + layer) * 2 + (pid > 0), kind="stable")
+    n_events = counts.size
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    p = {**p, "particle_id": np.arange(int(starts[-1])) - np.repeat(starts[:-1], counts) + 1}
+    p = {k: p[k] for k in _PARTICLE_KEYS}
+    return dict(n_events=n_events, n_layers=cfg.n_layers, z=cfg.z, counts=counts, particles=p,
+                event=event[order], layer=layer[order], particle_id=pid[order], x=x[order], y=y[order],
+                edep=edep[order])
+
+
+def _split_events(hits: dict[str, Any]) -> list[Event]:
+    """The flat table of ``_simulate_hits`` as one :class:`Event` per frame (array views, no copies)."""
+    n = hits["n_events"]
+    hit_bounds = np.searchsorted(hits["event"], np.arange(n + 1))
+    p_bounds = np.concatenate([[0], np.cumsum(hits["counts"])])
+    z_hit = hits["z"][hits["layer"]]
+    cols = {k: hits[k] for k in ("x", "y", "layer", "edep", "particle_id")}
     events = []
-    for i in range(n_events):
-        a, b = hit_bounds[i], hit_bounds[i + 1]
-        pa, pb = p_bounds[i], p_bounds[i + 1]
-        events.append(Event(
-            event_id=i, x=hit_x[a:b], y=hit_y[a:b], z=z[lay_idx[a:b]], layer=lay_idx[a:b], edep=hit_e[a:b],
-            particle_id=hit_pid[a:b],
-            particles=dict(particle_id=np.arange(1, pb - pa + 1), x0=x0[pa:pb], y0=y0[pa:pb], tx=tx0[pa:pb],
-                           ty=ty0[pa:pb], energy=energy0[pa:pb], wet=wet[pa:pb], n_hits=n_hits_p[pa:pb],
-                           last_layer=last_layer[pa:pb]),
-        ))
+    for i in range(n):
+        a, b, pa, pb = hit_bounds[i], hit_bounds[i + 1], p_bounds[i], p_bounds[i + 1]
+        # the table is valid by construction: skip Event's per-field checks (they cost ~100x the slicing)
+        events.append(Event._trusted(event_id=i, z=z_hit[a:b], **{k: v[a:b] for k, v in cols.items()},
+                                    particles={k: v[pa:pb] for k, v in hits["particles"].items()}))
     return events
