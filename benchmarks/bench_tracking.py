@@ -40,7 +40,9 @@ def _interleaved(fns: dict, repeat: int = 15) -> dict:
     best = {name: float("inf") for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            t = time.perf_counter(); fn(); best[name] = min(best[name], time.perf_counter() - t)
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
     return best
 
 
@@ -127,9 +129,9 @@ def _solver_bench(batches, L) -> dict:
     with one_thread():
         for tag, tau in (("tau", 0.5), ("paper", None)):
             best = _interleaved({
-                "bare": lambda: bare(tau if tau is not None else 1e3),
-                "loop": lambda: solve_each(tau, "loop"),
-                "comp": lambda: solve_each(tau, "components")})
+                "bare": lambda tau=tau: bare(tau if tau is not None else 1e3),
+                "loop": lambda tau=tau: solve_each(tau, "loop"),
+                "comp": lambda tau=tau: solve_each(tau, "components")})
             t_bare, t_loop, t_comp = best["bare"], best["loop"], best["comp"]
             out.update({f"solver_ms_bare_{tag}": 1e3 * t_bare / len(costs), f"solver_ms_loop_{tag}": 1e3 * t_loop / len(costs),
                         f"solver_ms_components_{tag}": 1e3 * t_comp / len(costs),

@@ -37,9 +37,7 @@ from collections.abc import Callable
 import lap  # the lapx package: batched LAPJV (see _links_dense)
 import numpy as np
 import torch
-from scipy import sparse
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csgraph
 
 from ..validation import check_array, check_choice, check_float, check_int
 

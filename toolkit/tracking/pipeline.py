@@ -268,8 +268,8 @@ def edge_decisions(model: torch.nn.Module, data: Data, n_layers: int, no_match: 
     return torch.sigmoid(logits).numpy(), y.numpy().astype(bool)
 
 
-def predict_tracks(model: torch.nn.Module, data: Data, n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
-                   ) -> np.ndarray:
+def predict_tracks(model: torch.nn.Module, data: Data, n_layers: int,
+                   no_match: float | None = DEFAULT_NO_MATCH) -> np.ndarray:
     """Track label per hit of one event: model → assignment → chains (``no_match=None``: the paper's)."""
     _, linked = edge_decisions(model, data, n_layers, no_match)
     return tracks_from_edges(data.num_nodes, data.edge_index, linked)
