@@ -45,7 +45,8 @@ def _build_graph_reference(event: Event, cfg: DetectorConfig, window: float) -> 
     pid = np.asarray(event.particle_id, dtype=np.int64)
     label = (pid[src] == pid[dst]) & (pid[src] > 0)
     f32, i64 = torch.float32, torch.long
-    return Data(x=torch.as_tensor(node_x, dtype=f32), edge_index=torch.as_tensor(np.stack([src, dst]), dtype=i64),
+    return Data(x=torch.as_tensor(node_x, dtype=f32),
+                edge_index=torch.as_tensor(np.stack([src, dst]), dtype=i64),
                 edge_attr=torch.as_tensor(edge_attr, dtype=f32), y=torch.as_tensor(label, dtype=f32),
                 edge_lp=torch.as_tensor(layer[src], dtype=i64), edge_row=torch.as_tensor(a, dtype=i64),
                 edge_col=torch.as_tensor(b, dtype=i64), layer=torch.as_tensor(layer, dtype=i64),
@@ -81,7 +82,8 @@ def test_build_graphs_match_the_per_event_reference(case, window):
     assert len(graphs) == n
     for event, g in zip(events, graphs, strict=True):
         assert_same_graph(g, _build_graph_reference(event, cfg, window))
-    assert_same_graph(build_graph(events[-1], cfg, window=window), _build_graph_reference(events[-1], cfg, window))
+    last = events[-1]
+    assert_same_graph(build_graph(last, cfg, window=window), _build_graph_reference(last, cfg, window))
 
 
 def _grid_event(rng: np.random.Generator, n_hits: int, n_layers: int) -> Event:
@@ -106,8 +108,9 @@ def test_window_edges_and_event_boundaries_property(seed, sizes):
 def test_build_graph_batch_is_the_collated_batch():
     cfg = DetectorConfig()
     events = simulate_events(12, cfg, random_state=4)
-    events.insert(5, Event(event_id=99, x=np.zeros(0), y=np.zeros(0), z=np.zeros(0), layer=np.zeros(0, int),
-                           edep=np.zeros(0), particle_id=np.zeros(0, int), particles={"particle_id": np.zeros(0)}))
+    empty = Event(event_id=99, x=np.zeros(0), y=np.zeros(0), z=np.zeros(0), layer=np.zeros(0, int),
+                  edep=np.zeros(0), particle_id=np.zeros(0, int), particles={"particle_id": np.zeros(0)})
+    events.insert(5, empty)
     graphs = build_graphs(events, cfg)
     batch, ref = build_graph_batch(events, cfg), Batch.from_data_list(graphs)
     assert sorted(batch.keys()) == sorted(ref.keys()) and batch.num_graphs == ref.num_graphs == 13
