@@ -3,7 +3,10 @@
     python benchmarks/bench_tracking.py [--events 500] [--batches 10] [--out bench.json]
 
 For the default detector and 5x its particle density it reports
-* events/s of ``simulate_events`` alone and of simulate + ``build_graphs``;
+* events/s of ``simulate_events`` alone, of simulate + ``build_graph_batch`` (one PyG ``Batch``, the
+  training path; issue 18's goal is >= 10,000 events/s at the default size), of simulate + ``build_graphs``
+  (one ``Data`` per event) and of the former per-event path (validated ``Event`` objects and the per-event
+  graph builder that ``tests/test_tracking_graph.py`` keeps as its oracle), timed interleaved, with the ratio;
 * per-event time of one training step (model forward + loss + backward) for the two-step
   baseline (BCE) and end-to-end (Hamming through ``blackbox_assignment``), and their ratio;
 * per-event time of the assignment layer alone (solver forward + blackbox backward) vs the
@@ -29,8 +32,9 @@ import torch
 from torch_geometric.data import Batch
 
 from toolkit.io import atomic_write
-from toolkit.tracking import (DetectorConfig, EdgeClassifier, assign_edges, bce_loss, build_graphs, hamming_loss,
-                              one_thread, simulate_events)
+from toolkit.tracking import (DetectorConfig, EdgeClassifier, Event, assign_edges, bce_loss, build_graphs,
+                              hamming_loss, one_thread, simulate_events)
+from toolkit.tracking.graph import build_graph_batch
 
 
 def _interleaved(fns: dict, repeat: int = 15) -> dict:
@@ -46,18 +50,10 @@ def _interleaved(fns: dict, repeat: int = 15) -> dict:
     return best
 
 
-def _best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -> dict:
     cfg = DetectorConfig().scaled(density) if density != 1 else DetectorConfig()
-    t_sim = _best(lambda: simulate_events(n_events, cfg, random_state=0))
+    events_per_s = _simulate_graph_bench(cfg, n_events)
     events = simulate_events(n_events, cfg, random_state=0)
-    t_graph = _best(lambda: build_graphs(events, cfg), repeat=2)
     graphs = build_graphs(events, cfg)
     model = EdgeClassifier()
     n_batches = min(n_batches, len(graphs) // batch_size)
@@ -98,9 +94,34 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
     return dict(density=density, particles_per_frame=cfg.particles_per_frame,
                 hits_per_event=sum(g.num_nodes for g in graphs) / len(graphs),
                 edges_per_event=sum(g.num_edges for g in graphs) / len(graphs),
-                simulate_events_per_s=n_events / t_sim, simulate_graph_events_per_s=n_events / (t_sim + t_graph),
+                **events_per_s,
                 step_ms_two_step=1e3 * t_two, step_ms_e2e=1e3 * t_e2e, step_ratio=t_e2e / t_two,
                 layer_ms_bce=1e3 * l_two, layer_ms_assignment=1e3 * l_e2e, layer_ratio=l_e2e / l_two, **solver)
+
+
+def _simulate_graph_bench(cfg: DetectorConfig, n_events: int) -> dict:
+    """Events/s of simulation + graphs: batched paths vs the former per-event path, timed interleaved."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "test_tracking_graph.py"
+    spec = importlib.util.spec_from_file_location("test_tracking_graph", path)
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)
+
+    def former():  # per-event Event checks (as simulate_events did) and the per-event graph builder
+        events = [Event(**vars(e)) for e in simulate_events(n_events, cfg, random_state=0)]
+        return [oracle._build_graph_reference(e, cfg, 0.2) for e in events]
+
+    with one_thread():
+        best = _interleaved({
+            "simulate": lambda: simulate_events(n_events, cfg, random_state=0),
+            "batch": lambda: build_graph_batch(simulate_events(n_events, cfg, random_state=0), cfg),
+            "graphs": lambda: build_graphs(simulate_events(n_events, cfg, random_state=0), cfg),
+            "former": former}, repeat=3)
+    rate = {k: n_events / t for k, t in best.items()}
+    return dict(simulate_events_per_s=rate["simulate"], simulate_batch_events_per_s=rate["batch"],
+                simulate_graph_events_per_s=rate["graphs"], former_simulate_graph_events_per_s=rate["former"],
+                simulate_batch_speedup=rate["batch"] / rate["former"])
 
 
 def _solver_bench(batches, L) -> dict:
@@ -162,6 +183,11 @@ def main() -> None:
     for r in rows:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     print()
+    for r in rows:  # simulate + graph throughput, batched vs the former per-event path, same run
+        print(f"density {r['density']:g}: simulate + build_graph_batch {r['simulate_batch_events_per_s']:,.0f} "
+              f"events/s (goal >= 10,000 at density 1), simulate + build_graphs "
+              f"{r['simulate_graph_events_per_s']:,.0f}, former per-event path "
+              f"{r['former_simulate_graph_events_per_s']:,.0f}: {r['simulate_batch_speedup']:.1f}x")
     for r in rows:  # the two ratios side by side, from the same run
         print(f"density {r['density']:g}: solver speed-up vs bare scipy loop τ=0.5 {r['solver_speedup_vs_bare_tau']:.2f}x, "
               f"no-τ {r['solver_speedup_vs_bare_paper']:.2f}x | e2e / two-step step time {r['step_ratio']:.2f} "
