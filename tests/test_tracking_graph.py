@@ -70,6 +70,7 @@ CASES = [
     (DetectorConfig().scaled(5), phantom(), 3, 6),
     (DetectorConfig(n_layers=20, pixel_pitch=0.0, efficiency=1.0, noise_per_layer=0.0), None, 1, 5),
     (DetectorConfig(n_layers=3, particles_per_frame=1, noise_per_layer=0.0), None, 2, 30),  # empty events too
+    (DetectorConfig(layer_spacing=0.7, angular_spread=0.3), None, 5, 8),  # gaps differ in the last bits
 ]
 
 
@@ -99,10 +100,11 @@ def _grid_event(rng: np.random.Generator, n_hits: int, n_layers: int) -> Event:
 def test_window_edges_and_event_boundaries_property(seed, sizes):
     """Exact ties on the window edge are kept, no edge crosses events, empty events stay empty."""
     rng = np.random.default_rng(seed)
-    cfg = DetectorConfig(n_layers=4)
-    events = [_grid_event(rng, n, cfg.n_layers) for n in sizes]
-    for event, g in zip(events, build_graphs(events, cfg), strict=True):
-        assert_same_graph(g, _build_graph_reference(event, cfg, 0.2))
+    events = [_grid_event(rng, n, 4) for n in sizes]
+    for spacing in (5.0, 1.1):  # equal gaps / gaps that differ in the last bits
+        cfg = DetectorConfig(n_layers=4, layer_spacing=spacing)
+        for event, g in zip(events, build_graphs(events, cfg), strict=True):
+            assert_same_graph(g, _build_graph_reference(event, cfg, 0.2))
 
 
 def test_build_graph_batch_is_the_collated_batch():

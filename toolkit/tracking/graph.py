@@ -70,20 +70,20 @@ def build_graph_batch(events: Sequence[Event], config: DetectorConfig | None = N
 
 def _stack_hits(events: Sequence[Event], n_layers: int) -> dict[str, np.ndarray]:
     """The events' hits concatenated (``event`` = each hit's event index), checked once for all."""
-    cols = {k: np.concatenate([np.asarray(getattr(e, k)) for e in events])
-            for k in ("x", "y", "z", "edep", "layer", "particle_id")}
-    if not all(np.isfinite(cols[k].astype(float)).all() for k in ("x", "y", "z", "edep")):
+    cols = {k: np.concatenate([getattr(e, k) for e in events], dtype=float) for k in ("x", "y", "z", "edep")}
+    if not all(np.isfinite(v).all() for v in cols.values()):
         raise ValueError("event must hold finite hit positions and energies (x, y, z, edep); "
                          "found NaN or inf")
-    n_nodes = np.array([e.n_hits for e in events])
+    for k in ("layer", "particle_id"):  # integers by Event's checks
+        cols[k] = np.concatenate([getattr(e, k) for e in events], dtype=np.int64, casting="unsafe")
+    n_nodes = np.fromiter((e.x.shape[0] for e in events), np.int64, len(events))
     event = np.repeat(np.arange(len(events)), n_nodes)
-    layer = cols["layer"].astype(np.int64)
+    layer = cols["layer"]
     if layer.size and (layer.min() < 0 or layer.max() >= n_layers):
         raise ValueError(f"event has hits on layers outside [0, {n_layers - 1}] (n_layers of the config)")
     if np.any((np.diff(layer) < 0) & (np.diff(event) == 0)):  # within an event only
         raise ValueError("event hits must be sorted by layer (as simulate_events/read_trackml return them)")
-    return dict(cols, layer=layer, particle_id=cols["particle_id"].astype(np.int64), event=event,
-                n_nodes=n_nodes, x=cols["x"].astype(float), y=cols["y"].astype(float))
+    return dict(cols, event=event, n_nodes=n_nodes)
 
 
 def _layer_gaps(cfg: DetectorConfig) -> np.ndarray:
@@ -114,12 +114,13 @@ def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -
     lo[first] = np.searchsorted(sorted_key, target - t - slack, "left")
     hi[first] = np.searchsorted(sorted_key, target + t + slack, "right")
     src = np.flatnonzero(layer < n_layers - 1)  # then sources in index order, for the output order
-    lo, count, t = lo[src], hi[src] - lo[src], tol[layer[src]]
+    lo, count = lo[src], hi[src] - lo[src]
     pos = np.arange(count.sum()) + np.repeat(lo - np.cumsum(count) + count, count)  # runs, expanded
-    src, t = np.repeat(src, count), np.repeat(t, count)
-    near = np.abs(ys[pos] - y[src]) <= t  # y first: the run already selected x (up to the slack)
+    src = np.repeat(src, count)
+    uniform = bool(np.all(tol == tol[0]))  # equally spaced layers (the usual case): one scalar window
+    near = np.abs(ys[pos] - y[src]) <= (tol[0] if uniform else tol[layer[src]])  # y first: x is ~done
     src, pos = src[near], pos[near]
-    near = np.abs(xs[pos] - x[src]) <= t[near]  # the exact x test
+    near = np.abs(xs[pos] - x[src]) <= (tol[0] if uniform else tol[layer[src]])  # the exact x test
     src, dst = src[near], order[pos[near]]
     # src is sorted; each of its short runs has dst in x order: a stable sort (timsort merges runs) gives
     # the reference order (source hit, target hit) cheaply
@@ -132,6 +133,14 @@ def _event_means(v: np.ndarray, ptr: np.ndarray) -> np.ndarray:
     # np.add.reduceat sums in another order (last-bit differences), so one pairwise sum per event
     bounds = zip(ptr[:-1], ptr[1:], strict=True)
     return np.array([v[a:b].sum() / (b - a) if b > a else 0.0 for a, b in bounds])
+
+
+def _float32_columns(*columns: np.ndarray) -> np.ndarray:
+    """float64 columns as one (n, k) float32 array (each value rounded once, as a float32 cast does)."""
+    out = np.empty((columns[0].size, len(columns)), np.float32)
+    for j, col in enumerate(columns):
+        out[:, j] = col
+    return out
 
 
 def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) -> dict[str, Any]:
@@ -150,12 +159,10 @@ def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) 
     log_e = np.log(np.maximum(h["edep"], 1e-6))
     dz = gap[layer[src]]
     sx, sy = (x[dst] - x[src]) / dz, (y[dst] - y[src]) / dz
-    edge_attr = np.empty((src.size, len(EDGE_FEATURES)), np.float32)  # float64 values, rounded on assignment
-    for j, col in enumerate((sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src],
-                             layer[src] / (L - 1))):
-        edge_attr[:, j] = col
+    edge_attr = _float32_columns(sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src],
+                                 layer[src] / (L - 1))
     cx, cy = _event_means(x, node_ptr)[h["event"]], _event_means(y, node_ptr)[h["event"]]
-    node_x = np.stack([(x - cx) / _POS_SCALE, (y - cy) / _POS_SCALE, layer / (L - 1), log_e], 1)
+    node_x = _float32_columns((x - cx) / _POS_SCALE, (y - cy) / _POS_SCALE, layer / (L - 1), log_e)
     zl = np.asarray(cfg.z, dtype=float)
     f32, i64 = torch.float32, torch.long
     return dict(
@@ -165,7 +172,7 @@ def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) 
         edge_lp=torch.as_tensor(layer[src], dtype=i64), edge_row=torch.as_tensor(rank[src], dtype=i64),
         edge_col=torch.as_tensor(rank[dst], dtype=i64), layer=torch.as_tensor(layer, dtype=i64),
         particle_id=torch.as_tensor(pid, dtype=i64),
-        pos=torch.as_tensor(np.stack([x, y, zl[layer]], 1), dtype=f32),
+        pos=torch.as_tensor(_float32_columns(x, y, zl[layer])),
         node_ptr=node_ptr, edge_ptr=np.searchsorted(h["event"][src], np.arange(len(events) + 1)),
     )
 
