@@ -318,9 +318,8 @@ def _simulate_hits(
     L = cfg.n_layers
     if cfg.efficiency < 1.0:
         keep &= rng.random((L, ev.size)) < cfg.efficiency
-    if cfg.edep_fluctuation > 0:  # log-normal with mean 1
-        sigma = cfg.edep_fluctuation
-        he = he * np.exp(sigma * rng.standard_normal((L, ev.size)) - sigma**2 / 2)
+    sigma = cfg.edep_fluctuation  # log-normal with mean 1, drawn for every (layer, particle) slot
+    fluct = rng.standard_normal((L, ev.size)) if sigma > 0 else None
     p["n_hits"] = keep.sum(0)  # truth of the particle: after inefficiency
     p["last_layer"] = np.where(reached.any(0), L - 1 - np.argmax(reached[::-1], axis=0), -1)  # before it
 
@@ -328,7 +327,10 @@ def _simulate_hits(
     lay_idx, p_idx = np.divmod(flat, ev.size)
     first_of_event = np.concatenate([[0], np.cumsum(counts)[:-1]])
     local_pid = np.arange(ev.size) - first_of_event[ev] + 1  # particle ids are 1-based within each event
-    hits = [ev[p_idx], lay_idx, local_pid[p_idx], *(h.ravel()[flat] for h in (hx, hy, he))]
+    edep = he.ravel()[flat]
+    if fluct is not None:  # only where a hit is kept: the same numbers at a fraction of the exp calls
+        edep = edep * np.exp(sigma * fluct.ravel()[flat] - sigma**2 / 2)
+    hits = [ev[p_idx], lay_idx, local_pid[p_idx], hx.ravel()[flat], hy.ravel()[flat], edep]
     if cfg.noise_per_layer > 0:
         noise = _noise_hits(n_events, cfg, centre, rng)
         hits = [np.concatenate([a, b]) for a, b in zip(hits, noise, strict=True)]
