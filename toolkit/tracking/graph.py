@@ -116,11 +116,11 @@ def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -
     src = np.flatnonzero(layer < n_layers - 1)  # then sources in index order, for the output order
     lo, count = lo[src], hi[src] - lo[src]
     pos = np.arange(count.sum()) + np.repeat(lo - np.cumsum(count) + count, count)  # runs, expanded
-    src = np.repeat(src, count)
     uniform = bool(np.all(tol == tol[0]))  # equally spaced layers (the usual case): one scalar window
-    near = np.abs(ys[pos] - y[src]) <= (tol[0] if uniform else tol[layer[src]])  # y first: x is ~done
-    src, pos = src[near], pos[near]
-    near = np.abs(xs[pos] - x[src]) <= (tol[0] if uniform else tol[layer[src]])  # the exact x test
+    t = tol[0] if uniform else np.repeat(tol[layer[src]], count)
+    near = np.flatnonzero(np.abs(ys[pos] - np.repeat(y[src], count)) <= t)  # y first: the run did x
+    src, pos, t = np.repeat(src, count)[near], pos[near], t if uniform else t[near]
+    near = np.abs(xs[pos] - x[src]) <= t  # the exact x test
     src, dst = src[near], order[pos[near]]
     # src is sorted; each of its short runs has dst in x order: a stable sort (timsort merges runs) gives
     # the reference order (source hit, target hit) cheaply
