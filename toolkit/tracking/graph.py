@@ -15,6 +15,7 @@ one ``Data`` per event at the end.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -143,36 +144,43 @@ def _float32_columns(*columns: np.ndarray) -> np.ndarray:
     return out
 
 
+def _edge_features(h: dict[str, np.ndarray], src: np.ndarray, dst: np.ndarray, cfg: DetectorConfig,
+                   window: float) -> np.ndarray:
+    """(E, 5) float32 EDGE_FEATURES: slopes Δx/Δz, Δy/Δz, their norm (all / window), Δ log edep, l/(L−1)."""
+    lp = h["layer"][src]
+    dz = _layer_gaps(cfg)[lp]
+    sx, sy = (h["x"][dst] - h["x"][src]) / dz, (h["y"][dst] - h["y"][src]) / dz
+    log_e = h["log_e"]
+    return _float32_columns(sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src],
+                            lp / (cfg.n_layers - 1))
+
+
+def _node_features(h: dict[str, np.ndarray], node_ptr: np.ndarray, n_layers: int) -> np.ndarray:
+    """(N, 4) float32 NODE_FEATURES: x, y from the event's mean hit (/ _POS_SCALE), l/(L−1), log edep."""
+    cx, cy = _event_means(h["x"], node_ptr)[h["event"]], _event_means(h["y"], node_ptr)[h["event"]]
+    x_rel, y_rel = (h["x"] - cx) / _POS_SCALE, (h["y"] - cy) / _POS_SCALE
+    return _float32_columns(x_rel, y_rel, h["layer"] / (n_layers - 1), h["log_e"])
+
+
 def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) -> dict[str, Any]:
     """Node and edge tensors of all events concatenated (edge_index global), plus node/edge pointers."""
     L = cfg.n_layers
     h = _stack_hits(events, L)
-    x, y, layer, pid, n = h["x"], h["y"], h["layer"], h["particle_id"], h["x"].size
-    gap = _layer_gaps(cfg)
+    h["log_e"] = np.log(np.maximum(h["edep"], 1e-6))
+    layer, pid, n = h["layer"], h["particle_id"], h["x"].size
     node_ptr = np.concatenate([[0], np.cumsum(h["n_nodes"])])
-    if n:
-        src, dst = _candidate_edges(h, L, window * gap)
-    else:
-        src = dst = np.zeros(0, np.int64)
-    bucket_start = np.searchsorted(h["event"] * L + layer, np.arange(len(events) * L + 1))
-    rank = np.arange(n) - bucket_start[h["event"] * L + layer]  # row/column in the layer pair's matrix
-    log_e = np.log(np.maximum(h["edep"], 1e-6))
-    dz = gap[layer[src]]
-    sx, sy = (x[dst] - x[src]) / dz, (y[dst] - y[src]) / dz
-    edge_attr = _float32_columns(sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src],
-                                 layer[src] / (L - 1))
-    cx, cy = _event_means(x, node_ptr)[h["event"]], _event_means(y, node_ptr)[h["event"]]
-    node_x = _float32_columns((x - cx) / _POS_SCALE, (y - cy) / _POS_SCALE, layer / (L - 1), log_e)
+    src, dst = _candidate_edges(h, L, window * _layer_gaps(cfg)) if n else (np.zeros(0, np.int64),) * 2
+    bucket = h["event"] * L + layer
+    rank = np.arange(n) - np.searchsorted(bucket, np.arange(len(events) * L + 1))[bucket]  # matrix row/col
     zl = np.asarray(cfg.z, dtype=float)
-    f32, i64 = torch.float32, torch.long
+    as_long = partial(torch.as_tensor, dtype=torch.long)
     return dict(
-        x=torch.as_tensor(node_x, dtype=f32), edge_index=torch.as_tensor(np.stack([src, dst]), dtype=i64),
-        edge_attr=torch.as_tensor(edge_attr, dtype=f32),
-        y=torch.as_tensor((pid[src] == pid[dst]) & (pid[src] > 0), dtype=f32),
-        edge_lp=torch.as_tensor(layer[src], dtype=i64), edge_row=torch.as_tensor(rank[src], dtype=i64),
-        edge_col=torch.as_tensor(rank[dst], dtype=i64), layer=torch.as_tensor(layer, dtype=i64),
-        particle_id=torch.as_tensor(pid, dtype=i64),
-        pos=torch.as_tensor(_float32_columns(x, y, zl[layer])),
+        x=torch.as_tensor(_node_features(h, node_ptr, L)), edge_index=as_long(np.stack([src, dst])),
+        edge_attr=torch.as_tensor(_edge_features(h, src, dst, cfg, window)),
+        y=torch.as_tensor((pid[src] == pid[dst]) & (pid[src] > 0), dtype=torch.float32),
+        edge_lp=as_long(layer[src]), edge_row=as_long(rank[src]), edge_col=as_long(rank[dst]),
+        layer=as_long(layer), particle_id=as_long(pid),
+        pos=torch.as_tensor(_float32_columns(h["x"], h["y"], zl[layer])),
         node_ptr=node_ptr, edge_ptr=np.searchsorted(h["event"][src], np.arange(len(events) + 1)),
     )
 
