@@ -263,7 +263,7 @@ def _summary(rows: list[dict]) -> dict:
 def connectivity_study(
     *,
     lams: Sequence[float] = (0.01, 0.1, 0.5),
-    seeds: tuple[int, int] = (0, 1),
+    seeds: Sequence[int] = (0, 1, 2),
     train_steps: int = 800,
     curve_steps: int = 400,
     n_train: int = 200,
@@ -273,15 +273,20 @@ def connectivity_study(
     n_points: int = 21,
     callback=None,
 ) -> list[dict]:
-    """Linear vs Bézier connectivity of two seeds per setting (two-step and e2e at each λ, trained as in
-    ``studies.stability_study``) and of the shipped two-step ↔ e2e pair (curve trained with BCE and
-    with the e2e Hamming loss, as the paper's two Bézier rows). One row per (pair, curve loss)."""
+    """Linear vs Bézier connectivity of every pair of ``seeds`` per setting (two-step and e2e at each λ,
+    trained as in ``studies.stability_study``) and of the shipped two-step ↔ e2e pair (curve trained with
+    BCE and with the e2e Hamming loss, as the paper's two Bézier rows). One row per (pair, curve loss)."""
+    import itertools
     import time
 
     from .model import ModelConfig
     from .studies import DATASET_DIR, TEST_SEED, VAL_SEED
     from .train import fit, load_model, make_dataset
 
+    lams = [check_float("lams", float(v), low=0.0, low_open=True) for v in lams]
+    seeds = [check_int("seeds", int(v), low=0) for v in seeds]
+    if len(set(seeds)) < 2:
+        raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
     train = make_dataset(n_train, seed=1)
     val, test = make_dataset(n_val, seed=VAL_SEED), make_dataset(n_test, seed=TEST_SEED)
     evals = train[:: max(1, n_train // n_eval)][:n_eval]  # a training subset, as the paper evaluates
@@ -302,9 +307,9 @@ def connectivity_study(
             for s in seeds
         ]
         models = [fit(train, c, n_layers=L, val_graphs=val, eval_every=200)[0] for c in cfg]
-        pairs.append(
-            (f"{mode} seeds {seeds[0]}-{seeds[1]}", mode, lam if mode == "e2e" else None, models, [cfg[0]])
-        )
+        for i, j in itertools.combinations(range(len(seeds)), 2):
+            name = f"{mode} seeds {seeds[i]}-{seeds[j]}"
+            pairs.append((name, mode, lam if mode == "e2e" else None, [models[i], models[j]], [cfg[0]]))
     (a, ca, _, _), (b, cb, _, _) = (load_model(DATASET_DIR / m / "model.pt") for m in ("two_step", "e2e"))
     pairs.append(("shipped two_step-e2e", "inter", cb.lam, [a, b], [ca, cb]))
     rows = []
@@ -345,12 +350,14 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="Linear vs Bézier mode connectivity (writes a JSON study)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--lams", type=float, nargs="+", default=[0.01, 0.1, 0.5])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--curve-steps", type=int, default=400)
     args = p.parse_args()
     t0, c0 = time.time(), time.process_time()
     torch.set_num_threads(1)
     out = connectivity_study(
         lams=args.lams,
+        seeds=args.seeds,
         curve_steps=args.curve_steps,
         callback=lambda r: print(
             r["pair"], r["curve_loss"], r["linear_train_summary"], r["bezier_train_summary"], flush=True
