@@ -169,3 +169,22 @@ def test_random_stream_is_unchanged():
     assert sum(e.y.sum() for e in events) == pytest.approx(-599.415, rel=1e-12)
     assert sum(e.particles["energy"].sum() for e in events) == pytest.approx(18095.790823756975, rel=1e-12)
     assert simulate_events(0) == []
+
+
+def test_chunked_passes_give_the_same_graphs(monkeypatch):
+    """Many events go through in chunks of about _CHUNK_HITS hits: same graphs, same batch."""
+    import toolkit.tracking.graph as graph_module
+
+    cfg = DetectorConfig()
+    events = simulate_events(9, cfg, random_state=6)
+    graphs, batch = build_graphs(events, cfg), build_graph_batch(events, cfg)
+    monkeypatch.setattr(graph_module, "_CHUNK_HITS", 500)  # ~2 events per chunk
+    assert len(graph_module._chunks(events)) > 3
+    for g, ref in zip(build_graphs(events, cfg), graphs, strict=True):
+        assert_same_graph(g, ref)
+    chunked = build_graph_batch(events, cfg)
+    for key in batch.keys():
+        value = chunked[key]
+        assert (torch.equal(value, batch[key]) if torch.is_tensor(value) else value == batch[key]), key
+    for key in batch._slice_dict:
+        assert torch.equal(chunked._slice_dict[key], batch._slice_dict[key]), key

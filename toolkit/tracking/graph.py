@@ -33,6 +33,7 @@ EDGE_FEATURES = ("slope_x", "slope_y", "slope_r", "log_edep_ratio", "layer_frac"
 DEFAULT_WINDOW = 0.2  # rad; keeps > 99 % of true segments at the default size
 _POS_SCALE = 5.0  # mm, order of the beam-spot size
 _NODE_KEYS = ("x", "layer", "particle_id", "pos")  # node-level tensors (the others are per edge)
+_CHUNK_HITS = 250_000  # hits per batched pass: bounds the candidate-pair arrays (~60 MB at the defaults)
 _KEYS = ("x", "edge_index", "edge_attr", "y", "pos", "edge_lp", "edge_row", "edge_col", "layer",
          "particle_id")  # Data's field order
 
@@ -53,7 +54,7 @@ def build_graphs(events: Sequence[Event], config: DetectorConfig | None = None, 
     events = check_items("events", events, Event, "Event")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return _split(_graph_tensors(events, cfg, window)) if events else []
+    return [g for chunk in _chunks(events) for g in _split(_graph_tensors(chunk, cfg, window))]
 
 
 def build_graph_batch(events: Sequence[Event], config: DetectorConfig | None = None, *,
@@ -66,7 +67,7 @@ def build_graph_batch(events: Sequence[Event], config: DetectorConfig | None = N
     events = check_items("events", events, Event, "Event", min_size=1)
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return _as_batch(_graph_tensors(events, cfg, window))
+    return _as_batch(_concat([_graph_tensors(chunk, cfg, window) for chunk in _chunks(events)]))
 
 
 def _stack_hits(events: Sequence[Event], n_layers: int) -> dict[str, np.ndarray]:
@@ -183,6 +184,27 @@ def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) 
         pos=torch.as_tensor(_float32_columns(h["x"], h["y"], zl[layer])),
         node_ptr=node_ptr, edge_ptr=np.searchsorted(h["event"][src], np.arange(len(events) + 1)),
     )
+
+
+def _chunks(events: list[Event]) -> list[list[Event]]:
+    """Consecutive runs of events with about _CHUNK_HITS hits each (memory stays bounded for any count)."""
+    hits = np.cumsum(np.fromiter((e.x.shape[0] for e in events), np.int64, len(events)))
+    n_chunks = int(hits[-1] // _CHUNK_HITS) + 1 if len(events) else 0
+    cuts = np.unique(np.r_[0, np.searchsorted(hits, np.arange(1, n_chunks) * _CHUNK_HITS), len(events)])
+    return [events[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tensors of consecutive chunks as one: node numbers and pointers shifted by the nodes before."""
+    if len(parts) == 1:
+        return parts[0]
+    nodes = np.cumsum([0] + [int(p["node_ptr"][-1]) for p in parts])
+    edges = np.cumsum([0] + [int(p["edge_ptr"][-1]) for p in parts])
+    out = {k: torch.cat([p[k] for p in parts]) for k in _KEYS if k != "edge_index"}
+    out["edge_index"] = torch.cat([p["edge_index"] + int(n) for p, n in zip(parts, nodes, strict=False)], 1)
+    for ptr, offset in (("node_ptr", nodes), ("edge_ptr", edges)):
+        out[ptr] = np.concatenate([[0]] + [p[ptr][1:] + o for p, o in zip(parts, offset, strict=False)])
+    return out
 
 
 def _split(t: dict[str, Any]) -> list[Data]:
