@@ -150,11 +150,13 @@ def test_sampling_panel_previews_with_reduced_settings_then_renders_in_full():
     s.controls["steps"].value = 12
     assert s.preview.last == {"method": W.SOLVERS[0], "steps": W.PREVIEW_STEPS, "members": W.PREVIEW_MEMBERS,
                               "churn": 0.0}
-    assert "Preview while the slider moves: 2 members, 4 steps of dpmpp_2m" in s.readout.value
+    assert "Preview while the slider moves: 2 members, 4 steps of dpmpp_2m, maps at half" in s.readout.value
+    assert sum(r["part"] == 0 for r in s.chart.data) == 8 * 16 * 16                  # 8 maps of 16×16
     assert "you asked for heun, 12 steps, 8 members" in s.readout.value
     s.preview.release()                                          # the slider rests
     assert s.preview.last == {"method": "heun", "steps": 12, "members": 8, "churn": 0.0}
     assert "Preview" not in s.readout.value and "NFE 23" in s.readout.value and s.preview.n_full == 1
+    assert sum(r["part"] == 0 for r in s.chart.data) == 8 * 1024
     s.preview.begin()                                            # the scrubber re-reads the full run
     s.controls["progress"].value = 50
     assert s.preview.last["members"] == 8 and "Preview" not in s.readout.value
