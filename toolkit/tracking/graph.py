@@ -111,7 +111,7 @@ def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -
     xs, ys, sorted_key = x[order], y[order], key[order]
     first = order[layer[order] < n_layers - 1]  # sources in key order: sorted needles search fast
     target, t = key[first] + span, tol[layer[first]]  # the same x one bucket (= one layer) further
-    slack = 1e-9 * (abs(float(sorted_key[-1])) + span)
+    slack = 64 * np.spacing(abs(float(sorted_key[-1])) + span)  # >> the rounding of key and target
     lo, hi = np.zeros(x.size, np.int64), np.zeros(x.size, np.int64)
     lo[first] = np.searchsorted(sorted_key, target - t - slack, "left")
     hi[first] = np.searchsorted(sorted_key, target + t + slack, "right")
