@@ -1,6 +1,6 @@
 """What a student feels: time to the first chart and slider-to-redraw latency, in a real browser.
 
-Uses the browser tests' harness (scripts/browser_harness.py): JupyterLab from .venv on a loopback
+Uses the browser tests' harness (tests/browser/harness): JupyterLab from .venv on a loopback
 port, headless Chromium. For each notebook: open it, Run > Run All Cells, and record
   * open -> first chart: from the open command to the first chart that finished drawing,
   * Run All -> first chart: from the menu click to that same moment,
@@ -14,6 +14,13 @@ redraw <= 200 ms for panels that do not retrain a model.
     .venv/bin/python benchmarks/bench_browser.py                 # all notebooks
     .venv/bin/python benchmarks/bench_browser.py notebooks/00_start_here.ipynb --repeats 20
     .venv/bin/python benchmarks/bench_browser.py --livechart      # streaming: one-row push -> drawn
+    .venv/bin/python benchmarks/bench_browser.py notebooks/03_diffusion_sampling.ipynb \
+        --panel "Samplers on a 2-D" --panel "Sampling the pretrained" --repeats 5   # chosen panels
+
+``--panel TITLE`` (repeatable) moves the first slider of the live panel whose title contains TITLE
+instead of the main panel's, waiting ``--quiet-ms`` of chart silence between moves: a panel that shows a
+fast preview while its slider moves (toolkit.diffusion.widgets.SliderPreview) redraws twice, and the
+latency is the first redraw (the preview); the full result follows when the slider rests.
 
 ``--livechart`` instead times LiveChart streaming in the page: a chart already drawing 200 / 2k / 20k
 rows gets one-row pushes (each run as its own kernel request); per push it records request -> chart
@@ -33,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import browser_harness as bh  # noqa: E402
+sys.path.insert(0, str(ROOT))  # a script, not a test: make the repo's tests/browser/harness importable
+from tests.browser import harness as bh  # noqa: E402
 
 FIRST_CHART_GOAL_S = 10.0
 # timestamp the kernel's answer (the LiveChart's new rows or spec) as it arrives in the page, to split
@@ -57,7 +64,8 @@ _JS_HOOK_IOPUB = """(id) => {
 REDRAW_GOAL_MS = 200.0
 
 
-def measure(page, lab, path: str, repeats: int, timeout: float) -> dict:
+def measure(page, lab, path: str, repeats: int, timeout: float, panels: tuple[str, ...] = (),
+            quiet_ms: int = 300) -> dict | list[dict]:
     nb = bh.NotebookSession(page, lab, path)
     row: dict = {"notebook": nb.name}
     nb.open()
@@ -67,41 +75,55 @@ def measure(page, lab, path: str, repeats: int, timeout: float) -> dict:
                    run_all_to_first_chart_s=nb.run_all_to_first_chart_s, run_all_s=nb.run_all_s)
         problems = nb.problems()
         row["problems"] = sum(len(v) for v in problems.values())
+        if panels:   # the chosen panels (by title), one row each
+            live = page.locator(f"{nb.root_selector} .gl-panel.gl-panel-live")
+            return [_measure_panel(page, nb, {**row, "notebook": f"{nb.name} [{title}]"},
+                                   live.filter(has_text=title).first, repeats, quiet_ms) for title in panels]
         panel = nb.main_panel()
         if panel.count() == 0:
             row["note"] = "no live panel"
             return row
-        handle = panel.locator(".noUi-handle").first
-        now = float(handle.get_attribute("aria-valuenow") or 0)
-        high = float(handle.get_attribute("aria-valuemax") or 0)
-        keys = ["ArrowRight", "ArrowLeft"] if now < high else ["ArrowLeft", "ArrowRight"]
-        latencies, kernel_part, draw_part, missed = [], [], [], 0
-        for i in range(repeats):
-            # start every move from rest: kernel idle and no redraw for 300 ms
-            page.wait_for_function(bh._JS_KERNEL_READY, arg=nb.widget_id, timeout=30_000, polling=100)
-            bh.wait_quiet(page, panel, quiet_ms=300)
-            page.evaluate(_JS_HOOK_IOPUB, nb.widget_id)
-            move = nb.move_main_slider(key=keys[i % 2], timeout=10.0)
-            t_answer = page.evaluate("() => { window.__glIo.stop(); return window.__glIo.t; }")
-            if move.latency_ms is None:
-                missed += 1
-                continue
-            latencies.append(move.latency_ms)
-            if t_answer is not None and move.t_key is not None and move.t_drawn is not None:
-                kernel_part.append(t_answer - move.t_key)
-                draw_part.append(move.t_drawn - t_answer)
-        row["moves"] = repeats
-        row["missed"] = missed
-        row["latencies_ms"] = [round(x, 1) for x in latencies]
-        if latencies:
-            row["redraw_median_ms"] = float(np.median(latencies))
-            row["redraw_p90_ms"] = float(np.percentile(latencies, 90))
-        if kernel_part:
-            row["kernel_median_ms"] = float(np.median(kernel_part))
-            row["draw_median_ms"] = float(np.median(draw_part))
-        return row
+        return _measure_panel(page, nb, row, panel, repeats, quiet_ms)
     finally:
         nb.close()
+
+
+def _measure_panel(page, nb, row: dict, panel, repeats: int, quiet_ms: int) -> dict:
+    """Move the first slider of ``panel`` ``repeats`` times; latency keydown -> first redraw."""
+    if panel.count() == 0:
+        row["note"] = "panel not found"
+        return row
+    handle = panel.locator(".noUi-handle").first
+    now = float(handle.get_attribute("aria-valuenow") or 0)
+    high = float(handle.get_attribute("aria-valuemax") or 0)
+    keys = ["ArrowRight", "ArrowLeft"] if now < high else ["ArrowLeft", "ArrowRight"]
+    latencies, kernel_part, draw_part, missed = [], [], [], 0
+    for i in range(repeats):
+        # start every move from rest: kernel idle and no redraw for quiet_ms (a preview's full render done)
+        nb.wait_kernel_ready(30, polling=100)
+        bh.wait_quiet(page, panel, quiet_ms=quiet_ms, timeout=max(10.0, 4 * quiet_ms / 1000))
+        nb.wait_kernel_ready(60, polling=100)   # a preview's full render may still be computing: no redraw yet
+        bh.wait_quiet(page, panel, quiet_ms=min(quiet_ms, 300), timeout=30.0)   # ... and then drawing
+        page.evaluate(_JS_HOOK_IOPUB, nb.widget_id)
+        move = bh.move_slider(page, panel, key=keys[i % 2], timeout=10.0)
+        t_answer = page.evaluate("() => { window.__glIo.stop(); return window.__glIo.t; }")
+        if move.latency_ms is None:
+            missed += 1
+            continue
+        latencies.append(move.latency_ms)
+        if t_answer is not None and move.t_key is not None and move.t_drawn is not None:
+            kernel_part.append(t_answer - move.t_key)
+            draw_part.append(move.t_drawn - t_answer)
+    row["moves"] = repeats
+    row["missed"] = missed
+    row["latencies_ms"] = [round(x, 1) for x in latencies]
+    if latencies:
+        row["redraw_median_ms"] = float(np.median(latencies))
+        row["redraw_p90_ms"] = float(np.percentile(latencies, 90))
+    if kernel_part:
+        row["kernel_median_ms"] = float(np.median(kernel_part))
+        row["draw_median_ms"] = float(np.median(draw_part))
+    return row
 
 
 STREAM_SETUP = """import altair as alt, numpy as np, pandas as pd
@@ -202,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=bh.RESULTS / "bench_browser.json", help="where to write raw numbers")
     parser.add_argument("--livechart", action="store_true", help="time LiveChart streaming instead of notebooks")
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000, 20000], help="rows drawn (--livechart)")
+    parser.add_argument("--panel", action="append", default=[], metavar="TITLE",
+                        help="measure the live panel whose title contains TITLE (repeatable) instead of the main one")
+    parser.add_argument("--quiet-ms", type=int, default=None,
+                        help="chart silence before each move (default 300; 3000 with --panel: a preview's full "
+                             "render must be done first)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be an integer >= 1, got {args.repeats}")
@@ -230,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:
             print(f"measuring {path} ...", file=sys.stderr, flush=True)
             try:
-                rows.append(measure(page, lab, path, args.repeats, args.timeout))
+                quiet = args.quiet_ms if args.quiet_ms is not None else (3000 if args.panel else 300)
+                got = measure(page, lab, path, args.repeats, args.timeout, tuple(args.panel), quiet)
+                rows.extend(got if isinstance(got, list) else [got])
             except Exception as exc:  # one broken notebook should not hide the others' numbers
                 rows.append({"notebook": Path(path).stem, "note": f"FAILED: {type(exc).__name__}: {exc}"[:120]})
     finally:
