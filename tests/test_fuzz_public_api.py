@@ -53,266 +53,32 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CALL_LIMIT_S = 2.0          # per call (SIGALRM in the worker); a worker stuck in C code is killed at +3 s
-SLOW_BASELINE_S = 0.5       # a function slower than this at its plain values is fuzzed with this limit instead:
-                            # a refused value returns at once, an accepted one runs into the limit and is judged
-                            # by what it is (an opaque object is never valid), not by a result it never gave
+CALL_LIMIT_S = 2.0  # per call (SIGALRM in the worker); a worker stuck in C code is killed at +3 s
+SLOW_BASELINE_S = 0.5  # a function slower than this at its plain values is fuzzed with this limit instead:
+# a refused value returns at once, an accepted one runs into the limit and is judged
+# by what it is (an opaque object is never valid), not by a result it never gave
 MEMORY_CAP_BYTES = 2 << 30  # address space a call may add on top of the worker's own
 WORKERS = 2
 GOOD = {"clean", "clean_other", "ok", "slow"}
-KINDS = ["none", "opaque", "text", "nonfinite", "negative", "zero", "tiny", "huge", "bool",
-         "empty", "shape", "dtype", "nan_array"]
+KINDS = [
+    "none",
+    "opaque",
+    "text",
+    "nonfinite",
+    "negative",
+    "zero",
+    "tiny",
+    "huge",
+    "bool",
+    "empty",
+    "shape",
+    "dtype",
+    "nan_array",
+]
 # Known failures: qualified name -> reason (run as strict xfail), from the fuzz report of the last run
 # (FUZZ_REPORT=...; the list is what the toolkit does NOT yet handle; fix a function, then delete its entry).
 # --- known failures: begin
-KNOWN_FAILURES: dict[str, str] = {
-    'toolkit.check.CheckResult':
-        "2/13 bad inputs (accepted 2); e.g. message=None -> ok",
-    'toolkit.check.Exercise':
-        "5/16 bad inputs (accepted 5); e.g. key=None -> ok",
-    'toolkit.check.compare':
-        "4/13 bad inputs (accepted 3, nan_lost 1); e.g. answer=<opaque object> -> ok",
-    'toolkit.diffusion.Downscaler':
-        "11/13 bad inputs (unnamed 1, wrong_type 10); e.g. config='not-a-value' -> AttributeError: 'str' object has no attribute 'lead_time'",
-    'toolkit.diffusion.EDMDenoiser':
-        "2/13 bad inputs (accepted 2); e.g. net='' -> ok",
-    'toolkit.diffusion.EMA':
-        "7/13 bad inputs (wrong_type 7); e.g. module=5.889989600807594e+307 -> AttributeError: 'float' object has no attribute 'eval'",
-    'toolkit.diffusion.GaussianMixture':
-        "2/13 bad inputs (unnamed 2); e.g. weights=<opaque object> -> TypeError: float() argument must be a string or a real number, not 'Opaque'",
-    'toolkit.diffusion.RegressionUNet':
-        "6/13 bad inputs (unnamed 1, wrong_type 5); e.g. config=<opaque object> -> AttributeError: 'Opaque' object has no attribute 'noise_embedding'",
-    'toolkit.diffusion.SampleResult':
-        "3/14 bad inputs (accepted 3); e.g. sigmas=None -> ok",
-    'toolkit.diffusion.UNet':
-        "10/13 bad inputs (unnamed 1, wrong_type 9); e.g. config=True -> AttributeError: 'bool' object has no attribute 'channels'",
-    'toolkit.diffusion.UNetConfig':
-        "2/13 bad inputs (unnamed 2); e.g. channels=torch.ones((2, 4, 4), bool) -> ValueError: only one element tensors can be converted to Python scalars",
-    'toolkit.diffusion.WeatherConfig':
-        "3/16 bad inputs (unnamed 3); e.g. cloud_fraction=<opaque object> -> TypeError: 'Opaque' object is not iterable",
-    'toolkit.diffusion.WeatherPairs':
-        "3/13 bad inputs (accepted 3); e.g. cloud_fraction=None -> ok",
-    'toolkit.diffusion.WeatherSequence':
-        "2/14 bad inputs (accepted 2); e.g. hours=<opaque object> -> ok",
-    'toolkit.diffusion.advect':
-        "2/13 bad inputs (unnamed 1, wrong_type 1); e.g. field=10**400 -> OverflowError: int too large to convert to float",
-    'toolkit.diffusion.bicubic_upsample':
-        "3/13 bad inputs (unnamed 1, wrong_type 2); e.g. coarse=<opaque object> -> RuntimeError: Could not infer dtype of Opaque",
-    'toolkit.diffusion.block_average':
-        "6/13 bad inputs (unnamed 6); e.g. field=torch.ones((4,), int64) -> ValueError: not enough values to unpack (expected 2, got 1)",
-    'toolkit.diffusion.clear_sky_ghi':
-        "4/13 bad inputs (nan_lost 2, unnamed 1, wrong_type 1); e.g. lon=10**400 -> OverflowError: int too large to convert to float",
-    'toolkit.diffusion.coarse_nwp':
-        "4/13 bad inputs (unnamed 3, wrong_type 1); e.g. fine=-217358.08669837727 -> ValueError: field must have at least 2 dimensions, got shape ()",
-    'toolkit.diffusion.count_parameters':
-        "13/13 bad inputs (wrong_type 13); e.g. module=torch.ones((4,), int64) -> AttributeError: 'Tensor' object has no attribute 'parameters'",
-    'toolkit.diffusion.crps_ensemble':
-        "1/13 bad inputs (wrong_type 1); e.g. ensemble=None -> RuntimeError: Could not infer dtype of NoneType",
-    'toolkit.diffusion.crps_gaussian':
-        "4/13 bad inputs (unnamed 3, wrong_type 1); e.g. obs='not-a-value' -> TypeError: new(): invalid data type 'str'",
-    'toolkit.diffusion.downscaler_config':
-        "4/13 bad inputs (unnamed 1, wrong_type 3); e.g. transform=numpy.randn((5, 0), float32) -> ValueError: The truth value of an empty array is ambiguous. Use `array.size > 0` to check ",
-    'toolkit.diffusion.edm_coefficients':
-        "6/13 bad inputs (silent_nan 1, unnamed 4, wrong_type 1); e.g. sigma=None -> RuntimeError: Could not infer dtype of NoneType",
-    'toolkit.diffusion.edm_loss':
-        "11/13 bad inputs (unnamed 1, wrong_type 10); e.g. denoiser=8.705268717719238e-07 -> AttributeError: 'float' object has no attribute 'sigma_data'",
-    'toolkit.diffusion.ensemble_mean_rmse':
-        "3/13 bad inputs (unnamed 2, wrong_type 1); e.g. ensemble=10**400 -> ValueError: Overflow when unpacking long long",
-    'toolkit.diffusion.evaluate_downscaler':
-        "12/16 bad inputs (unnamed 3, wrong_type 9); e.g. model=torch.ones((0, 4), float32) -> AttributeError: 'Tensor' object has no attribute 'bicubic'",
-    'toolkit.diffusion.fixed_test_set':
-        "4/13 bad inputs (wrong_type 4); e.g. config=10**400 -> AttributeError: 'int' object has no attribute 'size'",
-    'toolkit.diffusion.high_frequency_power_ratio':
-        "9/13 bad inputs (unnamed 8, wrong_type 1); e.g. pred=torch.ones((4,), int64) -> ValueError: field must have at least 2 dimensions (..., H, W), got shape (4,)",
-    'toolkit.diffusion.load_paired_data':
-        "13/13 bad inputs (unnamed 2, wrong_type 11); e.g. path=inf -> TypeError: expected str, bytes or os.PathLike object, not float",
-    'toolkit.diffusion.make_weather_pairs':
-        "2/13 bad inputs (unnamed 1, wrong_type 1); e.g. config=numpy.ones((0, 4), float32) -> ValueError: The truth value of an empty array is ambiguous. Use `array.size > 0` to check ",
-    'toolkit.diffusion.make_weather_sequence':
-        "2/16 bad inputs (unnamed 2); e.g. hours=<opaque object> -> TypeError: 'Opaque' object is not iterable",
-    'toolkit.diffusion.nwp_error_scales':
-        "8/13 bad inputs (unnamed 5, wrong_type 3); e.g. config=numpy.randn((5, 0), float32) -> ValueError: The truth value of an empty array is ambiguous. Use `array.size > 0` to check ",
-    'toolkit.diffusion.power_law_slope':
-        "5/13 bad inputs (unnamed 3, wrong_type 2); e.g. kmin=numpy.ones((0, 4), float32) -> TypeError: '>=' not supported between instances of 'Tensor' and 'numpy.ndarray'",
-    'toolkit.diffusion.radial_power_spectrum':
-        "4/13 bad inputs (unnamed 2, wrong_type 2); e.g. field=None -> RuntimeError: Could not infer dtype of NoneType",
-    'toolkit.diffusion.rank_histogram':
-        "2/13 bad inputs (unnamed 1, wrong_type 1); e.g. obs=<opaque object> -> RuntimeError: Could not infer dtype of Opaque",
-    'toolkit.diffusion.sample_training_sigmas':
-        "4/13 bad inputs (unnamed 4); e.g. p_mean=numpy.inf((2, 4, 4), float32) -> TypeError: Concatenation operation is not implemented for NumPy arrays, use np.concatenate",
-    'toolkit.diffusion.save_paired_data':
-        "5/13 bad inputs (unnamed 5); e.g. path=torch.inf((8, 2), float32) -> TypeError: expected str, bytes or os.PathLike object, not Tensor",
-    'toolkit.diffusion.score_ensemble':
-        "12/13 bad inputs (unnamed 5, wrong_type 7); e.g. fine=-217358.08669837727 -> AttributeError: 'float' object has no attribute 'ndim'",
-    'toolkit.diffusion.smooth':
-        "5/13 bad inputs (unnamed 5); e.g. field=None -> ValueError: not enough values to unpack (expected 2, got 0)",
-    'toolkit.diffusion.solar_zenith_cos':
-        "3/13 bad inputs (silent_nan 1, unnamed 1, wrong_type 1); e.g. lat=<opaque object> -> TypeError: float() argument must be a string or a real number, not 'Opaque'",
-    'toolkit.diffusion.spread_skill':
-        "3/13 bad inputs (unnamed 2, wrong_type 1); e.g. ensemble=10**400 -> ValueError: Overflow when unpacking long long",
-    'toolkit.diffusion.spread_skill_ratio':
-        "3/13 bad inputs (unnamed 1, wrong_type 2); e.g. obs=<opaque object> -> RuntimeError: Could not infer dtype of Opaque",
-    'toolkit.diffusion.verify':
-        "12/14 bad inputs (unnamed 2, wrong_type 10); e.g. model=0.0 -> AttributeError: 'float' object has no attribute 'bicubic'",
-    'toolkit.feedback.FeedbackLinear':
-        "6/16 bad inputs (accepted 1, unnamed 3, wrong_type 2); e.g. bias=torch.nan((4,), float32) -> RuntimeError: Boolean value of Tensor with more than one value is ambiguous",
-    'toolkit.feedback.Split':
-        "3/13 bad inputs (accepted 3); e.g. x_train='not-a-value' -> ok",
-    'toolkit.feedback.accuracy':
-        "13/13 bad inputs (unnamed 13); e.g. net=-217358.08669837727 -> TypeError: 'float' object is not callable",
-    'toolkit.feedback.angle_between':
-        "2/13 bad inputs (wrong_type 2); e.g. a=None -> RuntimeError: Could not infer dtype of NoneType",
-    'toolkit.feedback.compare_rules':
-        "2/16 bad inputs (unnamed 2); e.g. rules=0.0 -> TypeError: object of type 'float' has no len()",
-    'toolkit.feedback.fit':
-        "13/13 bad inputs (wrong_type 13); e.g. net=8.705268717719238e-07 -> AttributeError: 'float' object has no attribute 'rule'",
-    'toolkit.feedback.load_dataset':
-        "1/13 bad inputs (accepted 1); e.g. limit=<opaque object> -> ok",
-    'toolkit.feedback.load_mnist':
-        "7/13 bad inputs (unnamed 7); e.g. directory=torch.ones((4,), int64) -> TypeError: expected str, bytes or os.PathLike object, not Tensor",
-    'toolkit.feedback.make_mnist1d':
-        "1/13 bad inputs (accepted 1); e.g. shift=<opaque object> -> ok",
-    'toolkit.feedback.quantize':
-        "4/13 bad inputs (wrong_type 4); e.g. t=True -> AttributeError: 'bool' object has no attribute 'abs'",
-    'toolkit.feedback.read_idx':
-        "8/13 bad inputs (unnamed 8); e.g. path=8.705268717719238e-07 -> TypeError: expected str, bytes or os.PathLike object, not float",
-    'toolkit.feedback.symmetry_run':
-        "7/14 bad inputs (unnamed 1, wrong_type 6); e.g. split='not-a-value' -> AttributeError: 'str' object has no attribute 'n_features'",
-    'toolkit.sidebyside.Surrogate':
-        "1/16 bad inputs (unnamed 1); e.g. grid=None -> TypeError: object of type 'NoneType' has no len()",
-    'toolkit.sidebyside.alignment_chart':
-        "14/14 bad inputs (unnamed 13, wrong_type 1); e.g. frame=<opaque object> -> TypeError: argument of type 'Opaque' is not iterable",
-    'toolkit.sidebyside.alignment_panel':
-        "4/13 bad inputs (unnamed 4); e.g. surrogates=None -> TypeError: 'NoneType' object is not iterable",
-    'toolkit.sweeps.Experiment':
-        "6/16 bad inputs (accepted 2, wrong_type 4); e.g. space=10**400 -> AttributeError: 'int' object has no attribute 'items'",
-    'toolkit.sweeps.PruningCallback':
-        "1/13 bad inputs (accepted 1); e.g. trial=-inf -> ok",
-    'toolkit.sweeps.get_experiment':
-        "13/13 bad inputs (unnamed 13); e.g. name=inf -> TypeError: '<' not supported between instances of 'str' and 'Tensor'",
-    'toolkit.sweeps.grid_points':
-        "11/13 bad inputs (unnamed 8, wrong_type 3); e.g. grid=inf -> TypeError: 'float' object is not iterable",
-    'toolkit.sweeps.load_results':
-        "6/13 bad inputs (unnamed 6); e.g. storage=inf -> TypeError: expected str, bytes or os.PathLike object, not float",
-    'toolkit.sweeps.load_shipped':
-        "1/13 bad inputs (unnamed 1); e.g. name=numpy.randn((5, 1, 1, 1), float32) -> ValueError: The truth value of an array with more than one element is ambiguous. Use a.any",
-    'toolkit.sweeps.open_storage':
-        "12/13 bad inputs (unnamed 12); e.g. heartbeat=nan -> TypeError: expected str, bytes or os.PathLike object, not int",
-    'toolkit.sweeps.param_key':
-        "13/13 bad inputs (unnamed 11, wrong_type 2); e.g. params=5.889989600807594e+307 -> TypeError: 'float' object is not iterable",
-    'toolkit.sweeps.prepare_study':
-        "13/13 bad inputs (unnamed 13); e.g. experiment='not-a-value' -> TypeError: '<' not supported between instances of 'str' and 'Tensor'",
-    'toolkit.sweeps.read_results':
-        "12/13 bad inputs (unnamed 12); e.g. path=-91537 -> TypeError: expected str, bytes or os.PathLike object, not int",
-    'toolkit.sweeps.register':
-        "1/13 bad inputs (accepted 1); e.g. name=-inf -> ok",
-    'toolkit.sweeps.run_study':
-        "16/16 bad inputs (unnamed 16); e.g. experiment=True -> TypeError: '<' not supported between instances of 'str' and 'Tensor'",
-    'toolkit.sweeps.run_worker':
-        "13/13 bad inputs (unnamed 13); e.g. experiment=5.889989600807594e+307 -> TypeError: '<' not supported between instances of 'str' and 'Tensor'",
-    'toolkit.sweeps.save_results':
-        "4/13 bad inputs (unnamed 4); e.g. path=numpy.ones((0, 4), float32) -> TypeError: expected str, bytes or os.PathLike object, not ndarray",
-    'toolkit.sweeps.serve_dashboard':
-        "9/13 bad inputs (unnamed 9); e.g. storage=0.0 -> TypeError: expected str, bytes or os.PathLike object, not float",
-    'toolkit.sweeps.show_results':
-        "13/13 bad inputs (wrong_type 13); e.g. df=-217358.08669837727 -> AttributeError: 'float' object has no attribute 'attrs'",
-    'toolkit.sweeps.storage_url':
-        "12/13 bad inputs (unnamed 12); e.g. storage=inf -> TypeError: expected str, bytes or os.PathLike object, not float",
-    'toolkit.tracking.DetectorConfig':
-        "4/16 bad inputs (accepted 4); e.g. n_layers='not-a-value' -> ok",
-    'toolkit.tracking.EdgeClassifier':
-        "11/13 bad inputs (unnamed 1, wrong_type 10); e.g. config=torch.ones((0, 4), float32) -> RuntimeError: Boolean value of Tensor with no values is ambiguous",
-    'toolkit.tracking.Event':
-        "4/16 bad inputs (accepted 4); e.g. z=None -> ok",
-    'toolkit.tracking.InteractionNetwork':
-        "13/13 bad inputs (unnamed 11, wrong_type 2); e.g. hidden=0.0 -> TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but found element ",
-    'toolkit.tracking.ModelConfig':
-        "5/13 bad inputs (accepted 5); e.g. node_features=False -> ok",
-    'toolkit.tracking.Phantom':
-        "2/13 bad inputs (accepted 2); e.g. objects=<opaque object> -> ok",
-    'toolkit.tracking.TrainConfig':
-        "5/16 bad inputs (accepted 5); e.g. mode=None -> ok",
-    'toolkit.tracking.assign_edges':
-        "12/14 bad inputs (unnamed 2, wrong_type 10); e.g. logits=<opaque object> -> TypeError: sigmoid(): argument 'input' (position 1) must be Tensor, not Opaque",
-    'toolkit.tracking.assignment_objective':
-        "1/13 bad inputs (unnamed 1); e.g. cost=torch.inf((8, 2), float32) -> ValueError: operands could not be broadcast together with shapes (8,2) (4,4)",
-    'toolkit.tracking.barrier_height':
-        "7/13 bad inputs (unnamed 7); e.g. values=<opaque object> -> TypeError: float() argument must be a string or a real number, not 'Opaque'",
-    'toolkit.tracking.bce_loss':
-        "12/13 bad inputs (unnamed 2, wrong_type 10); e.g. logits=None -> AttributeError: 'NoneType' object has no attribute 'size'",
-    'toolkit.tracking.build_graphs':
-        "7/13 bad inputs (accepted 3, unnamed 4); e.g. events=torch.randn((5, 1, 6), float32) -> TypeError: event must be an Event, got Tensor",
-    'toolkit.tracking.count_parameters':
-        "13/13 bad inputs (wrong_type 13); e.g. model=True -> AttributeError: 'bool' object has no attribute 'parameters'",
-    'toolkit.tracking.edge_decisions':
-        "13/13 bad inputs (wrong_type 13); e.g. model=True -> AttributeError: 'bool' object has no attribute 'training'",
-    'toolkit.tracking.edge_logits':
-        "13/13 bad inputs (wrong_type 13); e.g. model=torch.randn((5, 1, 6), float32) -> AttributeError: 'Tensor' object has no attribute 'training'",
-    'toolkit.tracking.edges_to_dense':
-        "13/13 bad inputs (wrong_type 13); e.g. values=inf -> AttributeError: 'int' object has no attribute 'edge_lp'",
-    'toolkit.tracking.energy_of_range':
-        "3/13 bad inputs (unnamed 3); e.g. rng_mm=<opaque object> -> TypeError: '>=' not supported between instances of 'Opaque' and 'float'",
-    'toolkit.tracking.evaluate':
-        "2/13 bad inputs (unnamed 1, wrong_type 1); e.g. graphs='not-a-value' -> AttributeError: 'strBatch' object has no attribute 'stores_as'",
-    'toolkit.tracking.exact_match_purity_efficiency':
-        "3/13 bad inputs (unnamed 2, wrong_type 1); e.g. track_label=10**400 -> OverflowError: Python int too large to convert to C long",
-    'toolkit.tracking.f_lambda':
-        "6/13 bad inputs (unnamed 6); e.g. loss=0 -> TypeError: 'int' object is not callable",
-    'toolkit.tracking.fit':
-        "2/14 bad inputs (unnamed 2); e.g. train_graphs=-217358.08669837727 -> TypeError: 'float' object is not iterable",
-    'toolkit.tracking.hamming_loss':
-        "9/13 bad inputs (silent_nan 1, unnamed 3, wrong_type 5); e.g. target=numpy.ones((0, 4), float32) -> AttributeError: 'numpy.ndarray' object has no attribute 'float'",
-    'toolkit.tracking.highland_theta0':
-        "6/13 bad inputs (unnamed 6); e.g. energy=torch.ones((0, 4), float32) -> ValueError: operands could not be broadcast together with shapes (0,4) (4,4)",
-    'toolkit.tracking.image_rmse':
-        "2/13 bad inputs (unnamed 2); e.g. image='not-a-value' -> ValueError: could not convert string to float: 'not-a-value'",
-    'toolkit.tracking.instability':
-        "13/13 bad inputs (unnamed 2, wrong_type 11); e.g. model_a=torch.ones((4,), int64) -> IndexError: list index out of range",
-    'toolkit.tracking.interpolate_models':
-        "10/13 bad inputs (wrong_type 10); e.g. model_a=True -> AttributeError: 'bool' object has no attribute 'state_dict'",
-    'toolkit.tracking.lambda_paper':
-        "1/13 bad inputs (wrong_type 1); e.g. n_edges=10**400 -> OverflowError: int too large to convert to float",
-    'toolkit.tracking.lambda_scale':
-        "6/13 bad inputs (accepted 1, nan_lost 1, wrong_type 4); e.g. logits=True -> AttributeError: 'bool' object has no attribute 'detach'",
-    'toolkit.tracking.linear_path':
-        "11/13 bad inputs (unnamed 1, wrong_type 10); e.g. model_a='not-a-value' -> IndexError: list index out of range",
-    'toolkit.tracking.loss_slice':
-        "4/16 bad inputs (unnamed 2, wrong_type 2); e.g. cost=<opaque object> -> TypeError: float() argument must be a string or a real number, not 'Opaque'",
-    'toolkit.tracking.make_dataset':
-        "3/13 bad inputs (accepted 1, unnamed 1, wrong_type 1); e.g. seed=<opaque object> -> TypeError: random_state must be an integer in [0, inf), got <opaque object> (Opaque)",
-    'toolkit.tracking.phantom_image':
-        "8/13 bad inputs (wrong_type 8); e.g. phantom=-217358.08669837727 -> AttributeError: 'float' object has no attribute 'wet'",
-    'toolkit.tracking.predict_tracks':
-        "13/13 bad inputs (wrong_type 13); e.g. model=0.0 -> AttributeError: 'float' object has no attribute 'training'",
-    'toolkit.tracking.radiograph':
-        "6/13 bad inputs (unnamed 5, wrong_type 1); e.g. graphs=<opaque object> -> TypeError: object of type 'Opaque' has no len()",
-    'toolkit.tracking.range_of_energy':
-        "4/13 bad inputs (unnamed 3, wrong_type 1); e.g. energy=<opaque object> -> TypeError: '>=' not supported between instances of 'Opaque' and 'float'",
-    'toolkit.tracking.read_trackml':
-        "13/13 bad inputs (unnamed 4, wrong_type 9); e.g. directory=5.889989600807594e+307 -> TypeError: expected str, bytes or os.PathLike object, not float",
-    'toolkit.tracking.save_model':
-        "13/13 bad inputs (wrong_type 13); e.g. path=torch.inf((8, 2), float32) -> AttributeError: 'int' object has no attribute 'state_dict'",
-    'toolkit.tracking.score_decisions':
-        "13/13 bad inputs (unnamed 12, wrong_type 1); e.g. graphs=True -> TypeError: 'bool' object is not iterable",
-    'toolkit.tracking.solve_layer_pairs':
-        "1/13 bad inputs (wrong_type 1); e.g. no_match=None -> IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)",
-    'toolkit.tracking.stability_sweep':
-        "5/16 bad inputs (unnamed 5); e.g. lams=5.889989600807594e+307 -> TypeError: 'float' object is not iterable",
-    'toolkit.tracking.track_labels':
-        "10/13 bad inputs (accepted 7, unnamed 2, wrong_type 1); e.g. model=None -> ok",
-    'toolkit.tracking.track_purity_efficiency':
-        "3/13 bad inputs (unnamed 2, wrong_type 1); e.g. track_label=<opaque object> -> TypeError: int() argument must be a string, a bytes-like object or a real number, not 'Opa",
-    'toolkit.tracking.track_wepl':
-        "13/13 bad inputs (unnamed 1, wrong_type 12); e.g. data=torch.ones((0, 4), float32) -> AttributeError: 'Tensor' object has no attribute 'pos'",
-    'toolkit.tracking.tracking_loss':
-        "13/16 bad inputs (wrong_type 13); e.g. logits=torch.inf((8, 2), float32) -> AttributeError: 'int' object has no attribute 'y'",
-    'toolkit.tracking.trackml_score':
-        "2/13 bad inputs (wrong_type 2); e.g. track_label=inf -> OverflowError: cannot convert float infinity to integer",
-    'toolkit.tracking.truth_labels':
-        "12/13 bad inputs (unnamed 8, wrong_type 4); e.g. graphs=torch.ones((2, 4, 4), int64) -> AttributeError: 'Tensor' object has no attribute 'particle_id'",
-    'toolkit.tracking.tune_threshold':
-        "2/13 bad inputs (unnamed 2); e.g. graphs=10**400 -> TypeError: 'int' object is not iterable",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 # --- known failures: end
 
 
@@ -325,8 +91,11 @@ def public_modules() -> list[str]:
 
     import toolkit
 
-    return [f"toolkit.{m.name}" for m in sorted(pkgutil.iter_modules(toolkit.__path__), key=lambda m: m.name)
-            if not m.name.startswith("_")]
+    return [
+        f"toolkit.{m.name}"
+        for m in sorted(pkgutil.iter_modules(toolkit.__path__), key=lambda m: m.name)
+        if not m.name.startswith("_")
+    ]
 
 
 def public_callables() -> dict[str, Any]:
@@ -348,8 +117,11 @@ def fuzzable_parameters(fn: Any) -> list[inspect.Parameter]:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return []
-    return [p for p in sig.parameters.values()  # private ones (dataclass bookkeeping fields) are not API
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self" and not p.name.startswith("_")]
+    return [
+        p
+        for p in sig.parameters.values()  # private ones (dataclass bookkeeping fields) are not API
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self" and not p.name.startswith("_")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -364,25 +136,33 @@ def spec_strategy(kind: str):
         "opaque": st.just(("opaque",)),
         "text": st.sampled_from(["", "not-a-value", "1e999", "nan", "∞"]).map(lambda s: ("text", s)),
         "nonfinite": st.sampled_from([math.nan, math.inf, -math.inf]).map(lambda v: ("float", v)),
-        "negative": st.one_of(st.integers(-10**6, -1).map(lambda v: ("int", v)),
-                              st.floats(-1e6, -1e-6).map(lambda v: ("float", v))),
+        "negative": st.one_of(
+            st.integers(-(10**6), -1).map(lambda v: ("int", v)),
+            st.floats(-1e6, -1e-6).map(lambda v: ("float", v)),
+        ),
         "zero": st.sampled_from([("int", 0), ("float", 0.0), ("float", -0.0)]),
         "tiny": st.floats(1e-300, 1e-6).map(lambda v: ("float", v)),
-        "huge": st.one_of(st.integers(2**31, 2**63).map(lambda v: ("int", v)),
-                          st.floats(1e30, 1e308).map(lambda v: ("float", v)),
-                          st.just(("int", 10**400))),
+        "huge": st.one_of(
+            st.integers(2**31, 2**63).map(lambda v: ("int", v)),
+            st.floats(1e30, 1e308).map(lambda v: ("float", v)),
+            st.just(("int", 10**400)),
+        ),
         "bool": st.booleans().map(lambda v: ("bool", v)),
-        "empty": st.tuples(st.sampled_from(["numpy", "torch", "list"]),
-                           st.sampled_from([(0,), (0, 4), (4, 0), (0, 0, 0)])).map(
-                               lambda t: ("array", t[0], "float32", t[1], "ones")),
+        "empty": st.tuples(
+            st.sampled_from(["numpy", "torch", "list"]), st.sampled_from([(0,), (0, 4), (4, 0), (0, 0, 0)])
+        ).map(lambda t: ("array", t[0], "float32", t[1], "ones")),
         "shape": st.tuples(st.sampled_from(["numpy", "torch"]), shapes).map(
-            lambda t: ("array", t[0], "float32", t[1], "randn")),
-        "dtype": st.tuples(st.sampled_from(["bfloat16", "int64", "bool", "float64", "complex64"]),
-                           st.sampled_from([(4,), (4, 4), (2, 4, 4)])).map(
-                               lambda t: ("array", "torch", t[0], t[1], "ones")),
-        "nan_array": st.tuples(st.sampled_from(["numpy", "torch"]), st.sampled_from(["nan", "inf"]),
-                               st.sampled_from([(4,), (4, 4), (2, 4, 4), (8, 2)])).map(
-                                   lambda t: ("array", t[0], "float32", t[2], t[1])),
+            lambda t: ("array", t[0], "float32", t[1], "randn")
+        ),
+        "dtype": st.tuples(
+            st.sampled_from(["bfloat16", "int64", "bool", "float64", "complex64"]),
+            st.sampled_from([(4,), (4, 4), (2, 4, 4)]),
+        ).map(lambda t: ("array", "torch", t[0], t[1], "ones")),
+        "nan_array": st.tuples(
+            st.sampled_from(["numpy", "torch"]),
+            st.sampled_from(["nan", "inf"]),
+            st.sampled_from([(4,), (4, 4), (2, 4, 4), (8, 2)]),
+        ).map(lambda t: ("array", t[0], "float32", t[2], t[1])),
     }[kind]
 
 
@@ -397,12 +177,20 @@ def draw_cases(name: str, params: list[str], n_cases: int) -> list[tuple[str, st
     if not params:
         return []
     offset = zlib.crc32(name.encode())
-    pairs = [(params[i % len(params)], KINDS[(offset + i + i // len(params)) % len(KINDS)]) for i in range(n_cases)]
+    pairs = [
+        (params[i % len(params)], KINDS[(offset + i + i // len(params)) % len(KINDS)]) for i in range(n_cases)
+    ]
     pairs = list(dict.fromkeys(pairs))
     drawn: list[tuple] = []
 
-    @settings(derandomize=True, database=None, deadline=None, max_examples=2, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=2,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.tuples(*[spec_strategy(kind) for _, kind in pairs]))
     def collect(specs):
         drawn[:] = [specs]  # keep the last example: the first ones are Hypothesis's simplest values
@@ -431,8 +219,12 @@ def build_value(spec: tuple) -> Any:
         return spec[1]
     _, lib, dtype, shape, fill = spec
     n = int(np.prod(shape))
-    base = {"ones": np.ones(n), "randn": np.random.default_rng(0).standard_normal(n),
-            "nan": np.where(np.arange(n) % 2 == 0, np.nan, 1.0), "inf": np.where(np.arange(n) % 2 == 0, np.inf, 1.0)}
+    base = {
+        "ones": np.ones(n),
+        "randn": np.random.default_rng(0).standard_normal(n),
+        "nan": np.where(np.arange(n) % 2 == 0, np.nan, 1.0),
+        "inf": np.where(np.arange(n) % 2 == 0, np.inf, 1.0),
+    }
     data = base[fill].reshape(shape)
     if lib == "list":
         return data.tolist()
@@ -454,13 +246,17 @@ def describe(spec: tuple) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # Guesses for the parameters that are not fuzzed
 # ---------------------------------------------------------------------------------------------------------
-SIZE_NAME = re.compile(r"^(n|n_\w+|num_\w+|\w*size|\w*steps|epochs|members|width|depth|hidden|\w*count|bits|"
-                       r"workers|cases|n_samples)$")
+SIZE_NAME = re.compile(
+    r"^(n|n_\w+|num_\w+|\w*size|\w*steps|epochs|members|width|depth|hidden|\w*count|bits|"
+    r"workers|cases|n_samples)$"
+)
 
 
 def _annotation(p: inspect.Parameter) -> str:
     a = p.annotation
-    return "" if a is inspect.Parameter.empty else (a if isinstance(a, str) else getattr(a, "__name__", str(a)))
+    return (
+        "" if a is inspect.Parameter.empty else (a if isinstance(a, str) else getattr(a, "__name__", str(a)))
+    )
 
 
 def guess_value(fn: Any, p: inspect.Parameter) -> Any:
@@ -472,9 +268,30 @@ def guess_value(fn: Any, p: inspect.Parameter) -> Any:
         return p.default
     ann = _annotation(p).lower()
     name = p.name.lower()
-    if "tensor" in ann or name in ("x", "y", "obs", "ens", "ensemble", "field", "fields", "coarse", "fine", "logits",
-                                   "target", "targets", "costs", "cost", "scores", "weights", "image"):
-        return torch.linspace(0.1, 1.0, 16).reshape(4, 4) if "ndarray" not in ann else np.linspace(0.1, 1, 16).reshape(4, 4)
+    if "tensor" in ann or name in (
+        "x",
+        "y",
+        "obs",
+        "ens",
+        "ensemble",
+        "field",
+        "fields",
+        "coarse",
+        "fine",
+        "logits",
+        "target",
+        "targets",
+        "costs",
+        "cost",
+        "scores",
+        "weights",
+        "image",
+    ):
+        return (
+            torch.linspace(0.1, 1.0, 16).reshape(4, 4)
+            if "ndarray" not in ann
+            else np.linspace(0.1, 1, 16).reshape(4, 4)
+        )
     if "ndarray" in ann or "arraylike" in ann:
         return np.linspace(0.1, 1.0, 16).reshape(4, 4)
     if ann.startswith("int") or SIZE_NAME.match(name):
@@ -541,7 +358,13 @@ def result_finiteness(result: Any) -> str:
 
 def _none_allowed(p: inspect.Parameter) -> bool:
     ann = _annotation(p)
-    return p.default is None or "None" in ann or "Optional" in ann or ann in ("Any", "") and p.default is inspect.Parameter.empty
+    return (
+        p.default is None
+        or "None" in ann
+        or "Optional" in ann
+        or ann in ("Any", "")
+        and p.default is inspect.Parameter.empty
+    )
 
 
 def _text_allowed(p: inspect.Parameter) -> bool:
@@ -555,7 +378,11 @@ def _is_setting(p: inspect.Parameter) -> bool:
     """A scalar setting (a number by default or by annotation), not data."""
     ann = _annotation(p)
     return (isinstance(p.default, (int, float)) and not isinstance(p.default, bool)) or ann in (
-        "int", "float", "int | None", "float | None")
+        "int",
+        "float",
+        "int | None",
+        "float | None",
+    )
 
 
 def names_parameter(message: str, name: str) -> bool:
@@ -584,8 +411,9 @@ def classify(fn: Any, param: str, kind: str, spec: tuple, outcome: tuple, baseli
         return "crash"
     elif status == "error":
         etype, message, is_value_or_type = payload
-        if etype == "MemoryError" or re.search(r"can't allocate memory|bad_alloc|Unable to allocate|out of memory",
-                                               message):
+        if etype == "MemoryError" or re.search(
+            r"can't allocate memory|bad_alloc|Unable to allocate|out of memory", message
+        ):
             return "oom"
         if etype == "RecursionError" or not is_value_or_type:
             return "wrong_type"
@@ -679,7 +507,9 @@ def worker_main() -> None:
             kwargs[param] = build_value(spec)
         positional = [p.name for p in fuzzable_parameters(fn) if p.kind == p.POSITIONAL_ONLY]
         args = [kwargs.pop(n) for n in positional]
-        torch.manual_seed(0)  # every call starts from the same global state, whichever worker runs it after what
+        torch.manual_seed(
+            0
+        )  # every call starts from the same global state, whichever worker runs it after what
         np.random.seed(0)
         torch.use_deterministic_algorithms(False)
         torch.set_grad_enabled(True)
@@ -696,8 +526,14 @@ def worker_main() -> None:
             outcome = ("timeout", None)
         except BaseException as exc:  # noqa: BLE001 - judging every kind of failure is the point
             signal.setitimer(signal.ITIMER_REAL, 0)
-            outcome = ("error", (type(exc).__name__, str(exc)[:500],
-                                 isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, RecursionError)))
+            outcome = (
+                "error",
+                (
+                    type(exc).__name__,
+                    str(exc)[:500],
+                    isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, RecursionError),
+                ),
+            )
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             torch.set_num_threads(1)
@@ -713,7 +549,7 @@ def worker_main() -> None:
 
 
 class WorkerPool:
-    """``WORKERS`` worker subprocesses; ``run(calls)`` spreads calls over them and restarts dead or stuck ones."""
+    """``WORKERS`` worker subprocesses; ``run(calls)`` spreads calls over them, restarts dead/stuck ones."""
 
     def __init__(self, n: int = WORKERS) -> None:
         self.workers = [self._start() for _ in range(n)]
@@ -721,12 +557,25 @@ class WorkerPool:
             self._await_ready(w)
 
     def _start(self) -> subprocess.Popen:
-        # the same settings however the suite is started (make test sets GRADIENT_LAB_STRICT=1, a shell may not):
+        # the same settings however the suite is started (make test sets GRADIENT_LAB_STRICT=1, a shell may
+        # not):
         # strict mode changes what charts check, so it must not change the verdicts
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
-                   MPLBACKEND="Agg", GRADIENT_LAB_STRICT="1")
-        return subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, cwd=ROOT, env=env, start_new_session=True)
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            PYTHONHASHSEED="0",
+            MPLBACKEND="Agg",
+            GRADIENT_LAB_STRICT="1",
+        )
+        return subprocess.Popen(
+            [sys.executable, __file__, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
 
     def _await_ready(self, w: subprocess.Popen) -> None:
         assert _recv(w.stdout) == "ready", "fuzz worker failed to start"
@@ -823,7 +672,9 @@ def _marks(name: str):
     return [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n), id=n.removeprefix("toolkit.")) for n in FUNCTIONS])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=_marks(n), id=n.removeprefix("toolkit.")) for n in FUNCTIONS]
+)
 def test_bad_input_is_refused_cleanly(name, pool, report):
     fn = FUNCTIONS[name]
     params = [p.name for p in fuzzable_parameters(fn)]
@@ -841,41 +692,76 @@ def test_bad_input_is_refused_cleanly(name, pool, report):
     for (param, kind, spec), outcome in zip(cases, outcomes):
         verdict = classify(fn, param, kind, spec, outcome, baseline)
         detail = outcome[1] if outcome[0] == "error" else outcome[0]
-        report.append({"function": name, "param": param, "kind": kind, "value": describe(spec),
-                       "class": verdict, "detail": detail, "seconds": outcome[2], "baseline_seconds": seconds})
+        report.append(
+            {
+                "function": name,
+                "param": param,
+                "kind": kind,
+                "value": describe(spec),
+                "class": verdict,
+                "detail": detail,
+                "seconds": outcome[2],
+                "baseline_seconds": seconds,
+            }
+        )
         if verdict not in GOOD:
-            failures.append(f"{name.removeprefix('toolkit.')}({param}={describe(spec)}) -> {verdict}: {detail}")
-    assert not failures, f"{len(failures)} of {len(cases)} bad inputs not refused cleanly:\n" + "\n".join(failures)
+            failures.append(
+                f"{name.removeprefix('toolkit.')}({param}={describe(spec)}) -> {verdict}: {detail}"
+            )
+    assert not failures, f"{len(failures)} of {len(cases)} bad inputs not refused cleanly:\n" + "\n".join(
+        failures
+    )
 
 
 def test_the_fuzzer_tells_good_from_bad():
     """The oracle itself: a clean check passes, the classic failures are caught."""
+
     def good(n: int = 3):
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         return n
 
     p = "n"
-    assert classify(good, p, "negative", ("int", -1), ("error", ("ValueError", "n must be >= 1", True)), None) == "clean"
-    assert classify(good, p, "negative", ("int", -1), ("error", ("ValueError", "bad value", True)), None) == "unnamed"
-    assert classify(good, p, "negative", ("int", -1), ("error", ("IndexError", "n", False)), None) == "wrong_type"
+    assert (
+        classify(good, p, "negative", ("int", -1), ("error", ("ValueError", "n must be >= 1", True)), None)
+        == "clean"
+    )
+    assert (
+        classify(good, p, "negative", ("int", -1), ("error", ("ValueError", "bad value", True)), None)
+        == "unnamed"
+    )
+    assert (
+        classify(good, p, "negative", ("int", -1), ("error", ("IndexError", "n", False)), None)
+        == "wrong_type"
+    )
     assert classify(good, p, "opaque", ("opaque",), ("ok", "none"), None) == "accepted"
     assert classify(good, p, "negative", ("int", -1), ("ok", "finite"), None) == "accepted"  # a size
     assert classify(good, p, "nonfinite", ("float", math.nan), ("ok", "finite"), None) == "nan_lost"
-    assert classify(good, p, "huge", ("float", 1e300), ("ok", "nonfinite"), {"finiteness": "finite"}) == "silent_nan"
-    assert classify(good, p, "huge", ("int", 2**40), ("error", ("RuntimeError", "DefaultCPUAllocator: can't allocate "
-                                                                 "memory", False)), None) == "oom"
+    assert (
+        classify(good, p, "huge", ("float", 1e300), ("ok", "nonfinite"), {"finiteness": "finite"})
+        == "silent_nan"
+    )
+    assert (
+        classify(
+            good,
+            p,
+            "huge",
+            ("int", 2**40),
+            ("error", ("RuntimeError", "DefaultCPUAllocator: can't allocate memory", False)),
+            None,
+        )
+        == "oom"
+    )
     assert classify(good, p, "huge", ("int", 2**40), ("timeout", None), {"slow": False}) == "timeout"
     assert classify(good, p, "huge", ("int", 2**40), ("timeout", None), {"slow": True}) == "slow"
     assert classify(good, p, "opaque", ("opaque",), ("timeout", None), {"slow": True}) == "accepted"
+
     def setting(timeout: float = 1.0):
         return timeout
 
     assert classify(setting, "timeout", "bool", ("bool", True), ("ok", "finite"), None) == "accepted"
     assert classify(setting, "timeout", "tiny", ("float", 1e-300), ("ok", "finite"), None) == "ok"
     assert names_parameter("rho must be > 0", "rho") and not names_parameter("rhos must be > 0", "rho")
-
-
 
 
 def _issue_examples():
@@ -887,21 +773,33 @@ def _issue_examples():
 
     from toolkit.feedback import FeedbackLinear
     from toolkit.panels import decode_state
-    from toolkit.tracking import (DetectorConfig, assignment_objective, build_graph, highland_theta0,
-                                  simulate_events, tracks_from_edges)
+    from toolkit.tracking import (
+        DetectorConfig,
+        assignment_objective,
+        build_graph,
+        highland_theta0,
+        simulate_events,
+        tracks_from_edges,
+    )
 
     deep = "k:" + base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
     event = simulate_events(1, DetectorConfig(), random_state=0)[0]
-    nan_event = type(event)(**{**event.__dict__, "x": np.where(np.arange(len(event.x)) == 0, np.nan, event.x)})
+    nan_event = type(event)(
+        **{**event.__dict__, "x": np.where(np.arange(len(event.x)) == 0, np.nan, event.x)}
+    )
     return {
-        "tracks_from_edges(edge id >= n_hits)": (lambda: tracks_from_edges(3, torch.tensor([[0], [5]]), [True]),
-                                                 "edge_index"),
+        "tracks_from_edges(edge id >= n_hits)": (
+            lambda: tracks_from_edges(3, torch.tensor([[0], [5]]), [True]),
+            "edge_index",
+        ),
         "build_graph(NaN hit)": (lambda: build_graph(nan_event), "event"),
         "decode_state(nested JSON)": (lambda: decode_state(deep), "state"),
         "FeedbackLinear(out_features=2e16)": (lambda: FeedbackLinear(8, 2 * 10**16), "out_features"),
         "highland_theta0(NaN)": (lambda: highland_theta0(100.0, float("nan")), "x_over_x0"),
-        "assignment_objective(y with NaN)": (lambda: assignment_objective(np.zeros((2, 2)), np.full((2, 2), np.nan)),
-                                             "y"),
+        "assignment_objective(y with NaN)": (
+            lambda: assignment_objective(np.zeros((2, 2)), np.full((2, 2), np.nan)),
+            "y",
+        ),
     }
 
 
@@ -914,7 +812,7 @@ def test_issue_examples_are_clean_errors(example):
 
 
 def write_known_failures(report_path: str) -> int:
-    """Rewrite the KNOWN_FAILURES block of this file from a FUZZ_REPORT file; returns the number of entries."""
+    """Rewrite the KNOWN_FAILURES block of this file from a FUZZ_REPORT file; returns how many entries."""
     import collections
 
     by_function: dict[str, list[dict]] = collections.defaultdict(list)
@@ -926,18 +824,24 @@ def write_known_failures(report_path: str) -> int:
         bad = [r for r in by_function[name] if r["class"] not in GOOD]
         if not bad:
             continue
-        classes = ", ".join(f"{k} {v}" for k, v in sorted(collections.Counter(r["class"] for r in bad).items()))
+        classes = ", ".join(
+            f"{k} {v}" for k, v in sorted(collections.Counter(r["class"] for r in bad).items())
+        )
         detail = bad[0]["detail"]
         detail = f"{detail[0]}: {detail[1]}" if isinstance(detail, list) else str(detail)
         detail = " ".join(detail.split())[:90].replace("\\", "/")
         summary = f"{len(bad)}/{len(by_function[name])} bad inputs ({classes}); "
         example = f"e.g. {bad[0]['param']}={bad[0]['value']} -> {detail}"[:95]  # lines stay within ruff's 110
-        lines += [f"    {name!r}:", f"        {json.dumps(summary, ensure_ascii=False)}",
-                  f"        {json.dumps(example, ensure_ascii=False)},"]
+        lines += [
+            f"    {name!r}:",
+            f"        {json.dumps(summary, ensure_ascii=False)}",
+            f"        {json.dumps(example, ensure_ascii=False)},",
+        ]
     lines.append("}")
     text = Path(__file__).read_text()
     begin, end = "# --- known failures: begin\n", "# --- known failures: end"
-    head, rest = text.split(begin, 1)  # the markers' first occurrences are the block's (these lines come later)
+    # the markers' first occurrences are the block's (these lines come later)
+    head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     Path(__file__).write_text(head + begin + "\n".join(lines) + "\n" + end + tail)
     return sum(line.startswith("    '") for line in lines)
@@ -946,5 +850,6 @@ def write_known_failures(report_path: str) -> int:
 if __name__ == "__main__" and "--worker" in sys.argv:
     worker_main()
 elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--known-failures":
-    # FUZZ_REPORT=r.jsonl pytest tests/test_fuzz_public_api.py; python tests/test_fuzz_public_api.py --known-failures r.jsonl
+    # FUZZ_REPORT=r.jsonl pytest tests/test_fuzz_public_api.py; python tests/test_fuzz_public_api.py
+    # --known-failures r.jsonl
     print(f"{write_known_failures(sys.argv[2])} known failures written")

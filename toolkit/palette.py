@@ -301,7 +301,7 @@ def _srgb(name: str, color: Any) -> np.ndarray:
         return to_rgb(color)
     try:
         rgb = np.asarray(color, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(
             f"{name} must be a CSS colour or 3 sRGB numbers in [0, 1], got {type(color).__name__}"
         ) from None

@@ -42,8 +42,14 @@ from scipy.optimize import linear_sum_assignment
 from ..validation import check_array, check_choice, check_float, check_int
 
 __all__ = [
-    "solve_assignment", "blackbox_assignment", "straight_through_assignment", "sinkhorn_assignment",
-    "assignment_objective", "f_lambda", "DEFAULT_NO_MATCH", "SOLVER_METHODS",
+    "solve_assignment",
+    "blackbox_assignment",
+    "straight_through_assignment",
+    "sinkhorn_assignment",
+    "assignment_objective",
+    "f_lambda",
+    "DEFAULT_NO_MATCH",
+    "SOLVER_METHODS",
 ]
 
 DEFAULT_NO_MATCH = 0.5  # with costs 1 − p in [0, 1]: link a pair only if p > 0.5 is worth it
@@ -52,7 +58,9 @@ DEFAULT_NO_MATCH = 0.5  # with costs 1 − p in [0, 1]: link a pair only if p > 
 def _check_cost_array(cost: np.ndarray | torch.Tensor, name: str = "cost") -> np.ndarray:
     """The cost as a numpy array of shape (n, m) or (B, n, m), dtype kept (checked for NaN / −inf)."""
     if isinstance(cost, torch.Tensor):
-        arr = cost.detach().cpu().numpy()
+        cost = cost.detach().cpu()
+        # numpy has no bfloat16 (and float16 costs would lose ties): the solver works in float32
+        arr = (cost.float() if cost.dtype in (torch.bfloat16, torch.float16) else cost).numpy()
     elif isinstance(cost, np.ndarray):
         arr = cost
     else:
@@ -132,14 +140,16 @@ def _links_limited(cost: np.ndarray, no_match: float, precision: str = "native")
     no-match columns. Pairs with ``c = τ`` (linking them changes nothing) are dropped, as the loop does.
     """
     B, n, m = cost.shape
-    rows, cols = lap.lapjvh_batch(cost, extend_cost=True, cost_limit=no_match, return_cost=False, n_threads=1,
-                                  precision=precision)
+    rows, cols = lap.lapjvh_batch(
+        cost, extend_cost=True, cost_limit=no_match, return_cost=False, n_threads=1, precision=precision
+    )
     counts = [r.size for r in rows]
     flat = np.repeat(np.arange(B) * (n * m), counts) + np.concatenate(rows) * m + np.concatenate(cols)
     return flat[cost.reshape(-1)[flat] < no_match]
 
 
-_SAFE = 1e100  # without τ, costs beyond this magnitude could overflow the no-match cost: the scipy loop takes over
+# without τ, costs beyond this magnitude could overflow the no-match cost: the scipy loop takes over
+_SAFE = 1e100
 
 
 def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
@@ -169,17 +179,19 @@ def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
 SOLVER_METHODS = ("components", "loop")
 
 
-def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = None, *,
-                     method: str = "components") -> np.ndarray | torch.Tensor:
+def solve_assignment(
+    cost: np.ndarray | torch.Tensor, no_match: float | None = None, *, method: str = "components"
+) -> np.ndarray | torch.Tensor:
     """The 0/1 assignment ``y(cost)`` (module docstring), for shape (n, m) or batched (B, n, m).
 
     ``no_match=None``: maximum-cardinality minimum-cost assignment (scipy's answer when feasible);
     a number τ: pairs are linked only where that beats leaving both ends unmatched (``c_ij < τ``).
     ``method="components"`` (default; the name is historical) is the batched solver: the whole batch in
     one call of lapx's Jonker-Volgenant solver (a plain LAP for dense finite costs without τ, otherwise
-    with lapx's ``cost_limit``, whose unmatched penalty is exactly our τ/2). ``"loop"`` is the reference (one dense scipy call per problem). Both return an
-    optimal assignment (ties may be broken differently). Returns the same type as ``cost`` (a float
-    tensor on the same device, or a float64 array).
+    with lapx's ``cost_limit``, whose unmatched penalty is exactly our τ/2). ``"loop"`` is the reference
+    (one dense scipy call per problem). Both return an optimal assignment (ties may be broken
+    differently). Returns the same type as ``cost`` (a float tensor on the same device, or a float64
+    array).
     """
     arr = _check_cost_array(cost)
     if no_match is not None:
@@ -199,13 +211,16 @@ def solve_assignment(cost: np.ndarray | torch.Tensor, no_match: float | None = N
         y = np.zeros(arr.shape)
         y.reshape(-1)[links] = 1.0
     if isinstance(cost, torch.Tensor):
-        return torch.as_tensor(y, dtype=cost.dtype if cost.is_floating_point() else torch.float32, device=cost.device)
+        return torch.as_tensor(
+            y, dtype=cost.dtype if cost.is_floating_point() else torch.float32, device=cost.device
+        )
     return y
 
 
-def assignment_objective(cost: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
-                         no_match: float | None = None) -> np.ndarray:
-    """Solver objective ``Σ (c − τ) y`` per problem (0 for the empty assignment); inf if y uses a forbidden pair.
+def assignment_objective(
+    cost: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, no_match: float | None = None
+) -> np.ndarray:
+    """Solver objective ``Σ (c − τ) y`` per problem (0 for no pair); inf if y uses a forbidden pair.
 
     With ``no_match=None`` it is ``Σ c y`` (τ = 0): maximum-cardinality assignments of the same
     cost pattern all have the same size, so a constant τ would cancel in every difference.
@@ -288,8 +303,9 @@ def straight_through_assignment(cost: torch.Tensor, no_match: float | None = Non
     return _StraightThrough.apply(cost, no_match)
 
 
-def sinkhorn_assignment(cost: torch.Tensor, no_match: float | None = None, *, epsilon: float = 0.05,
-                        n_iter: int = 50) -> torch.Tensor:
+def sinkhorn_assignment(
+    cost: torch.Tensor, no_match: float | None = None, *, epsilon: float = 0.05, n_iter: int = 50
+) -> torch.Tensor:
     """Entropic (soft) assignment in [0, 1], differentiable by autograd.
 
     Log-domain Sinkhorn on the (n+1)×(m+1) matrix with a dustbin row and column of cost τ/2 each
@@ -321,8 +337,12 @@ def sinkhorn_assignment(cost: torch.Tensor, no_match: float | None = None, *, ep
     return p[0] if squeeze else p
 
 
-def f_lambda(cost: np.ndarray | torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor], lam: float,
-             no_match: float | None = None) -> float:
+def f_lambda(
+    cost: np.ndarray | torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    lam: float,
+    no_match: float | None = None,
+) -> float:
     """The interpolated loss ``f_λ(c) = L(y_λ) + (⟨w, y_λ⟩ − ⟨w, y⟩)/λ`` of Vlastelica et al.
 
     ``w = c − τ`` is the solver's linear objective, ``y = y(c)``, ``y_λ = y(c + λ ∂L/∂y)``.
