@@ -87,15 +87,18 @@ instructor: $(TEST_STAMP) $(LAB_SETTINGS) root-note
 	@echo "Instructor lab: nbgrader's Formgrader is under the Nbgrader menu (see notebooks/README.md)."
 	cd notebooks && $(BIN)/jupyter lab $(ROOT_FLAG) 00_start_here.ipynb
 
-# the import contracts first: a second, a broken layer fails before the 9-minute suite starts
+# the import contracts and the lint rules first: a broken layer or a lint finding fails in seconds,
+# before the 10-minute suite starts
 test: $(TEST_STAMP) $(LAB_SETTINGS) browser axe
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache .
 	GRADIENT_LAB_STRICT=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# contracts (must pass) before ruff (reports what is left until the tree is formatted in one go)
+# contracts, lint rules and the layout (ruff format) of pyproject.toml; `ruff format .` applies the layout
 lint: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --check --no-cache .
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-results build/axe build/axe-npm

@@ -8,8 +8,8 @@ port, headless Chromium. For each notebook: open it, Run > Run All Cells, and re
 then move the first slider of the main panel (first ``.gl-panel-live``) by keyboard ``--repeats``
 times (alternating right/left, waiting for quiet in between) and time keydown -> chart redrawn,
 both with performance.now() in the page, split at the moment the kernel's new chart data arrive
-("kernel": widget sync + render in Python + send; "draw": Vega in the browser). Goals (issue 8): first chart <= 10 s after Run All,
-redraw <= 200 ms for panels that do not retrain a model.
+("kernel": widget sync + render in Python + send; "draw": Vega in the browser). Goals (issue 8): first
+chart <= 10 s after Run All, redraw <= 200 ms for panels that do not retrain a model.
 
     .venv/bin/python benchmarks/bench_browser.py                 # all notebooks
     .venv/bin/python benchmarks/bench_browser.py notebooks/00_start_here.ipynb --repeats 20
@@ -64,21 +64,34 @@ _JS_HOOK_IOPUB = """(id) => {
 REDRAW_GOAL_MS = 200.0
 
 
-def measure(page, lab, path: str, repeats: int, timeout: float, panels: tuple[str, ...] = (),
-            quiet_ms: int = 300) -> dict | list[dict]:
+def measure(
+    page, lab, path: str, repeats: int, timeout: float, panels: tuple[str, ...] = (), quiet_ms: int = 300
+) -> dict | list[dict]:
     nb = bh.NotebookSession(page, lab, path)
     row: dict = {"notebook": nb.name}
     nb.open()
     try:
         nb.run_all(timeout)
-        row.update(open_to_first_chart_s=nb.open_to_first_chart_s,
-                   run_all_to_first_chart_s=nb.run_all_to_first_chart_s, run_all_s=nb.run_all_s)
+        row.update(
+            open_to_first_chart_s=nb.open_to_first_chart_s,
+            run_all_to_first_chart_s=nb.run_all_to_first_chart_s,
+            run_all_s=nb.run_all_s,
+        )
         problems = nb.problems()
         row["problems"] = sum(len(v) for v in problems.values())
-        if panels:   # the chosen panels (by title), one row each
+        if panels:  # the chosen panels (by title), one row each
             live = page.locator(f"{nb.root_selector} .gl-panel.gl-panel-live")
-            return [_measure_panel(page, nb, {**row, "notebook": f"{nb.name} [{title}]"},
-                                   live.filter(has_text=title).first, repeats, quiet_ms) for title in panels]
+            return [
+                _measure_panel(
+                    page,
+                    nb,
+                    {**row, "notebook": f"{nb.name} [{title}]"},
+                    live.filter(has_text=title).first,
+                    repeats,
+                    quiet_ms,
+                )
+                for title in panels
+            ]
         panel = nb.main_panel()
         if panel.count() == 0:
             row["note"] = "no live panel"
@@ -102,8 +115,8 @@ def _measure_panel(page, nb, row: dict, panel, repeats: int, quiet_ms: int) -> d
         # start every move from rest: kernel idle and no redraw for quiet_ms (a preview's full render done)
         nb.wait_kernel_ready(30, polling=100)
         bh.wait_quiet(page, panel, quiet_ms=quiet_ms, timeout=max(10.0, 4 * quiet_ms / 1000))
-        nb.wait_kernel_ready(60, polling=100)   # a preview's full render may still be computing: no redraw yet
-        bh.wait_quiet(page, panel, quiet_ms=min(quiet_ms, 300), timeout=30.0)   # ... and then drawing
+        nb.wait_kernel_ready(60, polling=100)  # a preview's full render may still be computing: no redraw yet
+        bh.wait_quiet(page, panel, quiet_ms=min(quiet_ms, 300), timeout=30.0)  # ... and then drawing
         page.evaluate(_JS_HOOK_IOPUB, nb.widget_id)
         move = bh.move_slider(page, panel, key=keys[i % 2], timeout=10.0)
         t_answer = page.evaluate("() => { window.__glIo.stop(); return window.__glIo.t; }")
@@ -157,35 +170,59 @@ _JS_TIMED_PUSH = """async ([id, code]) => {
 def measure_stream(page, lab, sizes: tuple[int, ...], pushes: int, timeout: float) -> list[dict]:
     """One-row pushes into charts already drawing `sizes` rows: request -> drawn and arrival -> drawn."""
     rows = []
-    with bh.scratch_session(page, lab, "zz_bench_livechart.ipynb", [STREAM_SETUP], timeout=timeout) as session:
+    with bh.scratch_session(
+        page, lab, "zz_bench_livechart.ipynb", [STREAM_SETUP], timeout=timeout
+    ) as session:
         for renderer in ("svg", "canvas"):
             for n in sizes:
                 bh.run_new_cell(session, f"w = make({n}, {renderer!r})\nw")
                 page.wait_for_function(
-                    """([id, n]) => { const b = [...window.__gl[id].widget.node.querySelectorAll('.gl-livechart')].pop();
-                                      return b && Number(b.dataset.glRows || 0) === n && b.dataset.glRedraws; }""",
-                    arg=[session.widget_id, n], timeout=60_000, polling=100)
+                    """([id, n]) => {
+                        const b = [...window.__gl[id].widget.node.querySelectorAll('.gl-livechart')].pop();
+                        return b && Number(b.dataset.glRows || 0) === n && b.dataset.glRedraws; }""",
+                    arg=[session.widget_id, n],
+                    timeout=60_000,
+                    polling=100,
+                )
                 totals, draws = [], []
                 for i in range(pushes):
-                    res = page.evaluate(_JS_TIMED_PUSH, [session.widget_id, f"w.push({{'step': {n + i}, 'value': 0.0}})"])
+                    res = page.evaluate(
+                        _JS_TIMED_PUSH, [session.widget_id, f"w.push({{'step': {n + i}, 'value': 0.0}})"]
+                    )
                     if res is None:
                         continue
                     totals.append(res["total"])
                     if res["draw"] is not None:
                         draws.append(res["draw"])
-                rows.append({"renderer": renderer, "rows": n, "pushes": pushes, "drawn": len(totals),
-                             "push_to_drawn_median_ms": float(np.median(totals)) if totals else None,
-                             "draw_median_ms": float(np.median(draws)) if draws else None})
-                print(f"  {renderer:<7}{n:>7} rows: push -> drawn {_ms(rows[-1]['push_to_drawn_median_ms'])}, "
-                      f"draw {_ms(rows[-1]['draw_median_ms'])} ({len(totals)}/{pushes})", file=sys.stderr, flush=True)
+                rows.append(
+                    {
+                        "renderer": renderer,
+                        "rows": n,
+                        "pushes": pushes,
+                        "drawn": len(totals),
+                        "push_to_drawn_median_ms": float(np.median(totals)) if totals else None,
+                        "draw_median_ms": float(np.median(draws)) if draws else None,
+                    }
+                )
+                print(
+                    f"  {renderer:<7}{n:>7} rows: push -> drawn {_ms(rows[-1]['push_to_drawn_median_ms'])}, "
+                    f"draw {_ms(rows[-1]['draw_median_ms'])} ({len(totals)}/{pushes})",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return rows
 
 
 def stream_table(rows: list[dict]) -> str:
-    out = [f"{'renderer':<9}{'rows drawn':>11}{'push -> drawn (median)':>24}{'draw (median)':>15}{'pushes ok':>11}"]
+    out = [
+        f"{'renderer':<9}{'rows drawn':>11}{'push -> drawn (median)':>24}{'draw (median)':>15}"
+        f"{'pushes ok':>11}"
+    ]
     for r in rows:
-        out.append(f"{r['renderer']:<9}{r['rows']:>11}{_ms(r['push_to_drawn_median_ms']):>24}"
-                   f"{_ms(r['draw_median_ms']):>15}{r['drawn']:>7}/{r['pushes']}")
+        out.append(
+            f"{r['renderer']:<9}{r['rows']:>11}{_ms(r['push_to_drawn_median_ms']):>24}"
+            f"{_ms(r['draw_median_ms']):>15}{r['drawn']:>7}/{r['pushes']}"
+        )
     return "\n".join(out)
 
 
@@ -198,17 +235,40 @@ def _ms(x: float | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("notebook", "open->chart", "RunAll->chart", "RunAll total", "redraw median", "redraw p90",
-            "kernel | draw (median)", "moves ok", "goals (chart<=10s, redraw<=200ms)")
+    head = (
+        "notebook",
+        "open->chart",
+        "RunAll->chart",
+        "RunAll total",
+        "redraw median",
+        "redraw p90",
+        "kernel | draw (median)",
+        "moves ok",
+        "goals (chart<=10s, redraw<=200ms)",
+    )
     lines = []
     for r in rows:
         first, med = r.get("run_all_to_first_chart_s"), r.get("redraw_median_ms")
-        goals = ("chart " + ("ok" if first is not None and first <= FIRST_CHART_GOAL_S else "MISSED") + ", redraw "
-                 + ("ok" if med is not None and med <= REDRAW_GOAL_MS else "MISSED"))
+        goals = (
+            "chart "
+            + ("ok" if first is not None and first <= FIRST_CHART_GOAL_S else "MISSED")
+            + ", redraw "
+            + ("ok" if med is not None and med <= REDRAW_GOAL_MS else "MISSED")
+        )
         ok = f"{r.get('moves', 0) - r.get('missed', 0)}/{r.get('moves', 0)}"
-        lines.append((r["notebook"], _s(r.get("open_to_first_chart_s")), _s(first), _s(r.get("run_all_s")),
-                      _ms(med), _ms(r.get("redraw_p90_ms")),
-                      f"{_ms(r.get('kernel_median_ms'))} | {_ms(r.get('draw_median_ms'))}", ok, r.get("note") or goals))
+        lines.append(
+            (
+                r["notebook"],
+                _s(r.get("open_to_first_chart_s")),
+                _s(first),
+                _s(r.get("run_all_s")),
+                _ms(med),
+                _ms(r.get("redraw_p90_ms")),
+                f"{_ms(r.get('kernel_median_ms'))} | {_ms(r.get('draw_median_ms'))}",
+                ok,
+                r.get("note") or goals,
+            )
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     fmt = " | ".join(f"{{:<{w}}}" for w in widths)
     out = [fmt.format(*head), "-+-".join("-" * w for w in widths)]
@@ -221,14 +281,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", nargs="*", help="notebooks to measure (default: notebooks/*.ipynb)")
     parser.add_argument("--repeats", type=int, default=10, help="slider moves per notebook (default 10)")
     parser.add_argument("--timeout", type=float, default=bh.run_timeout(), help="seconds allowed for Run All")
-    parser.add_argument("--json", type=Path, default=bh.RESULTS / "bench_browser.json", help="where to write raw numbers")
-    parser.add_argument("--livechart", action="store_true", help="time LiveChart streaming instead of notebooks")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000, 20000], help="rows drawn (--livechart)")
-    parser.add_argument("--panel", action="append", default=[], metavar="TITLE",
-                        help="measure the live panel whose title contains TITLE (repeatable) instead of the main one")
-    parser.add_argument("--quiet-ms", type=int, default=None,
-                        help="chart silence before each move (default 300; 3000 with --panel: a preview's full "
-                             "render must be done first)")
+    parser.add_argument(
+        "--json", type=Path, default=bh.RESULTS / "bench_browser.json", help="where to write raw numbers"
+    )
+    parser.add_argument(
+        "--livechart", action="store_true", help="time LiveChart streaming instead of notebooks"
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[200, 2000, 20000], help="rows drawn (--livechart)"
+    )
+    parser.add_argument(
+        "--panel",
+        action="append",
+        default=[],
+        metavar="TITLE",
+        help="measure the live panel whose title contains TITLE (repeatable) instead of the main one",
+    )
+    parser.add_argument(
+        "--quiet-ms",
+        type=int,
+        default=None,
+        help="chart silence before each move (default 300; 3000 with --panel: a preview's full "
+        "render must be done first)",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be an integer >= 1, got {args.repeats}")
@@ -237,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None or bh.playwright_problem():
         print(f"cannot benchmark in a browser: {problem}", file=sys.stderr)
         return 2
-    paths = [Path(p).resolve().relative_to(ROOT).as_posix() for p in args.notebook] or \
-        [p.relative_to(ROOT).as_posix() for p in bh.notebooks()]
+    paths = [Path(p).resolve().relative_to(ROOT).as_posix() for p in args.notebook] or [
+        p.relative_to(ROOT).as_posix() for p in bh.notebooks()
+    ]
 
     work = Path(tempfile.mkdtemp(prefix="gl-bench-browser-"))
     lab, browser, rows = bh.LabServer(work), None, []
@@ -250,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.livechart:
             stream = measure_stream(page, lab, tuple(args.sizes), args.repeats, args.timeout)
             print(stream_table(stream))
-            print(f"\none-row LiveChart pushes, each its own kernel request; {time.monotonic() - t0:.0f} s in all")
+            print(
+                f"\none-row LiveChart pushes, each its own kernel request; {time.monotonic() - t0:.0f} s in "
+                "all"
+            )
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.with_name("bench_browser_livechart.json").write_text(json.dumps(stream, indent=2))
             return 0
@@ -261,15 +340,20 @@ def main(argv: list[str] | None = None) -> int:
                 got = measure(page, lab, path, args.repeats, args.timeout, tuple(args.panel), quiet)
                 rows.extend(got if isinstance(got, list) else [got])
             except Exception as exc:  # one broken notebook should not hide the others' numbers
-                rows.append({"notebook": Path(path).stem, "note": f"FAILED: {type(exc).__name__}: {exc}"[:120]})
+                rows.append(
+                    {"notebook": Path(path).stem, "note": f"FAILED: {type(exc).__name__}: {exc}"[:120]}
+                )
     finally:
         if browser is not None:
             browser.close()
         lab.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(table(rows))
-    print(f"\n{len(paths)} notebook(s), {args.repeats} slider moves each, {time.monotonic() - t0:.0f} s in all; "
-          f"latency = keydown on the slider handle -> chart redrawn (performance.now() in the page)")
+    print(
+        f"\n{len(paths)} notebook(s), {args.repeats} slider moves each, {time.monotonic() - t0:.0f} s in "
+        "all; "
+        f"latency = keydown on the slider handle -> chart redrawn (performance.now() in the page)"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=2))
     return 0 if all("FAILED" not in (r.get("note") or "") for r in rows) else 1

@@ -6,6 +6,7 @@ sampler × NFE rows side by side on the same test cases.
     python benchmarks/bench_diffusion.py                 # full tables (several minutes on 2 busy cores)
     python benchmarks/bench_diffusion.py --quick         # fewer samplers and budgets
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,14 @@ from pathlib import Path
 import torch
 
 from toolkit.diffusion import Downscaler, edm_loss, load_pretrained, make_weather_pairs
-from toolkit.diffusion.evaluation import (evaluate_downscaler, format_table, format_verification, select_sampler,
-                                          steps_for_nfe, verify)
+from toolkit.diffusion.evaluation import (
+    evaluate_downscaler,
+    format_table,
+    format_verification,
+    select_sampler,
+    steps_for_nfe,
+    verify,
+)
 from toolkit.diffusion.model import downscaler_config
 
 
@@ -30,8 +37,11 @@ def time_training_step(batch: int = 32, steps: int = 10) -> dict:
     out = {}
     for name, params, loss_fn in (
         ("regression", model.regression.parameters(), lambda: ((model.regress(c, lead) - f) ** 2).mean()),
-        ("diffusion", model.denoiser.parameters(),
-         lambda: edm_loss(model.denoiser, *model.residual_target(c, f, lead))),
+        (
+            "diffusion",
+            model.denoiser.parameters(),
+            lambda: edm_loss(model.denoiser, *model.residual_target(c, f, lead)),
+        ),
     ):
         opt = torch.optim.Adam(params, lr=1e-3)
         for i in range(steps + 2):
@@ -46,7 +56,9 @@ def time_training_step(batch: int = 32, steps: int = 10) -> dict:
 
 
 @torch.no_grad()
-def time_sampling(model, members: int = 16, nfes=(9, 17, 35), methods=("heun", "dpmpp_2m"), repeats: int = 2) -> list:
+def time_sampling(
+    model, members: int = 16, nfes=(9, 17, 35), methods=("heun", "dpmpp_2m"), repeats: int = 2
+) -> list:
     p = make_weather_pairs(1, random_state=5)
     coarse, lead = torch.from_numpy(p.coarse), torch.from_numpy(p.lead)
     rows = []
@@ -56,17 +68,31 @@ def time_sampling(model, members: int = 16, nfes=(9, 17, 35), methods=("heun", "
             best = float("inf")
             for _ in range(repeats):
                 t = time.perf_counter()
-                model.ensemble(coarse, members, lead=lead, steps=steps, method=method,
-                               generator=torch.Generator().manual_seed(0))
+                model.ensemble(
+                    coarse,
+                    members,
+                    lead=lead,
+                    steps=steps,
+                    method=method,
+                    generator=torch.Generator().manual_seed(0),
+                )
                 best = min(best, time.perf_counter() - t)
-            rows.append({"method": method, "steps": steps, "nfe": (2 * steps - 1) if method == "heun" else steps,
-                         "seconds": best})
+            rows.append(
+                {
+                    "method": method,
+                    "steps": steps,
+                    "nfe": (2 * steps - 1) if method == "heun" else steps,
+                    "seconds": best,
+                }
+            )
     return rows
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", type=int, default=192, help="fresh test cases (>= 96) for the headline verification")
+    ap.add_argument(
+        "--cases", type=int, default=192, help="fresh test cases (>= 96) for the headline verification"
+    )
     ap.add_argument("--val-cases", type=int, default=48, help="validation cases for the sampler/NFE choice")
     ap.add_argument("--members", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
@@ -76,8 +102,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     train = time_training_step()
-    print(f"training step, batch 32, 32x32: regression {1000 * train['regression']:.0f} ms, "
-          f"EDM denoiser {1000 * train['diffusion']:.0f} ms  (threads={args.threads})")
+    print(
+        f"training step, batch 32, 32x32: regression {1000 * train['regression']:.0f} ms, "
+        f"EDM denoiser {1000 * train['diffusion']:.0f} ms  (threads={args.threads})"
+    )
     model = load_pretrained()
     samp = time_sampling(model)
     print("\nsampling 16 members of 32x32 (same run, side by side)")
@@ -85,10 +113,13 @@ def main(argv=None) -> int:
     for r in samp:
         print(f"{r['method']:<10}{r['steps']:>6}{r['nfe']:>5}{r['seconds']:>9.2f}")
 
-    methods = ("heun", "dpmpp_2m", "dpmpp_2m_sde") if args.quick else ("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde")
+    methods = (
+        ("heun", "dpmpp_2m", "dpmpp_2m_sde") if args.quick else ("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde")
+    )
     nfes = (9, 17) if args.quick else (9, 17, 35)
-    val_rows, best = select_sampler(model, methods=methods, nfes=nfes, n_cases=args.val_cases,
-                                    members=min(args.members, 8))
+    val_rows, best = select_sampler(
+        model, methods=methods, nfes=nfes, n_cases=args.val_cases, members=min(args.members, 8)
+    )
     print(f"\nsampler/NFE choice on {args.val_cases} VALIDATION cases (seed never used for testing):")
     print(format_table(val_rows))
     print(f"chosen: {best['method']} at {best['nfe']} NFE (lowest validation CRPS)")
@@ -96,22 +127,35 @@ def main(argv=None) -> int:
     print(f"best within the notebook's 9-NFE budget: {cheap['method']} at {cheap['nfe']} NFE")
 
     v = verify(model, method=best["method"], nfe=best["nfe"], n_cases=args.cases, members=args.members)
-    print(f"\nheadline verification on {args.cases} fresh TEST cases x {args.members} members "
-          "(CRPS on the clear-sky index; out of range = outside the generator's physical kc range)")
+    print(
+        f"\nheadline verification on {args.cases} fresh TEST cases x {args.members} members "
+        "(CRPS on the clear-sky index; out of range = outside the generator's physical kc range)"
+    )
     print(format_verification(v))
     s, lo, hi = v["crpss_probabilistic"]
-    print(f"vs the best probabilistic baseline ({v['best_probabilistic']}): CRPSS {100 * s:.1f} % "
-          f"({100 * lo:.1f} to {100 * hi:.1f} %)")
+    print(
+        f"vs the best probabilistic baseline ({v['best_probabilistic']}): CRPSS {100 * s:.1f} % "
+        f"({100 * lo:.1f} to {100 * hi:.1f} %)"
+    )
 
     n_side, m_side = (48, 8) if args.quick else (min(args.cases, 96), args.members)
     rows = evaluate_downscaler(model, n_cases=n_side, members=m_side, nfes=nfes, methods=methods)
     print(f"\nsamplers x NFE side by side on {n_side} test cases x {m_side} members")
     print(format_table(rows))
     if args.json:
-        out = {"train": train, "sampling": samp, "validation": val_rows, "chosen": best, "chosen_9nfe": cheap,
-               "test": {k: {kk: vv for kk, vv in r.items() if kk != "case_crps"} for k, r in v["rows"].items()},
-               "best_baseline": v["best_baseline"], "crpss": v["crpss"], "crpss_probabilistic": v["crpss_probabilistic"],
-               "by_lead": [{k: val for k, val in r.items()} for r in v["by_lead"]], "table": rows}
+        out = {
+            "train": train,
+            "sampling": samp,
+            "validation": val_rows,
+            "chosen": best,
+            "chosen_9nfe": cheap,
+            "test": {k: {kk: vv for kk, vv in r.items() if kk != "case_crps"} for k, r in v["rows"].items()},
+            "best_baseline": v["best_baseline"],
+            "crpss": v["crpss"],
+            "crpss_probabilistic": v["crpss_probabilistic"],
+            "by_lead": [{k: val for k, val in r.items()} for r in v["by_lead"]],
+            "table": rows,
+        }
         args.json.write_text(json.dumps(out, indent=2, default=float))
     return 0
 

@@ -16,6 +16,7 @@ which are measured in the same run.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_diffusion_panels.py
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_diffusion_panels.py --repeats 9 --json out.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def _walk(control, n: int) -> list:
             direction = -direction
             nxt = v + direction * step
         if nxt in seen and len(seen) < int(round((control.max - control.min) / step)) + 1:
-            v = nxt                        # walk over visited positions without timing them
+            v = nxt  # walk over visited positions without timing them
             continue
         values.append(nxt)
         seen.add(nxt)
@@ -62,9 +63,9 @@ def time_steps(panel, name: str, repeats: int, preview: bool) -> list[float]:
     times = []
     for value in _walk(control, repeats):
         if preview:
-            panel.preview.begin()          # as when the browser reports a drag: the next render is a preview
+            panel.preview.begin()  # as when the browser reports a drag: the next render is a preview
         t = time.perf_counter()
-        control.value = value              # the panel's observer renders synchronously
+        control.value = value  # the panel's observer renders synchronously
         times.append(1000 * (time.perf_counter() - t))
         if panel.last_error is not None:
             raise RuntimeError(f"{panel.key} failed: {panel.last_error!r}")
@@ -75,9 +76,11 @@ def time_steps(panel, name: str, repeats: int, preview: bool) -> list[float]:
 def panels() -> dict:
     model = load_pretrained()
     seq = make_weather_sequence(random_state=0)
-    return {"toy sampler": (W.toy_sampler_panel(), ["steps", "churn"]),
-            "downscaler sampling": (W.sampling_panel(model), ["steps", "members", "rho", "case", "progress"]),
-            "day-ahead fan": (W.fan_panel(model, seq), ["memory"])}
+    return {
+        "toy sampler": (W.toy_sampler_panel(), ["steps", "churn"]),
+        "downscaler sampling": (W.sampling_panel(model), ["steps", "members", "rho", "case", "progress"]),
+        "day-ahead fan": (W.fan_panel(model, seq), ["memory"]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,16 +95,24 @@ def main(argv: list[str] | None = None) -> int:
             row = {"panel": title, "slider": name}
             for mode in ("full", "preview"):
                 ms = time_steps(panel, name, args.repeats, preview=mode == "preview")
-                row[mode] = {"median_ms": statistics.median(ms), "min_ms": min(ms), "all_ms": [round(x, 1) for x in ms]}
+                row[mode] = {
+                    "median_ms": statistics.median(ms),
+                    "min_ms": min(ms),
+                    "all_ms": [round(x, 1) for x in ms],
+                }
             rows.append(row)
-    head = f"{'panel':<22}{'slider':<10}{'full med':>10}{'full min':>10}{'preview med':>13}{'preview min':>13}{'ratio':>7}  goal"
+    head = f"{'panel':<22}{'slider':<10}{'full med':>10}{'full min':>10}{'preview med':>13}"
+    head += f"{'preview min':>13}{'ratio':>7}  goal"
     print(head)
     print("-" * len(head))
     for r in rows:
         f, p = r["full"], r["preview"]
         ok = "ok" if p["median_ms"] <= GOAL_MS else "MISSED"
-        print(f"{r['panel']:<22}{r['slider']:<10}{f['median_ms']:>10.0f}{f['min_ms']:>10.0f}{p['median_ms']:>13.0f}"
-              f"{p['min_ms']:>13.0f}{f['median_ms'] / max(p['median_ms'], 1e-9):>7.1f}  {ok} (preview <= {GOAL_MS:.0f} ms)")
+        print(
+            f"{r['panel']:<22}{r['slider']:<10}{f['median_ms']:>10.0f}{f['min_ms']:>10.0f}{p['median_ms']:>13.0f}"
+            f"{p['min_ms']:>13.0f}{f['median_ms'] / max(p['median_ms'], 1e-9):>7.1f}  {ok} (preview <= "
+            f"{GOAL_MS:.0f} ms)"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

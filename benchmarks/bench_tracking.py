@@ -32,8 +32,17 @@ import torch
 from torch_geometric.data import Batch
 
 from toolkit.io import atomic_write
-from toolkit.tracking import (DetectorConfig, EdgeClassifier, Event, assign_edges, bce_loss, build_graphs,
-                              hamming_loss, one_thread, simulate_events)
+from toolkit.tracking import (
+    DetectorConfig,
+    EdgeClassifier,
+    Event,
+    assign_edges,
+    bce_loss,
+    build_graphs,
+    hamming_loss,
+    one_thread,
+    simulate_events,
+)
 from toolkit.tracking.graph import build_graph_batch
 
 
@@ -59,7 +68,7 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
     n_batches = min(n_batches, len(graphs) // batch_size)
     if n_batches < 1:
         raise ValueError(f"need at least {batch_size} events for one timing batch, got {len(graphs)}")
-    batches = [Batch.from_data_list(graphs[i * batch_size:(i + 1) * batch_size]) for i in range(n_batches)]
+    batches = [Batch.from_data_list(graphs[i * batch_size : (i + 1) * batch_size]) for i in range(n_batches)]
     L = cfg.n_layers
 
     def step(mode: str) -> None:
@@ -91,12 +100,20 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
         layers = _interleaved({"two": lambda: layer("two_step"), "e2e": lambda: layer("e2e")}, repeat=5)
     t_two, t_e2e = steps["two"] / n, steps["e2e"] / n
     l_two, l_e2e = layers["two"] / n, layers["e2e"] / n
-    return dict(density=density, particles_per_frame=cfg.particles_per_frame,
-                hits_per_event=sum(g.num_nodes for g in graphs) / len(graphs),
-                edges_per_event=sum(g.num_edges for g in graphs) / len(graphs),
-                **events_per_s,
-                step_ms_two_step=1e3 * t_two, step_ms_e2e=1e3 * t_e2e, step_ratio=t_e2e / t_two,
-                layer_ms_bce=1e3 * l_two, layer_ms_assignment=1e3 * l_e2e, layer_ratio=l_e2e / l_two, **solver)
+    return dict(
+        density=density,
+        particles_per_frame=cfg.particles_per_frame,
+        hits_per_event=sum(g.num_nodes for g in graphs) / len(graphs),
+        edges_per_event=sum(g.num_edges for g in graphs) / len(graphs),
+        **events_per_s,
+        step_ms_two_step=1e3 * t_two,
+        step_ms_e2e=1e3 * t_e2e,
+        step_ratio=t_e2e / t_two,
+        layer_ms_bce=1e3 * l_two,
+        layer_ms_assignment=1e3 * l_e2e,
+        layer_ratio=l_e2e / l_two,
+        **solver,
+    )
 
 
 def _simulate_graph_bench(cfg: DetectorConfig, n_events: int) -> dict:
@@ -113,15 +130,23 @@ def _simulate_graph_bench(cfg: DetectorConfig, n_events: int) -> dict:
         return [oracle._build_graph_reference(e, cfg, 0.2) for e in events]
 
     with one_thread():
-        best = _interleaved({
-            "simulate": lambda: simulate_events(n_events, cfg, random_state=0),
-            "batch": lambda: build_graph_batch(simulate_events(n_events, cfg, random_state=0), cfg),
-            "graphs": lambda: build_graphs(simulate_events(n_events, cfg, random_state=0), cfg),
-            "former": former}, repeat=3)
+        best = _interleaved(
+            {
+                "simulate": lambda: simulate_events(n_events, cfg, random_state=0),
+                "batch": lambda: build_graph_batch(simulate_events(n_events, cfg, random_state=0), cfg),
+                "graphs": lambda: build_graphs(simulate_events(n_events, cfg, random_state=0), cfg),
+                "former": former,
+            },
+            repeat=3,
+        )
     rate = {k: n_events / t for k, t in best.items()}
-    return dict(simulate_events_per_s=rate["simulate"], simulate_batch_events_per_s=rate["batch"],
-                simulate_graph_events_per_s=rate["graphs"], former_simulate_graph_events_per_s=rate["former"],
-                simulate_batch_speedup=rate["batch"] / rate["former"])
+    return dict(
+        simulate_events_per_s=rate["simulate"],
+        simulate_batch_events_per_s=rate["batch"],
+        simulate_graph_events_per_s=rate["graphs"],
+        former_simulate_graph_events_per_s=rate["former"],
+        simulate_batch_speedup=rate["batch"] / rate["former"],
+    )
 
 
 def _solver_bench(batches, L) -> dict:
@@ -149,14 +174,22 @@ def _solver_bench(batches, L) -> dict:
     out = {}
     with one_thread():
         for tag, tau in (("tau", 0.5), ("paper", None)):
-            best = _interleaved({
-                "bare": lambda tau=tau: bare(tau if tau is not None else 1e3),
-                "loop": lambda tau=tau: solve_each(tau, "loop"),
-                "comp": lambda tau=tau: solve_each(tau, "components")})
+            best = _interleaved(
+                {
+                    "bare": lambda tau=tau: bare(tau if tau is not None else 1e3),
+                    "loop": lambda tau=tau: solve_each(tau, "loop"),
+                    "comp": lambda tau=tau: solve_each(tau, "components"),
+                }
+            )
             t_bare, t_loop, t_comp = best["bare"], best["loop"], best["comp"]
-            out.update({f"solver_ms_bare_{tag}": 1e3 * t_bare / len(costs), f"solver_ms_loop_{tag}": 1e3 * t_loop / len(costs),
-                        f"solver_ms_components_{tag}": 1e3 * t_comp / len(costs),
-                        f"solver_speedup_vs_bare_{tag}": t_bare / t_comp})
+            out.update(
+                {
+                    f"solver_ms_bare_{tag}": 1e3 * t_bare / len(costs),
+                    f"solver_ms_loop_{tag}": 1e3 * t_loop / len(costs),
+                    f"solver_ms_components_{tag}": 1e3 * t_comp / len(costs),
+                    f"solver_speedup_vs_bare_{tag}": t_bare / t_comp,
+                }
+            )
     return out
 
 
@@ -164,7 +197,9 @@ def peer_row(repeats: int = 9) -> dict:
     """compare_peers.py's blackbox row (the same function, imported from the file beside this one)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("compare_peers", Path(__file__).with_name("compare_peers.py"))
+    spec = importlib.util.spec_from_file_location(
+        "compare_peers", Path(__file__).with_name("compare_peers.py")
+    )
     peers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peers)
     with one_thread():
@@ -178,20 +213,27 @@ def main() -> None:
     ap.add_argument("--densities", type=float, nargs="+", default=[1.0, 5.0])
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    rows = [bench(d, args.events if d == 1 else max(args.events // 2, 16), args.batches) for d in args.densities]
+    rows = [
+        bench(d, args.events if d == 1 else max(args.events // 2, 16), args.batches) for d in args.densities
+    ]
     peer = peer_row()
     for r in rows:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     print()
     for r in rows:  # simulate + graph throughput, batched vs the former per-event path, same run
-        print(f"density {r['density']:g}: simulate + build_graph_batch {r['simulate_batch_events_per_s']:,.0f} "
-              f"events/s (goal >= 10,000 at density 1), simulate + build_graphs "
-              f"{r['simulate_graph_events_per_s']:,.0f}, former per-event path "
-              f"{r['former_simulate_graph_events_per_s']:,.0f}: {r['simulate_batch_speedup']:.1f}x")
+        print(
+            f"density {r['density']:g}: simulate + build_graph_batch {r['simulate_batch_events_per_s']:,.0f} "
+            f"events/s (goal >= 10,000 at density 1), simulate + build_graphs "
+            f"{r['simulate_graph_events_per_s']:,.0f}, former per-event path "
+            f"{r['former_simulate_graph_events_per_s']:,.0f}: {r['simulate_batch_speedup']:.1f}x"
+        )
     for r in rows:  # the two ratios side by side, from the same run
-        print(f"density {r['density']:g}: solver speed-up vs bare scipy loop τ=0.5 {r['solver_speedup_vs_bare_tau']:.2f}x, "
-              f"no-τ {r['solver_speedup_vs_bare_paper']:.2f}x | e2e / two-step step time {r['step_ratio']:.2f} "
-              f"(goal ≤ 1.08)")
+        print(
+            f"density {r['density']:g}: solver speed-up vs bare scipy loop τ=0.5 "
+            f"{r['solver_speedup_vs_bare_tau']:.2f}x, "
+            f"no-τ {r['solver_speedup_vs_bare_paper']:.2f}x | e2e / two-step step time {r['step_ratio']:.2f} "
+            f"(goal ≤ 1.08)"
+        )
     print(f"peer: {peer['comparison']}: ratio {peer['ratio']:.2f} (peer / ours; goal ≥ 1.0)")
     if args.out:
         with atomic_write(args.out) as fh:

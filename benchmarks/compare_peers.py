@@ -52,7 +52,13 @@ def interleaved_min(fns: dict, repeats: int, number: int = 1) -> dict:
 
 
 def row(comparison: str, ours: float, peer: float, note: str = "") -> dict:
-    r = {"comparison": comparison, "ours_ms": 1e3 * ours, "peer_ms": 1e3 * peer, "ratio": peer / ours, "note": note}
+    r = {
+        "comparison": comparison,
+        "ours_ms": 1e3 * ours,
+        "peer_ms": 1e3 * peer,
+        "ratio": peer / ours,
+        "note": note,
+    }
     print(f"{comparison:<58}{r['ours_ms']:>10.3f}{r['peer_ms']:>10.3f}{r['ratio']:>8.2f}  {note}", flush=True)
     return r
 
@@ -67,8 +73,11 @@ def bench_feedback(repeats: int) -> list[dict]:
         import biotorch  # noqa: F401
     except Exception as exc:  # ImportError, or a broken torchvision underneath (RuntimeError)
         for name in ("FA step vs BioTorch fa", "DFA (srbp) step vs BioTorch dfa"):
-            skip(name, f"BioTorch not importable ({type(exc).__name__}: {str(exc)[:60]}); "
-                       "not in the bench extra, see pyproject.toml")
+            skip(
+                name,
+                f"BioTorch not importable ({type(exc).__name__}: {str(exc)[:60]}); "
+                "not in the bench extra, see pyproject.toml",
+            )
         return []
     import warnings
 
@@ -88,7 +97,9 @@ def bench_feedback(repeats: int) -> list[dict]:
             ours_net = FeedbackMLP(sizes, rule, activation="tanh", seed=0)
             layers = []
             for k, lin in enumerate(ours_net.layers):  # the same forward weights for the peer
-                layers += [torch.nn.Linear(lin.in_features, lin.out_features)] + ([torch.nn.Tanh()] if k < len(sizes) - 2 else [])
+                layers += [torch.nn.Linear(lin.in_features, lin.out_features)] + (
+                    [torch.nn.Tanh()] if k < len(sizes) - 2 else []
+                )
                 layers[-1 if k == len(sizes) - 2 else -2].load_state_dict(lin.state_dict())
             with contextlib.redirect_stdout(io.StringIO()):  # BioTorch prints a conversion report
                 peer_net = BioModule(torch.nn.Sequential(*layers), mode=mode, output_dim=10)
@@ -100,8 +111,10 @@ def bench_feedback(repeats: int) -> list[dict]:
                         lin.weight_backward.copy_(b.T)
                 ours_net.compute_gradients(x, y)
                 torch.nn.functional.cross_entropy(peer_net(x), y).backward()
-                gap = max((a.weight.grad - b.weight.grad).abs().max().item()
-                          for a, b in zip(ours_net.layers, peer_linears))
+                gap = max(
+                    (a.weight.grad - b.weight.grad).abs().max().item()
+                    for a, b in zip(ours_net.layers, peer_linears)
+                )
                 note = f"gradients agree to {gap:.0e}"
             ours_opt = torch.optim.Adam(ours_net.parameters(), lr=1e-4)
             peer_opt = torch.optim.Adam([p for p in peer_net.parameters() if p.requires_grad], lr=1e-4)
@@ -113,13 +126,19 @@ def bench_feedback(repeats: int) -> list[dict]:
 
             def peer(net=peer_net, opt=peer_opt, mode=mode):
                 opt.zero_grad()
-                kwargs = {"targets": y, "loss_function": torch.nn.functional.cross_entropy} if mode == "dfa" else {}
+                kwargs = (
+                    {"targets": y, "loss_function": torch.nn.functional.cross_entropy}
+                    if mode == "dfa"
+                    else {}
+                )
                 torch.nn.functional.cross_entropy(net(x, **kwargs), y).backward()
                 opt.step()
 
             best = interleaved_min({"ours": ours, "peer": peer}, repeats, number=3)
             name = "FA" if mode == "fa" else "DFA (srbp)"
-            out.append(row(f"{name} step 784-{hidden[0]}x3-10 vs BioTorch {mode}", best["ours"], best["peer"], note))
+            out.append(
+                row(f"{name} step 784-{hidden[0]}x3-10 vs BioTorch {mode}", best["ours"], best["peer"], note)
+            )
     return out
 
 
@@ -127,7 +146,9 @@ def bench_heun(repeats: int) -> list[dict]:
     try:
         import k_diffusion  # noqa: F401
     except ImportError:
-        skip("Heun 17 NFE vs k-diffusion sample_heun", "k-diffusion not installed (needs torchvision and clip)")
+        skip(
+            "Heun 17 NFE vs k-diffusion sample_heun", "k-diffusion not installed (needs torchvision and clip)"
+        )
         return []
     skip("Heun 17 NFE vs k-diffusion sample_heun", "k-diffusion imports, but no driver for it here yet")
     return []
@@ -145,7 +166,9 @@ class TinyF(torch.nn.Module):
         self.emb = torch.nn.Linear(1, ch)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        h = torch.nn.functional.silu(self.inp(x) + self.emb(c_noise.reshape(-1, 1).to(x.dtype))[:, :, None, None])
+        h = torch.nn.functional.silu(
+            self.inp(x) + self.emb(c_noise.reshape(-1, 1).to(x.dtype))[:, :, None, None]
+        )
         return self.out(torch.nn.functional.silu(self.mid(h)))
 
 
@@ -163,8 +186,14 @@ def bench_euler(repeats: int, steps: int = 18) -> list[dict]:
     denoiser = EDMDenoiser(net, sigma_data=0.5)
     noise = torch.randn(16, 1, 32, 32)
     sigmas = karras_sigmas(steps)
-    sched = EDMEulerScheduler(sigma_min=0.002, sigma_max=80.0, sigma_data=0.5, rho=7.0,
-                              prediction_type="epsilon", final_sigmas_type="zero")
+    sched = EDMEulerScheduler(
+        sigma_min=0.002,
+        sigma_max=80.0,
+        sigma_data=0.5,
+        rho=7.0,
+        prediction_type="epsilon",
+        final_sigmas_type="zero",
+    )
 
     def ours() -> torch.Tensor:
         with torch.no_grad():
@@ -181,11 +210,18 @@ def bench_euler(repeats: int, steps: int = 18) -> list[dict]:
 
     gap = (ours() - peer()).abs().max().item()
     best = interleaved_min({"ours": ours, "peer": peer}, repeats)
-    return [row(f"Euler {steps} NFE vs diffusers EDMEulerScheduler", best["ours"], best["peer"],
-                f"samples agree to {gap:.1e}")]
+    return [
+        row(
+            f"Euler {steps} NFE vs diffusers EDMEulerScheduler",
+            best["ours"],
+            best["peer"],
+            f"samples agree to {gap:.1e}",
+        )
+    ]
 
 
-# -- blackbox assignment vs the blackbox-backprop pattern around scipy ----------------------------------------
+# -- blackbox assignment vs the blackbox-backprop pattern around scipy
+# ----------------------------------------
 def _solve_each(cost: np.ndarray) -> np.ndarray:
     from scipy.optimize import linear_sum_assignment
 
@@ -228,8 +264,14 @@ def bench_blackbox(repeats: int, batch: int = 144, n: int = 30, lam: float = 5.0
     peer = lambda: run(lambda c: PeerBlackbox.apply(c, lam))  # noqa: E731
     gap = (ours() - peer()).abs().max().item()
     best = interleaved_min({"ours": ours, "peer": peer}, repeats)
-    return [row(f"blackbox_assignment fwd+bwd {batch} x {n} x {n} vs scipy pattern", best["ours"], best["peer"],
-                f"gradients agree to {gap:.1e}")]
+    return [
+        row(
+            f"blackbox_assignment fwd+bwd {batch} x {n} x {n} vs scipy pattern",
+            best["ours"],
+            best["peer"],
+            f"gradients agree to {gap:.1e}",
+        )
+    ]
 
 
 # -- LiveChart vs JupyterChart -----------------------------------------------------------------------------
@@ -282,8 +324,14 @@ def bench_livechart(repeats: int, sizes=(200, 2000, 20000)) -> list[dict]:
         best = interleaved_min({"ours": push_ours, "peer": push_peer}, repeats, number=3)
         per_ours = live_wire.bytes / max(live_wire.count, 1)
         per_peer = peer_wire.bytes / max(peer_wire.count, 1)
-        out.append(row(f"LiveChart one-row push at {n} rows vs JupyterChart.chart", best["ours"], best["peer"],
-                       f"{per_ours / 1e3:.2f} kB vs {per_peer / 1e3:.1f} kB per push"))
+        out.append(
+            row(
+                f"LiveChart one-row push at {n} rows vs JupyterChart.chart",
+                best["ours"],
+                best["peer"],
+                f"{per_ours / 1e3:.2f} kB vs {per_peer / 1e3:.1f} kB per push",
+            )
+        )
 
         # full replace: both get a new chart of n rows (two frames alternate, so data always change)
         live = LiveChart(chart(frame(n)), max_rows=100_000)
@@ -300,8 +348,12 @@ def bench_livechart(repeats: int, sizes=(200, 2000, 20000)) -> list[dict]:
             turn["peer"] += 1
             peer.chart = charts[turn["peer"] % 2]
 
-        best = interleaved_min({"ours": replace_ours, "peer": replace_peer}, repeats, number=1 if n > 2000 else 3)
-        out.append(row(f"LiveChart full replace at {n} rows vs JupyterChart.chart", best["ours"], best["peer"]))
+        best = interleaved_min(
+            {"ours": replace_ours, "peer": replace_peer}, repeats, number=1 if n > 2000 else 3
+        )
+        out.append(
+            row(f"LiveChart full replace at {n} rows vs JupyterChart.chart", best["ours"], best["peer"])
+        )
     return out
 
 
@@ -314,11 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    print(f"threads={args.threads}, minimum of {args.repeats} interleaved repeats; ratio = peer / ours (> 1: we are faster)")
+    print(
+        f"threads={args.threads}, minimum of {args.repeats} interleaved repeats; ratio = peer / ours (> 1: "
+        "we are faster)"
+    )
     print(f"{'comparison':<58}{'ours ms':>10}{'peer ms':>10}{'ratio':>8}  note")
     rows: list[dict] = []
-    runners = {"fa": bench_feedback, "heun": bench_heun, "euler": bench_euler, "blackbox": bench_blackbox,
-               "livechart": bench_livechart}
+    runners = {
+        "fa": bench_feedback,
+        "heun": bench_heun,
+        "euler": bench_euler,
+        "blackbox": bench_blackbox,
+        "livechart": bench_livechart,
+    }
     for name in SECTIONS:
         if name in args.only:
             try:

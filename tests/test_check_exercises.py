@@ -22,8 +22,10 @@ def _numbers(message: str) -> list[float]:
     return [float(token) for token in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", body)]
 
 
-@given(expected=st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-3),
-       factor=st.sampled_from([0.5, 2.0, -1.0, 1.5, 0.9]))
+@given(
+    expected=st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-3),
+    factor=st.sampled_from([0.5, 2.0, -1.0, 1.5, 0.9]),
+)
 def test_a_wrong_number_never_shows_the_expected_value(expected, factor):
     ex = Exercise("t.1", "?", expected)
     answer = expected * factor
@@ -37,7 +39,9 @@ def test_a_wrong_number_never_shows_the_expected_value(expected, factor):
 
 def test_each_listed_mistake_gets_its_own_message():
     ex = Exercise(
-        "t.2", "angle in degrees", 90.0,
+        "t.2",
+        "angle in degrees",
+        90.0,
         misconceptions=[
             (lambda a, e: math.isclose(a, -e), "flipped sign"),
             (lambda a, e: math.isclose(a, 2 * e) or math.isclose(2 * a, e), "factor 2"),
@@ -49,12 +53,16 @@ def test_each_listed_mistake_gets_its_own_message():
     assert any("radians" in m for m in messages)
     assert sum("factor 2" in m for m in messages) == 1  # 180 and 45 give the same message
     other = ex.check(37.0).message
-    assert "flipped" not in other and "radians" not in other and "factor" not in other and "too small" in other
+    assert (
+        "flipped" not in other and "radians" not in other and "factor" not in other and "too small" in other
+    )
     assert ex.check(90.0)
 
 
 def test_a_predicate_that_raises_is_skipped():
-    ex = Exercise("t.3", "?", 1.0, misconceptions=[(lambda a, e: 1 / 0, "never"), (lambda a, e: True, "caught")])
+    ex = Exercise(
+        "t.3", "?", 1.0, misconceptions=[(lambda a, e: 1 / 0, "never"), (lambda a, e: True, "caught")]
+    )
     assert "caught" in ex.check(2.0).message
 
 
@@ -78,16 +86,20 @@ def test_a_callable_reference_reveals_the_last_checked_value():
 def test_an_unfinished_function_is_not_answered_yet():
     ex = Exercise("t.6", "?", lambda x: x * 2, inputs=[(1.0,), (2.0,)])
 
-    def stub(x):
-        ...
+    def stub(x): ...
 
     result = ex.check(stub)
     assert not result and "not answered yet" in result.message and "None" in result.message
 
 
 def test_function_misconception_sees_the_output_and_the_expected_output():
-    ex = Exercise("t.7", "?", lambda x: 2 * x, inputs=[(3.0,)],
-                  misconceptions=[(lambda got, want: got == -want, "sign")])
+    ex = Exercise(
+        "t.7",
+        "?",
+        lambda x: 2 * x,
+        inputs=[(3.0,)],
+        misconceptions=[(lambda got, want: got == -want, "sign")],
+    )
     assert "sign" in ex.check(lambda x: -2 * x).message
 
 
@@ -100,8 +112,9 @@ def test_choices_are_listed_for_an_answer_outside_them():
     assert "Choices" in ex._repr_markdown_()
 
 
-@pytest.mark.parametrize("answer", [torch.eye(2).to_sparse(), torch.ones(2, 2, dtype=torch.bfloat16),
-                                    np.ones((2, 2), dtype=bool)])
+@pytest.mark.parametrize(
+    "answer", [torch.eye(2).to_sparse(), torch.ones(2, 2, dtype=torch.bfloat16), np.ones((2, 2), dtype=bool)]
+)
 def test_unusual_tensors_never_raise(answer):
     result = Exercise("t.9", "?", np.eye(2)).check(answer)
     assert result.status in ("exact", "close", "not yet")
@@ -120,7 +133,11 @@ def test_compare_alone_still_reveals():
 
 
 def test_a_predicate_can_see_the_exercise_data():
-    ex = Exercise("t.11", "?", lambda a, b: a + b,
-                  misconceptions=[(lambda ans, exp, a, b: ans == a * b, "you multiplied")])
+    ex = Exercise(
+        "t.11",
+        "?",
+        lambda a, b: a + b,
+        misconceptions=[(lambda ans, exp, a, b: ans == a * b, "you multiplied")],
+    )
     assert "you multiplied" in ex.check(6.0, 2.0, 3.0).message
     assert "you multiplied" not in ex.check(7.0, 2.0, 3.0).message

@@ -23,8 +23,11 @@ KNOWN_DIFFERENCES = {
 TRANSLATED = {
     ("feedback", "train", "bits"): ("toolkit.feedback.train:TrainConfig", "error_bits", lambda v: v or None),
     ("feedback", "train", "rescale"): ("toolkit.feedback.train:TrainConfig", "sparsity_rescale", bool),
-    ("diffusion", "train", "no_lead_time"): ("toolkit.diffusion.model:downscaler_config", "lead_time",
-                                             lambda v: not v),
+    ("diffusion", "train", "no_lead_time"): (
+        "toolkit.diffusion.model:downscaler_config",
+        "lead_time",
+        lambda v: not v,
+    ),
 }
 
 
@@ -50,14 +53,20 @@ PARSERS = list(_parsers())
 
 def _sources(topic):
     """Every config a topic's command line reads defaults from (any of its actions)."""
-    return {a.config_source[0] for t, _, parser in PARSERS if t == topic
-            for a in parser._actions if hasattr(a, "config_source")}
+    return {
+        a.config_source[0]
+        for t, _, parser in PARSERS
+        if t == topic
+        for a in parser._actions
+        if hasattr(a, "config_source")
+    }
 
 
 @pytest.mark.parametrize("topic", sorted(discover_topics()))
 def test_each_topic_generates_its_options_from_its_configs(topic):
-    generated = [a for t, _, parser in PARSERS if t == topic
-                 for a in parser._actions if hasattr(a, "config_source")]
+    generated = [
+        a for t, _, parser in PARSERS if t == topic for a in parser._actions if hasattr(a, "config_source")
+    ]
     assert len(generated) >= 5, [a.dest for a in generated]
 
 
@@ -79,7 +88,9 @@ def test_every_cli_default_equals_its_config_default(topic, action, parser):
                 same = _plain(a.default) == _plain(library)
                 assert same != (key in KNOWN_DIFFERENCES), (
                     f"--{a.dest}: CLI default {a.default!r}, {source} says {library!r}"
-                    if not same else f"{key} agrees now: drop it from KNOWN_DIFFERENCES")
+                    if not same
+                    else f"{key} agrees now: drop it from KNOWN_DIFFERENCES"
+                )
 
 
 def test_known_differences_name_real_options_that_really_differ():
@@ -110,8 +121,9 @@ def test_config_option_reads_types_and_defaults():
     config_option(parser, Config, "decay", type=float)
     args = parser.parse_args([])
     assert (args.lr, args.steps, args.exact, args.sizes, args.decay) == (0.01, 5, True, [3, 4], None)
-    args = parser.parse_args(["--lr", "0.5", "--steps", "7", "--no-exact", "--sizes", "1", "2",
-                              "--decay", "1e-3"])
+    args = parser.parse_args(
+        ["--lr", "0.5", "--steps", "7", "--no-exact", "--sizes", "1", "2", "--decay", "1e-3"]
+    )
     assert (args.lr, args.steps, args.exact, args.sizes, args.decay) == (0.5, 7, False, [1, 2], 1e-3)
 
     def train(data, *, rate=0.1):

@@ -91,8 +91,9 @@ def _tracking(batch: int):
     from toolkit.tracking.lightning import TrackingModule
 
     module = TrackingModule(TrainConfig(seed=0, lr=3e-3))
-    loader = GraphLoader(make_dataset(64, seed=1), batch_size=batch, shuffle=True,
-                         generator=torch.Generator().manual_seed(0))
+    loader = GraphLoader(
+        make_dataset(64, seed=1), batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     return module, loader
 
 
@@ -109,8 +110,9 @@ def _diffusion(batch: int):
     model = Downscaler(DownscalerConfig(size=16, channels=(8, 16), emb_dim=16))
     tr = make_weather_pairs(256, config=_weather(), random_state=0)
     data = TensorDataset(torch.from_numpy(tr.coarse), torch.from_numpy(tr.fine))
-    loader = DataLoader(data, batch_size=batch, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        data, batch_size=batch, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(0)
+    )
     return RegressionModule(model, lr=3e-3), loader
 
 
@@ -163,8 +165,14 @@ def _fit(name: str, folder: Path, devices: int = 1, strategy=None) -> tuple[pl.L
     module, _ = build(batch // devices)
     folder.mkdir(parents=True, exist_ok=True)
     extra = {} if devices == 1 else dict(devices=devices, strategy=strategy)
-    trainer = make_trainer(max_epochs=epochs, seed=0, progress_bar=False, accelerator="cpu",
-                           callbacks=[RankRecorder(str(folder))], **extra)
+    trainer = make_trainer(
+        max_epochs=epochs,
+        seed=0,
+        progress_bar=False,
+        accelerator="cpu",
+        callbacks=[RankRecorder(str(folder))],
+        **extra,
+    )
     trainer.fit(module, datamodule=_Loader(name, batch // devices))
     return module, trainer
 
@@ -215,8 +223,16 @@ def _torchrun_main(out: Path) -> None:
 def torchrun_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(Path(__file__)), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(Path(__file__)),
+        "--out",
+        str(out),
+    ]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-4000:]
     return out

@@ -1,11 +1,20 @@
 """Verification against baselines: skill scores, bootstrap intervals, conditional verification."""
+
 import numpy as np
 import pytest
 import torch
 
 from toolkit.diffusion import crps_gaussian
-from toolkit.diffusion.evaluation import (binned_spread_skill, case_crps, crpss, load_cases, rank_chi2, reliability,
-                                          select_sampler, verify)
+from toolkit.diffusion.evaluation import (
+    binned_spread_skill,
+    case_crps,
+    crpss,
+    load_cases,
+    rank_chi2,
+    reliability,
+    select_sampler,
+    verify,
+)
 
 
 def test_crpss_identity_and_interval():
@@ -13,7 +22,7 @@ def test_crpss_identity_and_interval():
     ref = torch.rand(200, generator=g, dtype=torch.float64) + 0.5
     s, lo, hi = crpss(ref, ref)
     assert s == 0.0 and lo == 0.0 and hi == 0.0
-    s, lo, hi = crpss(0.8 * ref, ref)                  # 20 % better on every case: no sampling spread
+    s, lo, hi = crpss(0.8 * ref, ref)  # 20 % better on every case: no sampling spread
     assert abs(s - 0.2) < 1e-12 and abs(lo - 0.2) < 1e-12 and abs(hi - 0.2) < 1e-12
     noisy = ref * (0.8 + 0.1 * torch.randn(200, generator=g, dtype=torch.float64))
     s, lo, hi = crpss(noisy, ref)
@@ -26,7 +35,7 @@ def test_case_crps_of_gaussian_is_closed_form_per_case():
     fine = torch.rand(3, 4, 4, dtype=torch.float64)
     mu, sigma = torch.full_like(fine, 0.5), torch.full_like(fine, 0.2)
     assert torch.allclose(case_crps(fine, (mu, sigma)), crps_gaussian(fine, mu, sigma).mean(dim=(-2, -1)))
-    assert torch.allclose(case_crps(fine, mu), (fine - mu).abs().mean(dim=(-2, -1)))     # deterministic: MAE
+    assert torch.allclose(case_crps(fine, mu), (fine - mu).abs().mean(dim=(-2, -1)))  # deterministic: MAE
 
 
 def test_calibrated_ensemble_is_reliable_and_spread_skill_flat():
@@ -48,6 +57,7 @@ def test_calibrated_ensemble_is_reliable_and_spread_skill_flat():
 def test_verify_and_sampler_choice_use_disjoint_seeds():
     from toolkit.diffusion import load_pretrained
     from toolkit.diffusion.evaluation import TEST_SEED, VALIDATION_SEED
+
     assert TEST_SEED not in (0, 1, 2, VALIDATION_SEED) and VALIDATION_SEED not in (0, 1, 2)
     model = load_pretrained()
     rows, best = select_sampler(model, methods=("euler", "dpmpp_2m"), nfes=(3,), n_cases=4, members=2)
@@ -56,7 +66,11 @@ def test_verify_and_sampler_choice_use_disjoint_seeds():
     assert v["best_baseline"] in v["rows"] and v["rows"][v["diffusion"]]["out_of_range"] == 0.0
     s, lo, hi = v["crpss"]
     assert lo <= s <= hi
-    assert sum(r["n"] for r in v["by_lead"]) <= 8 and all(r["n"] >= 2 for r in v["by_lead"])   # bins need 2 cases
-    assert np.isclose(v["rows"]["MSE U-Net + Gaussian"]["crps"],
-                      float(v["rows"]["MSE U-Net + Gaussian"]["case_crps"].mean()))
+    assert sum(r["n"] for r in v["by_lead"]) <= 8 and all(
+        r["n"] >= 2 for r in v["by_lead"]
+    )  # bins need 2 cases
+    assert np.isclose(
+        v["rows"]["MSE U-Net + Gaussian"]["crps"],
+        float(v["rows"]["MSE U-Net + Gaussian"]["case_crps"].mean()),
+    )
     assert len(load_cases(5, seed=TEST_SEED)) == 5

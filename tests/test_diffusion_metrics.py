@@ -1,4 +1,5 @@
 """Verification metrics vs brute-force references and closed forms."""
+
 import math
 
 import numpy as np
@@ -7,9 +8,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.diffusion import (crps_ensemble, crps_gaussian, ensemble_mean_rmse, gaussian_random_field,
-                               high_frequency_power_ratio, power_law_slope, radial_power_spectrum, rank_histogram,
-                               spread_skill, spread_skill_ratio)
+from toolkit.diffusion import (
+    crps_ensemble,
+    crps_gaussian,
+    ensemble_mean_rmse,
+    gaussian_random_field,
+    high_frequency_power_ratio,
+    power_law_slope,
+    radial_power_spectrum,
+    rank_histogram,
+    spread_skill,
+    spread_skill_ratio,
+)
 
 
 def crps_brute(y, xs, fair):
@@ -29,10 +39,15 @@ def crps_integral(y, xs):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(-50, 50, allow_nan=False), min_size=2, max_size=12), st.floats(-50, 50, allow_nan=False),
-       st.booleans())
+@given(
+    st.lists(st.floats(-50, 50, allow_nan=False), min_size=2, max_size=12),
+    st.floats(-50, 50, allow_nan=False),
+    st.booleans(),
+)
 def test_crps_matches_brute_force(xs, y, fair):
-    got = float(crps_ensemble(torch.tensor(y, dtype=torch.float64), torch.tensor(xs, dtype=torch.float64), fair=fair))
+    got = float(
+        crps_ensemble(torch.tensor(y, dtype=torch.float64), torch.tensor(xs, dtype=torch.float64), fair=fair)
+    )
     assert math.isclose(got, crps_brute(y, xs, fair), rel_tol=1e-9, abs_tol=1e-9)
 
 
@@ -59,7 +74,12 @@ def test_crps_member_dim_broadcast_and_single_member_is_mae():
 def test_obs_must_match_the_point_shape_exactly():
     # obs = ens = [0, 1, 0, 1] would broadcast the 4 members against 4 "points": now an error naming obs
     v = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
-    for fn in (lambda o, e: crps_ensemble(o, e, fair=False), ensemble_mean_rmse, spread_skill, rank_histogram):
+    for fn in (
+        lambda o, e: crps_ensemble(o, e, fair=False),
+        ensemble_mean_rmse,
+        spread_skill,
+        rank_histogram,
+    ):
         with pytest.raises(ValueError, match="obs"):
             fn(v, v)
         with pytest.raises(ValueError, match="obs"):
@@ -68,7 +88,10 @@ def test_obs_must_match_the_point_shape_exactly():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=16), st.floats(-1e6, 1e6, allow_nan=False))
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=16),
+    st.floats(-1e6, 1e6, allow_nan=False),
+)
 def test_crps_sign_properties(xs, y):
     """Standard CRPS >= 0; fair CRPS >= -(its spread term Σ|x_i - x_j| / (2m(m-1)))."""
     obs, ens = torch.tensor(y, dtype=torch.float64), torch.tensor(xs, dtype=torch.float64)
@@ -88,11 +111,13 @@ def test_crps_gaussian_limit_of_large_ensemble():
     ref = crps_gaussian(ys, mu, sigma)
     assert torch.allclose(got, ref, rtol=5e-3)
     # closed form at the mean: σ (√2 - 1)/√π
-    assert math.isclose(float(crps_gaussian(0.0, 0.0, 1.0)), (math.sqrt(2) - 1) / math.sqrt(math.pi), rel_tol=1e-12)
+    assert math.isclose(
+        float(crps_gaussian(0.0, 0.0, 1.0)), (math.sqrt(2) - 1) / math.sqrt(math.pi), rel_tol=1e-12
+    )
 
 
 def test_fair_crps_is_unbiased_for_small_ensembles():
-    """Averaged over many 4-member ensembles, fair CRPS equals the Gaussian CRPS; the standard one is too high."""
+    """Averaged over many 4-member ensembles, fair CRPS equals the Gaussian CRPS; the standard is too high."""
     g = torch.Generator().manual_seed(2)
     y = torch.randn(20000, dtype=torch.float64, generator=g)
     ens = torch.randn(4, 20000, dtype=torch.float64, generator=g)
@@ -106,7 +131,7 @@ def test_spread_skill_calibrated_and_overconfident():
     g = torch.Generator().manual_seed(3)
     truth_mean = torch.randn(4000, dtype=torch.float64, generator=g)
     obs = truth_mean + torch.randn(4000, dtype=torch.float64, generator=g)
-    ens = truth_mean + torch.randn(8, 4000, dtype=torch.float64, generator=g)      # obs is exchangeable
+    ens = truth_mean + torch.randn(8, 4000, dtype=torch.float64, generator=g)  # obs is exchangeable
     assert abs(spread_skill_ratio(obs, ens) - 1) < 0.05
     narrow = truth_mean + 0.3 * torch.randn(8, 4000, dtype=torch.float64, generator=g)
     assert spread_skill_ratio(obs, narrow) < 0.5
@@ -114,9 +139,9 @@ def test_spread_skill_calibrated_and_overconfident():
     assert math.isclose(float(skill), float(ensemble_mean_rmse(obs, ens)))
     hist = rank_histogram(obs, ens)
     assert hist.shape == (9,) and int(hist.sum()) == 4000
-    assert float(hist.max()) / float(hist.min()) < 1.4           # flat
+    assert float(hist.max()) / float(hist.min()) < 1.4  # flat
     u = rank_histogram(obs, narrow)
-    assert u[0] + u[-1] > 3 * (u[4] + u[5])                       # U-shaped when over-confident
+    assert u[0] + u[-1] > 3 * (u[4] + u[5])  # U-shaped when over-confident
 
 
 def test_rank_histogram_ties_split():
@@ -135,7 +160,7 @@ def test_power_spectrum_parseval_and_ratio():
     f = torch.randn(16, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     k, p = radial_power_spectrum(f)
     assert k[0] == 1 and len(k) == 16
-    assert abs(float(p.mean()) - 1.0) < 0.05                         # white noise: flat spectrum of level σ²
+    assert abs(float(p.mean()) - 1.0) < 0.05  # white noise: flat spectrum of level σ²
     assert math.isclose(high_frequency_power_ratio(f, f), 1.0)
     assert math.isclose(high_frequency_power_ratio(2 * f, f), 4.0, rel_tol=1e-12)
     with pytest.raises(ValueError):

@@ -1,17 +1,33 @@
 """EDM preconditioning, U-Net, baselines, checkpoints, the shipped model and the CLI."""
+
 import json
 import math
 
 import pytest
 import torch
 
-from toolkit.diffusion import (EMA, DEFAULT_CHECKPOINT, Downscaler, EDMDenoiser, SpectralNoise, UNet, UNetConfig,
-                               bicubic_upsample, count_parameters, crps_ensemble, edm_coefficients, edm_loss,
-                               gaussian_denoiser, load_downscaler, load_pretrained, make_weather_pairs,
-                               save_downscaler, WeatherConfig)
+from toolkit.diffusion import (
+    DEFAULT_CHECKPOINT,
+    EMA,
+    Downscaler,
+    EDMDenoiser,
+    SpectralNoise,
+    UNet,
+    UNetConfig,
+    WeatherConfig,
+    bicubic_upsample,
+    count_parameters,
+    crps_ensemble,
+    edm_coefficients,
+    edm_loss,
+    gaussian_denoiser,
+    load_downscaler,
+    load_pretrained,
+    make_weather_pairs,
+    save_downscaler,
+)
 from toolkit.diffusion.model import downscaler_config
 from toolkit.io import CheckpointError
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -87,7 +103,7 @@ def test_bicubic_upsample_constant_and_smooth_fields():
 
 def test_spectral_noise_matches_variance():
     g = torch.Generator().manual_seed(0)
-    target = torch.randn(500, 32, 32, generator=g).cumsum(-1) * 0.1          # red, anisotropic
+    target = torch.randn(500, 32, 32, generator=g).cumsum(-1) * 0.1  # red, anisotropic
     target = target - target.mean(dim=(-2, -1), keepdim=True)
     sn = SpectralNoise(32).fit(target)
     s = sn.sample((500, 32, 32), generator=g)
@@ -107,7 +123,7 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
     a = m.ensemble(coarse, 2, steps=3, generator=torch.Generator().manual_seed(0))
     b = m2.ensemble(coarse, 2, steps=3, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and a.shape == (2, 2, 32, 32)
-    torch.load(path, weights_only=True)                                   # plain tensors and values only
+    torch.load(path, weights_only=True)  # plain tensors and values only
     (tmp_path / "bad.pt").write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError, match="corrupt"):
         load_downscaler(tmp_path / "bad.pt")
@@ -132,14 +148,18 @@ def test_shipped_checkpoint_is_small_bounded_and_beats_mse_in_crps():
     assert 100_000 <= count_parameters(model.denoiser) <= 300_000
     assert "python -m toolkit train diffusion" in model.extra["command"]
     cfg = model.config
-    assert cfg.transform == "logit" and cfg.lead_time and (cfg.kc_low, cfg.kc_high) == WeatherConfig().kc_range
+    assert (
+        cfg.transform == "logit" and cfg.lead_time and (cfg.kc_low, cfg.kc_high) == WeatherConfig().kc_range
+    )
     p = make_weather_pairs(6, random_state=99)
     coarse, fine, lead = torch.from_numpy(p.coarse), torch.from_numpy(p.fine), torch.from_numpy(p.lead)
-    ens = model.ensemble(coarse, 8, lead=lead, steps=9, method="dpmpp_2m", generator=torch.Generator().manual_seed(0))
+    ens = model.ensemble(
+        coarse, 8, lead=lead, steps=9, method="dpmpp_2m", generator=torch.Generator().manual_seed(0)
+    )
     crps_diff = float(crps_ensemble(fine, ens).mean())
     crps_mse = float((model.predict_mean(coarse, lead) - fine).abs().mean())
     assert crps_diff < 0.9 * crps_mse
-    lo, hi = WeatherConfig().kc_range                      # bounded by construction
+    lo, hi = WeatherConfig().kc_range  # bounded by construction
     assert ens.min() >= lo and ens.max() <= hi
     with pytest.raises(ValueError, match="lead"):
         model.ensemble(coarse, 2, steps=2)
@@ -160,27 +180,73 @@ def test_logit_transform_roundtrip_and_bounds():
 
 def test_baseline_error_models():
     from toolkit.diffusion.baselines import BinnedGaussian
+
     g = torch.Generator().manual_seed(0)
     pred = torch.rand(20000, generator=g, dtype=torch.float64)
     truth = pred + (0.05 + 0.3 * pred) * torch.randn(20000, generator=g, dtype=torch.float64)
     bg = BinnedGaussian(8).fit(pred, truth)
     s = bg.sigma(torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
     assert torch.allclose(s, 0.05 + 0.3 * torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64), rtol=0.15)
-    assert torch.all(bg.sigmas[1:] > bg.sigmas[:-1])          # σ grows with the predicted value here
+    assert torch.all(bg.sigmas[1:] > bg.sigmas[:-1])  # σ grows with the predicted value here
     with pytest.raises(ValueError, match="pred"):
         bg.fit(pred[:3], truth[:4])
 
 
 def test_cli_train_and_evaluate_tiny(tmp_path, capsys):
     from toolkit.cli import main
+
     out = tmp_path / "run"
-    assert main(["train", "diffusion", "--regression-steps", "2", "--diffusion-steps", "2", "--n-train", "64",
-                 "--batch-size", "8", "--eval-cases", "2", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "diffusion",
+                "--regression-steps",
+                "2",
+                "--diffusion-steps",
+                "2",
+                "--n-train",
+                "64",
+                "--batch-size",
+                "8",
+                "--eval-cases",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (out / "downscaler.pt").is_file()
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {r["method"] for r in metrics["quick_eval"]} >= {"MSE U-Net", "MSE U-Net + Gaussian", "diffusion-dpmpp_2m"}
-    assert main(["evaluate", "diffusion", "--checkpoint", str(out / "downscaler.pt"), "--cases", "2",
-                 "--members", "2", "--nfe", "3", "--methods", "euler", "sde", "--out", str(out)]) == 0
+    assert {r["method"] for r in metrics["quick_eval"]} >= {
+        "MSE U-Net",
+        "MSE U-Net + Gaussian",
+        "diffusion-dpmpp_2m",
+    }
+    assert (
+        main(
+            [
+                "evaluate",
+                "diffusion",
+                "--checkpoint",
+                str(out / "downscaler.pt"),
+                "--cases",
+                "2",
+                "--members",
+                "2",
+                "--nfe",
+                "3",
+                "--methods",
+                "euler",
+                "sde",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "diffusion-sde" in text and "MSE U-Net + noise" in text
     assert main(["evaluate", "diffusion", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
@@ -189,8 +255,24 @@ def test_cli_train_and_evaluate_tiny(tmp_path, capsys):
 def test_training_is_reproducible_with_the_same_seed(tmp_path):
     """Issue 15: the networks are built after seeding, so two runs with --seed 3 give equal tensors."""
     from toolkit.cli import main
-    args = ["train", "diffusion", "--regression-steps", "2", "--diffusion-steps", "2", "--n-train", "64",
-            "--batch-size", "8", "--eval-cases", "2", "--seed", "3", "--no-progress"]
+
+    args = [
+        "train",
+        "diffusion",
+        "--regression-steps",
+        "2",
+        "--diffusion-steps",
+        "2",
+        "--n-train",
+        "64",
+        "--batch-size",
+        "8",
+        "--eval-cases",
+        "2",
+        "--seed",
+        "3",
+        "--no-progress",
+    ]
     for run in ("a", "b"):
         assert main(args + ["--out", str(tmp_path / run)]) == 0
     sa = torch.load(tmp_path / "a" / "downscaler.pt", weights_only=True)["state_dict"]

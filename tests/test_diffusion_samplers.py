@@ -1,12 +1,20 @@
 """Samplers and schedules against analytic Gaussian solutions."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from toolkit.diffusion import (GaussianMixture, gaussian_denoiser, gaussian_mixture_2d, karras_sigmas, nfe_for,
-                               sample, sample_trajectory)
+from toolkit.diffusion import (
+    GaussianMixture,
+    gaussian_denoiser,
+    gaussian_mixture_2d,
+    karras_sigmas,
+    nfe_for,
+    sample,
+    sample_trajectory,
+)
 
 MU, S = 1.5, 0.7
 
@@ -19,17 +27,29 @@ def exact_flow(x_start, sigma_start, sigma_end, mu=MU, s=S):
 def test_karras_sigmas_formula_and_shape():
     sig = karras_sigmas(10, 0.01, 50.0, 5.0)
     assert sig.shape == (11,) and sig[-1] == 0
-    assert torch.isclose(sig[0], torch.tensor(50.0, dtype=sig.dtype)) and torch.isclose(sig[-2], torch.tensor(0.01, dtype=sig.dtype))
+    assert torch.isclose(sig[0], torch.tensor(50.0, dtype=sig.dtype)) and torch.isclose(
+        sig[-2], torch.tensor(0.01, dtype=sig.dtype)
+    )
     assert torch.all(sig[1:] < sig[:-1])
     i = torch.arange(10, dtype=torch.float64)
     ref = (50 ** (1 / 5) + i / 9 * (0.01 ** (1 / 5) - 50 ** (1 / 5))) ** 5
     assert torch.allclose(sig[:-1], ref, rtol=1e-12)
     # rho = 1 is a linear ramp
-    assert torch.allclose(torch.diff(karras_sigmas(5, 1.0, 9.0, 1.0)[:-1]), torch.full((4,), -2.0, dtype=torch.float64))
+    assert torch.allclose(
+        torch.diff(karras_sigmas(5, 1.0, 9.0, 1.0)[:-1]), torch.full((4,), -2.0, dtype=torch.float64)
+    )
 
 
-@pytest.mark.parametrize("bad", [dict(steps=0), dict(steps=2.5), dict(steps=3, rho=0.0), dict(steps=3, sigma_min=-1.0),
-                                 dict(steps=3, sigma_min=5.0, sigma_max=1.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(steps=0),
+        dict(steps=2.5),
+        dict(steps=3, rho=0.0),
+        dict(steps=3, sigma_min=-1.0),
+        dict(steps=3, sigma_min=5.0, sigma_max=1.0),
+    ],
+)
 def test_karras_sigmas_validation(bad):
     with pytest.raises((ValueError, TypeError)):
         karras_sigmas(**bad)
@@ -57,6 +77,7 @@ def test_mixture_score_is_gradient_of_log_density_and_tweedie_holds():
 
 def test_mixture_density_integrates_to_one():
     from toolkit.diffusion import gaussian_mixture_1d
+
     gm = gaussian_mixture_1d()
     x = torch.linspace(-20, 20, 20001, dtype=torch.float64)
     for sigma in (0.0, 0.5, 3.0):
@@ -65,7 +86,7 @@ def test_mixture_density_integrates_to_one():
 
 
 def _ode_error(method, steps):
-    sig = karras_sigmas(steps, sigma_min=0.05, sigma_max=20.0, rho=7.0)[:-1]   # stop at σ_min: smooth ODE
+    sig = karras_sigmas(steps, sigma_min=0.05, sigma_max=20.0, rho=7.0)[:-1]  # stop at σ_min: smooth ODE
     noise = torch.linspace(-2, 2, 9, dtype=torch.float64)[:, None]
     x = sample(gaussian_denoiser(MU, S), noise, sig, method=method)
     ref = exact_flow(noise * sig[0], float(sig[0]), float(sig[-1]))
@@ -81,7 +102,7 @@ def test_ode_sampler_convergence_order(method, order):
 
 
 def test_heun_full_schedule_reaches_exact_flow_at_zero():
-    sig = karras_sigmas(64, sigma_max=80.0)   # second order; ρ = 7 spends few steps at large σ
+    sig = karras_sigmas(64, sigma_max=80.0)  # second order; ρ = 7 spends few steps at large σ
     noise = torch.linspace(-2, 2, 9, dtype=torch.float64)[:, None]
     res = sample_trajectory(gaussian_denoiser(MU, S), noise, sig, method="heun")
     ref = exact_flow(noise * 80.0, 80.0, 0.0)
@@ -105,8 +126,15 @@ def test_ddim_eta0_is_euler_and_ancestral_is_ddim_eta1():
 
 def _moments(method, steps, churn=0.0, eta=None, n=20000):
     noise = torch.randn(n, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
-    x = sample(gaussian_denoiser(MU, S), noise, karras_sigmas(steps), method=method, churn=churn,
-               generator=torch.Generator().manual_seed(12), eta=eta)
+    x = sample(
+        gaussian_denoiser(MU, S),
+        noise,
+        karras_sigmas(steps),
+        method=method,
+        churn=churn,
+        generator=torch.Generator().manual_seed(12),
+        eta=eta,
+    )
     return float(x.mean()), float(x.std()) / S
 
 
@@ -120,7 +148,7 @@ def test_samplers_reproduce_mean_and_variance(method, churn, steps):
 @pytest.mark.parametrize("method,eta", [("ancestral", 0.0), ("ddim", 0.5)])
 def test_ancestral_variance_error_is_first_order(method, eta):
     """Ancestral steps use only E[y | x], not its spread: the variance deficit halves as steps double."""
-    (m1, r1), (m2, r2) = _moments(method, 100, eta=eta), _moments(method, 200, eta=eta)
+    (_, r1), (m2, r2) = _moments(method, 100, eta=eta), _moments(method, 200, eta=eta)
     assert abs(m2 - MU) < 5 * S / math.sqrt(20000)
     assert r1 < r2 < 1 and 1 - r2 < 0.04
     assert 1.4 < (1 - r1) / (1 - r2) < 2.8
@@ -129,8 +157,12 @@ def test_ancestral_variance_error_is_first_order(method, eta):
 def test_stochastic_sampler_is_seeded_and_nfe_counts():
     gm = gaussian_mixture_2d()
     noise = torch.randn(10, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    a = sample(gm, noise, karras_sigmas(8), method="churn", churn=5.0, generator=torch.Generator().manual_seed(1))
-    b = sample(gm, noise, karras_sigmas(8), method="churn", churn=5.0, generator=torch.Generator().manual_seed(1))
+    a = sample(
+        gm, noise, karras_sigmas(8), method="churn", churn=5.0, generator=torch.Generator().manual_seed(1)
+    )
+    b = sample(
+        gm, noise, karras_sigmas(8), method="churn", churn=5.0, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.equal(a, b)
     for m in ("euler", "ddim", "ancestral", "sde", "heun", "churn", "dpmpp_2m", "dpmpp_2m_sde"):
         assert sample_trajectory(gm, noise, karras_sigmas(8), method=m).nfe == nfe_for(m, 8)
@@ -144,12 +176,23 @@ def test_mixture_samples_land_on_modes():
     assert float((dist < 1.0).double().mean()) > 0.97
 
 
-@pytest.mark.parametrize("kwargs,exc", [
-    (dict(method="rk4"), ValueError), (dict(churn=-1.0), ValueError), (dict(sigmas=[1.0]), ValueError),
-    (dict(sigmas=[1.0, 2.0, 0.0]), ValueError), (dict(sigmas=[1.0, -0.5]), ValueError),
-    (dict(noise=np.zeros((3, 1))), TypeError), (dict(generator=0), TypeError), (dict(denoiser=3), TypeError),
-    (dict(sigmas=[1e300, 0.0]), ValueError), (dict(sigmas=[float("nan"), 0.0]), ValueError),
-    (dict(method="heun", eta=0.5), ValueError), (dict(gamma=-1.0), ValueError)])
+@pytest.mark.parametrize(
+    "kwargs,exc",
+    [
+        (dict(method="rk4"), ValueError),
+        (dict(churn=-1.0), ValueError),
+        (dict(sigmas=[1.0]), ValueError),
+        (dict(sigmas=[1.0, 2.0, 0.0]), ValueError),
+        (dict(sigmas=[1.0, -0.5]), ValueError),
+        (dict(noise=np.zeros((3, 1))), TypeError),
+        (dict(generator=0), TypeError),
+        (dict(denoiser=3), TypeError),
+        (dict(sigmas=[1e300, 0.0]), ValueError),
+        (dict(sigmas=[float("nan"), 0.0]), ValueError),
+        (dict(method="heun", eta=0.5), ValueError),
+        (dict(gamma=-1.0), ValueError),
+    ],
+)
 def test_sample_validation(kwargs, exc):
     args = dict(denoiser=gaussian_denoiser(), noise=torch.zeros(3, 1), sigmas=karras_sigmas(3))
     args.update(kwargs)
@@ -164,11 +207,14 @@ def test_denoiser_shape_mismatch_is_reported():
 
 # ---------------------------------------------------------------- DPM-Solver++ against the paper
 
+
 def _paper_dpmpp_2m(x, sigmas, mu=MU, s=S):
     """DPM-Solver++(2M), Lu et al. 2022 Algorithm 2 transcribed for the VE case (α_t = 1,
     λ_t = -log σ_t) with the exact data prediction of N(mu, s²): plain Python floats per element."""
+
     def x0(x, sig):
         return mu + s * s / (s * s + sig * sig) * (x - mu)
+
     lam = [-math.log(v) if v > 0 else math.inf for v in sigmas]
     out = []
     for xv in x:
@@ -192,9 +238,12 @@ def _paper_dpmpp_2m(x, sigmas, mu=MU, s=S):
 
 def _paper_dpmpp_2m_sde(x, sigmas, noises, eta, mu=MU, s=S):
     """SDE-DPM-Solver++(2M) (Lu et al. 2022, with k-diffusion's η and midpoint correction),
-    x_i = σ_i/σ_{i-1} e^{-ηh} x + (1 - e^{-(1+η)h}) [(1 + 1/(2r)) D_i - 1/(2r) D_{i-1}] + σ_i √(1 - e^{-2ηh}) z."""
+    x_i = σ_i/σ_{i-1} e^{-ηh} x + (1 - e^{-(1+η)h}) [(1 + 1/(2r)) D_i - 1/(2r) D_{i-1}]
+          + σ_i √(1 - e^{-2ηh}) z."""
+
     def x0(x, sig):
         return mu + s * s / (s * s + sig * sig) * (x - mu)
+
     out = []
     for j, xv in enumerate(x):
         prev, cur, h_prev = None, xv, None
@@ -206,8 +255,11 @@ def _paper_dpmpp_2m_sde(x, sigmas, noises, eta, mu=MU, s=S):
                 h = math.log(sigmas[i - 1] / sigmas[i])
                 a = 1 - math.exp(-(1 + eta) * h)
                 big_d = d if prev is None else (1 + h / (2 * h_prev)) * d - h / (2 * h_prev) * prev
-                cur = sigmas[i] / sigmas[i - 1] * math.exp(-eta * h) * cur + a * big_d \
+                cur = (
+                    sigmas[i] / sigmas[i - 1] * math.exp(-eta * h) * cur
+                    + a * big_d
                     + sigmas[i] * math.sqrt(1 - math.exp(-2 * eta * h)) * noises[i - 1][j]
+                )
                 h_prev = h
             prev = d
         out.append(cur)
@@ -227,11 +279,19 @@ def test_dpmpp_2m_matches_paper_transcription(steps, rho):
 def test_dpmpp_2m_sde_matches_paper_transcription(eta):
     sig = karras_sigmas(8, 0.002, 80.0, 7.0)
     noise = torch.linspace(-2.5, 2.5, 7, dtype=torch.float64)[:, None]
-    x = sample(gaussian_denoiser(MU, S), noise, sig, method="dpmpp_2m_sde", eta=eta,
-               generator=torch.Generator().manual_seed(4))
-    g = torch.Generator().manual_seed(4)      # the sampler draws one N(0, I) per step to σ > 0, in order
-    draws = [torch.randn(noise.shape, generator=g, dtype=torch.float64)[:, 0].tolist() if eta > 0 else [0.0] * 7
-             for _ in range(len(sig) - 2)]
+    x = sample(
+        gaussian_denoiser(MU, S),
+        noise,
+        sig,
+        method="dpmpp_2m_sde",
+        eta=eta,
+        generator=torch.Generator().manual_seed(4),
+    )
+    g = torch.Generator().manual_seed(4)  # the sampler draws one N(0, I) per step to σ > 0, in order
+    draws = [
+        torch.randn(noise.shape, generator=g, dtype=torch.float64)[:, 0].tolist() if eta > 0 else [0.0] * 7
+        for _ in range(len(sig) - 2)
+    ]
     ref = _paper_dpmpp_2m_sde([float(v) * 80.0 for v in noise[:, 0]], sig.tolist(), draws, eta)
     assert float((x[:, 0] - torch.tensor(ref, dtype=torch.float64)).abs().max()) <= 1e-10
 
@@ -243,15 +303,18 @@ def test_dpmpp_2m_sde_reproduces_gaussian_moments():
 
 def test_dpmpp_2m_beats_heun_at_equal_nfe_on_exact_flow():
     """9 NFE: DPM-Solver++(2M) with 9 steps vs Heun with 5 steps, both to σ_min then exact flow."""
+
     def err(method, steps):
         sig = karras_sigmas(steps, 0.05, 20.0, 7.0)[:-1]
         noise = torch.linspace(-2, 2, 9, dtype=torch.float64)[:, None]
         x = sample(gaussian_denoiser(MU, S), noise, sig, method=method)
         return float((x - exact_flow(noise * 20.0, 20.0, 0.05)).abs().max())
+
     assert err("dpmpp_2m", 9) < err("heun", 5)
 
 
 # ---------------------------------------------------------------- γ (score scale) and η
+
 
 @pytest.mark.parametrize("method", ["heun", "churn", "ddim", "sde", "dpmpp_2m", "dpmpp_2m_sde"])
 def test_gamma_one_is_bit_identical(method):
@@ -259,7 +322,15 @@ def test_gamma_one_is_bit_identical(method):
     noise = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     kw = dict(churn=5.0) if method == "churn" else {}
     a = sample(gm, noise, karras_sigmas(6), method=method, generator=torch.Generator().manual_seed(1), **kw)
-    b = sample(gm, noise, karras_sigmas(6), method=method, generator=torch.Generator().manual_seed(1), gamma=1.0, **kw)
+    b = sample(
+        gm,
+        noise,
+        karras_sigmas(6),
+        method=method,
+        generator=torch.Generator().manual_seed(1),
+        gamma=1.0,
+        **kw,
+    )
     assert torch.equal(a, b)
 
 
@@ -267,9 +338,14 @@ def test_gamma_scales_the_score_and_the_spread():
     """For N(mu, s²) data D_γ is again linear; γ > 1 contracts samples towards the mean."""
     x, sig = torch.linspace(-3, 3, 7, dtype=torch.float64)[:, None], 0.9
     seen = []
-    res = sample_trajectory(lambda x, s, c: (seen.append(1), gaussian_denoiser(MU, S)(x, s))[1], x,
-                            [sig, 0.0], method="euler", gamma=1.5)
-    x0 = x * sig                                   # sampling starts at noise · σ_0
+    res = sample_trajectory(
+        lambda x, s, c: (seen.append(1), gaussian_denoiser(MU, S)(x, s))[1],
+        x,
+        [sig, 0.0],
+        method="euler",
+        gamma=1.5,
+    )
+    x0 = x * sig  # sampling starts at noise · σ_0
     d = gaussian_denoiser(MU, S)(x0, torch.tensor(sig))
     assert torch.allclose(res.x, x0 + 1.5 * (d - x0), atol=1e-14) and len(seen) == 1
     stds = [_moments_gamma(g) for g in (0.8, 1.0, 1.2)]
@@ -295,6 +371,7 @@ def test_sde_eta_zero_is_euler_and_eta_one_is_default():
 
 # ---------------------------------------------------------------- Karras schedule: stable form
 
+
 def test_karras_sigmas_extreme_rho_is_finite_and_keeps_end_points():
     for rho in (0.05, 0.1, 1000.0):
         sig = karras_sigmas(50, 0.002, 80.0, rho)
@@ -307,11 +384,16 @@ def test_karras_sigmas_extreme_rho_is_finite_and_keeps_end_points():
 
 
 def test_karras_sigmas_property():
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     @settings(max_examples=200, deadline=None)
-    @given(steps=st.integers(1, 400), lo=st.floats(1e-300, 1e300), ratio=st.floats(1 + 1e-6, 1e12),
-           rho=st.floats(0.05, 1000.0))
+    @given(
+        steps=st.integers(1, 400),
+        lo=st.floats(1e-300, 1e300),
+        ratio=st.floats(1 + 1e-6, 1e12),
+        rho=st.floats(0.05, 1000.0),
+    )
     def prop(steps, lo, ratio, rho):
         hi = lo * ratio
         if not math.isfinite(hi):
@@ -319,4 +401,5 @@ def test_karras_sigmas_property():
         sig = karras_sigmas(steps, lo, hi, rho)
         assert sig[-1] == 0 and torch.all(sig[:-1] > 0) and torch.all(torch.isfinite(sig))
         assert torch.all(sig[1:-1] < sig[:-2])
+
     prop()

@@ -1,10 +1,21 @@
 """Synthetic weather generator: statistics, exact identities, solar geometry, user data."""
+
 import numpy as np
 import pytest
 
-from toolkit.diffusion import (WeatherConfig, advect, block_average, clear_sky_ghi, clear_sky_index, coarse_nwp,
-                               gaussian_random_field, make_weather_pairs, make_weather_sequence, smooth,
-                               solar_zenith_cos)
+from toolkit.diffusion import (
+    WeatherConfig,
+    advect,
+    block_average,
+    clear_sky_ghi,
+    clear_sky_index,
+    coarse_nwp,
+    gaussian_random_field,
+    make_weather_pairs,
+    make_weather_sequence,
+    smooth,
+    solar_zenith_cos,
+)
 from toolkit.diffusion.userdata import load_paired_data, save_paired_data
 
 
@@ -32,12 +43,14 @@ def test_advect_integer_shift_is_roll_and_composes():
     g = gaussian_random_field(2, 15, random_state=3)
     assert np.allclose(advect(advect(g, (0.3, 1.7)), (-0.3, -1.7)), g, atol=1e-10)
     assert np.allclose(advect(advect(g, (0.3, 1.2)), (0.5, 0.4)), advect(g, (0.8, 1.6)), atol=1e-10)
-    assert np.allclose(advect(f, np.array([[1, 0], [0, 1]])), np.stack([np.roll(f[0], 1, 0), np.roll(f[1], 1, 1)]))
+    assert np.allclose(
+        advect(f, np.array([[1, 0], [0, 1]])), np.stack([np.roll(f[0], 1, 0), np.roll(f[1], 1, 1)])
+    )
 
 
 def test_smooth_and_block_average():
     f = np.random.default_rng(0).normal(size=(3, 16, 16))
-    assert np.allclose(smooth(f, 1.5).mean(axis=(1, 2)), f.mean(axis=(1, 2)))   # smoothing keeps the mean
+    assert np.allclose(smooth(f, 1.5).mean(axis=(1, 2)), f.mean(axis=(1, 2)))  # smoothing keeps the mean
     assert smooth(f, 1.5).std() < f.std()
     b = block_average(f, 4)
     assert b.shape == (3, 4, 4) and np.isclose(b[1, 2, 3], f[1, 8:12, 12:16].mean())
@@ -45,8 +58,16 @@ def test_smooth_and_block_average():
         block_average(f, 3)
 
 
-_NO_ERRORS = dict(bias=0.0, bias_growth=0.0, bias_spread=0.0, displacement=0.0, displacement_growth=0.0,
-                  smoothing=0.0, smoothing_growth=0.0, noise=0.0)
+_NO_ERRORS = dict(
+    bias=0.0,
+    bias_growth=0.0,
+    bias_spread=0.0,
+    displacement=0.0,
+    displacement_growth=0.0,
+    smoothing=0.0,
+    smoothing_growth=0.0,
+    noise=0.0,
+)
 
 
 def test_coarse_nwp_without_errors_is_block_average():
@@ -73,7 +94,7 @@ def test_regimes_and_cloud_enhancement_stay_in_the_physical_range():
     cfg = WeatherConfig()
     p = make_weather_pairs(600, random_state=2)
     lo, hi = cfg.kc_range
-    assert p.fine.min() >= lo - 1e-6 and p.fine.max() < hi and p.fine.max() > 1.02       # enhancement happens
+    assert p.fine.min() >= lo - 1e-6 and p.fine.max() < hi and p.fine.max() > 1.02  # enhancement happens
     frac = np.bincount(p.regime, minlength=3) / 600
     assert np.allclose(frac, cfg.regime_probs, atol=0.06)
     cloud = (p.fine < 1).mean(axis=(1, 2))
@@ -107,12 +128,12 @@ def test_make_weather_pairs_shapes_statistics_and_seed():
 
 def test_solar_geometry():
     # equinox-ish (declination ~ 0 on day 81), equator, local solar noon: sun overhead
-    mu = solar_zenith_cos(0.0, 0.0, 81, 12.0 - (-7.53 * np.cos(0) / 60 + 0))   # EoT at day 81 is -7.53 min
+    mu = solar_zenith_cos(0.0, 0.0, 81, 12.0 - (-7.53 * np.cos(0) / 60 + 0))  # EoT at day 81 is -7.53 min
     assert mu > 0.999
     assert np.isclose(clear_sky_ghi(0.0, 0.0, 81, 12.0 + 7.53 / 60), 1098 * np.exp(-0.057), rtol=1e-3)
     ghi = clear_sky_ghi(48.0, 11.0, 172, np.arange(24))
     assert np.all(ghi[:2] == 0) and ghi[22:].max() == 0 and 800 < ghi.max() < 1000
-    assert abs(int(np.argmax(ghi)) - 11) <= 1                         # noon at 11 UTC for lon 11°E
+    assert abs(int(np.argmax(ghi)) - 11) <= 1  # noon at 11 UTC for lon 11°E
     # southern winter at the June solstice: lower sun than the same northern latitude
     assert clear_sky_ghi(-48.0, 11.0, 172, 11.0) < 0.5 * clear_sky_ghi(48.0, 11.0, 172, 11.0)
     with pytest.raises(ValueError, match="lat"):
@@ -120,31 +141,47 @@ def test_solar_geometry():
 
 
 def test_weather_sequence_advects_and_follows_the_sun():
-    seq = make_weather_sequence(range(6, 19), cloud_fraction=0.4, wind=(0.0, 2.0), evolution=0.0, random_state=0)
+    seq = make_weather_sequence(
+        range(6, 19), cloud_fraction=0.4, wind=(0.0, 2.0), evolution=0.0, random_state=0
+    )
     assert seq.fine.shape == (13, 32, 32) and seq.coarse.shape == (13, 8, 8) and seq.ghi.shape == (13, 32, 32)
     # without evolution, hour t+1 is hour t shifted by the wind (up to thresholding of the same field)
     assert np.allclose(seq.fine[1], np.roll(seq.fine[0], 2, axis=1), atol=1e-5)
     hi = seq.config.kc_range[1]
     assert np.all(seq.ghi <= hi * seq.ghi_clear[:, None, None] + 1e-6)
-    assert np.array_equal(seq.lead, np.arange(1.0, 14.0))             # issued before the first hour
+    assert np.array_equal(seq.lead, np.arange(1.0, 14.0))  # issued before the first hour
 
 
 def test_sequence_nwp_errors_are_autocorrelated_in_time():
     """AR(1) errors: the NWP's position error at hour t+1 resembles hour t's, so the error field
     (NWP − block-mean truth) is correlated hour to hour; with error_memory = 0 it is not."""
+
     def err_corr(memory):
         cs = []
         for seed in range(12):
-            seq = make_weather_sequence(range(24), evolution=0.0, wind=(0.0, 0.0), random_state=seed,
-                                        config=WeatherConfig(error_memory=memory, noise=0.0))
+            seq = make_weather_sequence(
+                range(24),
+                evolution=0.0,
+                wind=(0.0, 0.0),
+                random_state=seed,
+                config=WeatherConfig(error_memory=memory, noise=0.0),
+            )
             e = seq.coarse - block_average(seq.fine, 4)
             cs.append(np.corrcoef(e[:-1].ravel(), e[1:].ravel())[0, 1])
         return np.mean(cs)
+
     assert err_corr(0.9) > err_corr(0.0) + 0.3
 
 
-@pytest.mark.parametrize("kwargs", [dict(hours=[1.0, float("nan")]), dict(wind=(float("nan"), 0.0)),
-                                    dict(lat=float("nan")), dict(hours=[3, 2])])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(hours=[1.0, float("nan")]),
+        dict(wind=(float("nan"), 0.0)),
+        dict(lat=float("nan")),
+        dict(hours=[3, 2]),
+    ],
+)
 def test_weather_sequence_rejects_nan_and_bad_hours(kwargs):
     with pytest.raises(ValueError, match=list(kwargs)[0]):
         make_weather_sequence(**kwargs)
@@ -165,6 +202,7 @@ def test_user_data_roundtrip(tmp_path, suffix):
 
 def test_user_data_errors(tmp_path):
     import xarray as xr
+
     with pytest.raises(FileNotFoundError):
         load_paired_data(tmp_path / "missing.nc")
     p = make_weather_pairs(4, random_state=0)

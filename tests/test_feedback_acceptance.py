@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.feedback import FeedbackMLP, TrainConfig, compare_rules, load_dataset, quantize
-from toolkit.feedback import studies
+from toolkit.feedback import TrainConfig, compare_rules, load_dataset, quantize, studies
 from toolkit.feedback.exercises import ex_quantize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -58,7 +57,9 @@ def test_exercise_reference_is_the_engines_stochastic_rounding():
         g = torch.Generator().manual_seed(bits)
         u = torch.rand(t.shape, generator=torch.Generator().manual_seed(bits), dtype=t.dtype)
         mine = ex_quantize.reference(t.numpy(), bits, u.numpy())
-        np.testing.assert_allclose(quantize(t, bits, "stochastic-maxabs", generator=g).numpy(), mine, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            quantize(t, bits, "stochastic-maxabs", generator=g).numpy(), mine, rtol=0, atol=1e-12
+        )
 
 
 def test_nonlinear_channel_with_relu_net_beats_top_only(m1d):

@@ -15,7 +15,7 @@ from toolkit.feedback.data import load_digits_split
 @given(w1=st.floats(-2, 2), w2=st.floats(-2, 2), b=st.floats(0.2, 2) | st.floats(-2, -0.2))
 def test_rbp_closed_form_limit_matches_ode(w1, w2, b):
     p1, p2 = chain.rbp_limit(w1, w2, b=b)
-    assert abs(p1 * p2 - 1.0) < 1e-9                            # on the fixed-point hyperbola
+    assert abs(p1 * p2 - 1.0) < 1e-9  # on the fixed-point hyperbola
     # Near the line of fixed points the Jacobian's non-zero eigenvalue is -(b w2* + w1*^2): the
     # approach is exp(-rate t), so integrate for ~25 time constants (slow cases need longer).
     rate = b * p2 + p1**2
@@ -23,8 +23,8 @@ def test_rbp_closed_form_limit_matches_ode(w1, w2, b):
     t_max = max(60.0, 25.0 / rate)
     traj = chain.simulate_chain(w1, w2, rule="rbp", b=b, t_max=t_max, steps=int(t_max / 0.02))
     inv = chain.rbp_invariant(traj[:, 0], traj[:, 1], b=b)
-    assert np.ptp(inv) < 1e-6 * max(1.0, abs(inv[0]))         # conserved quantity
-    np.testing.assert_allclose(traj[-1], [p1, p2], atol=1e-4)   # and where the ODE ends
+    assert np.ptp(inv) < 1e-6 * max(1.0, abs(inv[0]))  # conserved quantity
+    np.testing.assert_allclose(traj[-1], [p1, p2], atol=1e-4)  # and where the ODE ends
 
 
 def test_bp_chain_conserves_w1_squared_minus_w2_squared_and_has_saddle():
@@ -33,7 +33,9 @@ def test_bp_chain_conserves_w1_squared_minus_w2_squared_and_has_saddle():
     assert np.ptp(q) < 1e-6
     assert abs(traj[-1, 0] * traj[-1, 1] - 1) < 1e-6
     assert np.allclose(chain.simulate_chain(0.0, 0.0, rule="bp", t_max=5, steps=50)[-1], 0)  # saddle at 0
-    v1, v2 = chain.chain_velocity(np.array([2.0, 0.5]), chain.fixed_point_w2(np.array([2.0, 0.5])), rule="rbp", b=0.7)
+    v1, v2 = chain.chain_velocity(
+        np.array([2.0, 0.5]), chain.fixed_point_w2(np.array([2.0, 0.5])), rule="rbp", b=0.7
+    )
     assert np.allclose(v1, 0) and np.allclose(v2, 0)
 
 
@@ -67,7 +69,7 @@ def test_oja_finds_the_principal_subspace():
     w = rng.normal(0, 0.1, (2, 5))
     for _ in range(20):
         for i in range(0, 4000, 50):
-            w = local.oja_step(w, x[i:i + 50], 0.02)
+            w = local.oja_step(w, x[i : i + 50], 0.02)
     # rows orthonormal and spanning the first two axes
     np.testing.assert_allclose(w @ w.T, np.eye(2), atol=0.05)
     assert np.abs(w[:, 2:]).max() < 0.08
@@ -128,7 +130,9 @@ def test_tourbillon_stack_levels_are_trained_by_recirculation_only():
     for a, b in zip(plain.autoencoders, again.autoencoders):
         np.testing.assert_allclose(a.w, b.w)
         np.testing.assert_allclose(a.v, b.v)
-    fed = TourbillonStack([64, 32, 16], 10, feedback="random", random_state=0).fit(x, y, ae_epochs=2, top_epochs=1)
+    fed = TourbillonStack([64, 32, 16], 10, feedback="random", random_state=0).fit(
+        x, y, ae_epochs=2, top_epochs=1
+    )
     assert not np.allclose(fed.autoencoders[0].w, plain.autoencoders[0].w)
     np.testing.assert_allclose(fed.autoencoders[0].v, plain.autoencoders[0].v)  # decoders: recirculation only
     with pytest.raises(ValueError, match="feedback"):
@@ -140,5 +144,6 @@ def test_tourbillon_learns_digits():
 
     split = load_digits_split(random_state=0)
     stack = TourbillonStack([64, 100, 100], 10, random_state=0).fit(
-        split.x_train.numpy().astype(float), split.y_train.numpy(), ae_epochs=10, top_epochs=20, top_lr=0.1)
+        split.x_train.numpy().astype(float), split.y_train.numpy(), ae_epochs=10, top_epochs=20, top_lr=0.1
+    )
     assert stack.score(split.x_test.numpy().astype(float), split.y_test.numpy()) > 0.9

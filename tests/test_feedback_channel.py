@@ -69,7 +69,9 @@ def test_range_stochastic_rounding_uses_the_rows_own_range_and_is_less_noisy(bit
     torch.testing.assert_close(q.var(0), var[0], atol=5 * float(var.max()) * math.sqrt(2 / n) + 1e-12, rtol=0)
     if bits == 1:  # (hi - t)(t - lo) <= (α - t)(t + α) entry by entry, since [lo, hi] ⊆ [-α, α]
         assert bool((q.var(0) <= qm.var(0) + 1e-3).all())
-    assert float(q.var(0).sum()) < 0.7 * float(qm.var(0).sum())  # a finer grid: Δ = (hi - lo)/(2^k - 1) < 2α/(2^k - 1)
+    assert float(q.var(0).sum()) < 0.7 * float(
+        qm.var(0).sum()
+    )  # a finer grid: Δ = (hi - lo)/(2^k - 1) < 2α/(2^k - 1)
 
 
 def test_one_bit_stochastic_depends_on_the_prediction_midrise_does_not():
@@ -99,10 +101,15 @@ def test_midtread_has_a_zero_level_and_is_symmetric(bits, seed):
     assert float(quantize(small, bits, "midtread")[0, 1]) == 0.0  # small errors are sent as exact zeros
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(bits=0), "bits"), (dict(bits=25), "bits"), (dict(bits=1, mode="midtread"), "bits"),
-    (dict(bits=2, mode="round"), "mode"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(bits=0), "bits"),
+        (dict(bits=25), "bits"),
+        (dict(bits=1, mode="midtread"), "bits"),
+        (dict(bits=2, mode="round"), "mode"),
+    ],
+)
 def test_quantize_validation(kwargs, words):
     with pytest.raises(ValueError, match=words):
         quantize(torch.randn(2, 3), **kwargs)
@@ -190,8 +197,13 @@ def test_nonlinear_channel_is_g_of_the_rbp_message(channel):
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.integers(1, 12), cols=st.integers(2, 40), frac=st.floats(0, 1, exclude_max=True),
-       seed=st.integers(0, 1000), rule=st.sampled_from(["rbp", "srbp", "arbp", "sign"]))
+@given(
+    rows=st.integers(1, 12),
+    cols=st.integers(2, 40),
+    frac=st.floats(0, 1, exclude_max=True),
+    seed=st.integers(0, 1000),
+    rule=st.sampled_from(["rbp", "srbp", "arbp", "sign"]),
+)
 def test_per_neuron_sparsity_never_leaves_a_row_empty(rows, cols, frac, seed, rule):
     s = frac * (1 - 1 / cols)  # any s < 1 - 1/n_cols
     sizes = [3, rows, cols] if rule != "srbp" else [3, rows, 4, cols]
@@ -228,11 +240,20 @@ def test_kp_is_arbp_plus_decay_and_B_minus_WT_shrinks_geometrically(optimizer):
     sizes = [6, 8, 7, 4]
     split = _split(sizes)
     lam = 0.05
-    cfg_kp = TrainConfig(hidden=sizes[1:-1], epochs=2, lr=0.05, optimizer=optimizer, batch_size=32,
-                         weight_decay=lam)
-    nets = {"kp": FeedbackMLP(sizes, "kp", seed=0).double(), "arbp": FeedbackMLP(sizes, "arbp", seed=0).double()}
-    split = Split(*(t.double() if t.is_floating_point() else t for t in
-                    (split.x_train, split.y_train, split.x_test, split.y_test)), "toy")
+    cfg_kp = TrainConfig(
+        hidden=sizes[1:-1], epochs=2, lr=0.05, optimizer=optimizer, batch_size=32, weight_decay=lam
+    )
+    nets = {
+        "kp": FeedbackMLP(sizes, "kp", seed=0).double(),
+        "arbp": FeedbackMLP(sizes, "arbp", seed=0).double(),
+    }
+    split = Split(
+        *(
+            t.double() if t.is_floating_point() else t
+            for t in (split.x_train, split.y_train, split.x_test, split.y_test)
+        ),
+        "toy",
+    )
     d0 = [b - nets["kp"].layers[i + 1].weight.T for i, b in enumerate(nets["kp"].feedback)]
     compare_rules(nets, split, cfg_kp, angle_examples=8)
     for p, q in zip(nets["kp"].state_dict().values(), nets["arbp"].state_dict().values()):
@@ -307,5 +328,6 @@ def test_angle_between_is_nan_for_non_finite_vectors():
     assert math.isnan(angle_between(torch.tensor([math.nan, 1.0]), torch.tensor([1.0, 1.0])))
     assert math.isnan(angle_between(torch.tensor([math.inf, 1.0]), torch.tensor([1.0, 1.0])))
     assert math.isnan(angle_between(torch.tensor([1.0, 1.0]), torch.zeros(2)))
-    assert angle_between(torch.tensor([1e200, 0.0], dtype=torch.float64),
-                         torch.tensor([0.0, 1e200], dtype=torch.float64)) == pytest.approx(90.0)
+    assert angle_between(
+        torch.tensor([1e200, 0.0], dtype=torch.float64), torch.tensor([0.0, 1e200], dtype=torch.float64)
+    ) == pytest.approx(90.0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from toolkit.feedback import FeedbackMLP
@@ -34,9 +34,18 @@ def _pair(rule, seed=0, **options):
     return net, conv, lins
 
 
-@pytest.mark.parametrize("rule, options", [("rbp", {}), ("srbp", {}), ("sign", {}), ("nonlinear", {}),
-                                           ("nonlinear", {"channel_activation": "softsign"}),
-                                           ("rbp", {"feedback_mix": 0.5}), ("arbp", {"feedback_mix": 0.25})])
+@pytest.mark.parametrize(
+    "rule, options",
+    [
+        ("rbp", {}),
+        ("srbp", {}),
+        ("sign", {}),
+        ("nonlinear", {}),
+        ("nonlinear", {"channel_activation": "softsign"}),
+        ("rbp", {"feedback_mix": 0.5}),
+        ("arbp", {"feedback_mix": 0.25}),
+    ],
+)
 def test_converted_model_matches_engine(rule, options):
     net, conv, lins = _pair(rule, **options)
     g = torch.Generator().manual_seed(1)
@@ -60,7 +69,9 @@ def test_bp_conversion_is_a_copy_and_original_untouched():
 
 
 def test_srbp_shapes_and_nested_modules():
-    model = nn.Sequential(nn.Sequential(nn.Linear(3, 8), nn.Tanh()), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 2))
+    model = nn.Sequential(
+        nn.Sequential(nn.Linear(3, 8), nn.Tanh()), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 2)
+    )
     conv = convert(model, "dfa", seed=3)
     lins = [m for m in conv.modules() if isinstance(m, FeedbackLinear)]
     assert [tuple(l.feedback.shape) for l in lins] == [(3, 2), (8, 2), (6, 2)]
@@ -101,8 +112,9 @@ def test_alignment_report_on_converted_models():
     from toolkit.feedback import alignment_report, convert, feedback_angles, gradient_angles
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.Tanh(),
-                                torch.nn.Linear(5, 3)).double()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
+    ).double()
     x = torch.randn(20, 6, dtype=torch.float64)
     y = torch.randint(0, 3, (20,))
     fa = convert(model, "rbp", seed=0)
@@ -131,14 +143,21 @@ def test_converted_conv_with_B_equal_W_matches_autograd(dims):
     torch.manual_seed(dims)
     conv = nn.Conv1d if dims == 1 else nn.Conv2d
     shape = (5, 2, 12) if dims == 1 else (5, 2, 9, 8)
-    model = nn.Sequential(conv(2, 4, 3, stride=2, padding=1), nn.Tanh(), conv(4, 3, 3, dilation=1, padding=2),
-                          nn.Tanh(), nn.Flatten(), nn.LazyLinear(4)).double()
+    model = nn.Sequential(
+        conv(2, 4, 3, stride=2, padding=1),
+        nn.Tanh(),
+        conv(4, 3, 3, dilation=1, padding=2),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.LazyLinear(4),
+    ).double()
     x = torch.randn(*shape, dtype=torch.float64)
     y = torch.randint(0, 4, (5,))
     model(x)  # materialise the lazy layer
     ref = [g.clone() for g in torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()))]
     fa = convert(model, "rbp", seed=0)
     from toolkit.feedback.convert import FeedbackConv
+
     convs = [m for m in fa.modules() if isinstance(m, FeedbackConv)]
     assert len(convs) == 2
     with torch.no_grad():
@@ -159,8 +178,14 @@ def test_converted_conv_with_B_equal_W_matches_autograd(dims):
 
 def test_srbp_converted_conv_projects_the_output_error():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Conv1d(3, 2, 3, padding=1), nn.Tanh(),
-                          nn.Flatten(), nn.Linear(16, 4)).double()
+    model = nn.Sequential(
+        nn.Conv1d(1, 3, 3, padding=1),
+        nn.Tanh(),
+        nn.Conv1d(3, 2, 3, padding=1),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    ).double()
     x = torch.randn(6, 1, 8, dtype=torch.float64)
     y = torch.randint(0, 4, (6,))
     dfa = convert(model, "srbp", seed=0)
@@ -173,7 +198,7 @@ def test_srbp_converted_conv_projects_the_output_error():
     g2 = (e @ dfa[5].feedback.T).reshape(6, 2, 8) * (1 - torch.tanh(conv2(h1)) ** 2)
     expected_w2 = torch.nn.grad.conv1d_weight(h1, conv2.weight.shape, g2, padding=1)
     torch.testing.assert_close(grads[2], expected_w2)
-    g1 = (e @ conv2.feedback.T).reshape(6, 3, 8) * (1 - h1 ** 2)
+    g1 = (e @ conv2.feedback.T).reshape(6, 3, 8) * (1 - h1**2)
     torch.testing.assert_close(grads[0], torch.nn.grad.conv1d_weight(x, dfa[0].weight.shape, g1, padding=1))
 
 
@@ -181,8 +206,14 @@ def test_alignment_report_covers_converted_convolutions():
     from toolkit.feedback import alignment_report
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Conv1d(3, 2, 3, padding=1), nn.Tanh(),
-                          nn.Flatten(), nn.Linear(16, 4)).double()
+    model = nn.Sequential(
+        nn.Conv1d(1, 3, 3, padding=1),
+        nn.Tanh(),
+        nn.Conv1d(3, 2, 3, padding=1),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    ).double()
     x = torch.randn(6, 1, 8, dtype=torch.float64)
     y = torch.randint(0, 4, (6,))
     fa = convert(model, "rbp", seed=0)
@@ -199,13 +230,21 @@ def test_alignment_report_covers_converted_convolutions():
 def test_converted_adaptive_rules_keep_or_shrink_B_minus_WT(rule, decay):
     """ΔB = ΔWᵀ at every SGD step: B − Wᵀ is constant (arbp) or shrinks by (1 − lr·λ) per step (kp)."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(24, 7), nn.Tanh(),
-                          nn.Linear(7, 4)).double()
+    model = nn.Sequential(
+        nn.Conv1d(1, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(24, 7), nn.Tanh(), nn.Linear(7, 4)
+    ).double()
     net = convert(model, rule, seed=0)
     from toolkit.feedback.convert import FeedbackConv
-    pairs = [(m.feedback, m.weight if isinstance(m, FeedbackConv) else None, m) for m in net.modules()
-             if hasattr(m, "feedback")]
-    diff0 = [(fb - (m.weight if isinstance(m, FeedbackConv) else m.weight.T)).detach().clone() for fb, _, m in pairs]
+
+    pairs = [
+        (m.feedback, m.weight if isinstance(m, FeedbackConv) else None, m)
+        for m in net.modules()
+        if hasattr(m, "feedback")
+    ]
+    diff0 = [
+        (fb - (m.weight if isinstance(m, FeedbackConv) else m.weight.T)).detach().clone()
+        for fb, _, m in pairs
+    ]
     assert all(isinstance(fb, nn.Parameter) for fb, _, _ in pairs)
     lr, steps = 0.1, 6
     opt = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=decay)
@@ -243,8 +282,14 @@ def _conv_model(dims=1):
     conv = nn.Conv1d if dims == 1 else nn.Conv2d
     shape = (6, 2, 12) if dims == 1 else (6, 2, 9, 8)
     torch.manual_seed(3)
-    model = nn.Sequential(conv(2, 4, 3, stride=2, padding=1), nn.Tanh(), nn.Flatten(), nn.LazyLinear(7), nn.Tanh(),
-                          nn.Linear(7, 4)).double()
+    model = nn.Sequential(
+        conv(2, 4, 3, stride=2, padding=1),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.LazyLinear(7),
+        nn.Tanh(),
+        nn.Linear(7, 4),
+    ).double()
     x = torch.randn(*shape, dtype=torch.float64)
     model(x)  # materialise the lazy layer
     return model, x, torch.randint(0, 4, (shape[0],))
@@ -262,8 +307,9 @@ def test_mix_one_on_a_converted_model_gives_autograds_gradients(rule, dims):
     for a, b in zip(got, ref):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     plain = convert(model, rule, seed=0)  # μ = 0: the rule itself, which differs
-    got0 = torch.autograd.grad(F.cross_entropy(plain(x), y), [p for n, p in plain.named_parameters()
-                                                               if not n.endswith("feedback")])
+    got0 = torch.autograd.grad(
+        F.cross_entropy(plain(x), y), [p for n, p in plain.named_parameters() if not n.endswith("feedback")]
+    )
     assert (got0[0] - ref[0]).abs().max() > 1e-3
 
 
@@ -276,8 +322,10 @@ def test_converted_quantised_channel_is_unbiased(bits):
     g = torch.Generator().manual_seed(bits)
     lin = FeedbackLinear(5, 6, rule="rbp", error_bits=bits).double()
     conv = FeedbackConv(nn.Conv1d(2, 3, 3, padding=1).double(), rule="rbp", error_bits=bits)
-    for layer, x_one, shape in ((lin, torch.randn(1, 5, generator=g, dtype=torch.float64), (6,)),
-                                (conv, torch.randn(1, 2, 7, generator=g, dtype=torch.float64), (3, 7))):
+    for layer, x_one, shape in (
+        (lin, torch.randn(1, 5, generator=g, dtype=torch.float64), (6,)),
+        (conv, torch.randn(1, 2, 7, generator=g, dtype=torch.float64), (3, 7)),
+    ):
         grad_one = torch.randn(1, *shape, generator=g, dtype=torch.float64)
         x = x_one.expand(n, *x_one.shape[1:]).clone().requires_grad_(True)
         out = layer(x)
@@ -310,12 +358,22 @@ def test_converted_sparse_feedback_keeps_its_mask_and_per_neuron_has_no_empty_ro
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=st.integers(1, 30), cols=st.integers(2, 30), frac=st.floats(0.0, 1.0, exclude_max=True),
-       seed=st.integers(0, 2**31))
+@given(
+    rows=st.integers(1, 30),
+    cols=st.integers(2, 30),
+    frac=st.floats(0.0, 1.0, exclude_max=True),
+    seed=st.integers(0, 2**31),
+)
 def test_per_neuron_mask_of_a_converted_layer_never_has_an_empty_row(rows, cols, frac, seed):
     s = frac * (1 - 1 / cols)  # any s < 1 - 1/n_cols
-    layer = FeedbackLinear(rows, cols, rule="rbp", sparsity=s, sparsity_mode="per_neuron",
-                           generator=torch.Generator().manual_seed(seed))
+    layer = FeedbackLinear(
+        rows,
+        cols,
+        rule="rbp",
+        sparsity=s,
+        sparsity_mode="per_neuron",
+        generator=torch.Generator().manual_seed(seed),
+    )
     if s > 0:
         assert (layer.feedback_mask.sum(1) >= 1).all()
         assert (layer.feedback[~layer.feedback_mask] == 0).all()

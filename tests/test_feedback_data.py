@@ -56,7 +56,9 @@ def _write_mnist(folder, n_train=6, n_test=4, gz=True, labels_train=None):
     rng = np.random.default_rng(0)
     files = {
         "train-images-idx3-ubyte": _idx(rng.integers(0, 256, (n_train, 28, 28))),
-        "train-labels-idx1-ubyte": _idx(labels_train if labels_train is not None else rng.integers(0, 10, n_train)),
+        "train-labels-idx1-ubyte": _idx(
+            labels_train if labels_train is not None else rng.integers(0, 10, n_train)
+        ),
         "t10k-images-idx3-ubyte": _idx(rng.integers(0, 256, (n_test, 28, 28))),
         "t10k-labels-idx1-ubyte": _idx(rng.integers(0, 10, n_test)),
     }
@@ -69,7 +71,11 @@ def test_load_mnist_folder(tmp_path, gz):
     _write_mnist(tmp_path, gz=gz)
     split = load_mnist(tmp_path)
     assert split.x_train.shape == (6, 784) and split.x_test.shape == (4, 784)
-    assert split.x_train.dtype == torch.float32 and 0 <= float(split.x_train.min()) and float(split.x_train.max()) <= 1
+    assert (
+        split.x_train.dtype == torch.float32
+        and 0 <= float(split.x_train.min())
+        and float(split.x_train.max()) <= 1
+    )
     assert split.y_train.dtype == torch.int64
     assert load_mnist(tmp_path, limit=2).x_train.shape == (2, 784)
 
@@ -101,7 +107,9 @@ def test_mnist1d_is_seeded_balanced_and_shaped():
 def test_digits_split_is_stratified_and_disjoint():
     s = load_digits_split(test_fraction=0.3, random_state=0)
     assert len(s.y_train) + len(s.y_test) == 1797 and s.n_features == 64 and s.n_classes == 10
-    frac = torch.bincount(s.y_test, minlength=10) / torch.bincount(torch.cat([s.y_train, s.y_test]), minlength=10)
+    frac = torch.bincount(s.y_test, minlength=10) / torch.bincount(
+        torch.cat([s.y_train, s.y_test]), minlength=10
+    )
     assert float((frac - 0.3).abs().max()) < 0.01
     rows = {tuple(r.tolist()) for r in s.x_train}
     assert sum(tuple(r.tolist()) in rows for r in s.x_test) < 20  # digits has a few exact duplicates

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.feedback import FeedbackMLP, RULES, feedback_angles, gradient_angles, quantize
+from toolkit.feedback import RULES, FeedbackMLP, feedback_angles, gradient_angles, quantize
 
 
 def _batch(sizes, n=17, seed=0):

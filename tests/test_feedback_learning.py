@@ -3,7 +3,6 @@ random-feedback updates align with the gradient (angles fall below 90°)."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from toolkit.feedback import TrainConfig, compare_rules, load_digits_split

@@ -66,8 +66,24 @@ def test_concept_exercises_name_each_mistake(monkeypatch):
 
 def test_cli_train_evaluate_and_state(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "feedback", "--rules", "bp", "srbp", "--epochs", "1", "--width", "16",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "feedback",
+                "--rules",
+                "bp",
+                "srbp",
+                "--epochs",
+                "1",
+                "--width",
+                "16",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert {r["rule"] for r in metrics["final"]} == {"bp", "srbp"}
     assert main(["evaluate", "feedback", "--checkpoint", str(out / "srbp.pt")]) == 0
@@ -82,8 +98,24 @@ def test_cli_train_evaluate_and_state(tmp_path, capsys):
 
 
 def test_cli_lightning_path(tmp_path):
-    assert main(["train", "feedback", "--rules", "rbp", "--epochs", "1", "--width", "16", "--depth", "1",
-                 "--lightning"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "feedback",
+                "--rules",
+                "rbp",
+                "--epochs",
+                "1",
+                "--width",
+                "16",
+                "--depth",
+                "1",
+                "--lightning",
+            ]
+        )
+        == 0
+    )
 
 
 def test_cli_evaluate_refuses_a_checkpoint_over_the_parameter_budget(tmp_path, capsys):
@@ -92,22 +124,56 @@ def test_cli_evaluate_refuses_a_checkpoint_over_the_parameter_budget(tmp_path, c
     from toolkit.io import save_checkpoint
 
     path = tmp_path / "huge.pt"
-    save_checkpoint(path, {"w": torch.zeros(3)}, kind="feedback-mlp",
-                    config={"sizes": [100_000] * 3, "rule": "rbp"})
+    save_checkpoint(
+        path, {"w": torch.zeros(3)}, kind="feedback-mlp", config={"sizes": [100_000] * 3, "rule": "rbp"}
+    )
     assert path.stat().st_size < 4000
     assert main(["evaluate", "feedback", "--checkpoint", str(path)]) == 2
     err = capsys.readouterr().err
     assert "budget" in err and "parameters" in err
     small = tmp_path / "liar.pt"  # within budget, but the file cannot hold what its config announces
-    save_checkpoint(small, {"w": torch.zeros(3)}, kind="feedback-mlp", config={"sizes": [40, 100, 10], "rule": "bp"})
+    save_checkpoint(
+        small, {"w": torch.zeros(3)}, kind="feedback-mlp", config={"sizes": [40, 100, 10], "rule": "bp"}
+    )
     assert main(["evaluate", "feedback", "--checkpoint", str(small)]) == 2
     assert "stores only" in capsys.readouterr().err
 
 
 def test_cli_new_channel_options(tmp_path, capsys):
-    assert main(["train", "feedback", "--rules", "kp", "nonlinear", "--activation", "relu", "--epochs", "1",
-                 "--width", "16", "--depth", "2", "--dataset", "digits", "--bits", "2", "--quant", "midtread",
-                 "--sparsity", "0.5", "--sparsity-mode", "per_neuron", "--optimizer", "sgd", "--lr", "0.05"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "feedback",
+                "--rules",
+                "kp",
+                "nonlinear",
+                "--activation",
+                "relu",
+                "--epochs",
+                "1",
+                "--width",
+                "16",
+                "--depth",
+                "2",
+                "--dataset",
+                "digits",
+                "--bits",
+                "2",
+                "--quant",
+                "midtread",
+                "--sparsity",
+                "0.5",
+                "--sparsity-mode",
+                "per_neuron",
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "0.05",
+            ]
+        )
+        == 0
+    )
     with pytest.raises(SystemExit) as info:  # argparse refuses it before anything runs
         main(["train", "feedback", "--rules", "nonlinear", "--channel-activation", "relu"])
     assert info.value.code == 2

@@ -13,8 +13,22 @@ import pytest
 import torch
 from torch import nn
 
-from toolkit.feedback import (FeedbackLinear, FeedbackMLP, Split, TrainConfig, accuracy, angle_between, compare_rules,
-                              fit, load_dataset, load_mnist, make_mnist1d, quantize, read_idx, symmetry_run)
+from toolkit.feedback import (
+    FeedbackLinear,
+    FeedbackMLP,
+    Split,
+    TrainConfig,
+    accuracy,
+    angle_between,
+    compare_rules,
+    fit,
+    load_dataset,
+    load_mnist,
+    make_mnist1d,
+    quantize,
+    read_idx,
+    symmetry_run,
+)
 from toolkit.feedback.convert import FeedbackConv, convert
 
 
@@ -36,8 +50,16 @@ def _raises(exc, words, fn, *args, **kwargs):
 
 
 # -- angles / engine ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("bad, exc", [(None, TypeError), (Opaque(), TypeError), ("text", TypeError),
-                                      (torch.ones(3, dtype=torch.bool), TypeError), ([], ValueError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [
+        (None, TypeError),
+        (Opaque(), TypeError),
+        ("text", TypeError),
+        (torch.ones(3, dtype=torch.bool), TypeError),
+        ([], ValueError),
+    ],
+)
 def test_angle_between_refuses_what_is_not_a_vector(bad, exc):
     _raises(exc, "a must", angle_between, bad, torch.ones(3))
     _raises(exc, "b must", angle_between, torch.ones(3), bad)
@@ -48,8 +70,16 @@ def test_angle_between_still_reports_nan_for_nan_vectors_and_takes_arrays():
     assert angle_between(np.array([1.0, 0.0]), [0.0, 1.0]) == pytest.approx(90.0)
 
 
-@pytest.mark.parametrize("bad, exc", [(True, ValueError), (None, TypeError), (0, ValueError),
-                                      (torch.ones(2, 2, dtype=torch.int64), TypeError), (Opaque(), TypeError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [
+        (True, ValueError),
+        (None, TypeError),
+        (0, ValueError),
+        (torch.ones(2, 2, dtype=torch.int64), TypeError),
+        (Opaque(), TypeError),
+    ],
+)
 def test_quantize_refuses_non_tensors(bad, exc):
     _raises(exc, "t must", quantize, bad, 2)
 
@@ -93,11 +123,20 @@ def test_split_refuses_what_is_not_a_dataset():
     _raises(TypeError, "x_train must", Split, "not-a-value", split.y_train, split.x_test, split.y_test)
     _raises(TypeError, "x_train must", Split, Opaque(), split.y_train, split.x_test, split.y_test)
     _raises(TypeError, "y_train must", Split, split.x_train, "not-a-value", split.x_test, split.y_test)
-    _raises(TypeError, "y_train must", Split, split.x_train, split.y_train.float(), split.x_test, split.y_test)
+    _raises(
+        TypeError, "y_train must", Split, split.x_train, split.y_train.float(), split.x_test, split.y_test
+    )
     _raises(ValueError, "y_test must", Split, split.x_train, split.y_train, split.x_test, split.y_test[:3])
     _raises(ValueError, "y_train must", Split, split.x_train, -split.y_train - 1, split.x_test, split.y_test)
-    _raises(ValueError, "x_train must", Split, split.x_train.clone().fill_(math.nan), split.y_train, split.x_test,
-            split.y_test)
+    _raises(
+        ValueError,
+        "x_train must",
+        Split,
+        split.x_train.clone().fill_(math.nan),
+        split.y_train,
+        split.x_test,
+        split.y_test,
+    )
     _raises(ValueError, "x_test must", Split, split.x_train, split.y_train, split.x_test[:, :2], split.y_test)
     _raises(TypeError, "name must", Split, split.x_train, split.y_train, split.x_test, split.y_test, 3)
 

@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _run(*args):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "toolkit", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("args", [["--help"], ["-h"], []], ids=["--help", "-h", "no-args"])
@@ -48,8 +54,10 @@ def test_unknown_action_and_missing_topic_exit_2():
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = ("import sys; from toolkit.cli import main; main(['--help']); "
-            "print('HEAVY', sorted(m for m in ('torch', 'pytorch_lightning', 'altair') if m in sys.modules))")
+    code = (
+        "import sys; from toolkit.cli import main; main(['--help']); "
+        "print('HEAVY', sorted(m for m in ('torch', 'pytorch_lightning', 'altair') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "HEAVY []" in proc.stdout
 
@@ -61,7 +69,8 @@ def test_console_script_is_installed():
     assert proc.returncode == 0 and "usage:" in proc.stdout
 
 
-# -- the second stage, with a small topic registered for the test ---------------------------------------------
+# -- the second stage, with a small topic registered for the test
+# ---------------------------------------------
 @pytest.fixture
 def demo_topic(monkeypatch):
     """A topic with a train action, registered the way real topics are (toolkit/<topic>/cli.py)."""
@@ -125,7 +134,8 @@ def test_action_the_topic_does_not_offer(demo_topic, capsys):
     assert info.value.code == 2 and "'demo' has no 'sweep' action" in err and "it has: train" in err
 
 
-# -- --state: start from a notebook panel's setup -------------------------------------------------------------
+# -- --state: start from a notebook panel's setup
+# -------------------------------------------------------------
 def _panel_state(key="demo-train", **values):
     from toolkit.panels import Panel, dropdown, slider
 
@@ -151,8 +161,11 @@ def test_state_from_a_panel_sets_the_options(demo_topic):
     [
         (_panel_state(key="tracking-fit"), "not for topic 'demo'"),
         ("demo-train:%%%%", "damaged"),
-        ("demo-train:" + __import__("base64").urlsafe_b64encode(b'{"epochs": 2, "momentum": 0.9}').decode(),
-         "momentum"),
+        (
+            "demo-train:"
+            + __import__("base64").urlsafe_b64encode(b'{"epochs": 2, "momentum": 0.9}').decode(),
+            "momentum",
+        ),
     ],
     ids=["other-topic", "damaged", "unknown-option"],
 )
@@ -197,8 +210,11 @@ def test_state_sets_only_the_panels_own_controls(demo_topic, capsys):
     assert demo_topic == []
 
 
-@pytest.mark.parametrize("payload", [b"[" * 100_000 + b"]" * 100_000, b'{"epochs": [[[1]]]}', b'{"epochs": {"a": 1}}'],
-                         ids=["deep-json", "nested-list", "dict-value"])
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"epochs": [[[1]]]}', b'{"epochs": {"a": 1}}'],
+    ids=["deep-json", "nested-list", "dict-value"],
+)
 def test_nested_state_is_a_clear_error(demo_topic, capsys, payload):
     import base64
 

@@ -62,11 +62,16 @@ def test_student_config_switches_off_every_grading_extension():
     if not NBGRADER_SERVER.is_file():
         pytest.skip("nbgrader is not installed here (it comes with the [test] extra)")
     enabled = {k for k, v in _load(NBGRADER_SERVER)["ServerApp"]["jpserver_extensions"].items() if v}
-    off = {k for k, v in _load(STUDENT / "jupyter_server_config.json")["ServerApp"]["jpserver_extensions"].items()
-           if v is False}
+    off = {
+        k
+        for k, v in _load(STUDENT / "jupyter_server_config.json")["ServerApp"]["jpserver_extensions"].items()
+        if v is False
+    }
     assert enabled and enabled <= off, f"not switched off for students: {sorted(enabled - off)}"
     disabled = _load(STUDENT / "labconfig" / "page_config.json")["disabledExtensions"]
-    lab_ext = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader" / "package.json"
+    lab_ext = (
+        Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader" / "package.json"
+    )
     assert _load(lab_ext)["name"] in disabled and disabled[_load(lab_ext)["name"]] is True
 
 
@@ -84,7 +89,9 @@ def test_jupyterlab_reads_the_student_page_config(monkeypatch):
 
 
 def test_install_lab_config_puts_every_file_where_jupyter_reads_it(tmp_path):
-    subprocess.run(["bash", str(ROOT / "scripts" / "install_lab_config.sh"), str(tmp_path)], check=True, timeout=60)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install_lab_config.sh"), str(tmp_path)], check=True, timeout=60
+    )
     assert _load(tmp_path / "share/jupyter/lab/settings/overrides.json") == _load(OVERRIDES)
     template = tmp_path / "share/jupyter/voila/templates/gradient-lab"
     assert (template / "index.html.j2").is_file() and _load(template / "conf.json")["base_template"] == "lab"
@@ -119,8 +126,9 @@ def _dry_run(where: Path, target: str) -> str:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
-    out = subprocess.run(["make", "-n", "-C", str(where), target], capture_output=True, text=True, env=env,
-                         timeout=60)
+    out = subprocess.run(
+        ["make", "-n", "-C", str(where), target], capture_output=True, text=True, env=env, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout + out.stderr
 
@@ -136,7 +144,7 @@ def test_make_lab_installs_only_the_student_stack(tmp_path):
     assert any(re.search(r"^--quiet -e \.$", ln) for ln in installs), installs
     assert not [ln for ln in installs if any(t in ln for t in TEST_ONLY)], installs
     assert "scripts/install_lab_config.sh" in text  # the quiet settings (test_install_lab_config)
-    assert f"JUPYTER_CONFIG_PATH=\"{tmp_path / 'lab' / 'student'}" in text  # grading extras off
+    assert f'JUPYTER_CONFIG_PATH="{tmp_path / "lab" / "student"}' in text  # grading extras off
     assert "npm" not in text and "ensure_browser" not in text
 
 
@@ -157,7 +165,11 @@ def test_set_up_stamps(tmp_path):
     venv = where / ".venv"
     (venv / "bin").mkdir(parents=True)
     now = time.time()
-    for path in [where / "pyproject.toml", where / "scripts" / "install_lab_config.sh", *where.glob("lab/**/*")]:
+    for path in [
+        where / "pyproject.toml",
+        where / "scripts" / "install_lab_config.sh",
+        *where.glob("lab/**/*"),
+    ]:
         os.utime(path, (now - 100, now - 100))
     (venv / ".installed").touch()
     (venv / ".lab-config").touch()
@@ -187,7 +199,9 @@ def _path_without_npm(tmp_path: Path) -> str:
 def test_axe_without_npm_says_so_and_fails_only_in_ci(tmp_path, ci):
     where = _scratch(tmp_path / "repo")
     env = {"PATH": _path_without_npm(tmp_path), "CI": ci, "HOME": str(tmp_path)}
-    out = subprocess.run(["make", "-C", str(where), "axe"], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run(
+        ["make", "-C", str(where), "axe"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert "npm not found" in out.stderr and "test_accessibility.py" in out.stderr
     assert (out.returncode != 0) == (ci == "true"), out.stderr
     assert not (where / "build" / "axe" / "axe.min.js").exists()
@@ -226,9 +240,17 @@ class _Lab(bh.Server):
 def _serve(tmp_path: Path, student: bool) -> _Lab:
     tmp_path.mkdir(parents=True, exist_ok=True)
     lab = _Lab(tmp_path, student)
-    argv = [str(bh.venv_bin() / "jupyter"), "lab", "--no-browser", f"--port={lab.port}",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={lab.token}", f"--ServerApp.root_dir={tmp_path}",
-            "--ServerApp.port_retries=0", "--LabApp.extension_manager=readonly"]
+    argv = [
+        str(bh.venv_bin() / "jupyter"),
+        "lab",
+        "--no-browser",
+        f"--port={lab.port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.token={lab.token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.extension_manager=readonly",
+    ]
     if os.geteuid() == 0:
         argv.append("--allow-root")
     lab.start(argv, cwd=tmp_path)
@@ -242,7 +264,8 @@ def test_student_lab_is_quiet_and_instructor_lab_has_formgrader(tmp_path):
         pytest.skip("nbgrader is not installed here (it comes with the [test] extra)")
     installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert installed.is_file() and _load(installed) == _load(OVERRIDES), (
-        f"{installed} is missing or differs from lab/overrides.json: the Makefile set-up copies it")
+        f"{installed} is missing or differs from lab/overrides.json: the Makefile set-up copies it"
+    )
     for student in (True, False):
         lab = _serve(tmp_path / ("student" if student else "instructor"), student)
         try:
@@ -255,7 +278,9 @@ def test_student_lab_is_quiet_and_instructor_lab_has_formgrader(tmp_path):
             assert effective["fetchNews"] == "false" and effective["checkForUpdates"] is False, effective
             formgrader = lab.get("formgrader")[0]
             page = lab.get("lab")[1]
-            config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+            config = json.loads(
+                re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1)
+            )
             disabled = config.get("disabledExtensions", [])
             if student:
                 assert formgrader == 404, "the student lab serves nbgrader's formgrader"

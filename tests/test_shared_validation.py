@@ -35,42 +35,60 @@ def _toy_objective(params, trial):
 def _toy(**kwargs) -> Experiment:
     from optuna.distributions import FloatDistribution
 
-    base = dict(name="bad-call-toy", objective=_toy_objective, space={"x": FloatDistribution(0, 1)},
-                grid={"x": [0.0, 1.0]}, metric="loss")
+    base = dict(
+        name="bad-call-toy",
+        objective=_toy_objective,
+        space={"x": FloatDistribution(0, 1)},
+        grid={"x": [0.0, 1.0]},
+        metric="loss",
+    )
     return Experiment(**{**base, **kwargs})
 
 
 # -- toolkit.check ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("param, kwargs", [
-    ("status", {"status": "maybe"}),
-    ("message", {"message": None}),
-    ("max_diff", {"max_diff": object()}),
-    ("max_diff", {"max_diff": float("nan")}),
-    ("max_diff", {"max_diff": -1.0}),
-])
+@pytest.mark.parametrize(
+    "param, kwargs",
+    [
+        ("status", {"status": "maybe"}),
+        ("message", {"message": None}),
+        ("max_diff", {"max_diff": object()}),
+        ("max_diff", {"max_diff": float("nan")}),
+        ("max_diff", {"max_diff": -1.0}),
+    ],
+)
 def test_check_result_refuses(param, kwargs):
     _raises_naming(param, check.CheckResult, **{"status": "exact", "message": "ok", **kwargs})
 
 
-@pytest.mark.parametrize("param, kwargs", [
-    ("key", {"key": None}),
-    ("question", {"question": object()}),
-    ("hints", {"hints": None}),
-    ("hints", {"hints": "one string, not a list"}),
-    ("rtol", {"rtol": object()}),
-    ("atol", {"atol": "∞"}),
-    ("rtol", {"rtol": float("nan")}),
-    ("inputs", {"inputs": 3}),
-    ("misconceptions", {"misconceptions": [("not callable", "message")]}),
-    ("choices", {"choices": []}),
-    ("reference", {"reference": object()}),
-])
+@pytest.mark.parametrize(
+    "param, kwargs",
+    [
+        ("key", {"key": None}),
+        ("question", {"question": object()}),
+        ("hints", {"hints": None}),
+        ("hints", {"hints": "one string, not a list"}),
+        ("rtol", {"rtol": object()}),
+        ("atol", {"atol": "∞"}),
+        ("rtol", {"rtol": float("nan")}),
+        ("inputs", {"inputs": 3}),
+        ("misconceptions", {"misconceptions": [("not callable", "message")]}),
+        ("choices", {"choices": []}),
+        ("reference", {"reference": object()}),
+    ],
+)
 def test_exercise_constructor_refuses(param, kwargs):
     _raises_naming(param, check.Exercise, **{"key": "1.1", "question": "q?", "reference": 1.0, **kwargs})
 
 
-@pytest.mark.parametrize("param, kwargs", [("rtol", {"rtol": float("nan")}), ("rtol", {"rtol": "1e999"}),
-                                           ("atol", {"atol": -1.0}), ("reveal", {"reveal": "yes"})])
+@pytest.mark.parametrize(
+    "param, kwargs",
+    [
+        ("rtol", {"rtol": float("nan")}),
+        ("rtol", {"rtol": "1e999"}),
+        ("atol", {"atol": -1.0}),
+        ("reveal", {"reveal": "yes"}),
+    ],
+)
 def test_compare_refuses_bad_tolerances(param, kwargs):
     _raises_naming(param, check.compare, 1.0, 1.0, **kwargs)
 
@@ -84,8 +102,9 @@ def test_exercise_check_still_never_raises_on_an_answer(monkeypatch):
 
 # -- toolkit.sidebyside --------------------------------------------------------------------------------
 def test_sidebyside_refuses():
-    base = dict(name="toy", factor="t", curve=_curve, grid=(0.0, 1.0), default=0.5, extra="acc",
-                extra_title="acc")
+    base = dict(
+        name="toy", factor="t", curve=_curve, grid=(0.0, 1.0), default=0.5, extra="acc", extra_title="acc"
+    )
     _raises_naming("grid", sidebyside.Surrogate, **{**base, "grid": None})
     _raises_naming("grid", sidebyside.Surrogate, **{**base, "grid": (0.0, float("nan"))})
     _raises_naming("default", sidebyside.Surrogate, **{**base, "default": "half"})

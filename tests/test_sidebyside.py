@@ -27,7 +27,9 @@ def test_blackbox_is_zero_for_tiny_lambda_and_target_direction_for_huge_lambda()
     frame = blackbox_alignment([1e-9, 1e3, 1e4], n_problems=16, size=5, seed=1)
     assert frame.cosine.iloc[0] == 0.0 and frame.nonzero.iloc[0] == 0.0
     # for λ beyond every cost gap, y_λ is the target: g = (y* − y)/λ, the same direction for every λ
-    assert frame.nonzero.iloc[1] == 1.0 and frame.cosine.iloc[1] == pytest.approx(frame.cosine.iloc[2], abs=1e-12)
+    assert frame.nonzero.iloc[1] == 1.0 and frame.cosine.iloc[1] == pytest.approx(
+        frame.cosine.iloc[2], abs=1e-12
+    )
 
 
 def test_blackbox_saturated_cosine_matches_a_hand_computation():
@@ -35,7 +37,9 @@ def test_blackbox_saturated_cosine_matches_a_hand_computation():
 
     cost, target = planted_problems(8, 5, random_state=2)
     c = cost.clone().requires_grad_(True)
-    (ref,) = torch.autograd.grad((sinkhorn_assignment(c, None, epsilon=0.05, n_iter=300) * (1 - 2 * target)).sum(), c)
+    (ref,) = torch.autograd.grad(
+        (sinkhorn_assignment(c, None, epsilon=0.05, n_iter=300) * (1 - 2 * target)).sum(), c
+    )
     direction = (target - solve_assignment(cost)).flatten(1)
     cos = (direction * ref.flatten(1)).sum(1) / (direction.norm(dim=1) * ref.flatten(1).norm(dim=1))
     frame = blackbox_alignment([1e4], n_problems=8, size=5, seed=2)
@@ -67,7 +71,9 @@ def test_scaled_score_spread_matches_the_closed_form_for_gaussian_data(gamma):
     # sample() starts at x = noise · σ_max; closed form from σ_max down to σ_min, then the last Euler step
     # to σ = 0 lands on D_γ(x; σ_min) = x (1 − γ σ_min² / (s² + σ_min²))
     smin = float(sigmas[-2])
-    factor = ((s**2 + smin**2) / (s**2 + sigma_max**2)) ** (gamma / 2) * (1 - gamma * smin**2 / (s**2 + smin**2))
+    factor = ((s**2 + smin**2) / (s**2 + sigma_max**2)) ** (gamma / 2) * (
+        1 - gamma * smin**2 / (s**2 + smin**2)
+    )
     assert torch.allclose(x0, x_t * sigma_max * factor, rtol=1e-3)  # Heun's O(h²) error over 200 steps
     other = ((s**2 + smin**2) / (s**2 + sigma_max**2)) ** ((gamma + 0.05) / 2)
     assert not torch.allclose(x0, x_t * sigma_max * other, rtol=1e-3)  # the tolerance tells γ from γ + 0.05
@@ -75,13 +81,17 @@ def test_scaled_score_spread_matches_the_closed_form_for_gaussian_data(gamma):
 
 def test_score_scale_alignment_direction_exact_length_scaled():
     frame = score_scale_alignment([0.8, 1.0, 1.25], n_samples=500, steps=10)
-    assert np.allclose(frame.cosine, 1.0, atol=1e-12) and np.allclose(frame.magnitude, frame.factor, rtol=1e-12)
+    assert np.allclose(frame.cosine, 1.0, atol=1e-12) and np.allclose(
+        frame.magnitude, frame.factor, rtol=1e-12
+    )
     assert np.all(np.diff(frame.spread) < 0)
 
 
 # -- the shared panel -----------------------------------------------------------------------------------
 def _toy_curve(factors, seed=0):
-    return pd.DataFrame({"factor": factors, "cosine": [math.cos(f) for f in factors], "extra": [seed] * len(factors)})
+    return pd.DataFrame(
+        {"factor": factors, "cosine": [math.cos(f) for f in factors], "extra": [seed] * len(factors)}
+    )
 
 
 def test_panel_reads_out_the_measured_point_and_marks_it():
@@ -94,20 +104,28 @@ def test_panel_reads_out_the_measured_point_and_marks_it():
     assert "seed 3" in panel.readout.value
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(grid=(0.0,)), "grid"), (dict(default=5.0), "default"), (dict(log=True), "log grid"),
-    (dict(curve=3), "curve"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(grid=(0.0,)), "grid"),
+        (dict(default=5.0), "default"),
+        (dict(log=True), "log grid"),
+        (dict(curve=3), "curve"),
+    ],
+)
 def test_surrogate_rejects_bad_input(kwargs, match):
-    base = dict(name="x", factor="t", curve=_toy_curve, grid=(0.0, 1.0), default=0.5, extra="extra", extra_title="e")
+    base = dict(
+        name="x", factor="t", curve=_toy_curve, grid=(0.0, 1.0), default=0.5, extra="extra", extra_title="e"
+    )
     with pytest.raises((ValueError, TypeError), match=match):
         sidebyside.Surrogate(**{**base, **kwargs})
 
 
 def test_chart_needs_its_columns():
     with pytest.raises(ValueError, match="extra"):
-        sidebyside.alignment_chart(pd.DataFrame({"factor": [1], "cosine": [1]}), title="", factor="t",
-                                   extra="extra", extra_title="e")
+        sidebyside.alignment_chart(
+            pd.DataFrame({"factor": [1], "cosine": [1]}), title="", factor="t", extra="extra", extra_title="e"
+        )
 
 
 def test_closing_exercises_explain_wrong_choices(monkeypatch):

@@ -56,7 +56,9 @@ def _install_postgres() -> None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], env=env, capture_output=True, timeout=600)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "postgresql"], env=env, capture_output=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +92,29 @@ def postgres_url():
     try:
         (base / "pw").write_text("pw\n")
         os.chown(base / "pw", *(os.stat(base)[4:6]))
-        r = pg(str(bindir / "initdb"), "-D", str(data), "-U", "gl", "--pwfile", str(base / "pw"), "-A",
-               "scram-sha-256", "--no-sync", "-E", "UTF8")
+        r = pg(
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "gl",
+            "--pwfile",
+            str(base / "pw"),
+            "-A",
+            "scram-sha-256",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         if r.returncode:
             _unavailable(f"initdb failed: {r.stderr.strip()[-500:]}")
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
-                   f"-c synchronous_commit=off -c max_connections=50")
-        r = pg(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
+            f"-c synchronous_commit=off -c max_connections=50"
+        )
+        r = pg(
+            str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start"
+        )
         if r.returncode:
             tail = log.read_text()[-800:] if log.exists() else ""
             _unavailable(f"pg_ctl start failed: {r.stderr.strip()[-400:]} {tail}")
@@ -111,12 +129,34 @@ def postgres_url():
 def test_two_processes_share_one_postgres_study(postgres_url, tmp_path):
     grid = {"x": [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5], "seed": [0, 1]}
     log, gate = tmp_path / "log.txt", tmp_path / "go"
-    cmd = [sys.executable, "-m", "toolkit.sweeps", "toy", "--storage", postgres_url, "--study", "shared",
-           "--grid", "x=" + ",".join(map(str, grid["x"])), "--grid", "seed=0,1", "--set", "delay=0.1",
-           "--set", f"log={log}", "--set", f"gate={gate}", "--heartbeat", "2", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "toolkit.sweeps",
+        "toy",
+        "--storage",
+        postgres_url,
+        "--study",
+        "shared",
+        "--grid",
+        "x=" + ",".join(map(str, grid["x"])),
+        "--grid",
+        "seed=0,1",
+        "--set",
+        "delay=0.1",
+        "--set",
+        f"log={log}",
+        "--set",
+        f"gate={gate}",
+        "--heartbeat",
+        "2",
+        "--quiet",
+    ]
     # two independent processes, as on two machines: both create/load the study and enqueue
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     try:
         storage = None
         deadline = time.monotonic() + 120
@@ -127,8 +167,10 @@ def test_two_processes_share_one_postgres_study(postgres_url, tmp_path):
             try:
                 storage = storage or sweeps.open_storage(postgres_url)
                 import optuna
+
                 running = optuna.load_study(study_name="shared", storage=storage).get_trials(
-                    states=(optuna.trial.TrialState.RUNNING,))
+                    states=(optuna.trial.TrialState.RUNNING,)
+                )
                 if len(running) == 2:
                     break
             except KeyError:  # study not created yet

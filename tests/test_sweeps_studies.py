@@ -28,12 +28,18 @@ from toolkit.sweeps.registry import grid_points, param_key
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {
-    "feedback-rules": (["--grid", "rule=bp,rbp,srbp", "--grid", "width=16", "--grid", "seed=0"],
-                       {"epochs": 2}),
-    "tracking-lambda": (["--grid", "lam=0.01,0.1,1", "--grid", "seed=0"],
-                        {"epochs": 1, "n_train": 24, "n_test": 12, "n_points": 3}),
-    "diffusion-nfe": (["--grid", "method=euler,heun", "--grid", "nfe=8,16", "--grid", "seed=0"],
-                      {"members": 4, "n_cases": 8}),
+    "feedback-rules": (
+        ["--grid", "rule=bp,rbp,srbp", "--grid", "width=16", "--grid", "seed=0"],
+        {"epochs": 2},
+    ),
+    "tracking-lambda": (
+        ["--grid", "lam=0.01,0.1,1", "--grid", "seed=0"],
+        {"epochs": 1, "n_train": 24, "n_test": 12, "n_points": 3},
+    ),
+    "diffusion-nfe": (
+        ["--grid", "method=euler,heun", "--grid", "nfe=8,16", "--grid", "seed=0"],
+        {"members": 4, "n_cases": 8},
+    ),
 }
 
 
@@ -53,7 +59,9 @@ def _experiment(name: str):
     for i in range(1, len(grid_args), 2):
         k, v = grid_args[i].split("=")
         exp = sweeps.get_experiment(name)
-        grid[k] = [type(exp.grid[k][0])(x) if not isinstance(exp.grid[k][0], str) else x for x in v.split(",")]
+        grid[k] = [
+            type(exp.grid[k][0])(x) if not isinstance(exp.grid[k][0], str) else x for x in v.split(",")
+        ]
     return sweeps.get_experiment(name).with_options(grid=grid, fixed=fixed)
 
 
@@ -64,10 +72,24 @@ def test_ready_made_studies_run_killed_and_resumed(tmp_path):
     for name in names:
         grid_args, fixed = TINY[name]
         sets = [a for k, v in fixed.items() for a in ("--set", f"{k}={v}")]
-        cmd = [sys.executable, "-m", "toolkit.sweeps", name, "--storage", str(tmp_path / f"{name}.db"),
-               *grid_args, *sets, "--heartbeat", "1", "--threads", "1", "--quiet"]
-        procs[name] = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            "-m",
+            "toolkit.sweeps",
+            name,
+            "--storage",
+            str(tmp_path / f"{name}.db"),
+            *grid_args,
+            *sets,
+            "--heartbeat",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+        ]
+        procs[name] = subprocess.Popen(
+            cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
     before = {}
     try:
         pending, deadline = set(names), time.monotonic() + 240
@@ -109,7 +131,8 @@ def test_ready_made_studies_run_killed_and_resumed(tmp_path):
             if metric == "sample_seconds":
                 continue
             assert math.isclose(last[metric], value, rel_tol=1e-9, abs_tol=1e-12) or (
-                math.isnan(value) and math.isnan(last[metric])), (name, metric, last[metric], value)
+                math.isnan(value) and math.isnan(last[metric])
+            ), (name, metric, last[metric], value)
         assert df.attrs["metric"] == exp.metric and df[df.state == "COMPLETE"][exp.metric].notna().all()
         killed = df[df.state != "COMPLETE"]  # the trial running at the kill, if any: failed, then redone
         assert (killed.state == "REDONE").all() and killed.error.str.startswith("interrupted").all()
@@ -121,7 +144,11 @@ def _py(value):
 
 def _shipped():
     folder = sweeps.results.DATASET_DIR
-    return sorted(p.stem for p in folder.glob("*.csv") if not p.stem.endswith("-summary")) if folder.is_dir() else []
+    return (
+        sorted(p.stem for p in folder.glob("*.csv") if not p.stem.endswith("-summary"))
+        if folder.is_dir()
+        else []
+    )
 
 
 @pytest.mark.parametrize("name", _shipped() or ["(none shipped)"])
@@ -135,7 +162,8 @@ def test_shipped_results_are_complete(name):
     grid = meta["grid"]
     assert len(df) == len(grid_points(grid)) and (df.state == "COMPLETE").all()
     assert {param_key({k: _py(row[k]) for k in grid}) for _, row in df.iterrows()} == {
-        param_key(p) for p in grid_points(grid)}
+        param_key(p) for p in grid_points(grid)
+    }
     assert df[exp.metric].notna().all()
     summary = sweeps.summarize(df, by=[k for k in grid if k != "seed"])
     assert summary["n"].sum() == len(df)

@@ -19,13 +19,13 @@ from toolkit.topics import PACKAGES_ENV, Topic, discover_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEMO_TOPIC = '''
+DEMO_TOPIC = """
 from toolkit.topics import Topic
 
 TOPIC = Topic(name="demo", description="a throwaway topic of the registry test", cli="gl_throwaway.demo.cli",
               study="demo-study", experiments={"demo-study": "gl_throwaway.demo.study:experiment"}, order=50)
-'''
-DEMO_CLI = '''
+"""
+DEMO_CLI = """
 def _add_train(parser):
     parser.add_argument("--epochs", type=int, default=3)
 
@@ -36,8 +36,8 @@ def _run_train(args):
 
 
 ACTIONS = {"train": ("train the demo model", _add_train, _run_train)}
-'''
-DEMO_STUDY = '''
+"""
+DEMO_STUDY = """
 from optuna.distributions import FloatDistribution
 
 from toolkit.sweeps import Experiment
@@ -51,7 +51,7 @@ def experiment():
     return Experiment(name="demo-study", topic="demo", objective=_objective, metric="loss",
                       space={"x": FloatDistribution(0.0, 1.0)}, grid={"x": [0.0, 0.5]},
                       description="the throwaway topic's ready-made study")
-'''
+"""
 
 
 @pytest.fixture
@@ -71,8 +71,14 @@ def throwaway(tmp_path, monkeypatch):
 
 
 def _run(env, *args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "toolkit", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_the_shipped_topics_are_discovered_in_course_order():
@@ -119,17 +125,20 @@ def test_a_broken_topic_file_fails_loudly(throwaway):
     assert proc.returncode != 0 and "not an importable package" in proc.stderr
 
 
-@pytest.mark.parametrize("param, kwargs", [
-    ("name", {"name": "Not A Word"}),
-    ("name", {"name": None}),
-    ("description", {"description": ""}),
-    ("cli", {"cli": "no spaces allowed"}),
-    ("study", {"study": 3}),
-    ("experiments", {"experiments": {"x": "no-colon"}}),
-    ("experiments", {"experiments": None}),
-    ("order", {"order": -1}),
-    ("order", {"order": True}),
-])
+@pytest.mark.parametrize(
+    "param, kwargs",
+    [
+        ("name", {"name": "Not A Word"}),
+        ("name", {"name": None}),
+        ("description", {"description": ""}),
+        ("cli", {"cli": "no spaces allowed"}),
+        ("study", {"study": 3}),
+        ("experiments", {"experiments": {"x": "no-colon"}}),
+        ("experiments", {"experiments": None}),
+        ("order", {"order": -1}),
+        ("order", {"order": True}),
+    ],
+)
 def test_topic_declarations_are_checked(param, kwargs):
     with pytest.raises((TypeError, ValueError), match=rf"^{param} must"):
         Topic(**{"name": "demo", "description": "d", **kwargs})

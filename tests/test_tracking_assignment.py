@@ -6,11 +6,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from toolkit.tracking import (assignment_objective, blackbox_assignment, f_lambda, sinkhorn_assignment,
-                              solve_assignment, straight_through_assignment)
+from toolkit.tracking import (
+    assignment_objective,
+    blackbox_assignment,
+    f_lambda,
+    sinkhorn_assignment,
+    solve_assignment,
+    straight_through_assignment,
+)
 
 TAU = 0.5
 
@@ -33,8 +40,13 @@ def objective(cost, y, tau):
     return float(np.where(y > 0, cost, 0).sum() + tau / 2 * (n + m - 2 * k))
 
 
-costs = st.integers(1, 4).flatmap(lambda n: st.integers(1, 4).flatmap(lambda m: arrays(
-    np.float64, (n, m), elements=st.one_of(st.floats(-1.0, 2.0, allow_nan=False), st.just(np.inf)))))
+costs = st.integers(1, 4).flatmap(
+    lambda n: st.integers(1, 4).flatmap(
+        lambda m: arrays(
+            np.float64, (n, m), elements=st.one_of(st.floats(-1.0, 2.0, allow_nan=False), st.just(np.inf))
+        )
+    )
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -66,8 +78,15 @@ def test_all_forbidden_and_empty_are_feasible():
     assert solve_assignment(np.full((3, 3), 0.9), 0.5).sum() == 0
 
 
-@pytest.mark.parametrize("bad, err", [(np.array([[np.nan]]), ValueError), (np.array([[-np.inf]]), ValueError),
-                                      (np.zeros(3), ValueError), ([[1.0]], TypeError)])
+@pytest.mark.parametrize(
+    "bad, err",
+    [
+        (np.array([[np.nan]]), ValueError),
+        (np.array([[-np.inf]]), ValueError),
+        (np.zeros(3), ValueError),
+        ([[1.0]], TypeError),
+    ],
+)
 def test_solver_input_errors(bad, err):
     with pytest.raises(err, match="cost"):
         solve_assignment(bad)
@@ -101,7 +120,9 @@ def test_backward_is_finite_difference_slope_of_f_lambda():
         assert np.all(grad[np.isinf(cost)] == 0)
         d = np.where(np.isfinite(cost), rng.standard_normal((n, m)), 0.0)
         h = 1e-6
-        fd = (f_lambda(cost + h * d, hamming(target), lam) - f_lambda(cost - h * d, hamming(target), lam)) / (2 * h)
+        fd = (f_lambda(cost + h * d, hamming(target), lam) - f_lambda(cost - h * d, hamming(target), lam)) / (
+            2 * h
+        )
         assert fd == pytest.approx(float(np.sum(np.where(np.isfinite(cost), grad * d, 0))), abs=1e-5)
         checked += 1
     assert checked == 60
@@ -176,8 +197,11 @@ def test_assignment_objective_counts_only_chosen_pairs():
     assert assignment_objective(c, np.eye(2)) == pytest.approx(0.1 + 0.2)  # default: Σ c y
 
 
-finite_costs = st.integers(1, 5).flatmap(lambda n: st.integers(1, 5).flatmap(lambda m: arrays(
-    np.float64, (n, m), elements=st.floats(-3.0, 3.0, allow_nan=False))))
+finite_costs = st.integers(1, 5).flatmap(
+    lambda n: st.integers(1, 5).flatmap(
+        lambda m: arrays(np.float64, (n, m), elements=st.floats(-3.0, 3.0, allow_nan=False))
+    )
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -226,8 +250,9 @@ def test_components_solver_matches_dense_loop_reference(no_match):
         cost[rng.random(cost.shape) < rng.uniform(0, 0.8)] = np.inf
         fast = solve_assignment(cost, no_match)
         ref = solve_assignment(cost, no_match, method="loop")
-        np.testing.assert_allclose(assignment_objective(cost, fast, no_match),
-                                   assignment_objective(cost, ref, no_match), atol=1e-12)
+        np.testing.assert_allclose(
+            assignment_objective(cost, fast, no_match), assignment_objective(cost, ref, no_match), atol=1e-12
+        )
         if no_match is None:  # maximum cardinality (with τ, optima of equal cost may differ in size)
             assert np.array_equal(fast.sum((1, 2)), ref.sum((1, 2)))
         assert fast.sum(2).max(initial=0) <= 1 and fast.sum(1).max(initial=0) <= 1

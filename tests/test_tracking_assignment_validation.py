@@ -11,10 +11,28 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from toolkit.tracking import (DetectorConfig, EdgeClassifier, assign_edges, assignment_objective, edge_decisions,
-                              edge_logits, edges_to_dense, evaluate, f_lambda, instability, lambda_paper,
-                              lambda_scale, make_dataset, predict_tracks, score_decisions, solve_assignment,
-                              solve_layer_pairs, track_labels, truth_labels, tune_threshold)
+from toolkit.tracking import (
+    DetectorConfig,
+    EdgeClassifier,
+    assign_edges,
+    assignment_objective,
+    edge_decisions,
+    edge_logits,
+    edges_to_dense,
+    evaluate,
+    f_lambda,
+    instability,
+    lambda_paper,
+    lambda_scale,
+    make_dataset,
+    predict_tracks,
+    score_decisions,
+    solve_assignment,
+    solve_layer_pairs,
+    track_labels,
+    truth_labels,
+    tune_threshold,
+)
 
 L = DetectorConfig().n_layers
 
@@ -33,13 +51,29 @@ def hamming(y):
 
 
 BAD_ASSIGNMENT = [
-    ("assignment_objective(y of another shape)", lambda: assignment_objective(np.zeros((8, 2)), np.zeros((4, 4))), "y"),
-    ("assignment_objective(y with NaN)", lambda: assignment_objective(np.zeros((2, 2)), np.full((2, 2), np.nan)), "y"),
+    (
+        "assignment_objective(y of another shape)",
+        lambda: assignment_objective(np.zeros((8, 2)), np.zeros((4, 4))),
+        "y",
+    ),
+    (
+        "assignment_objective(y with NaN)",
+        lambda: assignment_objective(np.zeros((2, 2)), np.full((2, 2), np.nan)),
+        "y",
+    ),
     ("assignment_objective(y text)", lambda: assignment_objective(np.zeros((2, 2)), "ab"), "y"),
-    ("assignment_objective(cost NaN)", lambda: assignment_objective(np.full((2, 2), np.nan), np.eye(2)), "cost"),
+    (
+        "assignment_objective(cost NaN)",
+        lambda: assignment_objective(np.full((2, 2), np.nan), np.eye(2)),
+        "cost",
+    ),
     ("f_lambda(loss=0)", lambda: f_lambda(np.zeros((2, 2)), 0, 0.1), "loss"),
     ("f_lambda(loss returns a float)", lambda: f_lambda(np.zeros((2, 2)), lambda y: 1.0, 0.1), "loss"),
-    ("f_lambda(loss ignores y)", lambda: f_lambda(np.zeros((2, 2)), lambda y: torch.tensor(1.0), 0.1), "loss"),
+    (
+        "f_lambda(loss ignores y)",
+        lambda: f_lambda(np.zeros((2, 2)), lambda y: torch.tensor(1.0), 0.1),
+        "loss",
+    ),
     ("f_lambda(lam=0)", lambda: f_lambda(np.zeros((2, 2)), hamming, 0.0), "lam"),
     ("f_lambda(no_match=nan)", lambda: f_lambda(np.zeros((2, 2)), hamming, 0.1, float("nan")), "no_match"),
     ("solve_assignment(float16)", lambda: solve_assignment(np.zeros((2, 2), np.float16)), "cost"),
@@ -60,7 +94,11 @@ def _bad_pipeline_calls(model, graphs, batch, logits):
     return [
         ("edges_to_dense(data=int)", lambda: edges_to_dense(logits, 5, L), "data"),
         ("edges_to_dense(values too short)", lambda: edges_to_dense(logits[:3], batch, L), "values"),
-        ("edges_to_dense(values NaN)", lambda: edges_to_dense(torch.full_like(logits, np.nan), batch, L), "values"),
+        (
+            "edges_to_dense(values NaN)",
+            lambda: edges_to_dense(torch.full_like(logits, np.nan), batch, L),
+            "values",
+        ),
         ("edges_to_dense(n_layers=0)", lambda: edges_to_dense(logits, batch, 0), "n_layers"),
         ("edges_to_dense(fill=NaN)", lambda: edges_to_dense(logits, batch, L, fill=float("nan")), "fill"),
         ("edges_to_dense(fill tensor)", lambda: edges_to_dense(logits, batch, L, fill=torch.ones(2)), "fill"),
@@ -68,7 +106,11 @@ def _bad_pipeline_calls(model, graphs, batch, logits):
         ("assign_edges(data text)", lambda: assign_edges(logits, "not-a-value", L), "data"),
         ("assign_edges(lam=-0.0)", lambda: assign_edges(logits, batch, L, lam=-0.0), "lam"),
         ("assign_edges(epsilon='')", lambda: assign_edges(logits, batch, L, epsilon=""), "epsilon"),
-        ("assign_edges(no_match object)", lambda: assign_edges(logits, batch, L, no_match=object()), "no_match"),
+        (
+            "assign_edges(no_match object)",
+            lambda: assign_edges(logits, batch, L, no_match=object()),
+            "no_match",
+        ),
         ("assign_edges(n_layers NaN)", lambda: assign_edges(logits, batch, float("nan")), "n_layers"),
         ("edge_logits(model=None)", lambda: edge_logits(None, batch), "model"),
         ("edge_logits(data tensor)", lambda: edge_logits(model, torch.ones(4, 4)), "data"),
@@ -90,10 +132,21 @@ def _bad_pipeline_calls(model, graphs, batch, logits):
         ("evaluate(per_event='yes')", lambda: evaluate(model, graphs, L, per_event="yes"), "per_event"),
         ("score_decisions(graphs=True)", lambda: score_decisions(True, np.zeros(3)), "graphs"),
         ("score_decisions(linked wrong length)", lambda: score_decisions(graphs, np.zeros(3)), "linked"),
-        ("score_decisions(linked 0.5)", lambda: score_decisions(graphs, np.full(batch.num_edges, 0.5)), "linked"),
-        ("score_decisions(linked NaN)", lambda: score_decisions(graphs, np.full(batch.num_edges, np.nan)), "linked"),
-        ("score_decisions(min_hits=inf)", lambda: score_decisions(graphs, np.zeros(batch.num_edges), min_hits=np.inf),
-         "min_hits"),
+        (
+            "score_decisions(linked 0.5)",
+            lambda: score_decisions(graphs, np.full(batch.num_edges, 0.5)),
+            "linked",
+        ),
+        (
+            "score_decisions(linked NaN)",
+            lambda: score_decisions(graphs, np.full(batch.num_edges, np.nan)),
+            "linked",
+        ),
+        (
+            "score_decisions(min_hits=inf)",
+            lambda: score_decisions(graphs, np.zeros(batch.num_edges), min_hits=np.inf),
+            "min_hits",
+        ),
         ("tune_threshold(graphs=10**400)", lambda: tune_threshold(model, 10**400, L), "graphs"),
         ("tune_threshold(taus NaN)", lambda: tune_threshold(model, graphs, L, taus=[float("nan")]), "taus"),
         ("tune_threshold(taus text)", lambda: tune_threshold(model, graphs, L, taus="ab"), "taus"),
@@ -107,11 +160,18 @@ def _bad_pipeline_calls(model, graphs, batch, logits):
         ("lambda_scale(n_layers NaN)", lambda: lambda_scale(logits, 0.1, n_layers=float("nan")), "n_layers"),
         ("lambda_scale(warn=None)", lambda: lambda_scale(logits, 0.1, warn=None), "warn"),
         ("lambda_scale(data without n_layers)", lambda: lambda_scale(logits, 0.1, data=batch), "n_layers"),
-        ("lambda_scale(logits of another batch)", lambda: lambda_scale(logits[:2], 0.1, data=batch, n_layers=L),
-         "logits"),
+        (
+            "lambda_scale(logits of another batch)",
+            lambda: lambda_scale(logits[:2], 0.1, data=batch, n_layers=L),
+            "logits",
+        ),
         ("solve_layer_pairs(2-D cost)", lambda: solve_layer_pairs(torch.zeros(2, 2), None), "cost"),
         ("solve_layer_pairs(numpy cost)", lambda: solve_layer_pairs(np.zeros((1, 2, 2))), "cost"),
-        ("solve_layer_pairs(no_match text)", lambda: solve_layer_pairs(torch.zeros(1, 2, 2), "x"), "no_match"),
+        (
+            "solve_layer_pairs(no_match text)",
+            lambda: solve_layer_pairs(torch.zeros(1, 2, 2), "x"),
+            "no_match",
+        ),
     ]
 
 
@@ -132,7 +192,9 @@ def test_valid_calls_still_work(setup):
     assert predict_tracks(model, graphs[0], L, None).shape == (graphs[0].num_nodes,)
     r = score_decisions(graphs, batch.y.numpy().astype(bool))  # booleans
     assert r["edge_fp"] == 0 and r["edge_fn"] == 0
-    assert score_decisions(graphs, batch.y.numpy().astype(float))["paper_purity"] == r["paper_purity"]  # 0/1 floats
+    assert (
+        score_decisions(graphs, batch.y.numpy().astype(float))["paper_purity"] == r["paper_purity"]
+    )  # 0/1 floats
     dense, idx = edges_to_dense(logits, batch, L)
     assert torch.isinf(dense).any() and torch.equal(dense[idx], logits)
     assert tune_threshold(model, graphs, L, taus=(0.3, 0.6))["tau"] in (0.3, 0.6)
@@ -151,8 +213,9 @@ def test_batched_solver_matches_loop_on_larger_batches(no_match, inf_share):
         cost[rng.random(cost.shape) < inf_share * rng.random()] = np.inf
         fast = solve_assignment(torch.tensor(cost, dtype=torch.float32), no_match).numpy()
         ref = solve_assignment(cost, no_match, method="loop")
-        np.testing.assert_allclose(assignment_objective(cost, fast, no_match),
-                                   assignment_objective(cost, ref, no_match), atol=1e-6)
+        np.testing.assert_allclose(
+            assignment_objective(cost, fast, no_match), assignment_objective(cost, ref, no_match), atol=1e-6
+        )
         if no_match is None:
             assert np.array_equal(fast.sum((1, 2)), ref.sum((1, 2)))
         assert fast.sum(2).max(initial=0) <= 1 and fast.sum(1).max(initial=0) <= 1

@@ -6,8 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.tracking import (DetectorConfig, build_graph, energy_of_range, highland_theta0, phantom,
-                              range_of_energy, read_trackml, simulate_events, write_trackml)
+from toolkit.tracking import (
+    DetectorConfig,
+    build_graph,
+    energy_of_range,
+    highland_theta0,
+    phantom,
+    range_of_energy,
+    read_trackml,
+    simulate_events,
+    write_trackml,
+)
 
 
 def test_highland_reference_value():
@@ -27,9 +36,18 @@ def test_range_energy_inverse():
 
 def test_scattering_width_follows_highland():
     """Kink angles at layer 1 (from exact hit positions) have the Highland width of the layer-1 energy."""
-    cfg = DetectorConfig(particles_per_frame=2000, poisson_multiplicity=False, pixel_pitch=0.0, efficiency=1.0,
-                         noise_per_layer=0.0, energy_spread=0.0, angular_spread=0.0, beam_sigma=1.0,
-                         scan_half_width=0.0, layer_x0=0.05)
+    cfg = DetectorConfig(
+        particles_per_frame=2000,
+        poisson_multiplicity=False,
+        pixel_pitch=0.0,
+        efficiency=1.0,
+        noise_per_layer=0.0,
+        energy_spread=0.0,
+        angular_spread=0.0,
+        beam_sigma=1.0,
+        scan_half_width=0.0,
+        layer_x0=0.05,
+    )
     ev = simulate_events(5, cfg, random_state=0)
     kinks = []
     for e in ev:
@@ -44,8 +62,14 @@ def test_scattering_width_follows_highland():
 
 
 def test_range_out_depth_matches_range_energy():
-    cfg = DetectorConfig(particles_per_frame=300, poisson_multiplicity=False, energy_spread=0.0, efficiency=1.0,
-                         noise_per_layer=0.0, n_layers=20)
+    cfg = DetectorConfig(
+        particles_per_frame=300,
+        poisson_multiplicity=False,
+        energy_spread=0.0,
+        efficiency=1.0,
+        noise_per_layer=0.0,
+        n_layers=20,
+    )
     ev = simulate_events(3, cfg, random_state=1)[0]
     # the proton stops in the absorber where its residual range runs out
     expected_last = int(np.floor(range_of_energy(cfg.energy) / cfg.layer_wet))
@@ -80,8 +104,16 @@ def test_seeded_and_structured():
     np.testing.assert_allclose(v, np.round(v), atol=1e-6)  # pixel centres
 
 
-@pytest.mark.parametrize("field, value", [("n_layers", 1), ("efficiency", 1.5), ("pixel_pitch", -1.0),
-                                          ("particles_per_frame", 0), ("energy", 0.0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("n_layers", 1),
+        ("efficiency", 1.5),
+        ("pixel_pitch", -1.0),
+        ("particles_per_frame", 0),
+        ("energy", 0.0),
+    ],
+)
 def test_impossible_configs_raise(field, value):
     with pytest.raises(ValueError, match=field):  # refused when built ...
         dataclasses.replace(DetectorConfig(), **{field: value})
@@ -107,14 +139,20 @@ def test_graph_edges_and_labels():
     src, dst = g.edge_index.numpy()
     assert np.all(e.layer[dst] - e.layer[src] == 1)
     assert np.all(np.abs(e.x[dst] - e.x[src]) <= 0.2 * cfg.layer_spacing + 1e-9)
-    np.testing.assert_array_equal(g.y.numpy() > 0, (e.particle_id[src] == e.particle_id[dst]) & (e.particle_id[src] > 0))
+    np.testing.assert_array_equal(
+        g.y.numpy() > 0, (e.particle_id[src] == e.particle_id[dst]) & (e.particle_id[src] > 0)
+    )
     # (row, col) address the right hits inside their layers
     starts = np.searchsorted(e.layer, np.arange(cfg.n_layers))
     np.testing.assert_array_equal(starts[e.layer[src]] + g.edge_row.numpy(), src)
     np.testing.assert_array_equal(starts[e.layer[dst]] + g.edge_col.numpy(), dst)
     # brute force: every pair inside the window is an edge
-    pairs = {(i, j) for i in range(e.n_hits) for j in range(e.n_hits)
-             if e.layer[j] == e.layer[i] + 1 and abs(e.x[j] - e.x[i]) <= 1.0 and abs(e.y[j] - e.y[i]) <= 1.0}
+    pairs = {
+        (i, j)
+        for i in range(e.n_hits)
+        for j in range(e.n_hits)
+        if e.layer[j] == e.layer[i] + 1 and abs(e.x[j] - e.x[i]) <= 1.0 and abs(e.y[j] - e.y[i]) <= 1.0
+    }
     assert pairs == set(zip(src.tolist(), dst.tolist()))
 
 
@@ -122,7 +160,9 @@ def test_trackml_round_trip(tmp_path):
     cfg = DetectorConfig()
     e = simulate_events(1, cfg, phantom=phantom(), random_state=4)[0]
     paths = write_trackml(e, tmp_path, "event000000001", cfg)
-    assert [p.name for p in paths] == [f"event000000001-{n}.csv" for n in ("hits", "cells", "particles", "truth")]
+    assert [p.name for p in paths] == [
+        f"event000000001-{n}.csv" for n in ("hits", "cells", "particles", "truth")
+    ]
     hits = pd.read_csv(paths[0])
     assert list(hits.columns) == ["hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id"]
     r = read_trackml(tmp_path, "event000000001")

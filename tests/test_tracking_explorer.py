@@ -48,7 +48,8 @@ def test_mixed_slice_and_bce_gradient():
     cost, target = demo_problem()
     value, grad = bce_of_costs(cost, target)
     eps = 1e-6
-    c2 = cost.copy(); c2[0, 0] += eps
+    c2 = cost.copy()
+    c2[0, 0] += eps
     assert (bce_of_costs(c2, target)[0] - value) / eps == pytest.approx(grad[0, 0], rel=1e-4)
     d = random_direction(cost)
     assert np.all(d[~np.isfinite(cost)] == 0) and np.linalg.norm(d) == pytest.approx(1.0)

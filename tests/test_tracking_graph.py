@@ -33,25 +33,34 @@ def _build_graph_reference(event: Event, cfg: DetectorConfig, window: float) -> 
     gap = np.where(np.diff(zl) != 0, np.abs(np.diff(zl)), cfg.layer_spacing)[:, None, None]
     with np.errstate(invalid="ignore"):
         ok = (np.abs(px[1:, None, :] - px[:-1, :, None]) <= window * gap) & (
-            np.abs(py[1:, None, :] - py[:-1, :, None]) <= window * gap)
+            np.abs(py[1:, None, :] - py[:-1, :, None]) <= window * gap
+        )
     lp, a, b = np.nonzero(ok)
     src, dst = idx[lp, a], idx[lp + 1, b]
     dz = gap[lp, 0, 0]
     sx, sy = (x[dst] - x[src]) / dz, (y[dst] - y[src]) / dz
-    edge_attr = np.stack([sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src],
-                          layer[src] / (L - 1)], 1)
+    edge_attr = np.stack(
+        [sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src], layer[src] / (L - 1)],
+        1,
+    )
     cx, cy = (x.mean(), y.mean()) if x.size else (0.0, 0.0)
     node_x = np.stack([(x - cx) / _POS_SCALE, (y - cy) / _POS_SCALE, layer / (L - 1), log_e], 1)
     pid = np.asarray(event.particle_id, dtype=np.int64)
     label = (pid[src] == pid[dst]) & (pid[src] > 0)
     f32, i64 = torch.float32, torch.long
-    return Data(x=torch.as_tensor(node_x, dtype=f32),
-                edge_index=torch.as_tensor(np.stack([src, dst]), dtype=i64),
-                edge_attr=torch.as_tensor(edge_attr, dtype=f32), y=torch.as_tensor(label, dtype=f32),
-                edge_lp=torch.as_tensor(layer[src], dtype=i64), edge_row=torch.as_tensor(a, dtype=i64),
-                edge_col=torch.as_tensor(b, dtype=i64), layer=torch.as_tensor(layer, dtype=i64),
-                particle_id=torch.as_tensor(pid, dtype=i64),
-                pos=torch.as_tensor(np.stack([x, y, zl[layer]], 1), dtype=f32), num_nodes=int(x.size))
+    return Data(
+        x=torch.as_tensor(node_x, dtype=f32),
+        edge_index=torch.as_tensor(np.stack([src, dst]), dtype=i64),
+        edge_attr=torch.as_tensor(edge_attr, dtype=f32),
+        y=torch.as_tensor(label, dtype=f32),
+        edge_lp=torch.as_tensor(layer[src], dtype=i64),
+        edge_row=torch.as_tensor(a, dtype=i64),
+        edge_col=torch.as_tensor(b, dtype=i64),
+        layer=torch.as_tensor(layer, dtype=i64),
+        particle_id=torch.as_tensor(pid, dtype=i64),
+        pos=torch.as_tensor(np.stack([x, y, zl[layer]], 1), dtype=f32),
+        num_nodes=int(x.size),
+    )
 
 
 def assert_same_graph(g: Data, ref: Data) -> None:
@@ -91,8 +100,16 @@ def _grid_event(rng: np.random.Generator, n_hits: int, n_layers: int) -> Event:
     """Hits on a 0.25 mm grid: many pairs sit exactly on the window edge |Δx| = 0.2 · 5 mm."""
     layer = np.sort(rng.integers(0, n_layers, n_hits))
     x, y = rng.integers(-8, 9, n_hits) * 0.25, rng.integers(-8, 9, n_hits) * 0.25
-    return Event(event_id=0, x=x, y=y, z=layer * 5.0, layer=layer, edep=rng.uniform(0.01, 1.0, n_hits),
-                 particle_id=rng.integers(0, 4, n_hits), particles={"particle_id": np.arange(1, 4)})
+    return Event(
+        event_id=0,
+        x=x,
+        y=y,
+        z=layer * 5.0,
+        layer=layer,
+        edep=rng.uniform(0.01, 1.0, n_hits),
+        particle_id=rng.integers(0, 4, n_hits),
+        particles={"particle_id": np.arange(1, 4)},
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -110,15 +127,23 @@ def test_window_edges_and_event_boundaries_property(seed, sizes):
 def test_build_graph_batch_is_the_collated_batch():
     cfg = DetectorConfig()
     events = simulate_events(12, cfg, random_state=4)
-    empty = Event(event_id=99, x=np.zeros(0), y=np.zeros(0), z=np.zeros(0), layer=np.zeros(0, int),
-                  edep=np.zeros(0), particle_id=np.zeros(0, int), particles={"particle_id": np.zeros(0)})
+    empty = Event(
+        event_id=99,
+        x=np.zeros(0),
+        y=np.zeros(0),
+        z=np.zeros(0),
+        layer=np.zeros(0, int),
+        edep=np.zeros(0),
+        particle_id=np.zeros(0, int),
+        particles={"particle_id": np.zeros(0)},
+    )
     events.insert(5, empty)
     graphs = build_graphs(events, cfg)
     batch, ref = build_graph_batch(events, cfg), Batch.from_data_list(graphs)
     assert sorted(batch.keys()) == sorted(ref.keys()) and batch.num_graphs == ref.num_graphs == 13
     for key in ref.keys():
         value = batch[key]
-        assert (torch.equal(value, ref[key]) if torch.is_tensor(value) else value == ref[key]), key
+        assert torch.equal(value, ref[key]) if torch.is_tensor(value) else value == ref[key], key
     for key in ref._slice_dict:  # what indexing / to_data_list use to cut the batch
         assert torch.equal(batch._slice_dict[key], ref._slice_dict[key]), key
         assert torch.equal(torch.as_tensor(batch._inc_dict[key]), torch.as_tensor(ref._inc_dict[key])), key
@@ -145,12 +170,28 @@ def test_build_graph_batch_validates_like_build_graphs():
         build_graph_batch([event, 3])
     with pytest.raises(ValueError, match="window"):
         build_graph_batch([event], window=0.0)
-    bad = Event(event_id=0, x=np.array([0.0, np.nan]), y=np.zeros(2), z=np.zeros(2), layer=np.array([0, 1]),
-                edep=np.ones(2), particle_id=np.array([1, 1]), particles={"particle_id": np.array([1])})
+    bad = Event(
+        event_id=0,
+        x=np.array([0.0, np.nan]),
+        y=np.zeros(2),
+        z=np.zeros(2),
+        layer=np.array([0, 1]),
+        edep=np.ones(2),
+        particle_id=np.array([1, 1]),
+        particles={"particle_id": np.array([1])},
+    )
     with pytest.raises(ValueError, match="finite"):
         build_graph_batch([event, bad])
-    unsorted = Event(event_id=0, x=np.zeros(2), y=np.zeros(2), z=np.zeros(2), layer=np.array([1, 0]),
-                     edep=np.ones(2), particle_id=np.array([1, 1]), particles={"particle_id": np.array([1])})
+    unsorted = Event(
+        event_id=0,
+        x=np.zeros(2),
+        y=np.zeros(2),
+        z=np.zeros(2),
+        layer=np.array([1, 0]),
+        edep=np.ones(2),
+        particle_id=np.array([1, 1]),
+        particles={"particle_id": np.array([1])},
+    )
     with pytest.raises(ValueError, match="sorted by layer"):
         build_graph_batch([event, unsorted])
     assert build_graphs([]) == []
@@ -185,6 +226,6 @@ def test_chunked_passes_give_the_same_graphs(monkeypatch):
     chunked = build_graph_batch(events, cfg)
     for key in batch.keys():
         value = chunked[key]
-        assert (torch.equal(value, batch[key]) if torch.is_tensor(value) else value == batch[key]), key
+        assert torch.equal(value, batch[key]) if torch.is_tensor(value) else value == batch[key], key
     for key in batch._slice_dict:
         assert torch.equal(chunked._slice_dict[key], batch._slice_dict[key]), key

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from toolkit.tracking import (barrier_height, edge_precision_recall, m_minmax, track_purity_efficiency,
-                              trackml_score, tracks_from_edges)
+from toolkit.tracking import (
+    barrier_height,
+    edge_precision_recall,
+    m_minmax,
+    track_purity_efficiency,
+    trackml_score,
+    tracks_from_edges,
+)
 
 
 def test_edge_precision_recall_hand_made():
@@ -56,16 +62,21 @@ def test_trackml_score_hand_made():
 
 def test_m_minmax_bounds():
     t = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
-    a = t.copy(); a[0] = False  # 1 error
+    a = t.copy()
+    a[0] = False  # 1 error
     assert m_minmax(a, a, t) == 0.0  # identical models
-    b = t.copy(); b[1] = False  # 1 different error -> errors never overlap
+    b = t.copy()
+    b[1] = False  # 1 different error -> errors never overlap
     assert m_minmax(a, b, t) == 1.0
-    c = t.copy(); c[:2] = False  # errors of a are a subset of c's -> minimal disagreement
+    c = t.copy()
+    c[:2] = False  # errors of a are a subset of c's -> minimal disagreement
     assert m_minmax(a, c, t) == 0.0
-    d = t.copy(); d[[0, 4]] = [False, True]  # shares one error, adds one
+    d = t.copy()
+    d[[0, 4]] = [False, True]  # shares one error, adds one
     # d = 1/8, e_a = 1/8, e_d = 2/8 -> lo = 1/8, hi = 3/8 -> 0
     assert m_minmax(a, d, t) == pytest.approx(0.0)
-    e = t.copy(); e[[1, 4]] = [False, True]
+    e = t.copy()
+    e[[1, 4]] = [False, True]
     # disagree on 3 of 8: (3/8 - 1/8) / (3/8 - 1/8) = 1
     assert m_minmax(a, e, t) == pytest.approx(1.0)
 

@@ -6,23 +6,52 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.tracking import (PAPER, DetectorConfig, GeometricBaseline, TrainConfig, edges_to_dense, evaluate,
-                              exact_match_purity_efficiency, fit, lambda_paper, lambda_scale, make_dataset,
-                              paper_purity_efficiency, score_decisions, solve_assignment, solve_layer_pairs,
-                              track_purity_efficiency, tune_threshold)
-from toolkit.tracking.studies import bootstrap_excess
+from toolkit.tracking import (
+    PAPER,
+    DetectorConfig,
+    GeometricBaseline,
+    TrainConfig,
+    edges_to_dense,
+    evaluate,
+    exact_match_purity_efficiency,
+    fit,
+    lambda_paper,
+    lambda_scale,
+    make_dataset,
+    paper_purity_efficiency,
+    score_decisions,
+    solve_assignment,
+    solve_layer_pairs,
+    track_purity_efficiency,
+    tune_threshold,
+)
 from toolkit.tracking.metrics import m_minmax
+from toolkit.tracking.studies import bootstrap_excess
 
 
 def test_paper_metric_hand_made_event():
     # particles 1 (6 hits), 2 (6 hits), 3 (2 hits); 2 noise hits (pid 0)
     pid = np.array([1] * 6 + [2] * 6 + [3] * 2 + [0, 0])
-    lab = np.array([
-        10, 10, 10, 10, 10, 10,   # track 10 = all of particle 1: kept, pure -> correct
-        20, 20, 20, 20, 20, 21,   # track 20 = 5 hits of particle 2: kept (>= 5), pure though incomplete -> correct
-        30, 30,                   # particle 3: 2 hits, dropped (< 5 hits)
-        40, 21,                   # a noise hit alone (dropped), a noise hit in track 21 (1 hit, dropped)
-    ])
+    lab = np.array(
+        [
+            10,
+            10,
+            10,
+            10,
+            10,
+            10,  # track 10 = all of particle 1: kept, pure -> correct
+            20,
+            20,
+            20,
+            20,
+            20,
+            21,  # track 20 = 5 hits of particle 2: kept (>= 5), pure though incomplete -> correct
+            30,
+            30,  # particle 3: 2 hits, dropped (< 5 hits)
+            40,
+            21,  # a noise hit alone (dropped), a noise hit in track 21 (1 hit, dropped)
+        ]
+    )
     # kept tracks: 10, 20 -> both pure: purity 2/2; efficiency = 2 correct / 3 particles
     assert paper_purity_efficiency(lab, pid) == pytest.approx((1.0, 2 / 3))
     # a mixed track of >= 5 hits lowers purity; a track with a noise hit is left out of purity
@@ -30,14 +59,17 @@ def test_paper_metric_hand_made_event():
     # track 10 = {1,1,1,2,2} (5 hits, two particles) -> kept, not pure; track 20 = {1,1,1,2,2,2} -> not pure
     # track 40 = 2 noise hits (dropped by size); purity 0/2, efficiency 0/3
     assert paper_purity_efficiency(lab2, pid) == pytest.approx((0.0, 0.0))
-    lab3 = np.array([10] * 6 + [20] * 6 + [30, 30] + [20, 50])  # track 20 has a noise hit: excluded from purity
+    lab3 = np.array(
+        [10] * 6 + [20] * 6 + [30, 30] + [20, 50]
+    )  # track 20 has a noise hit: excluded from purity
     assert paper_purity_efficiency(lab3, pid) == pytest.approx((1.0, 1 / 3))
     # min_hits: with 2 the pure 2-hit track of particle 3 counts as well
     assert paper_purity_efficiency(lab3, pid, min_hits=2) == pytest.approx((1.0, 2 / 3))
 
 
 def test_paper_metric_fragments_and_empty():
-    # one particle of 10 hits split into two pure 5-hit pieces: both count (the paper's efficiency can exceed 1)
+    # one particle of 10 hits split into two pure 5-hit pieces: both count (the paper's efficiency can
+    # exceed 1)
     pid = np.ones(10, dtype=int)
     assert paper_purity_efficiency(np.repeat([0, 1], 5), pid) == pytest.approx((1.0, 2.0))
     # no kept track: purity 0 as in the authors' code; only noise: efficiency 0
@@ -55,7 +87,9 @@ def test_paper_metric_energy_cut():
     lab = np.array([0] * 5 + [1] * 5)
     layer = np.tile(np.arange(5), 2)
     edep = np.array([1, 1, 1, 1, 0.5, 1, 1, 1, 1, 0.01])  # track 1 ends with a tiny deposit
-    assert paper_purity_efficiency(lab, pid, edep=edep, layer=layer, min_last_edep=0.1) == pytest.approx((1.0, 0.5))
+    assert paper_purity_efficiency(lab, pid, edep=edep, layer=layer, min_last_edep=0.1) == pytest.approx(
+        (1.0, 0.5)
+    )
     with pytest.raises(ValueError, match="edep and layer"):
         paper_purity_efficiency(lab, pid, min_last_edep=0.1)
 
@@ -90,8 +124,17 @@ def small():
 def test_evaluate_reports_both_families_and_ceiling(small):
     cfg, graphs = small
     r = evaluate(GeometricBaseline(), graphs, cfg.n_layers)
-    for k in ("paper_purity", "paper_efficiency", "exact_purity", "exact_efficiency", "edge_fp", "edge_fn",
-              "ceiling_purity", "ceiling_efficiency", "trackml"):
+    for k in (
+        "paper_purity",
+        "paper_efficiency",
+        "exact_purity",
+        "exact_efficiency",
+        "edge_fp",
+        "edge_fn",
+        "ceiling_purity",
+        "ceiling_efficiency",
+        "trackml",
+    ):
         assert k in r
     assert r["purity"] == r["paper_purity"]
     # the decisions equal to the truth reach the ceiling and have no edge errors
@@ -170,8 +213,18 @@ def test_studies_smoke_and_merge(tmp_path):
     from toolkit.tracking.cli import main
     from toolkit.tracking.studies import compare_trackers, stability_study
 
-    rows = stability_study([0.01], [0, 1], steps=6, n_train=8, n_val=4, n_test=4, n_boot=20, n_points=3,
-                           eval_every=3, include_two_step=False)
+    rows = stability_study(
+        [0.01],
+        [0, 1],
+        steps=6,
+        n_train=8,
+        n_val=4,
+        n_test=4,
+        n_boot=20,
+        n_points=3,
+        eval_every=3,
+        include_two_step=False,
+    )
     (row,) = rows
     assert row["seeds"] == 2 and row["excess_lo"] <= row["excess"] <= row["excess_hi"]
     assert row["lam_paper"] > row["lam"] and 0 <= row["floor"] <= 1
@@ -179,10 +232,23 @@ def test_studies_smoke_and_merge(tmp_path):
     trackers = {r["tracker"] for r in cmp}
     assert trackers == {"geometric", "two_step", "e2e", "e2e_paper"} and len(cmp) == 16
     for i, part in enumerate((cmp[:8], cmp[8:] + cmp[:4])):  # the geometric rows repeat in every part
-        (tmp_path / f"p{i}.json").write_text(json.dumps(dict(meta=dict(command="c", cpu_seconds=1.0, wall_seconds=2.0),
-                                                             rows=part)))
+        (tmp_path / f"p{i}.json").write_text(
+            json.dumps(dict(meta=dict(command="c", cpu_seconds=1.0, wall_seconds=2.0), rows=part))
+        )
     out = tmp_path / "merged.json"
-    assert main(["study", "merge", "--inputs", str(tmp_path / "p0.json"), str(tmp_path / "p1.json"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "study",
+                "merge",
+                "--inputs",
+                str(tmp_path / "p0.json"),
+                str(tmp_path / "p1.json"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     merged = json.loads(out.read_text())
     assert len(merged["rows"]) == 16 and merged["meta"]["cpu_seconds"] == 2.0

@@ -7,11 +7,36 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from toolkit.tracking import (DEFAULT_NO_MATCH, DetectorConfig, EdgeClassifier, ModelConfig, TrainConfig, assign_edges,
-                              count_parameters, edges_to_dense, evaluate, fit, hamming_loss, image_rmse,
-                              interpolate_models, lambda_scale, linear_path, load_model, loss_slice, make_dataset,
-                              phantom, phantom_image, radiograph, save_model, simulate_events, solve_assignment,
-                              build_graphs, tracking_loss, f_lambda, one_thread)
+from toolkit.tracking import (
+    DEFAULT_NO_MATCH,
+    DetectorConfig,
+    EdgeClassifier,
+    ModelConfig,
+    TrainConfig,
+    assign_edges,
+    build_graphs,
+    count_parameters,
+    edges_to_dense,
+    evaluate,
+    f_lambda,
+    fit,
+    hamming_loss,
+    image_rmse,
+    interpolate_models,
+    lambda_scale,
+    linear_path,
+    load_model,
+    loss_slice,
+    make_dataset,
+    one_thread,
+    phantom,
+    phantom_image,
+    radiograph,
+    save_model,
+    simulate_events,
+    solve_assignment,
+    tracking_loss,
+)
 
 L = DetectorConfig().n_layers
 
@@ -137,17 +162,23 @@ def test_linear_path_endpoints_and_identity(trained, graphs):
 
 def test_loss_slice_agrees_with_f_lambda():
     rng = np.random.default_rng(0)
-    cost = rng.random((4, 5)); cost[0, 0] = np.inf
-    target = np.zeros((4, 5)); target[[0, 1, 2], [1, 2, 3]] = 1
+    cost = rng.random((4, 5))
+    cost[0, 0] = np.inf
+    target = np.zeros((4, 5))
+    target[[0, 1, 2], [1, 2, 3]] = 1
     t = np.linspace(-0.5, 0.5, 11)
     rows = loss_slice(cost, target, 0.3, entry=(1, 2), t=t)
     tt = torch.tensor(target)
     for r in rows:
-        c = cost.copy(); c[1, 2] += r["t"]
-        assert r["f_lambda"] == pytest.approx(f_lambda(c, lambda y: (y * (1 - 2 * tt) + tt).sum(), 0.3, DEFAULT_NO_MATCH))
+        c = cost.copy()
+        c[1, 2] += r["t"]
+        assert r["f_lambda"] == pytest.approx(
+            f_lambda(c, lambda y: (y * (1 - 2 * tt) + tt).sum(), 0.3, DEFAULT_NO_MATCH)
+        )
         assert r["f_lambda"] <= r["true_loss"] + 1e-12
     # the slope reported equals the finite-difference slope of f_lambda between grid points (piecewise linear)
-    f = np.array([r["f_lambda"] for r in rows]); g = np.array([r["grad"] for r in rows])
+    f = np.array([r["f_lambda"] for r in rows])
+    g = np.array([r["grad"] for r in rows])
     ok = g[:-1] == g[1:]
     np.testing.assert_allclose(np.diff(f)[ok] / np.diff(t)[ok], g[:-1][ok], atol=1e-9)
 
@@ -157,7 +188,9 @@ def test_radiograph_from_truth_tracks_matches_phantom():
     ph = phantom()
     evs = simulate_events(400, cfg, phantom=ph, random_state=0)
     gs = build_graphs(evs, cfg)
-    labels = [np.where(g.particle_id.numpy() > 0, g.particle_id.numpy(), -1 - np.arange(g.num_nodes)) for g in gs]
+    labels = [
+        np.where(g.particle_id.numpy() > 0, g.particle_id.numpy(), -1 - np.arange(g.num_nodes)) for g in gs
+    ]
     img = radiograph(gs, labels, cfg, bins=8)
     ref = phantom_image(ph, cfg, bins=8)
     assert image_rmse(img, ref) < 2.5  # mm WEPL; the layer_wet = 7 mm range binning dominates
@@ -169,12 +202,42 @@ def test_lightning_and_cli(tmp_path, capsys):
     from toolkit.cli import main
 
     out = tmp_path / "run"
-    assert main(["train", "tracking", "--mode", "e2e", "--epochs", "1", "--n-train", "16", "--n-test", "8",
-                 "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "tracking",
+                "--mode",
+                "e2e",
+                "--epochs",
+                "1",
+                "--n-train",
+                "16",
+                "--n-test",
+                "8",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["test"]["purity"] <= 1
-    assert main(["evaluate", "tracking", "--checkpoint", str(out / "model.pt"), "--n-test", "8",
-                 "--per-multiplicity"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "tracking",
+                "--checkpoint",
+                str(out / "model.pt"),
+                "--n-test",
+                "8",
+                "--per-multiplicity",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "purity" in text and "multiplicity" in text
     assert main(["train", "tracking", "--lam", "-1", "--n-train", "4", "--out", str(out)]) == 2
@@ -210,8 +273,9 @@ def test_event_and_training_panels(graphs):
 
 
 def test_edge_cases_no_edges_and_wrong_layer_count():
-    cfg = DetectorConfig(n_layers=3, particles_per_frame=1, poisson_multiplicity=False, noise_per_layer=0.0,
-                         energy=5.0)  # protons stop in the first absorber: hits but no edges
+    cfg = DetectorConfig(
+        n_layers=3, particles_per_frame=1, poisson_multiplicity=False, noise_per_layer=0.0, energy=5.0
+    )  # protons stop in the first absorber: hits but no edges
     gs = build_graphs(simulate_events(3, cfg, random_state=0), cfg)
     assert all(g.num_edges == 0 for g in gs)
     _, hist = fit(gs, TrainConfig(mode="e2e", epochs=1), n_layers=3)

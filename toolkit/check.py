@@ -50,8 +50,11 @@ class CheckResult:
         if not isinstance(self.message, str):
             raise TypeError(f"message must be a string, got {type(self.message).__name__}")
         if self.max_diff is not None:  # inf is a valid difference (NaN where a number was expected)
-            if isinstance(self.max_diff, bool) or not isinstance(self.max_diff, numbers.Real) \
-                    or not self.max_diff >= 0:
+            if (
+                isinstance(self.max_diff, bool)
+                or not isinstance(self.max_diff, numbers.Real)
+                or not self.max_diff >= 0
+            ):
                 raise TypeError(f"max_diff must be None or a number >= 0, got {self.max_diff!r}")
 
     def __bool__(self) -> bool:
@@ -103,8 +106,10 @@ def _check_comparable(name: str, value: Any) -> None:
     if value is None or value is Ellipsis or hasattr(value, "detach") or isinstance(value, np.ndarray):
         return
     if type(value).__eq__ is object.__eq__:
-        raise TypeError(f"{name} must be a value that compares by content (number, array, tensor, string, "
-                        f"bool, None, list, tuple, dict, ...), got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a value that compares by content (number, array, tensor, string, "
+            f"bool, None, list, tuple, dict, ...), got {type(value).__name__}"
+        )
 
 
 def compare(
@@ -139,7 +144,9 @@ def compare(
                 if not reveal:
                     kind = "a number" if exp.ndim == 0 else f"an array of shape {tuple(exp.shape)}"
                     return CheckResult("not yet", f"not yet: expected {kind}, got {_describe(answer)}")
-                return CheckResult("not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}")
+                return CheckResult(
+                    "not yet", f"not yet: expected {_describe(expected)}, got {_describe(answer)}"
+                )
             if ans.shape != exp.shape:
                 return CheckResult(
                     "not yet", f"not yet: expected shape {tuple(exp.shape)}, got shape {tuple(ans.shape)}"
@@ -152,12 +159,20 @@ def compare(
             max_diff = float(diff[finite].max()) if finite.any() else math.inf
             if finite.all() and np.allclose(ans64, exp64, rtol=rtol, atol=atol):
                 return CheckResult("close", f"close (max diff {max_diff:.3g})", max_diff)
-            where = f"max diff {max_diff:.3g}" if math.isfinite(max_diff) else "NaN/inf where a number was expected"
+            where = (
+                f"max diff {max_diff:.3g}"
+                if math.isfinite(max_diff)
+                else "NaN/inf where a number was expected"
+            )
             if exp.ndim == 0:
                 if not reveal:
                     return CheckResult("not yet", _hidden(answer, expected), max_diff)
-                return CheckResult("not yet", f"not yet: expected {exp.item():.6g}, got {ans.item():.6g}", max_diff)
-            return CheckResult("not yet", f"not yet: {where} (tolerance rtol={rtol:g}, atol={atol:g})", max_diff)
+                return CheckResult(
+                    "not yet", f"not yet: expected {exp.item():.6g}, got {ans.item():.6g}", max_diff
+                )
+            return CheckResult(
+                "not yet", f"not yet: {where} (tolerance rtol={rtol:g}, atol={atol:g})", max_diff
+            )
     if isinstance(expected, (list, tuple, dict)):
         if isinstance(expected, dict):
             if not isinstance(answer, dict) or set(answer) != set(expected):
@@ -238,8 +253,9 @@ class Exercise:
             if not _is_list(self.inputs) or not all(isinstance(case, tuple) for case in self.inputs):
                 raise TypeError(f"inputs must be None or a list of argument tuples, got {self.inputs!r}")
         if not _is_list(self.misconceptions) or not all(
-                isinstance(m, tuple) and len(m) == 2 and callable(m[0]) and isinstance(m[1], str)
-                for m in self.misconceptions):
+            isinstance(m, tuple) and len(m) == 2 and callable(m[0]) and isinstance(m[1], str)
+            for m in self.misconceptions
+        ):
             raise TypeError("misconceptions must be a list of (predicate, message) pairs")
         if self.choices is not None:
             if not _strings("choices", self.choices):
@@ -276,10 +292,14 @@ class Exercise:
         try:
             expected = self.expected(*args, **kwargs)
         except Exception as exc:
-            return CheckResult("not yet", f"not yet: could not compute the reference from your inputs ({exc})")
+            return CheckResult(
+                "not yet", f"not yet: could not compute the reference from your inputs ({exc})"
+            )
         self._last_expected, self._last_args = expected, (args, kwargs)
         if self.choices is not None and isinstance(answer, str) and answer not in self.choices:
-            return CheckResult("not yet", f"not yet: {answer!r} is not one of the choices {list(self.choices)}")
+            return CheckResult(
+                "not yet", f"not yet: {answer!r} is not one of the choices {list(self.choices)}"
+            )
         return self._verdict(answer, expected)
 
     def _judge_function(self, answer: Any) -> CheckResult:
@@ -294,8 +314,11 @@ class Exercise:
             except Exception as exc:  # the learner's function may raise anything
                 return CheckResult("not yet", f"not yet: your function raised {type(exc).__name__}: {exc}")
             if got is None and want is not None:
-                return CheckResult("not yet", "not answered yet: your function returns None "
-                                   "(is its body still `...`, or is a `return` missing?)")
+                return CheckResult(
+                    "not yet",
+                    "not answered yet: your function returns None "
+                    "(is its body still `...`, or is a `return` missing?)",
+                )
             verdict = self._verdict(got, want)
             if not verdict:
                 return CheckResult("not yet", f"{verdict.message} (on input #{index})", verdict.max_diff)
@@ -310,8 +333,11 @@ class Exercise:
         args, kwargs = self._last_args if self.inputs is None else ((), {})
         for predicate, message in self.misconceptions:
             try:
-                matched = bool(predicate(answer, expected, *args, **kwargs) if _takes_data(predicate)
-                               else predicate(answer, expected))
+                matched = bool(
+                    predicate(answer, expected, *args, **kwargs)
+                    if _takes_data(predicate)
+                    else predicate(answer, expected)
+                )
             except Exception:  # a predicate that cannot judge this answer does not apply to it
                 matched = False
             if matched:
@@ -328,7 +354,8 @@ class Exercise:
         if self._last_expected is None and callable(self.reference):
             self._hints_shown = total  # nothing to reveal yet: run the check first
             return f"[{self.key}] no more hints; run the check cell once, then ask again to see the answer."
-        return f"[{self.key}] the answer: {_reveal(self._last_expected if callable(self.reference) else self.reference)}"
+        expected = self._last_expected if callable(self.reference) else self.reference
+        return f"[{self.key}] the answer: {_reveal(expected)}"
 
     def _repr_markdown_(self) -> str:
         text = f"**Exercise {self.key}.** {self.question}"

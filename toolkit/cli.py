@@ -50,8 +50,11 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``ACTION TOPIC`` first, then the topic's own options for that action."""
-    if argv is not None and (isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence)
-                             or not all(isinstance(a, str) for a in argv)):
+    if argv is not None and (
+        isinstance(argv, (str, bytes))
+        or not isinstance(argv, Sequence)
+        or not all(isinstance(a, str) for a in argv)
+    ):
         raise TypeError(f"argv must be a list of strings or None, got {argv!r}")
     argv = list(sys.argv[1:] if argv is None else argv)
     top = _top_parser()
@@ -79,9 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_arguments(sub)
-    sub.add_argument("--state", default=None, metavar="STRING",
-                     help="start from a notebook panel's setup (the string panel.state() shows); "
-                          "explicit options given here override it")
+    sub.add_argument(
+        "--state",
+        default=None,
+        metavar="STRING",
+        help="start from a notebook panel's setup (the string panel.state() shows); "
+        "explicit options given here override it",
+    )
     rest = argv[2:]
     state = _peek_state(rest)
     if state is not None:
@@ -119,8 +126,10 @@ def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> Non
     if not key.startswith(topic):
         parser.error(f"--state is for panel {key!r}, not for topic {topic!r}")
     if key not in CLI_PANELS:
-        parser.error(f"--state from panel {key!r} cannot start a command; "
-                     f"panels that can: {sorted(k for k in CLI_PANELS if k.startswith(topic))}")
+        parser.error(
+            f"--state from panel {key!r} cannot start a command; "
+            f"panels that can: {sorted(k for k in CLI_PANELS if k.startswith(topic))}"
+        )
     try:
         values = decode_state(state)
     except ValueError as exc:
@@ -129,8 +138,10 @@ def _apply_state(parser: argparse.ArgumentParser, state: str, topic: str) -> Non
     dests = {a.dest for a in parser._actions}
     unknown = sorted(set(values) - (allowed & dests), key=str)
     if unknown:
-        parser.error(f"--state sets {unknown}, which are not controls of panel {key!r} that this command has "
-                     f"options for; it may set: {sorted(allowed & dests)}")
+        parser.error(
+            f"--state sets {unknown}, which are not controls of panel {key!r} that this command has "
+            f"options for; it may set: {sorted(allowed & dests)}"
+        )
     for action in parser._actions:
         if action.dest not in values or action.choices is None:
             continue

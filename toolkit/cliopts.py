@@ -39,13 +39,15 @@ def config_default(source: Any, name: str) -> Any:
     except (TypeError, ValueError):
         parameter = None
     if parameter is None or parameter.default is inspect.Parameter.empty:
-        raise ValueError(f"name must be a keyword of {getattr(source, '__name__', source)!r} with a default, "
-                         f"got {name!r}")
+        raise ValueError(
+            f"name must be a keyword of {getattr(source, '__name__', source)!r} with a default, got {name!r}"
+        )
     return parameter.default
 
 
-def config_option(parser: argparse.ArgumentParser, source: Any, name: str, *, flag: str | None = None,
-                  **kwargs: Any) -> argparse.Action:
+def config_option(
+    parser: argparse.ArgumentParser, source: Any, name: str, *, flag: str | None = None, **kwargs: Any
+) -> argparse.Action:
     """Add ``--name`` (or ``flag``) with the default of ``source``'s ``name``; ``kwargs`` go to argparse.
 
     A bool default becomes ``--name/--no-name``; a tuple or list default takes several values; the
@@ -94,19 +96,26 @@ def _cell(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None, *,
-                 digits: int = 4) -> str:
+def format_table(
+    rows: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None, *, digits: int = 4
+) -> str:
     """Rows (dicts) as right-aligned columns under a header line; floats with ``digits`` decimals.
 
     ``keys`` picks and orders the columns (default: the first row's keys); a missing value prints as None.
     """
-    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Sequence) or not all(
-            isinstance(r, Mapping) for r in rows):
+    if (
+        isinstance(rows, (str, bytes, Mapping))
+        or not isinstance(rows, Sequence)
+        or not all(isinstance(r, Mapping) for r in rows)
+    ):
         raise TypeError(f"rows must be a list of dicts, got {type(rows).__name__}")
     if keys is None:
         keys = list(rows[0]) if rows else []
-    if isinstance(keys, (str, bytes)) or not isinstance(keys, Sequence) or not all(
-            isinstance(k, str) for k in keys):
+    if (
+        isinstance(keys, (str, bytes))
+        or not isinstance(keys, Sequence)
+        or not all(isinstance(k, str) for k in keys)
+    ):
         raise TypeError(f"keys must be None or a list of column names, got {keys!r}")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 12:
         raise ValueError(f"digits must be an integer in [0, 12], got {digits!r}")

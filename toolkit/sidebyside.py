@@ -24,7 +24,14 @@ from .check import Exercise
 from .panels import Panel, log_slider, slider
 from .validation import check_array, check_bool, check_float, check_instance, check_int
 
-__all__ = ["Surrogate", "alignment_chart", "alignment_panel", "ex_best_lambda", "ex_exact_direction", "ex_first_mu"]
+__all__ = [
+    "Surrogate",
+    "alignment_chart",
+    "alignment_panel",
+    "ex_best_lambda",
+    "ex_exact_direction",
+    "ex_first_mu",
+]
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,16 @@ def _check_text(name: str, value: object, empty: bool = False) -> None:
         raise TypeError(f"{name} must be a {'' if empty else 'non-empty '}string, got {value!r}")
 
 
-def alignment_chart(frame: pd.DataFrame, *, title: str, factor: str, extra: str, extra_title: str,
-                    log: bool = False, marker: float | None = None) -> alt.VConcatChart:
+def alignment_chart(
+    frame: pd.DataFrame,
+    *,
+    title: str,
+    factor: str,
+    extra: str,
+    extra_title: str,
+    log: bool = False,
+    marker: float | None = None,
+) -> alt.VConcatChart:
     """Cosine to the exact gradient (top, fixed axis [−0.1, 1.05]) and ``extra`` (bottom) vs the factor."""
     check_instance("frame", frame, pd.DataFrame, "a pandas DataFrame")
     for name, value in (("title", title), ("factor", factor), ("extra", extra), ("extra_title", extra_title)):
@@ -78,14 +93,22 @@ def alignment_chart(frame: pd.DataFrame, *, title: str, factor: str, extra: str,
             raise ValueError(f"frame must have a {column!r} column, got {list(frame.columns)}")
     x = alt.X("factor:Q", title=factor, scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
     base = alt.Chart(frame).encode(x=x, tooltip=["factor:Q", "cosine:Q", f"{extra}:Q"])
-    cosine = base.mark_line(point=True).encode(
-        y=alt.Y("cosine:Q", title="cosine to exact", scale=alt.Scale(domain=[-0.1, 1.05]))
-    ).properties(title=title, width=220, height=150)
-    bought = base.mark_line(point=True, strokeDash=[4, 2]).encode(
-        y=alt.Y(f"{extra}:Q", title=extra_title, scale=alt.Scale(zero=False))
-    ).properties(width=220, height=110)
+    cosine = (
+        base.mark_line(point=True)
+        .encode(y=alt.Y("cosine:Q", title="cosine to exact", scale=alt.Scale(domain=[-0.1, 1.05])))
+        .properties(title=title, width=220, height=150)
+    )
+    bought = (
+        base.mark_line(point=True, strokeDash=[4, 2])
+        .encode(y=alt.Y(f"{extra}:Q", title=extra_title, scale=alt.Scale(zero=False)))
+        .properties(width=220, height=110)
+    )
     if marker is not None:
-        rule = alt.Chart(pd.DataFrame({"factor": [marker]})).mark_rule(color="black", strokeDash=[2, 2]).encode(x=x)
+        rule = (
+            alt.Chart(pd.DataFrame({"factor": [marker]}))
+            .mark_rule(color="black", strokeDash=[2, 2])
+            .encode(x=x)
+        )
         cosine, bought = cosine + rule, bought + rule
     return alt.vconcat(cosine, bought)
 
@@ -122,11 +145,22 @@ def alignment_panel(surrogates: Sequence[Surrogate], *, seed: int = 0) -> Panel:
         charts, lines = [], []
         for i, s in enumerate(surrogates):
             value = float(factors[f"f{i}"])
-            charts.append(alignment_chart(curve(i, seed), title=s.name, factor=s.factor, extra=s.extra,
-                                          extra_title=s.extra_title, log=s.log, marker=value))
+            charts.append(
+                alignment_chart(
+                    curve(i, seed),
+                    title=s.name,
+                    factor=s.factor,
+                    extra=s.extra,
+                    extra_title=s.extra_title,
+                    log=s.log,
+                    marker=value,
+                )
+            )
             here = point(i, value, seed)
-            lines.append(f"<b>{s.name}</b> at {s.factor} = {value:.3g}: cosine <b>{here['cosine']:.2f}</b>, "
-                         f"{s.extra_title} {here[s.extra]:.3g}")
+            lines.append(
+                f"<b>{s.name}</b> at {s.factor} = {value:.3g}: cosine <b>{here['cosine']:.2f}</b>, "
+                f"{s.extra_title} {here[s.extra]:.3g}"
+            )
         return alt.hconcat(*charts), "<br>".join(lines)
 
     panel = Panel(controls, render, title="Three surrogate gradients, one axis", key="three-gradients")
@@ -137,36 +171,56 @@ def alignment_panel(surrogates: Sequence[Surrogate], *, seed: int = 0) -> Panel:
 # -- the closing exercises of notebook 04 (multiple choice: the answer is a reason, not a number) ----------
 ex_best_lambda = Exercise(
     key="4.1",
-    question=("Where does the blackbox gradient point most nearly like the smoothed solver's exact gradient? "
-              "Answer with one of the choices."),
+    question=(
+        "Where does the blackbox gradient point most nearly like the smoothed solver's exact gradient? "
+        "Answer with one of the choices."
+    ),
     reference="lambda near the cost gaps",
     choices=("tiny lambda", "lambda near the cost gaps", "any large lambda"),
     misconceptions=[
-        (lambda a, e: a == "tiny lambda",
-         "a tiny λ perturbs no cost enough to change the solution: y(c + λ∂L/∂y) = y(c), the gradient is 0 "
-         "and a zero vector has no direction (the chart's cosine is ~0 there)."),
-        (lambda a, e: a == "any large lambda",
-         "past a point every problem jumps straight to the target, so the gradient is (y* − y)/λ whatever λ is: "
-         "the curve is flat there, and lower than its peak. Look for where it is highest."),
+        (
+            lambda a, e: a == "tiny lambda",
+            "a tiny λ perturbs no cost enough to change the solution: y(c + λ∂L/∂y) = y(c), the gradient is "
+            "0 "
+            "and a zero vector has no direction (the chart's cosine is ~0 there).",
+        ),
+        (
+            lambda a, e: a == "any large lambda",
+            "past a point every problem jumps straight to the target, so the gradient is (y* − y)/λ "
+            "whatever λ is: "
+            "the curve is flat there, and lower than its peak. Look for where it is highest.",
+        ),
     ],
-    hints=("Read the tracking chart from left to right: what happens at both ends?",
-           "The interpolation f_λ changes slope only where the perturbed costs cross each other."),
+    hints=(
+        "Read the tracking chart from left to right: what happens at both ends?",
+        "The interpolation f_λ changes slope only where the perturbed costs cross each other.",
+    ),
 )
 
 ex_exact_direction = Exercise(
     key="4.2",
-    question=("Which surrogate has exactly the exact gradient's direction at every value of its factor "
-              "(and why does it still change the result)? Answer with one of the choices."),
+    question=(
+        "Which surrogate has exactly the exact gradient's direction at every value of its factor "
+        "(and why does it still change the result)? Answer with one of the choices."
+    ),
     reference="score scale",
     choices=("blackbox lambda", "feedback mix", "score scale"),
     misconceptions=[
-        (lambda a, e: a == "feedback mix",
-         "B_μ = (1 − μ)B + μWᵀ changes the direction of the hidden updates; only μ = 1 is exact (see the cosine curve)."),
-        (lambda a, e: a == "blackbox lambda",
-         "the blackbox gradient's direction changes with λ (its cosine peaks and then falls to a plateau)."),
+        (
+            lambda a, e: a == "feedback mix",
+            "B_μ = (1 − μ)B + μWᵀ changes the direction of the hidden updates; only μ = 1 is exact (see the "
+            "cosine curve).",
+        ),
+        (
+            lambda a, e: a == "blackbox lambda",
+            "the blackbox gradient's direction changes with λ (its cosine peaks and then falls to a "
+            "plateau).",
+        ),
     ],
-    hints=("Which chart is a flat line at cosine 1?",
-           "γ·∇log p is the exact score of another density, p^γ: right direction, wrong length."),
+    hints=(
+        "Which chart is a flat line at cosine 1?",
+        "γ·∇log p is the exact score of another density, p^γ: right direction, wrong length.",
+    ),
 )
 
 
@@ -177,13 +231,22 @@ def _first_above(frame: pd.DataFrame, level: float = 0.9) -> float:
 
 ex_first_mu = Exercise(
     key="4.3",
-    question=("Read the feedback channel's curve (the table `mix` above): what is the smallest μ on the grid "
-              "whose hidden-layer update has a cosine above 0.9 with backprop's gradient?"),
+    question=(
+        "Read the feedback channel's curve (the table `mix` above): what is the smallest μ on the grid "
+        "whose hidden-layer update has a cosine above 0.9 with backprop's gradient?"
+    ),
     reference=_first_above,
     misconceptions=[
-        (lambda a, e: a == 1.0, "μ = 1 is backprop itself (cosine exactly 1); a smaller μ already passes 0.9."),
-        (lambda a, e, frame: a in set(frame["factor"]) and frame.set_index("factor").loc[a, "cosine"] <= 0.9,
-         "at that μ the cosine is still at most 0.9: read the cosine column again."),
+        (
+            lambda a, e: a == 1.0,
+            "μ = 1 is backprop itself (cosine exactly 1); a smaller μ already passes 0.9.",
+        ),
+        (
+            lambda a, e, frame: (
+                a in set(frame["factor"]) and frame.set_index("factor").loc[a, "cosine"] <= 0.9
+            ),
+            "at that μ the cosine is still at most 0.9: read the cosine column again.",
+        ),
         (lambda a, e, frame: a not in set(frame["factor"]), "answer with one of the μ values of the grid."),
     ],
     hints=("Scan the cosine column from μ = 0 upwards.",),

@@ -57,15 +57,19 @@ class Topic:
         if not isinstance(self.description, str) or not self.description.strip():
             raise TypeError(f"description must be a non-empty string, got {self.description!r}")
         if not isinstance(self.cli, str) or (self.cli and not _MODULE.match(self.cli)):
-            raise ValueError(f"cli must be a module path such as 'toolkit.tracking.cli' (or ''), "
-                             f"got {self.cli!r}")
+            raise ValueError(
+                f"cli must be a module path such as 'toolkit.tracking.cli' (or ''), got {self.cli!r}"
+            )
         if self.study is not None and (not isinstance(self.study, str) or not self.study):
             raise TypeError(f"study must be None or an experiment name, got {self.study!r}")
         if not isinstance(self.experiments, Mapping) or not all(
-                isinstance(k, str) and k and isinstance(v, str) and _FACTORY.match(v)
-                for k, v in self.experiments.items()):
-            raise TypeError(f"experiments must map experiment names to 'module:function' strings, "
-                            f"got {self.experiments!r}")
+            isinstance(k, str) and k and isinstance(v, str) and _FACTORY.match(v)
+            for k, v in self.experiments.items()
+        ):
+            raise TypeError(
+                f"experiments must map experiment names to 'module:function' strings, "
+                f"got {self.experiments!r}"
+            )
         # (not toolkit.validation: it imports torch, and a topic file must stay light)
         if isinstance(self.order, bool) or not isinstance(self.order, int) or not 0 <= self.order <= 10_000:
             raise TypeError(f"order must be an integer in [0, 10000], got {self.order!r}")

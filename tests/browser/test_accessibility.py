@@ -93,17 +93,22 @@ def test_every_control_has_an_accessible_name(audited):
 def test_every_chart_has_a_text_description(audited):
     drawn = [c for c in audited["charts"] if c["drawn"]]
     assert drawn, f"{audited['notebook']}: no chart drawn"
-    missing = [f"chart {c['index']} (role={c['role']!r})" for c in drawn if not c["label"] or c["role"] != "img"]
+    missing = [
+        f"chart {c['index']} (role={c['role']!r})" for c in drawn if not c["label"] or c["role"] != "img"
+    ]
     assert not missing, f"{audited['notebook']}: charts without a text alternative:{_fmt(missing)}"
     # described from the data (toolkit.a11y.describe: the panel's helper, or show()), not just named
-    undescribed = [f"chart {c['index']}: {c['label']!r}" for c in drawn if not any(w in c["label"] for w in DATA_WORDS)]
+    undescribed = [
+        f"chart {c['index']}: {c['label']!r}" for c in drawn if not any(w in c["label"] for w in DATA_WORDS)
+    ]
     assert not undescribed, f"{audited['notebook']}: charts not described from their data:{_fmt(undescribed)}"
 
 
 def test_a_panel_works_with_the_keyboard_alone(audited):
     run = audited["keyboard"]
     assert run["move"] is not None, (
-        f"{audited['notebook']}: Tab never reached a slider of the main panel: {run['focused']}")
+        f"{audited['notebook']}: Tab never reached a slider of the main panel: {run['focused']}"
+    )
     assert run["slider_name"], f"{audited['notebook']}: the focused slider has no accessible name"
     move = run["move"]
     assert move["value_after"] != move["value_before"], f"{move['key']} did not move the slider: {move}"

@@ -51,8 +51,9 @@ def line(k):
 
 @pytest.fixture(scope="module")
 def broken_notebook(lab, lab_page, browser):
-    with bh.scratch_session(lab_page, lab, "zz_sabotaged.ipynb", CELLS, browser=browser,
-                            tags={8: ["raises-exception"]}) as session:
+    with bh.scratch_session(
+        lab_page, lab, "zz_sabotaged.ipynb", CELLS, browser=browser, tags={8: ["raises-exception"]}
+    ) as session:
         yield session
 
 

@@ -50,8 +50,12 @@ def _views(session, expected_counts: list[int], timeout_s: float = 20.0) -> list
     """The views' rows once they hold the expected counts (snapshots arrive when the kernel is idle)."""
     page = session.page
     try:
-        page.wait_for_function(bh.js("livechart_counts_are"), arg=[session.root_selector, expected_counts],
-                               timeout=timeout_s * 1000, polling=200)
+        page.wait_for_function(
+            bh.js("livechart_counts_are"),
+            arg=[session.root_selector, expected_counts],
+            timeout=timeout_s * 1000,
+            polling=200,
+        )
     except Exception:
         pass  # the asserts below say what is wrong
     return page.evaluate(bh.js("livechart_views"), session.root_selector)
@@ -81,8 +85,9 @@ def test_a_second_front_end_shows_every_row_at_once(streamed, lab, browser):
         bh.run_new_cell(second, "w")
         total = N_FIRST + N_LATER
         try:
-            page.wait_for_function(bh.js("livechart_some_count"), arg=[second.root_selector, total],
-                                   timeout=30_000, polling=200)
+            page.wait_for_function(
+                bh.js("livechart_some_count"), arg=[second.root_selector, total], timeout=30_000, polling=200
+            )
         except Exception:
             pass  # the assert below says what the view holds
         views = page.evaluate(bh.js("livechart_views"), second.root_selector)

@@ -81,7 +81,8 @@ def test_main_panel_slider_redraws_chart(notebook, results_dir: Path, record_pro
     scan = notebook.scan()
     assert scan["livePanels"] >= 1, (
         f"{notebook.path} has no live panel (.gl-panel-live): the main panel must be a toolkit "
-        "Panel whose sliders redraw its chart")
+        "Panel whose sliders redraw its chart"
+    )
     panel = notebook.main_panel()
     assert panel.locator(".noUi-handle").count() >= 1, f"{notebook.path}: the main panel has no slider"
     assert panel.locator(".gl-livechart").count() >= 1, f"{notebook.path}: the main panel has no chart"
@@ -94,9 +95,12 @@ def test_main_panel_slider_redraws_chart(notebook, results_dir: Path, record_pro
 
     assert move.value_after != move.value_before, f"{move.key} did not move the slider: {move}"
     assert move.chart_error is None, f"the chart failed to redraw: {move.chart_error}"
-    assert move.redrew, f"the main panel's chart did not redraw within {REDRAW_LIMIT_MS / 1000 + 3:.0f} s: {move}"
+    assert move.redrew, (
+        f"the main panel's chart did not redraw within {REDRAW_LIMIT_MS / 1000 + 3:.0f} s: {move}"
+    )
     assert move.latency_ms is not None and move.latency_ms <= REDRAW_LIMIT_MS, (
-        f"redraw took {move.latency_ms} ms after the key press (limit {REDRAW_LIMIT_MS:.0f} ms)")
+        f"redraw took {move.latency_ms} ms after the key press (limit {REDRAW_LIMIT_MS:.0f} ms)"
+    )
     assert move.svg_changed, f"the chart redrew but shows the same picture: {move}"
     after = bh.error_problems([], notebook.scan())
     assert not after, f"moving the slider caused errors:{_fmt(after)}"

@@ -34,8 +34,11 @@ def _code_lines(path: Path) -> list[str]:
     lines = []
     for cell in nb.cells:
         if cell.cell_type == "code":
-            lines += [ln.strip() for ln in cell.source.splitlines()
-                      if len(ln.strip()) >= 12 and not ln.strip().startswith("#")][:2]
+            lines += [
+                ln.strip()
+                for ln in cell.source.splitlines()
+                if len(ln.strip()) >= 12 and not ln.strip().startswith("#")
+            ][:2]
     return lines
 
 
@@ -69,7 +72,9 @@ def test_voila_renders_app_without_code(voila_page):
     scan = bh.scan_page(page)
     text = page.inner_text("body")
 
-    errors = [f"traceback: {t}" for t in scan["tracebacks"]] + [f"panel error: {t}" for t in scan["panelErrors"]]
+    errors = [f"traceback: {t}" for t in scan["tracebacks"]] + [
+        f"panel error: {t}" for t in scan["panelErrors"]
+    ]
     errors += [f"chart error: {c['error']}" for c in scan["charts"] if c["error"]]
     if "There was an error when executing cell" in text:
         errors.append("Voila reports an error while executing a cell")
@@ -97,7 +102,8 @@ def test_voila_slider_redraws_chart(voila_page, results_dir: Path, record_proper
     assert move.value_after != move.value_before, f"{move.key} did not move the slider: {move}"
     assert move.chart_error is None, f"the chart failed to redraw: {move.chart_error}"
     assert move.redrew and move.latency_ms is not None and move.latency_ms <= REDRAW_LIMIT_MS, (
-        f"the chart did not redraw within {REDRAW_LIMIT_MS:.0f} ms of the key press: {move}")
+        f"the chart did not redraw within {REDRAW_LIMIT_MS:.0f} ms of the key press: {move}"
+    )
     assert move.svg_changed, f"the chart redrew but shows the same picture: {move}"
 
 
@@ -108,7 +114,8 @@ def test_voila_page_makes_no_external_request(voila_page):
     external = sorted({url for url in REQUESTS if not url.startswith(LOOPBACK)})
     assert not external, f"the Voila page requested outside the server: {external}"
     assert voila_page.locator('meta[name="gradient-lab-template"]').count() == 1, (
-        "the page was not rendered with the gradient-lab template (the set-up makes it Voila's default)")
+        "the page was not rendered with the gradient-lab template (the set-up makes it Voila's default)"
+    )
     icons = voila_page.evaluate(bh.js("icon_fonts"))
     assert not [i for i in icons if i.endswith(":error")], f"Font Awesome failed to load: {icons}"
 

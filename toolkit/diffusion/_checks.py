@@ -4,6 +4,7 @@ They refuse what cannot be a value of the parameter (None, text, objects, comple
 huge numbers) with a TypeError/ValueError naming it, and otherwise convert exactly as the functions
 always did, so valid input gives bit-identical results.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -17,8 +18,15 @@ from toolkit.validation import check_array, check_float
 _HALF = (torch.bfloat16, torch.float16)
 
 
-def real_tensor(name: str, value: Any, *, finite: bool = False, min_ndim: int = 0,
-                int_dtype: torch.dtype | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+def real_tensor(
+    name: str,
+    value: Any,
+    *,
+    finite: bool = False,
+    min_ndim: int = 0,
+    int_dtype: torch.dtype | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """``value`` as a real floating tensor.
 
     Tensors keep dtype, device and graph (integer/bool -> the default float dtype, bf16/fp16 -> float32,
@@ -35,7 +43,7 @@ def real_tensor(name: str, value: Any, *, finite: bool = False, min_ndim: int = 
     else:
         # refuses None, text, objects and ragged lists, naming the parameter
         checked = check_array(name, value, finite=False, min_size=0)
-        try:   # converted as before: a list of floats -> float32, a float array keeps its dtype
+        try:  # converted as before: a list of floats -> float32, a float array keeps its dtype
             t = torch.as_tensor(value, dtype=dtype)
         except (RuntimeError, OverflowError, TypeError, ValueError):  # e.g. an int beyond int64
             t = torch.from_numpy(checked)

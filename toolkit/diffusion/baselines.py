@@ -12,6 +12,7 @@ An MSE model predicts E[fine | coarse]: the best single guess, but too smooth �
 power is far below the truth's. Adding noise with the residual's spectrum restores the spectrum
 but not the cloud structure.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,7 +24,7 @@ from toolkit.validation import check_instance, check_int
 from ._checks import real_tensor
 from .unet import UNet, UNetConfig
 
-MAX_UPSAMPLED = 2**28   # values in bicubic_upsample's output (1 GiB of float32): beyond this is a mistake
+MAX_UPSAMPLED = 2**28  # values in bicubic_upsample's output (1 GiB of float32): beyond this is a mistake
 
 __all__ = ["bicubic_upsample", "RegressionUNet", "SpectralNoise", "BinnedGaussian"]
 
@@ -34,20 +35,24 @@ def bicubic_upsample(coarse: torch.Tensor, factor: int = 4) -> torch.Tensor:
     The field is padded periodically first so that the edges are interpolated like the interior.
     """
     factor = check_int("factor", factor, low=1, high=64)
-    coarse = real_tensor("coarse", coarse, min_ndim=2, int_dtype=torch.float32)   # integers -> float32, as before
+    coarse = real_tensor(
+        "coarse", coarse, min_ndim=2, int_dtype=torch.float32
+    )  # integers -> float32, as before
     if coarse.numel() * factor**2 > MAX_UPSAMPLED:
-        raise ValueError(f"coarse is too large: {tuple(coarse.shape)} × factor² = {coarse.numel() * factor**2} values "
-                         f"(at most {MAX_UPSAMPLED})")
+        raise ValueError(
+            f"coarse is too large: {tuple(coarse.shape)} × factor² = {coarse.numel() * factor**2} values "
+            f"(at most {MAX_UPSAMPLED})"
+        )
     lead, (h, w) = coarse.shape[:-2], coarse.shape[-2:]
     if coarse.numel() == 0:
         return coarse.new_zeros(*lead, h * factor, w * factor)
-    if min(h, w) < 2:   # the periodic padding wraps 2 pixels
+    if min(h, w) < 2:  # the periodic padding wraps 2 pixels
         raise ValueError(f"coarse must be at least 2x2 in its last two dimensions, got {h}x{w}")
     x = coarse.reshape(-1, 1, h, w)
     p = 2
     xp = F.pad(x, (p, p, p, p), mode="circular")
     up = F.interpolate(xp, scale_factor=factor, mode="bicubic", align_corners=False)
-    up = up[..., p * factor:(p + h) * factor, p * factor:(p + w) * factor]
+    up = up[..., p * factor : (p + h) * factor, p * factor : (p + w) * factor]
     return up.reshape(*lead, h * factor, w * factor)
 
 
@@ -72,8 +77,10 @@ class RegressionUNet(nn.Module):
         up = bicubic_upsample(coarse, self.factor)[:, None]
         n_extra = self.net.config.in_channels - 1
         if (extra is None) != (n_extra == 0) or (extra is not None and extra.shape[1] != n_extra):
-            raise ValueError(f"extra must hold {n_extra} input plane(s) (B, {n_extra}, H, W) for this network, "
-                             f"got {None if extra is None else tuple(extra.shape)}")
+            raise ValueError(
+                f"extra must hold {n_extra} input plane(s) (B, {n_extra}, H, W) for this network, "
+                f"got {None if extra is None else tuple(extra.shape)}"
+            )
         inp = up if extra is None else torch.cat([up, extra.to(up.dtype)], dim=1)
         return (up + self.net(inp))[:, 0]
 
@@ -91,7 +98,7 @@ class SpectralNoise(nn.Module):
         self.register_buffer("power", torch.zeros(size, size))
 
     @torch.no_grad()
-    def fit(self, residuals: torch.Tensor) -> "SpectralNoise":
+    def fit(self, residuals: torch.Tensor) -> SpectralNoise:
         r = torch.as_tensor(residuals).float()
         if r.shape[-2:] != self.power.shape:
             raise ValueError(f"residuals must end with shape {tuple(self.power.shape)}, got {tuple(r.shape)}")
@@ -124,13 +131,17 @@ class BinnedGaussian(nn.Module):
         self.register_buffer("sigmas", torch.ones(n_bins))
 
     @torch.no_grad()
-    def fit(self, pred: torch.Tensor, truth: torch.Tensor) -> "BinnedGaussian":
+    def fit(self, pred: torch.Tensor, truth: torch.Tensor) -> BinnedGaussian:
         pred, truth = torch.as_tensor(pred).double().flatten(), torch.as_tensor(truth).double().flatten()
         if pred.shape != truth.shape or pred.numel() < len(self.sigmas):
-            raise ValueError(f"pred and truth must have the same number (>= n_bins) of values, "
-                             f"got {pred.numel()} and {truth.numel()}")
+            raise ValueError(
+                f"pred and truth must have the same number (>= n_bins) of values, "
+                f"got {pred.numel()} and {truth.numel()}"
+            )
         q = torch.linspace(0, 1, len(self.sigmas) + 1, dtype=torch.float64)
-        edges = torch.quantile(pred[torch.randperm(pred.numel(), generator=torch.Generator().manual_seed(0))[:10**6]], q)
+        edges = torch.quantile(
+            pred[torch.randperm(pred.numel(), generator=torch.Generator().manual_seed(0))[: 10**6]], q
+        )
         idx = torch.bucketize(pred, edges[1:-1])
         err2 = torch.zeros(len(self.sigmas), dtype=torch.float64).index_add_(0, idx, (truth - pred) ** 2)
         count = torch.bincount(idx, minlength=len(self.sigmas)).clamp_min(1)

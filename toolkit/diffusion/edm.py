@@ -5,6 +5,7 @@ D(x; σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x; c_noise(σ)) with
 so the network input and its training target both have unit variance at every noise level.
 Training: ln σ ~ N(P_mean, P_std²), loss λ(σ) ‖D(y + σn; σ) - y‖² with λ = (σ² + σ_d²) / (σ σ_d)².
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,7 +18,7 @@ from toolkit.validation import check_float, check_instance, check_int, check_ten
 from ._checks import check_generator, real_tensor
 from .unet import UNet
 
-MAX_SIGMA_DATA = 1e6   # σ_d² must stay finite in float32 arithmetic
+MAX_SIGMA_DATA = 1e6  # σ_d² must stay finite in float32 arithmetic
 
 __all__ = ["edm_coefficients", "EDMDenoiser", "sample_training_sigmas", "edm_loss", "EMA"]
 
@@ -49,14 +50,19 @@ class EDMDenoiser(nn.Module):
         if sigma.numel() == 1:
             sigma = sigma.expand(x.shape[0])
         if sigma.shape[0] != x.shape[0]:
-            raise ValueError(f"sigma must be a scalar or one value per sample ({x.shape[0]}), got {sigma.shape[0]}")
-        c_skip, c_out, c_in, c_noise = (c.reshape(-1, 1, 1, 1) for c in edm_coefficients(sigma, self.sigma_data))
+            raise ValueError(
+                f"sigma must be a scalar or one value per sample ({x.shape[0]}), got {sigma.shape[0]}"
+            )
+        c_skip, c_out, c_in, c_noise = (
+            c.reshape(-1, 1, 1, 1) for c in edm_coefficients(sigma, self.sigma_data)
+        )
         inp = c_in * x if cond is None else torch.cat([c_in * x, cond.to(x.dtype)], dim=1)
         return c_skip * x + c_out * self.net(inp, c_noise.reshape(-1))
 
 
-def sample_training_sigmas(n: int, *, p_mean: float = -1.2, p_std: float = 1.2,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_training_sigmas(
+    n: int, *, p_mean: float = -1.2, p_std: float = 1.2, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Log-normal noise levels: ln σ ~ N(p_mean, p_std²), n of them.
 
     p_mean in [-20, 20] and p_std in [0, 5] keep every σ finite and positive in float32.
@@ -68,8 +74,15 @@ def sample_training_sigmas(n: int, *, p_mean: float = -1.2, p_std: float = 1.2,
     return torch.exp(p_mean + p_std * torch.randn(n, generator=generator))
 
 
-def edm_loss(denoiser: EDMDenoiser, y: torch.Tensor, cond: torch.Tensor | None = None, *, p_mean: float = -1.2,
-             p_std: float = 1.2, generator: torch.Generator | None = None) -> torch.Tensor:
+def edm_loss(
+    denoiser: EDMDenoiser,
+    y: torch.Tensor,
+    cond: torch.Tensor | None = None,
+    *,
+    p_mean: float = -1.2,
+    p_std: float = 1.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Mean of λ(σ) ‖D(y + σ n; σ) - y‖² over the batch with EDM's log-normal σ and weighting.
 
     y: clean fields (B, C, H, W); cond: None or conditioning planes (B, C', H, W).
@@ -79,8 +92,10 @@ def edm_loss(denoiser: EDMDenoiser, y: torch.Tensor, cond: torch.Tensor | None =
     if cond is not None:
         cond = check_tensor("cond", cond, ndim=4)
         if cond.shape[0] != y.shape[0] or cond.shape[-2:] != y.shape[-2:]:
-            raise ValueError(f"cond must be (B, C, H, W) with y's B, H, W {(y.shape[0], *y.shape[-2:])}, "
-                             f"got {tuple(cond.shape)}")
+            raise ValueError(
+                f"cond must be (B, C, H, W) with y's B, H, W {(y.shape[0], *y.shape[-2:])}, "
+                f"got {tuple(cond.shape)}"
+            )
     sigma = sample_training_sigmas(y.shape[0], p_mean=p_mean, p_std=p_std, generator=generator).to(y)
     n = torch.randn(y.shape, generator=generator).to(y)
     s = sigma.reshape(-1, *([1] * (y.ndim - 1)))

@@ -10,6 +10,7 @@ interval over cases (resampling cases keeps the pixels of a case together). Seed
 training uses 0 (train), 1 (held-out) and 2 (the baselines' error models); the sampler and NFE are
 chosen on VALIDATION_SEED; the skill is measured on TEST_SEED cases, used for nothing else.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,19 +22,45 @@ import torch
 from toolkit.validation import check_choice, check_float, check_instance, check_int
 
 from ._checks import float_pair, int_sequence, real_tensor
-from .metrics import (crps_ensemble, crps_gaussian, ensemble_mean_rmse, high_frequency_power_ratio, spread_skill)
+from .metrics import (
+    crps_ensemble,
+    crps_gaussian,
+    ensemble_mean_rmse,
+    high_frequency_power_ratio,
+    spread_skill,
+)
 from .model import Downscaler
 from .samplers import METHODS, nfe_for
 from .weather import REGIMES, WeatherConfig, make_weather_pairs
 
-__all__ = ["TEST_SEED", "VALIDATION_SEED", "LEAD_BINS", "Cases", "load_cases", "fixed_test_set",
-           "score_ensemble", "case_crps", "out_of_range_fraction", "baseline_forecasts", "score_forecasts",
-           "crpss", "select_sampler", "verify", "evaluate_downscaler", "steps_for_nfe", "format_table",
-           "format_verification", "EVENTS", "reliability", "binned_spread_skill", "rank_chi2",
-           "conditional_verification"]
+__all__ = [
+    "TEST_SEED",
+    "VALIDATION_SEED",
+    "LEAD_BINS",
+    "Cases",
+    "load_cases",
+    "fixed_test_set",
+    "score_ensemble",
+    "case_crps",
+    "out_of_range_fraction",
+    "baseline_forecasts",
+    "score_forecasts",
+    "crpss",
+    "select_sampler",
+    "verify",
+    "evaluate_downscaler",
+    "steps_for_nfe",
+    "format_table",
+    "format_verification",
+    "EVENTS",
+    "reliability",
+    "binned_spread_skill",
+    "rank_chi2",
+    "conditional_verification",
+]
 
-TEST_SEED = 20231         # fresh cases: never used for training (seeds 0-2) or model selection
-VALIDATION_SEED = 9001    # sampler / NFE selection
+TEST_SEED = 20231  # fresh cases: never used for training (seeds 0-2) or model selection
+VALIDATION_SEED = 9001  # sampler / NFE selection
 LEAD_BINS = ((1, 6), (7, 12), (13, 18), (19, 24))
 PROBABILISTIC = ("bicubic + noise", "MSE U-Net + noise", "MSE U-Net + Gaussian", "MSE U-Net + logit-Gaussian")
 
@@ -51,17 +78,23 @@ class Cases:
     def __len__(self) -> int:
         return len(self.fine)
 
-    def subset(self, idx) -> "Cases":
+    def subset(self, idx) -> Cases:
         idx = torch.as_tensor(idx)
         return Cases(self.coarse[idx], self.fine[idx], self.lead[idx], self.regime[idx.numpy()], self.config)
 
 
 def load_cases(n: int = 96, *, seed: int = TEST_SEED, config: WeatherConfig | None = None) -> Cases:
     """n seeded synthetic cases (default: the test seed)."""
-    p = make_weather_pairs(check_int("n", n, low=1, high=10**6), config=config,
-                           random_state=check_int("seed", seed, low=0))
-    return Cases(torch.from_numpy(p.coarse), torch.from_numpy(p.fine), torch.from_numpy(p.lead.astype(np.float32)),
-                 p.regime, p.config)
+    p = make_weather_pairs(
+        check_int("n", n, low=1, high=10**6), config=config, random_state=check_int("seed", seed, low=0)
+    )
+    return Cases(
+        torch.from_numpy(p.coarse),
+        torch.from_numpy(p.fine),
+        torch.from_numpy(p.lead.astype(np.float32)),
+        p.regime,
+        p.config,
+    )
 
 
 def fixed_test_set(n: int = 64, *, seed: int = TEST_SEED, config: WeatherConfig | None = None):
@@ -98,19 +131,25 @@ def score_ensemble(fine: torch.Tensor, ens: torch.Tensor, *, kc_range=None) -> d
     """
     fine = real_tensor("fine", fine, min_ndim=2)
     ens = real_tensor("ens", ens, min_ndim=2)
-    if tuple(ens.shape[-fine.ndim:]) != tuple(fine.shape) or ens.ndim not in (fine.ndim, fine.ndim + 1):
-        raise ValueError(f"ens must be (members, *fine.shape) or fine's shape {tuple(fine.shape)}, "
-                         f"got {tuple(ens.shape)}")
+    if tuple(ens.shape[-fine.ndim :]) != tuple(fine.shape) or ens.ndim not in (fine.ndim, fine.ndim + 1):
+        raise ValueError(
+            f"ens must be (members, *fine.shape) or fine's shape {tuple(fine.shape)}, got {tuple(ens.shape)}"
+        )
     if min(fine.shape[-2:]) < 4 or fine.numel() == 0 or ens.numel() == 0:
-        raise ValueError(f"fine must hold fields of at least 4 x 4 and ens at least one member, got shapes "
-                         f"{tuple(fine.shape)} and {tuple(ens.shape)}")
+        raise ValueError(
+            f"fine must hold fields of at least 4 x 4 and ens at least one member, got shapes "
+            f"{tuple(fine.shape)} and {tuple(ens.shape)}"
+        )
     if kc_range is not None:
         kc_range = float_pair("kc_range", kc_range, -1e6, 1e6)
     if ens.ndim == fine.ndim:
         ens = ens[None]
     m = ens.shape[0]
-    row = {"crps": float(case_crps(fine, ens).mean()), "rmse": float(ensemble_mean_rmse(fine, ens)),
-           "hf_power": high_frequency_power_ratio(ens, fine)}
+    row = {
+        "crps": float(case_crps(fine, ens).mean()),
+        "rmse": float(ensemble_mean_rmse(fine, ens)),
+        "hf_power": high_frequency_power_ratio(ens, fine),
+    }
     if m > 1:
         spread, skill = spread_skill(fine, ens)
         row["spread_skill"] = float(spread / skill)
@@ -124,9 +163,14 @@ def score_ensemble(fine: torch.Tensor, ens: torch.Tensor, *, kc_range=None) -> d
 def _score_gaussian(fine, mu, sigma, generator) -> dict:
     # spread/skill and spectra from the exact σ; a 16-member draw only for the power ratio
     draw = mu[None] + sigma[None] * torch.randn((16,) + tuple(mu.shape), generator=generator)
-    return {"crps": float(case_crps(fine, (mu, sigma)).mean()), "rmse": float(torch.sqrt(((mu - fine) ** 2).mean())),
-            "hf_power": high_frequency_power_ratio(draw, fine),
-            "spread_skill": float(torch.sqrt((sigma.double() ** 2).mean()) / torch.sqrt(((mu - fine) ** 2).mean()))}
+    return {
+        "crps": float(case_crps(fine, (mu, sigma)).mean()),
+        "rmse": float(torch.sqrt(((mu - fine) ** 2).mean())),
+        "hf_power": high_frequency_power_ratio(draw, fine),
+        "spread_skill": float(
+            torch.sqrt((sigma.double() ** 2).mean()) / torch.sqrt(((mu - fine) ** 2).mean())
+        ),
+    }
 
 
 @torch.no_grad()
@@ -135,10 +179,13 @@ def baseline_forecasts(model: Downscaler, cases: Cases, members: int = 16, *, se
     a Gaussian (mu, sigma) for "MSE U-Net + Gaussian" (σ by predicted-value bins, closed-form CRPS)."""
     g = torch.Generator().manual_seed(seed)
     c, lead = cases.coarse, cases.lead
-    out = {"bicubic": model.bicubic(c), "MSE U-Net": model.predict_mean(c, lead),
-           "bicubic + noise": model.noise_ensemble(c, members, generator=g),
-           "MSE U-Net + noise": model.mse_noise_ensemble(c, members, lead=lead, generator=g),
-           "MSE U-Net + Gaussian": model.hetero_gaussian(c, lead)}
+    out = {
+        "bicubic": model.bicubic(c),
+        "MSE U-Net": model.predict_mean(c, lead),
+        "bicubic + noise": model.noise_ensemble(c, members, generator=g),
+        "MSE U-Net + noise": model.mse_noise_ensemble(c, members, lead=lead, generator=g),
+        "MSE U-Net + Gaussian": model.hetero_gaussian(c, lead),
+    }
     if model.config.transform == "logit":
         out["MSE U-Net + logit-Gaussian"] = model.hetero_latent_ensemble(c, members, lead=lead, generator=g)
     return out
@@ -151,7 +198,7 @@ def score_forecasts(fine: torch.Tensor, forecasts: dict, *, kc_range=None, seed:
     for name, f in forecasts.items():
         if isinstance(f, tuple):
             row = _score_gaussian(fine, *f, g)
-            if kc_range is not None:   # probability mass of N(μ, σ²) outside the physical range
+            if kc_range is not None:  # probability mass of N(μ, σ²) outside the physical range
                 lo, hi = (torch.as_tensor(v, dtype=torch.float64) for v in kc_range)
                 z = torch.distributions.Normal(f[0].double(), f[1].double())
                 row["out_of_range"] = float((z.cdf(lo) + 1 - z.cdf(hi)).mean())
@@ -162,12 +209,16 @@ def score_forecasts(fine: torch.Tensor, forecasts: dict, *, kc_range=None, seed:
     return rows
 
 
-def crpss(crps_model, crps_ref, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+def crpss(
+    crps_model, crps_ref, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """(CRPSS, low, high): 1 - mean(model)/mean(ref) and its bootstrap percentile interval over cases."""
     a, b = torch.as_tensor(crps_model, dtype=torch.float64), torch.as_tensor(crps_ref, dtype=torch.float64)
     if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
-        raise ValueError(f"crps_model and crps_ref must be per-case vectors of the same length >= 2, "
-                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"crps_model and crps_ref must be per-case vectors of the same length >= 2, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     n_boot = check_int("n_boot", n_boot, low=10, high=10**6)
     level = check_float("level", level, low=0.0, low_open=True, high=1.0, high_open=True)
     idx = torch.randint(len(a), (n_boot, len(a)), generator=torch.Generator().manual_seed(seed))
@@ -179,13 +230,27 @@ def crpss(crps_model, crps_ref, *, n_boot: int = 2000, seed: int = 0, level: flo
 @torch.no_grad()
 def _diffusion(model, cases, members, method, nfe, seed, **options):
     steps = steps_for_nfe(method, nfe)
-    return model.ensemble(cases.coarse, members, lead=cases.lead, steps=steps, method=method,
-                          generator=torch.Generator().manual_seed(seed), **options), nfe_for(method, steps)
+    return model.ensemble(
+        cases.coarse,
+        members,
+        lead=cases.lead,
+        steps=steps,
+        method=method,
+        generator=torch.Generator().manual_seed(seed),
+        **options,
+    ), nfe_for(method, steps)
 
 
 @torch.no_grad()
-def select_sampler(model: Downscaler, *, methods=("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde"), nfes=(9, 17),
-                   n_cases: int = 48, members: int = 8, seed: int = VALIDATION_SEED) -> tuple[list[dict], dict]:
+def select_sampler(
+    model: Downscaler,
+    *,
+    methods=("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde"),
+    nfes=(9, 17),
+    n_cases: int = 48,
+    members: int = 8,
+    seed: int = VALIDATION_SEED,
+) -> tuple[list[dict], dict]:
     """CRPS of every method × NFE budget on validation cases; returns (rows, best row)."""
     cases = load_cases(n_cases, seed=seed)
     rows = []
@@ -194,15 +259,29 @@ def select_sampler(model: Downscaler, *, methods=("heun", "dpmpp_2m", "dpmpp_2m_
         for nfe in nfes:
             t = time.perf_counter()
             ens, used = _diffusion(model, cases, members, method, nfe, seed)
-            rows.append({"method": method, "nfe": used,
-                         **score_ensemble(cases.fine, ens, kc_range=cases.config.kc_range),
-                         "seconds": time.perf_counter() - t})
+            rows.append(
+                {
+                    "method": method,
+                    "nfe": used,
+                    **score_ensemble(cases.fine, ens, kc_range=cases.config.kc_range),
+                    "seconds": time.perf_counter() - t,
+                }
+            )
     return rows, min(rows, key=lambda r: r["crps"])
 
 
 @torch.no_grad()
-def verify(model: Downscaler, *, method: str = "dpmpp_2m", nfe: int = 9, n_cases: int = 96, members: int = 16,
-           seed: int = TEST_SEED, n_boot: int = 2000, **options) -> dict:
+def verify(
+    model: Downscaler,
+    *,
+    method: str = "dpmpp_2m",
+    nfe: int = 9,
+    n_cases: int = 96,
+    members: int = 16,
+    seed: int = TEST_SEED,
+    n_boot: int = 2000,
+    **options,
+) -> dict:
     """The headline verification on fresh cases: every baseline and the diffusion ensemble, the
     best baseline (lowest mean CRPS), CRPSS vs it with a bootstrap interval, overall and per lead bin.
 
@@ -212,7 +291,7 @@ def verify(model: Downscaler, *, method: str = "dpmpp_2m", nfe: int = 9, n_cases
     check_instance("model", model, Downscaler)
     check_choice("method", method, METHODS)
     nfe = check_int("nfe", nfe, low=1, high=10000)
-    n_cases = check_int("n_cases", n_cases, low=2, high=10**6)   # the bootstrap needs 2 cases
+    n_cases = check_int("n_cases", n_cases, low=2, high=10**6)  # the bootstrap needs 2 cases
     members = check_int("members", members, low=1, high=10000)
     seed = check_int("seed", seed, low=0)
     n_boot = check_int("n_boot", n_boot, low=10, high=10**6)
@@ -230,10 +309,19 @@ def verify(model: Downscaler, *, method: str = "dpmpp_2m", nfe: int = 9, n_cases
     best = min(baselines, key=lambda k: rows[k]["crps"])
     best_prob = min((k for k in baselines if k in PROBABILISTIC), key=lambda k: rows[k]["crps"])
     d = rows[name]["case_crps"]
-    out = {"rows": rows, "diffusion": name, "best_baseline": best, "best_probabilistic": best_prob,
-           "crpss": crpss(d, rows[best]["case_crps"], n_boot=n_boot, seed=seed),
-           "crpss_probabilistic": crpss(d, rows[best_prob]["case_crps"], n_boot=n_boot, seed=seed),
-           "cases": cases, "ensemble": ens, "method": method, "nfe": used, "members": members}
+    out = {
+        "rows": rows,
+        "diffusion": name,
+        "best_baseline": best,
+        "best_probabilistic": best_prob,
+        "crpss": crpss(d, rows[best]["case_crps"], n_boot=n_boot, seed=seed),
+        "crpss_probabilistic": crpss(d, rows[best_prob]["case_crps"], n_boot=n_boot, seed=seed),
+        "cases": cases,
+        "ensemble": ens,
+        "method": method,
+        "nfe": used,
+        "members": members,
+    }
     by_lead = []
     for a, b in LEAD_BINS:
         sel = torch.nonzero((cases.lead >= a) & (cases.lead <= b)).flatten()
@@ -256,26 +344,42 @@ def format_verification(v: dict) -> str:
     lines = [head, "-" * len(head)]
     for k, r in v["rows"].items():
         oor = r.get("out_of_range", float("nan"))
-        lines.append(f"{k:<30}{r['crps']:>8.4f}{r['rmse']:>8.4f}{r['spread_skill']:>14.3f}{r['hf_power']:>10.3f}"
-                     f"{100 * oor:>13.2f}%")
+        lines.append(
+            f"{k:<30}{r['crps']:>8.4f}{r['rmse']:>8.4f}{r['spread_skill']:>14.3f}{r['hf_power']:>10.3f}"
+            f"{100 * oor:>13.2f}%"
+        )
     s, lo, hi = v["crpss"]
-    lines.append(f"\nbest baseline: {v['best_baseline']}; CRPSS of {v['diffusion']} vs it: "
-                 f"{100 * s:.1f} % (95 % bootstrap interval {100 * lo:.1f} to {100 * hi:.1f} %, "
-                 f"{len(v['cases'])} cases)")
-    head = f"{'lead h':<10}{'cases':>6}{'CRPS diff':>11}{'CRPS best':>11}{'CRPSS %':>9}{'95 % interval':>18}{'spread/skill':>14}"
+    lines.append(
+        f"\nbest baseline: {v['best_baseline']}; CRPSS of {v['diffusion']} vs it: "
+        f"{100 * s:.1f} % (95 % bootstrap interval {100 * lo:.1f} to {100 * hi:.1f} %, "
+        f"{len(v['cases'])} cases)"
+    )
+    head = f"{'lead h':<10}{'cases':>6}{'CRPS diff':>11}{'CRPS best':>11}{'CRPSS %':>9}"
+    head += f"{'95 % interval':>18}{'spread/skill':>14}"
     lines += ["", head, "-" * len(head)]
     for r in v["by_lead"]:
         s, lo, hi = r["crpss"]
-        lines.append(f"{r['lead'][0]:>2}-{r['lead'][1]:<7}{r['n']:>6}{r[v['diffusion']]:>11.4f}"
-                     f"{r[v['best_baseline']]:>11.4f}{100 * s:>9.1f}{f'{100 * lo:.1f} to {100 * hi:.1f}':>18}"
-                     f"{r['spread_skill']:>14.3f}")
+        lines.append(
+            f"{r['lead'][0]:>2}-{r['lead'][1]:<7}{r['n']:>6}{r[v['diffusion']]:>11.4f}"
+            f"{r[v['best_baseline']]:>11.4f}{100 * s:>9.1f}{f'{100 * lo:.1f} to {100 * hi:.1f}':>18}"
+            f"{r['spread_skill']:>14.3f}"
+        )
     return "\n".join(lines)
 
 
 @torch.no_grad()
-def evaluate_downscaler(model: Downscaler, *, n_cases: int = 16, members: int = 16, nfes=(9, 17, 35),
-                        methods=("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde"), churn: float = 10.0, seed: int = 0,
-                        progress=None, test_seed: int = TEST_SEED) -> list[dict]:
+def evaluate_downscaler(
+    model: Downscaler,
+    *,
+    n_cases: int = 16,
+    members: int = 16,
+    nfes=(9, 17, 35),
+    methods=("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde"),
+    churn: float = 10.0,
+    seed: int = 0,
+    progress=None,
+    test_seed: int = TEST_SEED,
+) -> list[dict]:
     """Rows {method, nfe, crps, rmse, spread_skill, hf_power, out_of_range, seconds} for the
     baselines and every diffusion method × NFE budget, side by side on the same cases."""
     check_instance("model", model, Downscaler)
@@ -291,22 +395,36 @@ def evaluate_downscaler(model: Downscaler, *, n_cases: int = 16, members: int = 
     cases = load_cases(n_cases, seed=test_seed)
     kc_range = cases.config.kc_range
     t = time.perf_counter()
-    scores = score_forecasts(cases.fine, baseline_forecasts(model, cases, members, seed=seed), kc_range=kc_range,
-                             seed=seed)
+    scores = score_forecasts(
+        cases.fine, baseline_forecasts(model, cases, members, seed=seed), kc_range=kc_range, seed=seed
+    )
     base_seconds = time.perf_counter() - t
     rows = []
     for name, r in scores.items():
-        rows.append({"method": name, "nfe": 1 if "U-Net" in name else 0,
-                     **{k: v for k, v in r.items() if k != "case_crps"}, "seconds": base_seconds / len(scores)})
+        rows.append(
+            {
+                "method": name,
+                "nfe": 1 if "U-Net" in name else 0,
+                **{k: v for k, v in r.items() if k != "case_crps"},
+                "seconds": base_seconds / len(scores),
+            }
+        )
         if progress:
             progress(rows[-1])
     for method in methods:
         for nfe in nfes:
             t = time.perf_counter()
-            ens, used = _diffusion(model, cases, members, method, nfe, seed,
-                                   churn=churn if method == "churn" else 0.0)
-            rows.append({"method": f"diffusion-{method}", "nfe": used, **score_ensemble(cases.fine, ens, kc_range=kc_range),
-                         "seconds": time.perf_counter() - t})
+            ens, used = _diffusion(
+                model, cases, members, method, nfe, seed, churn=churn if method == "churn" else 0.0
+            )
+            rows.append(
+                {
+                    "method": f"diffusion-{method}",
+                    "nfe": used,
+                    **score_ensemble(cases.fine, ens, kc_range=kc_range),
+                    "seconds": time.perf_counter() - t,
+                }
+            )
             if progress:
                 progress(rows[-1])
     return rows
@@ -314,12 +432,16 @@ def evaluate_downscaler(model: Downscaler, *, n_cases: int = 16, members: int = 
 
 def format_table(rows: list[dict]) -> str:
     """Plain-text table of evaluation rows."""
-    head = (f"{'method':<28}{'NFE':>5}{'CRPS':>9}{'RMSE':>9}{'spread/skill':>14}{'HF power':>10}"
-            f"{'out of range':>14}{'time s':>9}")
+    head = (
+        f"{'method':<28}{'NFE':>5}{'CRPS':>9}{'RMSE':>9}{'spread/skill':>14}{'HF power':>10}"
+        f"{'out of range':>14}{'time s':>9}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['method']:<28}{r['nfe']:>5}{r['crps']:>9.4f}{r['rmse']:>9.4f}{r['spread_skill']:>14.3f}"
-                     f"{r['hf_power']:>10.3f}{100 * r.get('out_of_range', float('nan')):>13.2f}%{r['seconds']:>9.2f}")
+        lines.append(
+            f"{r['method']:<28}{r['nfe']:>5}{r['crps']:>9.4f}{r['rmse']:>9.4f}{r['spread_skill']:>14.3f}"
+            f"{r['hf_power']:>10.3f}{100 * r.get('out_of_range', float('nan')):>13.2f}%{r['seconds']:>9.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -339,8 +461,14 @@ def reliability(fine: torch.Tensor, ens: torch.Tensor, event, *, n_bins: int = 5
     for b in range(n_bins):
         sel = idx == b
         if sel.any():
-            rows.append({"bin": b, "forecast": float(p[sel].mean()), "observed": float(o[sel].mean()),
-                         "count": int(sel.sum())})
+            rows.append(
+                {
+                    "bin": b,
+                    "forecast": float(p[sel].mean()),
+                    "observed": float(o[sel].mean()),
+                    "count": int(sel.sum()),
+                }
+            )
     return rows
 
 
@@ -355,8 +483,14 @@ def binned_spread_skill(fine: torch.Tensor, ens: torch.Tensor, *, n_bins: int = 
     order = torch.argsort(var)
     rows = []
     for b, chunk in enumerate(torch.tensor_split(order, n_bins)):
-        rows.append({"bin": b, "spread": float(var[chunk].mean().sqrt()), "rmse": float(err2[chunk].mean().sqrt()),
-                     "count": len(chunk)})
+        rows.append(
+            {
+                "bin": b,
+                "spread": float(var[chunk].mean().sqrt()),
+                "rmse": float(err2[chunk].mean().sqrt()),
+                "count": len(chunk),
+            }
+        )
     return rows
 
 
@@ -373,8 +507,12 @@ def conditional_verification(v: dict) -> dict:
     from .metrics import rank_histogram
 
     cases, ens = v["cases"], v["ensemble"]
-    out = {"reliability": {k: reliability(cases.fine, ens, f) for k, f in EVENTS.items()},
-           "spread_skill": binned_spread_skill(cases.fine, ens), "rank": {}, "power": []}
+    out = {
+        "reliability": {k: reliability(cases.fine, ens, f) for k, f in EVENTS.items()},
+        "spread_skill": binned_spread_skill(cases.fine, ens),
+        "rank": {},
+        "power": [],
+    }
     for r, name in enumerate(REGIMES):
         sel = torch.from_numpy(np.flatnonzero(cases.regime == r))
         if len(sel):
@@ -383,6 +521,11 @@ def conditional_verification(v: dict) -> dict:
     for a, b in LEAD_BINS:
         sel = torch.nonzero((cases.lead >= a) & (cases.lead <= b)).flatten()
         if len(sel):
-            out["power"].append({"lead": (a, b), "hf_power": high_frequency_power_ratio(ens[:, sel], cases.fine[sel]),
-                                 "cases": len(sel)})
+            out["power"].append(
+                {
+                    "lead": (a, b),
+                    "hf_power": high_frequency_power_ratio(ens[:, sel], cases.fine[sel]),
+                    "cases": len(sel),
+                }
+            )
     return out

@@ -42,8 +42,9 @@ def scaled_denoiser(denoiser, gamma: float):
     return scaled
 
 
-def score_scale_alignment(gammas: Sequence[float], *, n_samples: int = 4000, steps: int = 18,
-                          seed: int = 0) -> pd.DataFrame:
+def score_scale_alignment(
+    gammas: Sequence[float], *, n_samples: int = 4000, steps: int = 18, seed: int = 0
+) -> pd.DataFrame:
     """Cosine and length ratio of the γ-scaled score, and the samples' spread, for each γ.
 
     Returns one row per γ: ``factor`` (γ), ``cosine``, ``magnitude`` (‖γ s‖ / ‖s‖) and
@@ -59,8 +60,9 @@ def score_scale_alignment(gammas: Sequence[float], *, n_samples: int = 4000, ste
     gen = torch.Generator().manual_seed(seed)
     # probe points: x ~ p_σ at every noise level the sampler visits
     levels = sigmas[:-1].repeat_interleave(64)
-    probes = mixture.sample(len(levels), generator=gen) + levels[:, None] * torch.randn(len(levels), 1, generator=gen,
-                                                                                          dtype=torch.float64)
+    probes = mixture.sample(len(levels), generator=gen) + levels[:, None] * torch.randn(
+        len(levels), 1, generator=gen, dtype=torch.float64
+    )
     exact = (mixture.denoise(probes, levels) - probes) / levels[:, None] ** 2
     noise = torch.randn(n_samples, 1, generator=gen, dtype=torch.float64)
     data_std = float(mixture.variance.sqrt())
@@ -71,5 +73,7 @@ def score_scale_alignment(gammas: Sequence[float], *, n_samples: int = 4000, ste
         cosine = float((scaled * exact).sum() / (scaled.norm() * exact.norm()))
         magnitude = float(scaled.norm() / exact.norm())
         x = sample(den, noise, sigmas, "heun")
-        rows.append({"factor": gamma, "cosine": cosine, "magnitude": magnitude, "spread": float(x.std()) / data_std})
+        rows.append(
+            {"factor": gamma, "cosine": cosine, "magnitude": magnitude, "spread": float(x.std()) / data_std}
+        )
     return pd.DataFrame(rows)

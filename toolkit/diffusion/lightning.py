@@ -5,6 +5,7 @@ train_downscaler() runs the CorrDiff-style recipe: regression first, then diffus
 residual, then the spectral-noise baseline is fitted; it is what `python -m toolkit train
 diffusion` and the notebook's fine-tune call.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,8 +37,14 @@ class WeatherDataModule(pl.LightningDataModule):
     """Seeded synthetic pairs in kc units: train set from `seed`, a held-out set (val_set) from `seed + 1`.
     Each item is (coarse, fine, lead hours)."""
 
-    def __init__(self, n_train: int = 16000, n_val: int = 256, batch_size: int = 32, seed: int = 0,
-                 weather: WeatherConfig | None = None):
+    def __init__(
+        self,
+        n_train: int = 16000,
+        n_val: int = 256,
+        batch_size: int = 32,
+        seed: int = 0,
+        weather: WeatherConfig | None = None,
+    ):
         super().__init__()
         self.n_train = check_int("n_train", n_train, low=1, high=10**7)
         self.n_val = check_int("n_val", n_val, low=1, high=10**7)
@@ -55,8 +62,9 @@ class WeatherDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         g = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=g)
-
+        return DataLoader(
+            self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=g
+        )
 
 
 class RegressionModule(pl.LightningModule):
@@ -87,8 +95,14 @@ class RegressionModule(pl.LightningModule):
 class DiffusionModule(pl.LightningModule):
     """EDM training of model.denoiser on the residual; EMA weights replace the raw ones at the end."""
 
-    def __init__(self, model: Downscaler, lr: float = 1e-3, ema_decay: float = 0.995, p_mean: float = -1.2,
-                 p_std: float = 1.2):
+    def __init__(
+        self,
+        model: Downscaler,
+        lr: float = 1e-3,
+        ema_decay: float = 0.995,
+        p_mean: float = -1.2,
+        p_std: float = 1.2,
+    ):
         super().__init__()
         self.model = model
         self.lr = check_float("lr", lr, low=0.0, low_open=True, high=1.0)
@@ -123,7 +137,7 @@ class DiffusionModule(pl.LightningModule):
         return torch.optim.Adam(self.model.denoiser.parameters(), lr=self.lr)
 
 
-CALIBRATION_OFFSET = 2   # baselines' error models are fitted on pairs from seed + 2 (never trained on)
+CALIBRATION_OFFSET = 2  # baselines' error models are fitted on pairs from seed + 2 (never trained on)
 
 
 @torch.no_grad()
@@ -133,13 +147,15 @@ def fit_sigma_data_and_noise(model: Downscaler, data: WeatherDataModule, n: int 
     calibration pairs from seed + 2 that no network was trained on."""
     data.setup()
     coarse, fine, lead = _unpack(data.train_set.tensors)
-    r, _ = model.residual_target(model.normalize(coarse[:n]), model.normalize(fine[:n]),
-                                 None if lead is None else lead[:n])
+    r, _ = model.residual_target(
+        model.normalize(coarse[:n]), model.normalize(fine[:n]), None if lead is None else lead[:n]
+    )
     sd = float(r.std())
     model.config.sigma_data = sd
     model.denoiser.sigma_data = sd
-    cal = make_weather_pairs(min(n, max(len(coarse), 256)), config=data.weather,
-                             random_state=data.seed + CALIBRATION_OFFSET)
+    cal = make_weather_pairs(
+        min(n, max(len(coarse), 256)), config=data.weather, random_state=data.seed + CALIBRATION_OFFSET
+    )
     coarse, fine, lead = _tensors(cal)
     f = model.normalize(fine)
     model.noise_baseline.fit(f - model.normalize(model.bicubic(coarse)))
@@ -150,9 +166,18 @@ def fit_sigma_data_and_noise(model: Downscaler, data: WeatherDataModule, n: int 
     return sd
 
 
-def train_downscaler(model: Downscaler, data: WeatherDataModule, *, regression_steps: int = 600,
-                     diffusion_steps: int = 1500, lr: float = 1e-3, seed: int = 0, live=None,
-                     progress_bar: bool = True, refit_sigma_data: bool = True) -> dict:
+def train_downscaler(
+    model: Downscaler,
+    data: WeatherDataModule,
+    *,
+    regression_steps: int = 600,
+    diffusion_steps: int = 1500,
+    lr: float = 1e-3,
+    seed: int = 0,
+    live=None,
+    progress_bar: bool = True,
+    refit_sigma_data: bool = True,
+) -> dict:
     """Regression stage, then σ_data / noise baseline fit, then EDM stage. Returns timing info."""
     regression_steps = check_int("regression_steps", regression_steps, low=0, high=10**7)
     diffusion_steps = check_int("diffusion_steps", diffusion_steps, low=0, high=10**7)
@@ -164,7 +189,7 @@ def train_downscaler(model: Downscaler, data: WeatherDataModule, *, regression_s
         trainer.fit(RegressionModule(model, lr=2 * lr), datamodule=data)
     model.regression.eval()
     info["regression_seconds"] = time.perf_counter() - t0
-    if refit_sigma_data:    # a fine-tune keeps σ_data and the fitted baselines
+    if refit_sigma_data:  # a fine-tune keeps σ_data and the fitted baselines
         info["sigma_data"] = fit_sigma_data_and_noise(model, data)
     t1 = time.perf_counter()
     if diffusion_steps:

@@ -5,6 +5,7 @@ term is Σ_ij |x_i - x_j| / (2m²) (standard, the CRPS of the empirical CDF) or 
 unbiased for the CRPS of the distribution the members are drawn from; used by GenCast). The pair
 sum is computed in O(m log m) from the sorted members: Σ_ij |x_i - x_j| = 2 Σ_i (2i - m - 1) x_(i).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,17 @@ from toolkit.validation import check_array, check_bool, check_float, check_int
 
 from ._checks import check_generator, real_tensor
 
-__all__ = ["crps_ensemble", "crps_gaussian", "spread_skill", "spread_skill_ratio", "rank_histogram",
-           "radial_power_spectrum", "power_law_slope", "high_frequency_power_ratio", "ensemble_mean_rmse"]
+__all__ = [
+    "crps_ensemble",
+    "crps_gaussian",
+    "spread_skill",
+    "spread_skill_ratio",
+    "rank_histogram",
+    "radial_power_spectrum",
+    "power_law_slope",
+    "high_frequency_power_ratio",
+    "ensemble_mean_rmse",
+]
 
 
 def _move_members(obs, ensemble, member_dim: int, finite: bool = False):
@@ -28,8 +38,10 @@ def _move_members(obs, ensemble, member_dim: int, finite: bool = False):
     ens = torch.movedim(ens, member_dim, 0)
     # exact match, no broadcasting: a broadcast obs silently scores the wrong pairs
     if tuple(obs.shape) != tuple(ens.shape[1:]):
-        raise ValueError(f"obs must have the ensemble's shape without its member dimension, "
-                         f"{tuple(ens.shape[1:])}, got {tuple(obs.shape)}")
+        raise ValueError(
+            f"obs must have the ensemble's shape without its member dimension, "
+            f"{tuple(ens.shape[1:])}, got {tuple(obs.shape)}"
+        )
     dtype = torch.promote_types(obs.dtype, ens.dtype)
     return obs.to(dtype), ens.to(dtype)
 
@@ -45,12 +57,14 @@ def crps_ensemble(obs, ensemble, *, member_dim: int = 0, fair: bool = True) -> t
     obs, ens = _move_members(obs, ensemble, member_dim)
     m = ens.shape[0]
     if m < 1 or (fair and m < 2):
-        raise ValueError(f"ensemble must have at least {2 if fair else 1} members along member_dim "
-                         f"for {'fair' if fair else 'standard'} CRPS, got {m}")
+        raise ValueError(
+            f"ensemble must have at least {2 if fair else 1} members along member_dim "
+            f"for {'fair' if fair else 'standard'} CRPS, got {m}"
+        )
     skill = (ens - obs).abs().mean(0)
     xs, _ = torch.sort(ens, dim=0)
-    w = (2 * torch.arange(1, m + 1, dtype=ens.dtype, device=ens.device) - m - 1)
-    pair_sum = 2 * (w.reshape((m,) + (1,) * (ens.ndim - 1)) * xs).sum(0)      # Σ_ij |x_i - x_j|
+    w = 2 * torch.arange(1, m + 1, dtype=ens.dtype, device=ens.device) - m - 1
+    pair_sum = 2 * (w.reshape((m,) + (1,) * (ens.ndim - 1)) * xs).sum(0)  # Σ_ij |x_i - x_j|
     spread = pair_sum / (2 * m * (m - 1)) if fair else pair_sum / (2 * m * m)
     return skill - spread
 
@@ -60,12 +74,16 @@ def crps_gaussian(obs, mu, sigma) -> torch.Tensor:
 
     obs, mu and sigma broadcast against each other (e.g. one σ for every point); NaN propagates.
     """
-    obs, mu, sigma = (real_tensor(n, v, dtype=torch.float64) for n, v in (("obs", obs), ("mu", mu), ("sigma", sigma)))
+    obs, mu, sigma = (
+        real_tensor(n, v, dtype=torch.float64) for n, v in (("obs", obs), ("mu", mu), ("sigma", sigma))
+    )
     try:
         torch.broadcast_shapes(obs.shape, mu.shape, sigma.shape)
     except RuntimeError:
-        raise ValueError(f"obs, mu and sigma must broadcast together, got shapes {tuple(obs.shape)}, "
-                         f"{tuple(mu.shape)} and {tuple(sigma.shape)}") from None
+        raise ValueError(
+            f"obs, mu and sigma must broadcast together, got shapes {tuple(obs.shape)}, "
+            f"{tuple(mu.shape)} and {tuple(sigma.shape)}"
+        ) from None
     if torch.any(sigma <= 0):
         raise ValueError("sigma must be > 0")
     z = (obs - mu) / sigma
@@ -100,7 +118,9 @@ def spread_skill_ratio(obs, ensemble, *, member_dim: int = 0) -> float:
     return float(spread / skill)
 
 
-def rank_histogram(obs, ensemble, *, member_dim: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
+def rank_histogram(
+    obs, ensemble, *, member_dim: int = 0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Counts of the observation's rank among the m members (m + 1 bins; ties split at random).
 
     Flat for a calibrated ensemble, U-shaped when over-confident, dome-shaped when too wide.
@@ -145,7 +165,7 @@ def _spectrum(name: str, field) -> tuple[torch.Tensor, torch.Tensor]:
     total = torch.bincount(bins.flatten(), weights=p.flatten().double(), minlength=kmax + 1)
     count = torch.bincount(bins.flatten(), minlength=kmax + 1).double()
     k = torch.arange(1, kmax + 1, dtype=torch.float64)
-    return k, (total[1:kmax + 1] / count[1:kmax + 1])
+    return k, (total[1 : kmax + 1] / count[1 : kmax + 1])
 
 
 def power_law_slope(k, power, *, kmin: float = 2.0, kmax: float | None = None) -> float:
@@ -174,7 +194,9 @@ def high_frequency_power_ratio(pred, truth, *, kmin_fraction: float = 0.5) -> fl
     k, pp = _spectrum("pred", pred)
     _, pt = _spectrum("truth", truth)
     if pp.shape != pt.shape:
-        raise ValueError(f"truth must have pred's field size {tuple(torch.as_tensor(pred).shape[-2:])}, "
-                         f"got {tuple(torch.as_tensor(truth).shape[-2:])}")
+        raise ValueError(
+            f"truth must have pred's field size {tuple(torch.as_tensor(pred).shape[-2:])}, "
+            f"got {tuple(torch.as_tensor(truth).shape[-2:])}"
+        )
     sel = k >= kmin_fraction * k.max()
     return float(pp[sel].sum() / pt[sel].sum())

@@ -5,10 +5,11 @@ the physical range (kc_low, kc_high) onto the real line, z = (logit(p) - center)
 p = (kc - kc_low) / (kc_high - kc_low) clipped to [ε, 1 - ε], so every sample mapped back,
 kc = kc_low + (kc_high - kc_low) σ(scale z + center), is inside the physical range by construction.
 Conditioning = bicubic upsampling of the coarse field (+ the regression mean in CorrDiff mode,
-+ a constant plane of the forecast lead time when lead_time=True). The diffusion model learns the distribution of the
-residual r = z - mean, where mean is 0 ("none"), bicubic ("bicubic") or the MSE U-Net
++ a constant plane of the forecast lead time when lead_time=True). The diffusion model learns the
+distribution of the residual r = z - mean, where mean is 0 ("none"), bicubic ("bicubic") or the MSE U-Net
 ("regression", CorrDiff: Mardani et al. 2023), with EDM preconditioning and σ_data = std(r).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -26,8 +27,16 @@ from .edm import EDMDenoiser
 from .samplers import karras_sigmas, sample_trajectory
 from .unet import UNet, UNetConfig
 
-__all__ = ["DownscalerConfig", "downscaler_config", "Downscaler", "save_downscaler", "load_downscaler", "load_pretrained",
-           "DEFAULT_CHECKPOINT", "CHECKPOINT_KIND"]
+__all__ = [
+    "DownscalerConfig",
+    "downscaler_config",
+    "Downscaler",
+    "save_downscaler",
+    "load_downscaler",
+    "load_pretrained",
+    "DEFAULT_CHECKPOINT",
+    "CHECKPOINT_KIND",
+]
 
 CHECKPOINT_KIND = "diffusion-downscaler"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "datasets" / "diffusion" / "downscaler.pt"
@@ -37,19 +46,19 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "datasets" / "diffusi
 class DownscalerConfig:
     size: int = 32
     factor: int = 4
-    residual: str = "regression"      # "none" | "bicubic" | "regression"
+    residual: str = "regression"  # "none" | "bicubic" | "regression"
     sigma_data: float = 0.5
-    center: float = 0.6               # kc normalisation
+    center: float = 0.6  # kc normalisation
     scale: float = 0.35
     sigma_min: float = 0.002
-    sigma_max: float = 10.0           # >> sigma_data of the residual (~0.5) is enough
+    sigma_max: float = 10.0  # >> sigma_data of the residual (~0.5) is enough
     channels: tuple[int, ...] = (16, 32, 48)
     emb_dim: int = 32
-    transform: str = "linear"         # "linear" | "logit" (bounded between kc_low and kc_high)
-    kc_low: float = 0.15              # physical limits of kc (logit transform)
+    transform: str = "linear"  # "linear" | "logit" (bounded between kc_low and kc_high)
+    kc_low: float = 0.15  # physical limits of kc (logit transform)
     kc_high: float = 1.12
-    lead_time: bool = False           # lead time (hours) is an input of both networks
-    lead_scale: float = 24.0          # lead plane = lead / lead_scale - 0.5
+    lead_time: bool = False  # lead time (hours) is an input of both networks
+    lead_scale: float = 24.0  # lead plane = lead / lead_scale - 0.5
 
     def __post_init__(self):
         check_int("size", self.size, low=4, high=1024)
@@ -60,8 +69,9 @@ class DownscalerConfig:
         check_float("scale", self.scale, low=0.0, low_open=True)
         check_float("sigma_min", self.sigma_min, low=0.0, low_open=True)
         check_float("sigma_max", self.sigma_max, low=self.sigma_min)
-        self.channels = tuple(check_int("channels", c, low=8, high=512)
-                              for c in int_sequence("channels", self.channels))
+        self.channels = tuple(
+            check_int("channels", c, low=8, high=512) for c in int_sequence("channels", self.channels)
+        )
         check_int("emb_dim", self.emb_dim, low=4, high=1024)
         check_choice("transform", self.transform, ("linear", "logit"))
         check_float("kc_low", self.kc_low, low=-10.0, high=10.0)
@@ -75,8 +85,9 @@ class DownscalerConfig:
         return d
 
 
-def downscaler_config(residual: str = "regression", transform: str = "logit", *, lead_time: bool = True,
-                      weather=None, **kwargs) -> DownscalerConfig:
+def downscaler_config(
+    residual: str = "regression", transform: str = "logit", *, lead_time: bool = True, weather=None, **kwargs
+) -> DownscalerConfig:
     """The recipe's config: in logit space the limits are the generator's physical range of kc
     (WeatherConfig.kc_range) and center/scale put the latent field at about zero mean, unit std."""
     from .weather import WeatherConfig
@@ -102,18 +113,24 @@ class Downscaler(nn.Module):
         cfg = config if config is not None else DownscalerConfig(**kwargs)
         self.config = cfg
         n_lead = int(cfg.lead_time)
-        self.regression = RegressionUNet(UNetConfig(in_channels=1 + n_lead, channels=cfg.channels,
-                                                    emb_dim=cfg.emb_dim, noise_embedding=False), factor=cfg.factor)
+        self.regression = RegressionUNet(
+            UNetConfig(
+                in_channels=1 + n_lead, channels=cfg.channels, emb_dim=cfg.emb_dim, noise_embedding=False
+            ),
+            factor=cfg.factor,
+        )
         n_cond = (2 if cfg.residual == "regression" else 1) + n_lead
-        self.denoiser = EDMDenoiser(UNet(UNetConfig(in_channels=1 + n_cond, channels=cfg.channels,
-                                                    emb_dim=cfg.emb_dim)), sigma_data=cfg.sigma_data)
-        self.noise_baseline = SpectralNoise(cfg.size)      # bicubic + matched-spectrum noise
-        self.mse_noise = SpectralNoise(cfg.size)           # MSE U-Net + matched-spectrum noise (normalised units)
-        self.hetero = BinnedGaussian()                     # MSE U-Net + heteroscedastic Gaussian (kc units)
-        self.hetero_latent = BinnedGaussian()              # the same in normalised units (bounded after mapping)
+        self.denoiser = EDMDenoiser(
+            UNet(UNetConfig(in_channels=1 + n_cond, channels=cfg.channels, emb_dim=cfg.emb_dim)),
+            sigma_data=cfg.sigma_data,
+        )
+        self.noise_baseline = SpectralNoise(cfg.size)  # bicubic + matched-spectrum noise
+        self.mse_noise = SpectralNoise(cfg.size)  # MSE U-Net + matched-spectrum noise (normalised units)
+        self.hetero = BinnedGaussian()  # MSE U-Net + heteroscedastic Gaussian (kc units)
+        self.hetero_latent = BinnedGaussian()  # the same in normalised units (bounded after mapping)
 
     # ------------------------------------------------------------ normalisation / conditioning
-    EPS = 0.01   # logit transform: p is clipped to [EPS, 1 - EPS] (kc within 1 % of the range of a limit)
+    EPS = 0.01  # logit transform: p is clipped to [EPS, 1 - EPS] (kc within 1 % of the range of a limit)
 
     def normalize(self, kc) -> torch.Tensor:
         kc = torch.as_tensor(kc, dtype=torch.float32)
@@ -136,8 +153,10 @@ class Downscaler(nn.Module):
         if not self.config.lead_time:
             return None
         if lead is None:
-            raise ValueError("lead (forecast lead time in hours, scalar or one per case) is required: "
-                             "this model was trained with lead_time=True")
+            raise ValueError(
+                "lead (forecast lead time in hours, scalar or one per case) is required: "
+                "this model was trained with lead_time=True"
+            )
         lead = torch.as_tensor(lead, dtype=torch.float32).reshape(-1)
         if not torch.all(torch.isfinite(lead)) or torch.any(lead < 0):
             raise ValueError(f"lead must be finite hours >= 0, got {lead.tolist()}")
@@ -215,7 +234,7 @@ class Downscaler(nn.Module):
     def noise_ensemble(self, coarse, members: int = 16, *, generator=None) -> torch.Tensor:
         """Bicubic + spectrally matched Gaussian noise, (members, B, H, W) in kc units."""
         members = check_int("members", members, low=1, high=10000)
-        up = self.normalize(self.bicubic(coarse))   # noise_baseline is fitted on normalised residuals
+        up = self.normalize(self.bicubic(coarse))  # noise_baseline is fitted on normalised residuals
         noise = self.noise_baseline.sample((members,) + tuple(up.shape), generator=generator)
         return self.denormalize(up[None] + noise)
 
@@ -223,9 +242,21 @@ class Downscaler(nn.Module):
         return karras_sigmas(steps, self.config.sigma_min, self.config.sigma_max, rho)
 
     @torch.no_grad()
-    def ensemble(self, coarse, members: int = 16, *, lead=None, steps: int = 18, method: str = "heun",
-                 rho: float = 7.0, churn: float = 0.0, generator: torch.Generator | None = None,
-                 return_result: bool = False, noise: torch.Tensor | None = None, **options):
+    def ensemble(
+        self,
+        coarse,
+        members: int = 16,
+        *,
+        lead=None,
+        steps: int = 18,
+        method: str = "heun",
+        rho: float = 7.0,
+        churn: float = 0.0,
+        generator: torch.Generator | None = None,
+        return_result: bool = False,
+        noise: torch.Tensor | None = None,
+        **options,
+    ):
         """Diffusion ensemble (members, B, H, W) in kc units; with return_result also the
         SampleResult (NFE, trajectory in normalised residual units, shaped (members·B, 1, H, W)).
 
@@ -243,11 +274,21 @@ class Downscaler(nn.Module):
         else:
             noise = torch.as_tensor(noise, dtype=torch.float32)
             if noise.numel() != members * b * mean.shape[-1] * mean.shape[-2]:
-                raise ValueError(f"noise must have shape {(members, b) + tuple(mean.shape[-2:])}, "
-                                 f"got {tuple(noise.shape)}")
+                raise ValueError(
+                    f"noise must have shape {(members, b) + tuple(mean.shape[-2:])}, got {tuple(noise.shape)}"
+                )
             noise = noise.reshape(shape)
-        res = sample_trajectory(self.denoiser, noise, self.sigmas(steps, rho), method, cond_m, churn, generator,
-                                keep=return_result, **options)
+        res = sample_trajectory(
+            self.denoiser,
+            noise,
+            self.sigmas(steps, rho),
+            method,
+            cond_m,
+            churn,
+            generator,
+            keep=return_result,
+            **options,
+        )
         z = res.x[:, 0].reshape(members, b, *mean.shape[-2:]) + mean[None]
         out = self.denormalize(z)
         return (out, res) if return_result else out
@@ -257,8 +298,9 @@ def save_downscaler(model: Downscaler, path, *, extra: dict | None = None) -> Pa
     """Atomic checkpoint with the config, loadable with torch.load(weights_only=True)."""
     if not isinstance(model, Downscaler):
         raise TypeError(f"model must be a Downscaler, got {type(model).__name__}")
-    return save_checkpoint(path, model.state_dict(), kind=CHECKPOINT_KIND, config=model.config.to_dict(),
-                           extra=extra)
+    return save_checkpoint(
+        path, model.state_dict(), kind=CHECKPOINT_KIND, config=model.config.to_dict(), extra=extra
+    )
 
 
 def load_downscaler(path) -> Downscaler:

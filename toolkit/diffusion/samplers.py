@@ -28,11 +28,12 @@ Every sampler accepts a score scale γ ("guidance"): the denoiser is replaced by
 D_γ(x; σ) = x + γ (D(x; σ) - x), i.e. the score (D - x)/σ² is multiplied by γ. γ = 1 is the plain
 model, bit for bit; γ > 1 sharpens (less spread), γ < 1 blurs (more spread).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -43,13 +44,15 @@ __all__ = ["karras_sigmas", "sample", "sample_trajectory", "SampleResult", "METH
 METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde")
 # default stochasticity η of each method (ddim: deterministic; SDE samplers: the classic SDE)
 DEFAULT_ETA = {"ddim": 0.0, "sde": 1.0, "dpmpp_2m_sde": 1.0}
-MAX_SIGMA = 1e6      # larger noise levels overflow float32 (and squared, float64) arithmetic
-MIN_RHO = 0.05       # karras_sigmas: smaller ρ collapses every σ_i towards σ_max in float64
+MAX_SIGMA = 1e6  # larger noise levels overflow float32 (and squared, float64) arithmetic
+MIN_RHO = 0.05  # karras_sigmas: smaller ρ collapses every σ_i towards σ_max in float64
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
-def karras_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
+def karras_sigmas(
+    steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+) -> torch.Tensor:
     """EDM schedule σ_i = (σ_max^(1/ρ) + i/(N-1) (σ_min^(1/ρ) - σ_max^(1/ρ)))^ρ, i < N, then σ_N = 0.
 
     Computed in the equivalent overflow-free form σ_i = σ_max (1 - i/(N-1) (1 - q))^ρ with
@@ -65,8 +68,10 @@ def karras_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
     if sigma_max < sigma_min:
         raise ValueError(f"sigma_max must be >= sigma_min, got sigma_max={sigma_max}, sigma_min={sigma_min}")
     if steps > 1 and sigma_max < sigma_min * (1 + 1e-6):
-        raise ValueError(f"sigma_max must be >= sigma_min · (1 + 1e-6) for steps > 1 (distinct levels), "
-                         f"got sigma_max={sigma_max}, sigma_min={sigma_min}")
+        raise ValueError(
+            f"sigma_max must be >= sigma_min · (1 + 1e-6) for steps > 1 (distinct levels), "
+            f"got sigma_max={sigma_max}, sigma_min={sigma_min}"
+        )
     rho = check_float("rho", rho, low=MIN_RHO, high=1000.0)
     if steps == 1:
         return torch.tensor([sigma_max, 0.0], dtype=torch.float64)
@@ -84,11 +89,11 @@ class SampleResult:
     x: torch.Tensor
     nfe: int
     sigmas: torch.Tensor
-    trajectory: list = field(default_factory=list)   # x at each σ_i (i = 0..N), if kept
-    denoised: list = field(default_factory=list)     # the step's first estimate D(x; σ̂_i), if kept
-    denoised_sigmas: list = field(default_factory=list)   # σ̂_i at which each D was evaluated (σ_i, or
-                                                          # the raised level with churn)
-    nfe_so_far: list = field(default_factory=list)        # network evaluations after each step
+    trajectory: list = field(default_factory=list)  # x at each σ_i (i = 0..N), if kept
+    denoised: list = field(default_factory=list)  # the step's first estimate D(x; σ̂_i), if kept
+    denoised_sigmas: list = field(default_factory=list)  # σ̂_i at which each D was evaluated (σ_i, or
+    # the raised level with churn)
+    nfe_so_far: list = field(default_factory=list)  # network evaluations after each step
 
     def __post_init__(self):
         check_instance("x", self.x, torch.Tensor)
@@ -112,7 +117,9 @@ def _check_sigmas(sigmas) -> torch.Tensor:
     if sigmas.numel() < 2:
         raise ValueError(f"sigmas must hold at least 2 noise levels, got {sigmas.numel()}")
     if not torch.all(torch.isfinite(sigmas)) or torch.any(sigmas < 0) or torch.any(sigmas > MAX_SIGMA):
-        raise ValueError(f"sigmas must be finite noise levels in [0, {MAX_SIGMA:g}], got {sigmas.tolist()[:4]}...")
+        raise ValueError(
+            f"sigmas must be finite noise levels in [0, {MAX_SIGMA:g}], got {sigmas.tolist()[:4]}..."
+        )
     if torch.any(sigmas[1:] > sigmas[:-1]):
         raise ValueError("sigmas must be non-increasing (from sigma_max down to 0)")
     if sigmas[0] <= 0:
@@ -156,7 +163,7 @@ def _step_sde(D, x, s_cur, s_next, state, *, eta, generator):
     """Euler–Maruyama for dx = -(1 + η²) σ ∇log p dσ + η √(2σ) dW̄ with the exact variance increment."""
     d_i = D(x, s_cur)
     if s_next == 0.0:
-        return d_i, d_i, s_cur                        # final denoising step (Tweedie)
+        return d_i, d_i, s_cur  # final denoising step (Tweedie)
     x = x + (1 + eta * eta) * (s_next - s_cur) * (x - d_i) / s_cur
     if eta > 0:
         x = x + eta * math.sqrt(s_cur**2 - s_next**2) * _randn_like(x, generator)
@@ -168,7 +175,7 @@ def _step_dpmpp_2m(D, x, s_cur, s_next, state, **_):
     d_i = D(x, s_cur)
     old, h_last = state.get("old"), state.get("h_last")
     if s_next == 0.0:
-        x_next = d_i                                  # e^{-h} = 0: the step lands on the data estimate
+        x_next = d_i  # e^{-h} = 0: the step lands on the data estimate
     else:
         h = math.log(s_cur) - math.log(s_next)
         d_hat = d_i
@@ -190,7 +197,7 @@ def _step_dpmpp_2m_sde(D, x, s_cur, s_next, state, *, eta, generator):
     else:
         h = math.log(s_cur) - math.log(s_next)
         eh = eta * h
-        w = -math.expm1(-h - eh)                      # 1 - e^{-(1+η)h}
+        w = -math.expm1(-h - eh)  # 1 - e^{-(1+η)h}
         x_next = (s_next / s_cur) * math.exp(-eh) * x + w * d_i
         if old is not None:
             x_next = x_next + 0.5 * w * (h / h_last) * (d_i - old)
@@ -202,10 +209,22 @@ def _step_dpmpp_2m_sde(D, x, s_cur, s_next, state, *, eta, generator):
 
 
 @torch.no_grad()
-def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: str = "heun", cond=None,
-                      churn: float = 0.0, generator: torch.Generator | None = None, *, eta: float | None = None,
-                      gamma: float = 1.0, s_tmin: float = 0.0, s_tmax: float = float("inf"), s_noise: float = 1.0,
-                      keep: bool = True) -> SampleResult:
+def sample_trajectory(
+    denoiser: Denoiser,
+    noise: torch.Tensor,
+    sigmas,
+    method: str = "heun",
+    cond=None,
+    churn: float = 0.0,
+    generator: torch.Generator | None = None,
+    *,
+    eta: float | None = None,
+    gamma: float = 1.0,
+    s_tmin: float = 0.0,
+    s_tmax: float = float("inf"),
+    s_noise: float = 1.0,
+    keep: bool = True,
+) -> SampleResult:
     """Like `sample` but returns a SampleResult with NFE and (if keep) every x_i and D(x_i; σ̂_i).
 
     `eta` is the stochasticity of ddim (default 0), sde and dpmpp_2m_sde (default 1); `gamma` the
@@ -214,7 +233,9 @@ def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: s
     tensor of length x.shape[0] (same dtype as x).
     """
     if not callable(denoiser):
-        raise TypeError(f"denoiser must be callable as denoiser(x, sigma, cond), got {type(denoiser).__name__}")
+        raise TypeError(
+            f"denoiser must be callable as denoiser(x, sigma, cond), got {type(denoiser).__name__}"
+        )
     if not isinstance(noise, torch.Tensor) or noise.ndim < 1 or not noise.is_floating_point():
         raise TypeError("noise must be a floating-point torch.Tensor with a batch dimension")
     method = check_choice("method", method, METHODS)
@@ -223,7 +244,9 @@ def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: s
         eta = DEFAULT_ETA.get(method, 0.0)
     eta = check_float("eta", eta, low=0.0, high=1.0)
     if eta > 0 and method not in DEFAULT_ETA:
-        raise ValueError(f"eta must be 0 for method={method!r} (it applies to {sorted(DEFAULT_ETA)}), got {eta}")
+        raise ValueError(
+            f"eta must be 0 for method={method!r} (it applies to {sorted(DEFAULT_ETA)}), got {eta}"
+        )
     gamma = check_float("gamma", gamma, low=0.0, high=10.0)
     s_noise = check_float("s_noise", s_noise, low=0.0, high=10.0)
     s_tmin = check_float("s_tmin", s_tmin, low=0.0)
@@ -252,14 +275,16 @@ def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: s
     elif method in ("ddim", "ancestral"):
         step, opts = _step_ddim, {"eta": eta if method == "ddim" else 1.0}
     else:
-        step, opts = {"sde": _step_sde, "dpmpp_2m": _step_dpmpp_2m, "dpmpp_2m_sde": _step_dpmpp_2m_sde}[method], \
-            {"eta": eta}
+        step, opts = (
+            {"sde": _step_sde, "dpmpp_2m": _step_dpmpp_2m, "dpmpp_2m_sde": _step_dpmpp_2m_sde}[method],
+            {"eta": eta},
+        )
     x = noise * float(sig[0])
     traj, dens, dsig, nfes = ([x.clone()] if keep else []), [], [], []
     state: dict = {}
     for i in range(steps):
         s_cur, s_next = float(sig[i]), float(sig[i + 1])
-        if s_cur == 0.0:                          # already clean: nothing left to do
+        if s_cur == 0.0:  # already clean: nothing left to do
             if keep:
                 traj.append(x.clone())
             continue
@@ -271,12 +296,21 @@ def sample_trajectory(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: s
             dens.append(d_i)
             dsig.append(s_hat)
             nfes.append(nfe)
-    return SampleResult(x=x, nfe=nfe, sigmas=sig, trajectory=traj, denoised=dens, denoised_sigmas=dsig,
-                        nfe_so_far=nfes)
+    return SampleResult(
+        x=x, nfe=nfe, sigmas=sig, trajectory=traj, denoised=dens, denoised_sigmas=dsig, nfe_so_far=nfes
+    )
 
 
-def sample(denoiser: Denoiser, noise: torch.Tensor, sigmas, method: str = "heun", cond=None, churn: float = 0.0,
-           generator: torch.Generator | None = None, **options) -> torch.Tensor:
+def sample(
+    denoiser: Denoiser,
+    noise: torch.Tensor,
+    sigmas,
+    method: str = "heun",
+    cond=None,
+    churn: float = 0.0,
+    generator: torch.Generator | None = None,
+    **options,
+) -> torch.Tensor:
     """Draw samples by integrating from x = noise · sigmas[0] down the noise levels `sigmas`.
 
     denoiser(x, sigma, cond) -> D(x; σ); method in METHODS; churn = EDM S_churn (euler/heun/churn);

@@ -7,6 +7,7 @@ the score ∇ log p_σ and the ideal denoiser D(x; σ) = E[y | x] = x + σ² ∇
 
 For a single Gaussian this is D = (s² x + σ² μ) / (s² + σ²) (Tweedie / Wiener filter).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,10 @@ class GaussianMixture:
             mu = mu[:, None]
         s = torch.as_tensor(check_array("stds", stds, ndim=1), dtype=dtype)
         if w.ndim != 1 or mu.ndim != 2 or s.ndim != 1 or not (len(w) == len(mu) == len(s)) or len(w) == 0:
-            raise ValueError("weights (K,), means (K, d) and stds (K,) must agree in K >= 1, got "
-                             f"{tuple(w.shape)}, {tuple(mu.shape)}, {tuple(s.shape)}")
+            raise ValueError(
+                "weights (K,), means (K, d) and stds (K,) must agree in K >= 1, got "
+                f"{tuple(w.shape)}, {tuple(mu.shape)}, {tuple(s.shape)}"
+            )
         if torch.any(w < 0) or not torch.isclose(w.sum(), torch.ones((), dtype=dtype)):
             raise ValueError(f"weights must be non-negative and sum to 1, got {w.tolist()}")
         if torch.any(s <= 0):
@@ -58,12 +61,12 @@ class GaussianMixture:
             raise ValueError("sigma must be >= 0")
         # one sigma per point: broadcast against x without its feature dim
         sigma = sigma.reshape(sigma.shape + (1,) * (x.ndim - 1 - sigma.ndim)) if sigma.ndim else sigma
-        var = self.stds**2 + sigma[..., None] ** 2               # (..., K)
+        var = self.stds**2 + sigma[..., None] ** 2  # (..., K)
         return x, var
 
     def _log_components(self, x, var):
         d = self.dim
-        sq = ((x[..., None, :] - self.means) ** 2).sum(-1)       # (..., K)
+        sq = ((x[..., None, :] - self.means) ** 2).sum(-1)  # (..., K)
         return torch.log(self.weights) - 0.5 * sq / var - 0.5 * d * torch.log(2 * math.pi * var)
 
     def log_prob(self, x, sigma=0.0) -> torch.Tensor:
@@ -120,8 +123,11 @@ def gaussian_mixture_2d(radius: float = 3.0, std: float = 0.4, modes: int = 6) -
     std = check_float("std", std, low=0.0, low_open=True, high=100.0)
     modes = check_int("modes", modes, low=1, high=100)
     a = 2 * math.pi * np.arange(modes) / modes
-    return GaussianMixture(np.full(modes, 1.0 / modes), np.stack([radius * np.cos(a), radius * np.sin(a)], 1),
-                           np.full(modes, std))
+    return GaussianMixture(
+        np.full(modes, 1.0 / modes),
+        np.stack([radius * np.cos(a), radius * np.sin(a)], 1),
+        np.full(modes, std),
+    )
 
 
 def gaussian_denoiser(mean: float = 0.0, std: float = 1.0):

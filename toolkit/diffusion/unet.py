@@ -5,6 +5,7 @@ coarse forecast). The noise level enters through a sinusoidal embedding of c_noi
 scales and shifts every residual block (FiLM). With noise_embedding=False the same network is the
 deterministic MSE regression baseline.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,22 +24,25 @@ __all__ = ["UNetConfig", "UNet", "count_parameters"]
 
 @dataclass
 class UNetConfig:
-    in_channels: int = 2            # noisy field + conditioning channels
+    in_channels: int = 2  # noisy field + conditioning channels
     out_channels: int = 1
-    channels: tuple[int, ...] = (16, 32, 48)   # width at 32², 16², 8²
+    channels: tuple[int, ...] = (16, 32, 48)  # width at 32², 16², 8²
     emb_dim: int = 32
     noise_embedding: bool = True
 
     def __post_init__(self):
         check_int("in_channels", self.in_channels, low=1, high=64)
         check_int("out_channels", self.out_channels, low=1, high=64)
-        self.channels = tuple(check_int("channels", c, low=8, high=512)
-                              for c in int_sequence("channels", self.channels))
+        self.channels = tuple(
+            check_int("channels", c, low=8, high=512) for c in int_sequence("channels", self.channels)
+        )
         if not 1 <= len(self.channels) <= 5:
             raise ValueError(f"channels must list 1 to 5 widths, got {self.channels}")
         for c in self.channels:
             if c % 8:
-                raise ValueError(f"channels must be multiples of 8 (GroupNorm with 8 groups), got {self.channels}")
+                raise ValueError(
+                    f"channels must be multiples of 8 (GroupNorm with 8 groups), got {self.channels}"
+                )
         check_int("emb_dim", self.emb_dim, low=4, high=1024)
         check_bool("noise_embedding", self.noise_embedding)
 
@@ -80,7 +84,9 @@ class UNet(nn.Module):
         ch = cfg.channels
         e = cfg.emb_dim if cfg.noise_embedding else None
         if e:
-            self.emb = nn.Sequential(nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim))
+            self.emb = nn.Sequential(
+                nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim)
+            )
         self.stem = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -97,7 +103,7 @@ class UNet(nn.Module):
             prev = ch[i]
         self.out_norm = nn.GroupNorm(8, ch[0])
         self.out = nn.Conv2d(ch[0], cfg.out_channels, 3, padding=1)
-        nn.init.zeros_(self.out.weight)   # start as the identity of the preconditioning (D = c_skip x)
+        nn.init.zeros_(self.out.weight)  # start as the identity of the preconditioning (D = c_skip x)
         nn.init.zeros_(self.out.bias)
 
     def _embed(self, c_noise, batch, ref):
@@ -108,7 +114,7 @@ class UNet(nn.Module):
         c = torch.as_tensor(c_noise, dtype=ref.dtype, device=ref.device).reshape(-1).expand(batch)
         half = self.config.emb_dim // 2
         freqs = torch.exp(-math.log(1000.0) * torch.arange(half, dtype=ref.dtype, device=ref.device) / half)
-        ang = c[:, None] * freqs[None, :] * 100.0    # c_noise ~ [-2, 1]: spread it over the frequencies
+        ang = c[:, None] * freqs[None, :] * 100.0  # c_noise ~ [-2, 1]: spread it over the frequencies
         emb = torch.cat([torch.cos(ang), torch.sin(ang)], dim=1)
         if emb.shape[1] < self.config.emb_dim:
             emb = F.pad(emb, (0, self.config.emb_dim - emb.shape[1]))

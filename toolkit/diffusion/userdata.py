@@ -7,6 +7,7 @@ dimension (e.g. "time"), with fine spatial size = factor × coarse spatial size,
 
 Values should be in clear-sky-index units (≈ 0..1.2) for the pretrained model; otherwise retrain.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,6 +51,7 @@ def _netcdf_engine() -> str:
     """h5netcdf needs h5py; fall back to scipy (NetCDF-3) when it is missing."""
     try:
         import h5py  # noqa: F401
+
         return "h5netcdf"
     except ImportError:
         return "scipy"
@@ -58,15 +60,23 @@ def _netcdf_engine() -> str:
 def _engine(path: Path, engine: str | None) -> str | None:
     if engine is not None:
         return check_choice("engine", engine, ENGINES)
-    if path.suffix == ".zarr" or (path.is_dir() and any((path / m).exists() for m in (".zgroup", "zarr.json"))):
+    if path.suffix == ".zarr" or (
+        path.is_dir() and any((path / m).exists() for m in (".zgroup", "zarr.json"))
+    ):
         return "zarr"
     if path.suffix in (".nc", ".nc4", ".h5", ".netcdf"):
-        return None                      # let xarray pick the backend that can read this file
+        return None  # let xarray pick the backend that can read this file
     raise ValueError(f"cannot tell the format of {path}: use a .nc or .zarr path, or pass engine=")
 
 
-def load_paired_data(path, *, coarse_var: str = "coarse", fine_var: str = "fine", engine: str | None = None,
-                     sample_dim: str | None = None) -> WeatherPairs:
+def load_paired_data(
+    path,
+    *,
+    coarse_var: str = "coarse",
+    fine_var: str = "fine",
+    engine: str | None = None,
+    sample_dim: str | None = None,
+) -> WeatherPairs:
     """Read (coarse, fine) pairs into a WeatherPairs (float32, samples first).
 
     Raises FileNotFoundError for a missing path and ValueError naming the problem for missing
@@ -82,17 +92,21 @@ def load_paired_data(path, *, coarse_var: str = "coarse", fine_var: str = "fine"
     if not path.exists():
         raise DataFileNotFoundError(2, f"path names no data file or store: {path}", str(path))
     eng = _engine(path, engine)
-    kwargs = {"consolidated": False} if eng == "zarr" else {}   # works for consolidated stores too
+    kwargs = {"consolidated": False} if eng == "zarr" else {}  # works for consolidated stores too
     with xr.open_dataset(path, engine=eng, **kwargs) as ds:
         for name, var in (("coarse_var", coarse_var), ("fine_var", fine_var)):
             if var not in ds.data_vars:
                 raise ValueError(f"{name}={var!r} is not a variable of {path}; it has {sorted(ds.data_vars)}")
         c, f = ds[coarse_var], ds[fine_var]
         if c.ndim != 3 or f.ndim != 3:
-            raise ValueError(f"{coarse_var} and {fine_var} must be 3-D (sample, y, x), got {c.dims} and {f.dims}")
+            raise ValueError(
+                f"{coarse_var} and {fine_var} must be 3-D (sample, y, x), got {c.dims} and {f.dims}"
+            )
         dim = sample_dim or f.dims[0]
         if dim not in c.dims or dim not in f.dims:
-            raise ValueError(f"sample_dim {dim!r} must be a dimension of both variables, got {c.dims} and {f.dims}")
+            raise ValueError(
+                f"sample_dim {dim!r} must be a dimension of both variables, got {c.dims} and {f.dims}"
+            )
         c = c.transpose(dim, ...).values.astype(np.float32)
         f = f.transpose(dim, ...).values.astype(np.float32)
     if len(c) != len(f):
@@ -119,8 +133,10 @@ def save_paired_data(path, coarse, fine, *, engine: str | None = None) -> Path:
     if engine is not None:
         check_choice("engine", engine, ENGINES)
     if coarse.ndim != 3 or fine.ndim != 3 or len(coarse) != len(fine):
-        raise ValueError(f"coarse and fine must be (n, h, w) and (n, H, W) with the same n, got "
-                         f"{coarse.shape} and {fine.shape}")
+        raise ValueError(
+            f"coarse and fine must be (n, h, w) and (n, H, W) with the same n, got "
+            f"{coarse.shape} and {fine.shape}"
+        )
     ds = xr.Dataset({"coarse": (("time", "y_c", "x_c"), coarse), "fine": (("time", "y", "x"), fine)})
     eng = engine or ("zarr" if path.suffix == ".zarr" else _netcdf_engine())
     if eng == "zarr":

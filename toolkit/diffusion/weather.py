@@ -18,6 +18,7 @@ b(L) = bias + bias_growth · L + bias_spread · (L / 24) · ε. Over a day the s
 (displacement, ε) follow an AR(1) process in hours with coefficient error_memory, as NWP errors do.
 All fields are periodic, so advection is an exact Fourier phase shift.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -30,9 +31,21 @@ from toolkit.validation import as_rng, check_array, check_float, check_instance,
 from ._checks import array_shape, float_pair, int_sequence, real_array
 
 __all__ = [
-    "WeatherConfig", "WeatherPairs", "WeatherSequence", "gaussian_random_field", "clear_sky_index",
-    "advect", "smooth", "block_average", "coarse_nwp", "solar_zenith_cos", "clear_sky_ghi",
-    "make_weather_pairs", "make_weather_sequence", "REGIMES", "nwp_error_scales",
+    "WeatherConfig",
+    "WeatherPairs",
+    "WeatherSequence",
+    "gaussian_random_field",
+    "clear_sky_index",
+    "advect",
+    "smooth",
+    "block_average",
+    "coarse_nwp",
+    "solar_zenith_cos",
+    "clear_sky_ghi",
+    "make_weather_pairs",
+    "make_weather_sequence",
+    "REGIMES",
+    "nwp_error_scales",
 ]
 
 # cloud-fraction range of each weather regime; "broken" uses WeatherConfig.cloud_fraction
@@ -56,24 +69,24 @@ def _weather_config(config) -> WeatherConfig:
 class WeatherConfig:
     """Parameters of the synthetic truth and of the coarse NWP errors (pixels are fine pixels)."""
 
-    size: int = 32                      # fine grid is size × size
-    factor: int = 4                     # coarse grid is (size / factor)²
-    slope: float = 3.0                  # GRF power spectrum P(k) ∝ k^-slope
-    cloud_fraction: tuple[float, float] = (0.15, 0.8)   # cloud cover of the "broken" regime ~ U(low, high)
-    regime_probs: tuple[float, float, float] = (0.2, 0.55, 0.25)   # P(clear), P(broken), P(overcast)
-    kc_min: float = 0.15                # clear-sky index of thick cloud
-    softness: float = 0.6               # GRF units over which a cloud thickens
-    enhancement: float = 0.12           # cloud enhancement: kc reaches up to 1 + enhancement near edges
-    lead: tuple[float, float] = (1.0, 24.0)   # lead time of the forecast in hours ~ U{low..high}
-    bias: float = 0.02                  # NWP additive bias in clear-sky index at lead 0
-    bias_growth: float = 0.001          # extra bias per hour of lead
-    bias_spread: float = 0.15           # std of the random (per case / AR(1) per day) bias at 24 h
-    displacement: float = 0.5           # std of the NWP position error at lead 0 (fine pixels)
-    displacement_growth: float = 0.3    # its growth per hour of lead
-    smoothing: float = 0.7              # Gaussian smoothing std of the NWP at lead 0 (fine pixels)
-    smoothing_growth: float = 0.08      # its growth per hour of lead
-    noise: float = 0.03                 # std of white noise on each coarse pixel
-    error_memory: float = 0.8           # AR(1) coefficient of the NWP errors from one hour to the next
+    size: int = 32  # fine grid is size × size
+    factor: int = 4  # coarse grid is (size / factor)²
+    slope: float = 3.0  # GRF power spectrum P(k) ∝ k^-slope
+    cloud_fraction: tuple[float, float] = (0.15, 0.8)  # cloud cover of the "broken" regime ~ U(low, high)
+    regime_probs: tuple[float, float, float] = (0.2, 0.55, 0.25)  # P(clear), P(broken), P(overcast)
+    kc_min: float = 0.15  # clear-sky index of thick cloud
+    softness: float = 0.6  # GRF units over which a cloud thickens
+    enhancement: float = 0.12  # cloud enhancement: kc reaches up to 1 + enhancement near edges
+    lead: tuple[float, float] = (1.0, 24.0)  # lead time of the forecast in hours ~ U{low..high}
+    bias: float = 0.02  # NWP additive bias in clear-sky index at lead 0
+    bias_growth: float = 0.001  # extra bias per hour of lead
+    bias_spread: float = 0.15  # std of the random (per case / AR(1) per day) bias at 24 h
+    displacement: float = 0.5  # std of the NWP position error at lead 0 (fine pixels)
+    displacement_growth: float = 0.3  # its growth per hour of lead
+    smoothing: float = 0.7  # Gaussian smoothing std of the NWP at lead 0 (fine pixels)
+    smoothing_growth: float = 0.08  # its growth per hour of lead
+    noise: float = 0.03  # std of white noise on each coarse pixel
+    error_memory: float = 0.8  # AR(1) coefficient of the NWP errors from one hour to the next
 
     def __post_init__(self):
         check_int("size", self.size, low=4, high=1024)
@@ -82,11 +95,15 @@ class WeatherConfig:
             raise ValueError(f"size must be a multiple of factor, got size={self.size}, factor={self.factor}")
         check_float("slope", self.slope, low=0.0, high=10.0)
         self.cloud_fraction = _check_pair("cloud_fraction", self.cloud_fraction, 0.0, 1.0)
-        probs = tuple(check_float("regime_probs", p, low=0.0, high=1.0) for p in int_sequence("regime_probs",
-                                                                                               self.regime_probs))
+        probs = tuple(
+            check_float("regime_probs", p, low=0.0, high=1.0)
+            for p in int_sequence("regime_probs", self.regime_probs)
+        )
         if len(probs) != 3 or abs(sum(probs) - 1.0) > 1e-9:
-            raise ValueError(f"regime_probs must be 3 probabilities (clear, broken, overcast) summing to 1, "
-                             f"got {self.regime_probs}")
+            raise ValueError(
+                f"regime_probs must be 3 probabilities (clear, broken, overcast) summing to 1, "
+                f"got {self.regime_probs}"
+            )
         self.regime_probs = probs
         check_float("kc_min", self.kc_min, low=0.0, high=1.0)
         check_float("softness", self.softness, low=0.0, low_open=True, high=100.0)
@@ -121,14 +138,16 @@ def nwp_error_scales(lead, config: WeatherConfig | None = None) -> dict:
     lead = real_array("lead", lead)
     if not np.all(np.isfinite(lead)) or np.any(lead < 0):
         raise ValueError(f"lead must be finite hours >= 0, got {lead}")
-    return {"displacement": cfg.displacement + cfg.displacement_growth * lead,
-            "smoothing": cfg.smoothing + cfg.smoothing_growth * lead,
-            "bias": cfg.bias + cfg.bias_growth * lead,
-            "bias_spread": cfg.bias_spread * lead / 24.0}
+    return {
+        "displacement": cfg.displacement + cfg.displacement_growth * lead,
+        "smoothing": cfg.smoothing + cfg.smoothing_growth * lead,
+        "bias": cfg.bias + cfg.bias_growth * lead,
+        "bias_spread": cfg.bias_spread * lead / 24.0,
+    }
 
 
 def _wavenumbers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    k = np.fft.fftfreq(size) * size          # integer wavenumbers 0, 1, ..., -1
+    k = np.fft.fftfreq(size) * size  # integer wavenumbers 0, 1, ..., -1
     return k[:, None], k[None, :]
 
 
@@ -152,8 +171,15 @@ def gaussian_random_field(n: int = 1, size: int = 32, *, slope: float = 3.0, ran
     return g
 
 
-def clear_sky_index(g: np.ndarray, cloud_fraction, *, kc_min: float = 0.15, softness: float = 0.6,
-                    enhancement: float = 0.0, edge_width: float = 1.0) -> np.ndarray:
+def clear_sky_index(
+    g: np.ndarray,
+    cloud_fraction,
+    *,
+    kc_min: float = 0.15,
+    softness: float = 0.6,
+    enhancement: float = 0.0,
+    edge_width: float = 1.0,
+) -> np.ndarray:
     """Cloud cover from a GRF: pixels above the (1 - cloud_fraction) quantile are cloudy.
 
     kc = 1 - (1 - kc_min) · tanh((g - t)_+ / softness) under cloud; in the clear
@@ -202,8 +228,10 @@ def advect(field: np.ndarray, shift) -> np.ndarray:
     try:
         np.broadcast_shapes(shift.shape[:-1], field.shape[:-2])
     except ValueError:
-        raise ValueError(f"shift must be (2,) or (..., 2) matching field's leading dimensions {field.shape[:-2]}, "
-                         f"got shape {shift.shape}") from None
+        raise ValueError(
+            f"shift must be (2,) or (..., 2) matching field's leading dimensions {field.shape[:-2]}, "
+            f"got shape {shift.shape}"
+        ) from None
     h, w = field.shape[-2:]
     ky = np.fft.fftfreq(h)[:, None]
     kx = np.fft.fftfreq(w)[None, :]
@@ -227,7 +255,7 @@ def smooth(field: np.ndarray, sigma: float) -> np.ndarray:
 def block_average(field: np.ndarray, factor: int) -> np.ndarray:
     """Mean over non-overlapping factor × factor blocks of the last two dimensions."""
     real_array("field", field, min_ndim=2)
-    field = np.asarray(field)   # its own dtype, as before (a float32 field stays float32)
+    field = np.asarray(field)  # its own dtype, as before (a float32 field stays float32)
     factor = check_int("factor", factor, low=1)
     h, w = field.shape[-2:]
     if h % factor or w % factor:
@@ -235,8 +263,15 @@ def block_average(field: np.ndarray, factor: int) -> np.ndarray:
     return field.reshape(*field.shape[:-2], h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
 
 
-def coarse_nwp(fine: np.ndarray, config: WeatherConfig | None = None, *, lead=None, random_state=None,
-               bias=None, errors: np.ndarray | None = None) -> np.ndarray:
+def coarse_nwp(
+    fine: np.ndarray,
+    config: WeatherConfig | None = None,
+    *,
+    lead=None,
+    random_state=None,
+    bias=None,
+    errors: np.ndarray | None = None,
+) -> np.ndarray:
     """Coarse forecast of fine clear-sky-index fields (..., H, W) at lead time(s) `lead` hours:
     displace by d(L)·e, smooth with s(L), block-average, add the bias b(L) and white noise.
 
@@ -259,8 +294,13 @@ def coarse_nwp(fine: np.ndarray, config: WeatherConfig | None = None, *, lead=No
         bias = _broadcast("bias", bias, batch)
     x = advect(fine, errors[..., :2] * sc["displacement"][..., None])
     s = sc["smoothing"]
-    x = np.stack([smooth(xi, float(si)) for xi, si in zip(x.reshape(-1, *x.shape[-2:]), s.reshape(-1))]
-                 ).reshape(x.shape) if s.size else x
+    x = (
+        np.stack(
+            [smooth(xi, float(si)) for xi, si in zip(x.reshape(-1, *x.shape[-2:]), s.reshape(-1))]
+        ).reshape(x.shape)
+        if s.size
+        else x
+    )
     c = block_average(x, cfg.factor)
     b = sc["bias"] + sc["bias_spread"] * errors[..., 2] if bias is None else np.broadcast_to(bias, batch)
     c = c + b[..., None, None] + cfg.noise * rng.standard_normal(c.shape)
@@ -273,17 +313,20 @@ def _broadcast(name: str, value, shape: tuple) -> np.ndarray:
     try:
         return np.broadcast_to(arr, shape)
     except ValueError:
-        raise ValueError(f"{name} must be a scalar or one value per field {shape}, got shape {arr.shape}") from None
+        raise ValueError(
+            f"{name} must be a scalar or one value per field {shape}, got shape {arr.shape}"
+        ) from None
 
 
 # ---------------------------------------------------------------- solar geometry
+
 
 def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
     """cos(solar zenith angle) from declination, equation of time and hour angle (Cooper/Spencer).
 
     cos z = sin φ sin δ + cos φ cos δ cos ω, with δ = 23.45° sin(2π(284 + d)/365) and ω = 15°(t_solar - 12).
     """
-    lat = real_array("lat", lat, finite=True)   # a NaN angle would give a NaN, then 0 W/m², silently
+    lat = real_array("lat", lat, finite=True)  # a NaN angle would give a NaN, then 0 W/m², silently
     if np.any(np.abs(lat) > 90):
         raise ValueError(f"lat must be in [-90, 90], got {lat}")
     lon = real_array("lon", lon, finite=True)
@@ -296,8 +339,10 @@ def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
     try:
         np.broadcast_shapes(lat.shape, lon.shape, d.shape, hour.shape)
     except ValueError:
-        raise ValueError(f"lat, lon, day_of_year and hour_utc must broadcast together, got shapes {lat.shape}, "
-                         f"{lon.shape}, {d.shape} and {hour.shape}") from None
+        raise ValueError(
+            f"lat, lon, day_of_year and hour_utc must broadcast together, got shapes {lat.shape}, "
+            f"{lon.shape}, {d.shape} and {hour.shape}"
+        ) from None
     decl = np.deg2rad(23.45) * np.sin(2 * np.pi * (284 + d) / 365)
     b = 2 * np.pi * (d - 81) / 364
     eot_min = 9.87 * np.sin(2 * b) - 7.53 * np.cos(b) - 1.5 * np.sin(b)
@@ -309,7 +354,7 @@ def solar_zenith_cos(lat, lon, day_of_year, hour_utc) -> np.ndarray:
 
 def clear_sky_ghi(lat, lon, day_of_year, hour_utc) -> np.ndarray:
     """Haurwitz clear-sky global horizontal irradiance in W/m²: 1098 cos z · exp(-0.057 / cos z)."""
-    mu = solar_zenith_cos(lat, lon, day_of_year, hour_utc)   # checks every argument (finite, in range)
+    mu = solar_zenith_cos(lat, lon, day_of_year, hour_utc)  # checks every argument (finite, in range)
     out = np.zeros(np.shape(mu))
     up = mu > 1e-3
     out[up] = 1098.0 * mu[up] * np.exp(-0.057 / mu[up])
@@ -317,6 +362,7 @@ def clear_sky_ghi(lat, lon, day_of_year, hour_utc) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- generators
+
 
 @dataclass
 class WeatherPairs:
@@ -337,10 +383,14 @@ class WeatherPairs:
             raise ValueError(f"fine must be (n, H, W), got shape {shape}")
         n = shape[0]
         _same_length("coarse", array_shape("coarse", self.coarse, finite=True), n, ndim=3)
-        _same_length("cloud_fraction", array_shape("cloud_fraction", self.cloud_fraction), n, ndim=1)  # NaN: unknown
+        _same_length(
+            "cloud_fraction", array_shape("cloud_fraction", self.cloud_fraction), n, ndim=1
+        )  # NaN: unknown
         check_instance("config", self.config, WeatherConfig)
         if self.regime is not None:
-            _same_length("regime", check_array("regime", self.regime, integer=True, min_size=0).shape, n, ndim=1)
+            _same_length(
+                "regime", check_array("regime", self.regime, integer=True, min_size=0).shape, n, ndim=1
+            )
         if self.lead is not None:
             _same_length("lead", array_shape("lead", self.lead, finite=True), n, ndim=1)
 
@@ -350,7 +400,9 @@ class WeatherPairs:
 
 def _same_length(name: str, shape: tuple, n: int, *, ndim: int) -> None:
     if len(shape) != ndim or shape[0] != n:
-        raise ValueError(f"{name} must have {ndim} dimension(s) and one entry per case ({n}), got shape {shape}")
+        raise ValueError(
+            f"{name} must have {ndim} dimension(s) and one entry per case ({n}), got shape {shape}"
+        )
 
 
 def _config(config: WeatherConfig | None, overrides: dict) -> WeatherConfig:
@@ -370,8 +422,9 @@ def _draw_regimes(n: int, cfg: WeatherConfig, rng) -> tuple[np.ndarray, np.ndarr
     return regime, rng.uniform(ranges[:, 0], ranges[:, 1])
 
 
-def make_weather_pairs(n: int = 1000, *, config: WeatherConfig | None = None, random_state=None,
-                       **overrides) -> WeatherPairs:
+def make_weather_pairs(
+    n: int = 1000, *, config: WeatherConfig | None = None, random_state=None, **overrides
+) -> WeatherPairs:
     """Seeded (coarse NWP, fine truth) pairs of the clear-sky index, default 8×8 → 32×32, each with
     its regime and its lead time (integer hours ~ U{config.lead}).
 
@@ -384,8 +437,11 @@ def make_weather_pairs(n: int = 1000, *, config: WeatherConfig | None = None, ra
     regime, cf = _draw_regimes(n, cfg, rng)
     fine = clear_sky_index(g, cf, kc_min=cfg.kc_min, softness=cfg.softness, enhancement=cfg.enhancement)
     lo, hi = cfg.lead
-    lead = rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=n).astype(float) if np.floor(hi) >= np.ceil(lo) \
+    lead = (
+        rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=n).astype(float)
+        if np.floor(hi) >= np.ceil(lo)
         else np.full(n, lo)
+    )
     coarse = coarse_nwp(fine, cfg, lead=lead, random_state=rng)
     return WeatherPairs(coarse.astype(np.float32), fine.astype(np.float32), cf, cfg, regime, lead)
 
@@ -432,10 +488,19 @@ def _ar1(n: int, dt: np.ndarray, phi: float, rng, dim: int) -> np.ndarray:
     return x
 
 
-def make_weather_sequence(hours=range(24), *, lat: float = 48.0, lon: float = 11.0, day_of_year: int = 172,
-                          cloud_fraction: float = 0.5, wind=(0.0, 1.5), evolution: float = 0.15,
-                          lead_start: float = 1.0, config: WeatherConfig | None = None,
-                          random_state=None) -> WeatherSequence:
+def make_weather_sequence(
+    hours=range(24),
+    *,
+    lat: float = 48.0,
+    lon: float = 11.0,
+    day_of_year: int = 172,
+    cloud_fraction: float = 0.5,
+    wind=(0.0, 1.5),
+    evolution: float = 0.15,
+    lead_start: float = 1.0,
+    config: WeatherConfig | None = None,
+    random_state=None,
+) -> WeatherSequence:
     """A day of weather: one cloud field advected by `wind` (pixels per hour, (dy, dx)) that slowly
     evolves (AR(1) mixing with fresh fields at rate `evolution`), a coarse NWP issued before the first
     hour (lead = lead_start + hours - hours[0]) whose errors grow with lead and are AR(1) in time
@@ -443,8 +508,13 @@ def make_weather_sequence(hours=range(24), *, lat: float = 48.0, lon: float = 11
     cfg = _weather_config(config)
     rng = as_rng(random_state)
     hours = real_array("hours", list(hours) if isinstance(hours, Iterator) else hours)
-    if hours.ndim != 1 or len(hours) == 0 or not np.all(np.isfinite(hours)) or np.any(hours < 0) \
-            or np.any(hours > 24):
+    if (
+        hours.ndim != 1
+        or len(hours) == 0
+        or not np.all(np.isfinite(hours))
+        or np.any(hours < 0)
+        or np.any(hours > 24)
+    ):
         raise ValueError(f"hours must be a non-empty sequence of finite hours in [0, 24], got {hours}")
     if np.any(np.diff(hours) < 0):
         raise ValueError(f"hours must be non-decreasing, got {hours}")
@@ -465,14 +535,21 @@ def make_weather_sequence(hours=range(24), *, lat: float = 48.0, lon: float = 11
         g = advect(g, wind * dt)
         if dt > 0 and evolution > 0:
             a = (1 - evolution) ** dt
-            g = a * g + np.sqrt(1 - a * a) * gaussian_random_field(1, cfg.size, slope=cfg.slope, random_state=rng)[0]
+            g = (
+                a * g
+                + np.sqrt(1 - a * a)
+                * gaussian_random_field(1, cfg.size, slope=cfg.slope, random_state=rng)[0]
+            )
         fields.append(g)
         prev_h = h
     g_all = np.stack(fields)
-    fine = clear_sky_index(g_all, cloud_fraction, kc_min=cfg.kc_min, softness=cfg.softness,
-                           enhancement=cfg.enhancement)
+    fine = clear_sky_index(
+        g_all, cloud_fraction, kc_min=cfg.kc_min, softness=cfg.softness, enhancement=cfg.enhancement
+    )
     lead = lead_start + hours - hours[0]
     errors = _ar1(len(hours), np.diff(hours), cfg.error_memory, rng, 3)
     coarse = coarse_nwp(fine, cfg, lead=lead, random_state=rng, errors=errors)
     ghi_clear = np.asarray(clear_sky_ghi(lat, lon, day_of_year, hours), dtype=float)
-    return WeatherSequence(hours, fine.astype(np.float32), coarse.astype(np.float32), ghi_clear, cfg, lead, wind)
+    return WeatherSequence(
+        hours, fine.astype(np.float32), coarse.astype(np.float32), ghi_clear, cfg, lead, wind
+    )

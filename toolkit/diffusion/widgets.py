@@ -6,6 +6,7 @@ validation would make every redraw slow (``alt.Data(values=...)`` alone validate
 for 700 rows). Specs are still validated in tests (LiveChart validates under GRADIENT_LAB_STRICT=1).
 Map panels use a LiveChart with a larger row cap.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,9 @@ import time
 
 import altair as alt
 import ipywidgets as widgets
-from altair.utils.schemapi import debug_mode
 import numpy as np
 import torch
+from altair.utils.schemapi import debug_mode
 
 from ..charts import series_lines
 from ..livechart import LiveChart
@@ -28,13 +29,31 @@ from .samplers import METHODS, karras_sigmas, sample_trajectory
 from .toy import GaussianMixture, gaussian_mixture_1d, gaussian_mixture_2d
 from .weather import REGIMES, WeatherConfig, make_weather_pairs, nwp_error_scales
 
-__all__ = ["density_score_chart", "score_panel", "toy_sampler_panel", "maps_chart", "weather_panel",
-           "nwp_correlation", "day_chart", "sampling_panel", "verification_panel", "verification_scores",
-           "interpret_spread_skill", "coherent_noise", "forecast_day", "lag1_autocorrelation", "fan_chart",
-           "finetune_panel", "SOLVERS", "conditional_panel", "CONDITIONAL_VIEWS", "fan_panel", "SliderPreview"]
+__all__ = [
+    "density_score_chart",
+    "score_panel",
+    "toy_sampler_panel",
+    "maps_chart",
+    "weather_panel",
+    "nwp_correlation",
+    "day_chart",
+    "sampling_panel",
+    "verification_panel",
+    "verification_scores",
+    "interpret_spread_skill",
+    "coherent_noise",
+    "forecast_day",
+    "lag1_autocorrelation",
+    "fan_chart",
+    "finetune_panel",
+    "SOLVERS",
+    "conditional_panel",
+    "CONDITIONAL_VIEWS",
+    "fan_panel",
+    "SliderPreview",
+]
 
 _MAP = dict(width=120, height=120)
-
 
 
 def _inline(rows: list[dict]) -> alt.Data:
@@ -42,16 +61,20 @@ def _inline(rows: list[dict]) -> alt.Data:
     with debug_mode(False):
         return alt.Data(values=rows)
 
+
 def _map_rows(field, name: str, **extra) -> list[dict]:
     f = np.asarray(field, dtype=float)
     h, w = f.shape
     yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    return [{"x": int(a), "y": int(b), "value": float(v), "map": name, **extra}
-            for a, b, v in zip(xx.ravel(), yy.ravel(), f.ravel())]
+    return [
+        {"x": int(a), "y": int(b), "value": float(v), "map": name, **extra}
+        for a, b, v in zip(xx.ravel(), yy.ravel(), f.ravel())
+    ]
 
 
-def maps_chart(fields: dict, *, columns: int = 4, domain=(0.1, 1.1), scheme: str = "greys",
-               title: str = "") -> dict:
+def maps_chart(
+    fields: dict, *, columns: int = 4, domain=(0.1, 1.1), scheme: str = "greys", title: str = ""
+) -> dict:
     """Small multiples of 2-D fields (name -> (H, W) array) with one shared colour scale.
 
     Returns a Vega-Lite dict: the spec is validated by Altair without data and the (thousands of)
@@ -61,12 +84,20 @@ def maps_chart(fields: dict, *, columns: int = 4, domain=(0.1, 1.1), scheme: str
     order = list(fields)
     for name, f in fields.items():
         rows += _map_rows(f, name)
-    spec = alt.Chart().mark_rect().encode(
-        x=alt.X("x:O", axis=None), y=alt.Y("y:O", axis=None, sort="descending"),
-        color=alt.Color("value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True),
-                        title="kc"),
-        facet=alt.Facet("map:N", columns=columns, sort=order, title=None),
-    ).properties(**_MAP, title=title).to_dict()
+    spec = (
+        alt.Chart()
+        .mark_rect()
+        .encode(
+            x=alt.X("x:O", axis=None),
+            y=alt.Y("y:O", axis=None, sort="descending"),
+            color=alt.Color(
+                "value:Q", scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True), title="kc"
+            ),
+            facet=alt.Facet("map:N", columns=columns, sort=order, title=None),
+        )
+        .properties(**_MAP, title=title)
+        .to_dict()
+    )
     spec["data"] = {"values": rows}
     return spec
 
@@ -74,7 +105,11 @@ def maps_chart(fields: dict, *, columns: int = 4, domain=(0.1, 1.1), scheme: str
 def hconcat_specs(*specs: dict) -> dict:
     """Side-by-side Vega-Lite dicts, each keeping its own inline data."""
     parts = [{k: v for k, v in s.items() if k not in ("$schema", "config")} for s in specs]
-    return {"$schema": specs[0].get("$schema"), "hconcat": parts, "resolve": {"scale": {"color": "independent"}}}
+    return {
+        "$schema": specs[0].get("$schema"),
+        "hconcat": parts,
+        "resolve": {"scale": {"color": "independent"}},
+    }
 
 
 class _Spec:
@@ -98,8 +133,14 @@ def _shared_data(*specs: dict) -> _Spec:
         part = {k: v for k, v in s.items() if k not in ("$schema", "config", "data")}
         part["transform"] = [{"filter": f"datum.part == {i}"}, *part.get("transform", [])]
         parts.append(part)
-    return _Spec({"$schema": specs[0].get("$schema"), "data": {"values": rows}, "hconcat": parts,
-                  "resolve": {"scale": {"color": "independent"}}})
+    return _Spec(
+        {
+            "$schema": specs[0].get("$schema"),
+            "data": {"values": rows},
+            "hconcat": parts,
+            "resolve": {"scale": {"color": "independent"}},
+        }
+    )
 
 
 # ------------------------------------------------------------------ fast preview while dragging
@@ -109,8 +150,9 @@ class SliderPreview:
     ``watch(controls)`` turns on ``continuous_update`` for the sliders (the browser then reports every
     position while dragging) and observes them BEFORE the Panel does: on a move it marks the coming
     render as a preview (:attr:`active`) and, once that render is done, (re)schedules :meth:`release`
-    ``debounce_s`` seconds later on the kernel's event loop; :meth:`release` renders in full. Without a running event loop (a script,
-    a test, ``load_state``) there is nothing to schedule the release with, so every render is full.
+    ``debounce_s`` seconds later on the kernel's event loop; :meth:`release` renders in full. Without a
+    running event loop (a script, a test, ``load_state``) there is nothing to schedule the release
+    with, so every render is full.
     A render reads :attr:`active` and says in its readout which reduced settings it used; it records
     the settings it used in :attr:`last`.
     """
@@ -120,7 +162,7 @@ class SliderPreview:
         self.active = False
         self.panel: Panel | None = None
         self.last: dict = {}
-        self.n_full = 0         # full renders after a preview (tests and benchmarks read them)
+        self.n_full = 0  # full renders after a preview (tests and benchmarks read them)
         self._handle = None
 
     def watch(self, controls: dict) -> dict:
@@ -138,7 +180,7 @@ class SliderPreview:
     def _moved(self, _change) -> None:
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:        # no event loop: render in full at once
+        except RuntimeError:  # no event loop: render in full at once
             return
         if self.panel is None or self.panel._silent:
             return
@@ -178,8 +220,11 @@ class SliderPreview:
 
     def note(self, what: str) -> str:
         """The readout's preview line (empty for a full render)."""
-        return (f"<br><i>Preview while the slider moves: {what}; the full result follows when it rests.</i>"
-                if self.active else "")
+        return (
+            f"<br><i>Preview while the slider moves: {what}; the full result follows when it rests.</i>"
+            if self.active
+            else ""
+        )
 
 
 # ------------------------------------------------------------------ toy: density and score
@@ -190,26 +235,42 @@ def density_score_chart(sigma: float, mixture: GaussianMixture | None = None, *,
     p0, ps = gm.log_prob(x, 0.0).exp(), gm.log_prob(x, sigma).exp()
     score = gm.score(x, sigma)[:, 0]
     xs = x.tolist()  # plain floats: iterating over tensor elements costs ~µs each
-    rows = ([{"x": a, "value": b, "curve": "clean p₀(x)", "panel": "density"} for a, b in zip(xs, p0.tolist())]
-            + [{"x": a, "value": b, "curve": "noised p_σ(x)", "panel": "density"} for a, b in zip(xs, ps.tolist())]
-            + [{"x": a, "value": b, "curve": "score ∇log p_σ", "panel": "score"} for a, b in zip(xs, score.tolist())])
+    rows = (
+        [{"x": a, "value": b, "curve": "clean p₀(x)", "panel": "density"} for a, b in zip(xs, p0.tolist())]
+        + [
+            {"x": a, "value": b, "curve": "noised p_σ(x)", "panel": "density"}
+            for a, b in zip(xs, ps.tolist())
+        ]
+        + [
+            {"x": a, "value": b, "curve": "score ∇log p_σ", "panel": "score"}
+            for a, b in zip(xs, score.tolist())
+        ]
+    )
     base = alt.Chart().encode(x=alt.X("x:Q", title="x"), color=alt.Color("curve:N", title=None))
-    dens = base.transform_filter("datum.panel == 'density'").mark_line().encode(
-        y=alt.Y("value:Q", title="density"), strokeDash=alt.StrokeDash("curve:N", legend=None)
-    ).properties(width=420, height=150, title=f"σ = {sigma:.3g}")
+    dens = (
+        base.transform_filter("datum.panel == 'density'")
+        .mark_line()
+        .encode(y=alt.Y("value:Q", title="density"), strokeDash=alt.StrokeDash("curve:N", legend=None))
+        .properties(width=420, height=150, title=f"σ = {sigma:.3g}")
+    )
     # no clipped axis: a clamped scale would draw flat stretches that are not in the score
-    sc = base.transform_filter("datum.panel == 'score'").mark_line().encode(
-        y=alt.Y("value:Q", title="score")
-    ).properties(width=420, height=120)
+    sc = (
+        base.transform_filter("datum.panel == 'score'")
+        .mark_line()
+        .encode(y=alt.Y("value:Q", title="score"))
+        .properties(width=420, height=120)
+    )
     modes = int(((ps[1:-1] > ps[:-2]) & (ps[1:-1] > ps[2:])).sum())
     # far from the data the score tends to the line -(x - μ)/(σ² + Var p₀): measured slope vs that value
     var0 = float(gm.variance)
     mid = slice(100, 141)
     slope = float(np.polyfit(xs[mid], score[mid].tolist(), 1)[0])
-    text = (f"σ = {sigma:.3g}: the noised density has <b>{modes}</b> mode(s). The score points uphill towards "
-            f"the modes; D(x; σ) = x + σ² · score is the ideal denoiser. Slope of the score near the centre "
-            f"<b>{slope:.3f}</b>; the Gaussian limit −1/(σ² + Var p₀) = {-1 / (sigma**2 + var0):.3f} "
-            f"(Var p₀ = {var0:.2f}) — not −1/σ² = {-1 / sigma**2:.3f}.")
+    text = (
+        f"σ = {sigma:.3g}: the noised density has <b>{modes}</b> mode(s). The score points uphill towards "
+        f"the modes; D(x; σ) = x + σ² · score is the ideal denoiser. Slope of the score near the centre "
+        f"<b>{slope:.3f}</b>; the Gaussian limit −1/(σ² + Var p₀) = {-1 / (sigma**2 + var0):.3f} "
+        f"(Var p₀ = {var0:.2f}) — not −1/σ² = {-1 / sigma**2:.3f}."
+    )
     return alt.vconcat(dens, sc, data=_inline(rows)), text
 
 
@@ -220,12 +281,16 @@ def score_panel(mixture: GaussianMixture | None = None) -> Panel:
     def render(sigma):
         return density_score_chart(sigma, gm)
 
-    return Panel({"sigma": log_slider("noise level σ", 0.3, 0.01, 10.0)}, render,
-                 title="Noising a known density: p_σ = p₀ ∗ N(0, σ²) and its score", key="diffusion-score")
+    return Panel(
+        {"sigma": log_slider("noise level σ", 0.3, 0.01, 10.0)},
+        render,
+        title="Noising a known density: p_σ = p₀ ∗ N(0, σ²) and its score",
+        key="diffusion-score",
+    )
 
 
 # ------------------------------------------------------------------ toy: samplers in 2-D
-TOY_PREVIEW_SAMPLES = 100     # toy_sampler_panel draws this many samples while a slider moves
+TOY_PREVIEW_SAMPLES = 100  # toy_sampler_panel draws this many samples while a slider moves
 
 
 def toy_sampler_panel(n: int = 400, seed: int = 0) -> Panel:
@@ -240,31 +305,55 @@ def toy_sampler_panel(n: int = 400, seed: int = 0) -> Panel:
         m = min(n, TOY_PREVIEW_SAMPLES) if preview.active else n
         preview.last = {"samples": m, "method": method, "steps": steps}
         g = torch.Generator().manual_seed(seed)
-        noise = torch.randn(n, 2, dtype=torch.float64, generator=g)[:m]   # a preview: the first m of the n
-        res = sample_trajectory(gm, noise, karras_sigmas(steps, sigma_max=20.0), method, churn=churn, generator=g)
+        noise = torch.randn(n, 2, dtype=torch.float64, generator=g)[:m]  # a preview: the first m of the n
+        res = sample_trajectory(
+            gm, noise, karras_sigmas(steps, sigma_max=20.0), method, churn=churn, generator=g
+        )
         x = res.x.numpy()
         # a few trajectories, shown from σ = 3 down (earlier states are far outside the plot)
         sig = res.sigmas.numpy()
         start = int(np.argmax(sig <= 3.0))
-        paths = [{"x": float(t[j, 0]), "y": float(t[j, 1]), "step": i, "id": j, "kind": "path"}
-                 for i, t in enumerate(res.trajectory[start:]) for j in range(6)]
+        paths = [
+            {"x": float(t[j, 0]), "y": float(t[j, 1]), "step": i, "id": j, "kind": "path"}
+            for i, t in enumerate(res.trajectory[start:])
+            for j in range(6)
+        ]
         pts = [{"x": float(a), "y": float(b), "step": 0, "id": -1, "kind": "sample"} for a, b in x]
         on_mode = float((torch.cdist(res.x, gm.means).min(1).values < 3 * gm.stds[0]).double().mean())
         sc = alt.Scale(domain=[-5, 5], clamp=True)
         data = _inline(pts + paths)
-        dots = alt.Chart(data).transform_filter("datum.kind == 'sample'").mark_circle(size=12, opacity=0.5).encode(
-            x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc))
-        lines = alt.Chart(data).transform_filter("datum.kind == 'path'").mark_line(color="#D55E00").encode(
-            x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc), detail="id:N", order="step:Q")
-        chart = (dots + lines).properties(width=300, height=300, title=f"{method}, {steps} steps, NFE {res.nfe}")
-        return chart, (f"NFE = <b>{res.nfe}</b>; {100 * on_mode:.1f}% of the samples lie within 3 s of a mode."
-                       + preview.note(f"{m} of {n} samples"))
+        dots = (
+            alt.Chart(data)
+            .transform_filter("datum.kind == 'sample'")
+            .mark_circle(size=12, opacity=0.5)
+            .encode(x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc))
+        )
+        lines = (
+            alt.Chart(data)
+            .transform_filter("datum.kind == 'path'")
+            .mark_line(color="#D55E00")
+            .encode(x=alt.X("x:Q", scale=sc), y=alt.Y("y:Q", scale=sc), detail="id:N", order="step:Q")
+        )
+        chart = (dots + lines).properties(
+            width=300, height=300, title=f"{method}, {steps} steps, NFE {res.nfe}"
+        )
+        return chart, (
+            f"NFE = <b>{res.nfe}</b>; {100 * on_mode:.1f}% of the samples lie within 3 s of a mode."
+            + preview.note(f"{m} of {n} samples")
+        )
 
-    controls = preview.watch({"method": dropdown("sampler", list(METHODS), "heun"),
-                              "steps": slider("steps", 8, 1, 60),
-                              "churn": slider("churn (S_churn)", 0.0, 0.0, 40.0, 1.0)})
-    return preview.attach(Panel(controls, render, title="Samplers on a 2-D mixture (exact denoiser)",
-                                key="diffusion-toy-sampler"))
+    controls = preview.watch(
+        {
+            "method": dropdown("sampler", list(METHODS), "heun"),
+            "steps": slider("steps", 8, 1, 60),
+            "churn": slider("churn (S_churn)", 0.0, 0.0, 40.0, 1.0),
+        }
+    )
+    return preview.attach(
+        Panel(
+            controls, render, title="Samplers on a 2-D mixture (exact denoiser)", key="diffusion-toy-sampler"
+        )
+    )
 
 
 # ------------------------------------------------------------------ weather
@@ -272,12 +361,15 @@ def nwp_correlation(lead: float, *, n: int = 64, seed: int = 0, config: WeatherC
     """corr(NWP, block-mean truth) over the pixels of n cases at one lead time (hours)."""
     cfg = config or WeatherConfig()
     p = make_weather_pairs(n, config=cfg, random_state=seed, lead=(float(lead), float(lead)))
-    bm = p.fine.reshape(n, cfg.size // cfg.factor, cfg.factor, cfg.size // cfg.factor, cfg.factor).mean(axis=(2, 4))
+    bm = p.fine.reshape(n, cfg.size // cfg.factor, cfg.factor, cfg.size // cfg.factor, cfg.factor).mean(
+        axis=(2, 4)
+    )
     return float(np.corrcoef(p.coarse.ravel(), bm.ravel())[0, 1])
 
 
 def weather_panel(n_show: int = 3) -> Panel:
     """Synthetic truth vs coarse NWP for a few cases at one lead time; sliders for the NWP error growth."""
+
     def render(seed, lead, displacement_growth, bias_spread):
         cfg = WeatherConfig(displacement_growth=displacement_growth, bias_spread=bias_spread)
         p = make_weather_pairs(n_show, config=cfg, random_state=seed, lead=(float(lead), float(lead)))
@@ -287,32 +379,51 @@ def weather_panel(n_show: int = 3) -> Panel:
             fields[f"{i}: NWP 8×8 at +{lead:.0f} h"] = p.coarse[i]
         sc = nwp_error_scales(lead, cfg)
         corr = nwp_correlation(lead, config=cfg)
-        text = (f"lead {lead:.0f} h: position error std <b>{float(sc['displacement']):.2f} px</b>, smoothing "
-                f"{float(sc['smoothing']):.2f} px, bias {float(sc['bias']):+.3f} ± {float(sc['bias_spread']):.3f}; "
-                f"corr(NWP, block-mean truth) over 64 cases = <b>{corr:.2f}</b>")
+        text = (
+            f"lead {lead:.0f} h: position error std <b>{float(sc['displacement']):.2f} px</b>, smoothing "
+            f"{float(sc['smoothing']):.2f} px, bias {float(sc['bias']):+.3f} ± "
+            f"{float(sc['bias_spread']):.3f}; "
+            f"corr(NWP, block-mean truth) over 64 cases = <b>{corr:.2f}</b>"
+        )
         return maps_chart(fields, columns=2, domain=(0.1, 1.15)), text
 
-    return Panel({"seed": slider("case seed", 0, 0, 50), "lead": slider("lead time (h)", 12, 1, 24, 1),
-                  "displacement_growth": slider("position error growth (px/h)", 0.3, 0.0, 0.6, 0.05),
-                  "bias_spread": slider("random bias at 24 h", 0.15, 0.0, 0.3, 0.01)}, render,
-                 title="Synthetic weather: fine clear-sky index vs a coarse NWP that worsens with lead time",
-                 key="diffusion-weather", chart=LiveChart(max_rows=20000))
+    return Panel(
+        {
+            "seed": slider("case seed", 0, 0, 50),
+            "lead": slider("lead time (h)", 12, 1, 24, 1),
+            "displacement_growth": slider("position error growth (px/h)", 0.3, 0.0, 0.6, 0.05),
+            "bias_spread": slider("random bias at 24 h", 0.15, 0.0, 0.3, 0.01),
+        },
+        render,
+        title="Synthetic weather: fine clear-sky index vs a coarse NWP that worsens with lead time",
+        key="diffusion-weather",
+        chart=LiveChart(max_rows=20000),
+    )
 
 
 def day_chart(seq) -> alt.Chart:
     """Clear-sky GHI and the area-mean GHI of a WeatherSequence."""
-    rows = [{"hour": float(h), "GHI": float(c), "series": "clear sky"} for h, c in zip(seq.hours, seq.ghi_clear)]
-    rows += [{"hour": float(h), "GHI": float(g), "series": "area mean (truth)"}
-             for h, g in zip(seq.hours, seq.ghi.mean(axis=(1, 2)))]
-    rows += [{"hour": float(h), "GHI": float(g), "series": "site (centre pixel)"}
-             for h, g in zip(seq.hours, seq.ghi[:, 16, 16])]
-    return alt.Chart(_inline(rows)).mark_line(point=True).encode(
-        x=alt.X("hour:Q", title="hour (UTC)"), y=alt.Y("GHI:Q", title="GHI (W/m²)"), color="series:N"
-    ).properties(width=420, height=200)
+    rows = [
+        {"hour": float(h), "GHI": float(c), "series": "clear sky"} for h, c in zip(seq.hours, seq.ghi_clear)
+    ]
+    rows += [
+        {"hour": float(h), "GHI": float(g), "series": "area mean (truth)"}
+        for h, g in zip(seq.hours, seq.ghi.mean(axis=(1, 2)))
+    ]
+    rows += [
+        {"hour": float(h), "GHI": float(g), "series": "site (centre pixel)"}
+        for h, g in zip(seq.hours, seq.ghi[:, 16, 16])
+    ]
+    return (
+        alt.Chart(_inline(rows))
+        .mark_line(point=True)
+        .encode(x=alt.X("hour:Q", title="hour (UTC)"), y=alt.Y("GHI:Q", title="GHI (W/m²)"), color="series:N")
+        .properties(width=420, height=200)
+    )
 
 
 # ------------------------------------------------------------------ sampling with the trained model
-SOLVERS = ("dpmpp_2m", "heun", "dpmpp_2m_sde", "euler", "churn", "ddim", "ancestral", "sde")   # best first
+SOLVERS = ("dpmpp_2m", "heun", "dpmpp_2m_sde", "euler", "churn", "ddim", "ancestral", "sde")  # best first
 
 
 def _half(field) -> np.ndarray:
@@ -321,8 +432,8 @@ def _half(field) -> np.ndarray:
     return f.reshape(f.shape[0] // 2, 2, f.shape[1] // 2, 2).mean(axis=(1, 3))
 
 
-PREVIEW_MEMBERS = 2    # sampling_panel's preview while a slider moves: 2 members ...
-PREVIEW_STEPS = 4      # ... of at most 4 steps of the best solver (SOLVERS[0], one NFE per step)
+PREVIEW_MEMBERS = 2  # sampling_panel's preview while a slider moves: 2 members ...
+PREVIEW_STEPS = 4  # ... of at most 4 steps of the best solver (SOLVERS[0], one NFE per step)
 
 
 def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Panel:
@@ -330,8 +441,8 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
     step-through scrubber: x_i beside the denoised estimate D(x_i; σ̂_i) of member 1, with NFE so far.
 
     While a slider is dragged the panel previews with PREVIEW_MEMBERS members of at most PREVIEW_STEPS
-    steps of the best solver, maps at half resolution (the readout says so) and samples the full ensemble when it rests
-    (SliderPreview); the scrubber re-reads the last full run without sampling again."""
+    steps of the best solver, maps at half resolution (the readout says so) and samples the full
+    ensemble when it rests (SliderPreview); the scrubber re-reads the last full run without sampling again."""
     coarse, fine, lead = fixed_test_set(n_cases)
     cache: dict = {}
     means: dict = {}
@@ -341,11 +452,20 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         key = (case, method, steps, rho, churn, members)
         if key not in cache:
             if len(cache) > 1:
-                cache.clear()                      # keep the full run and a preview: the scrubber re-reads
+                cache.clear()  # keep the full run and a preview: the scrubber re-reads
             g = torch.Generator().manual_seed(seed)
             t = time.perf_counter()
-            ens, res = model.ensemble(coarse[case:case + 1], members, lead=lead[case:case + 1], steps=steps,
-                                      method=method, rho=rho, churn=churn, generator=g, return_result=True)
+            ens, res = model.ensemble(
+                coarse[case : case + 1],
+                members,
+                lead=lead[case : case + 1],
+                steps=steps,
+                method=method,
+                rho=rho,
+                churn=churn,
+                generator=g,
+                return_result=True,
+            )
             cache[key] = (ens[:, 0], res, time.perf_counter() - t)
         return cache[key]
 
@@ -354,9 +474,12 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         """(MSE U-Net mean, bicubic NWP, the residual's mean in normalised units) of a case: they depend
         on the case only, so a slider step does not run the regression U-Net again."""
         if case not in means:
-            c1, l1 = coarse[case:case + 1], lead[case:case + 1]
-            means[case] = (model.predict_mean(c1, l1)[0], model.bicubic(c1)[0],
-                           model.condition(model.normalize(c1), l1)[1][0])
+            c1, l1 = coarse[case : case + 1], lead[case : case + 1]
+            means[case] = (
+                model.predict_mean(c1, l1)[0],
+                model.bicubic(c1)[0],
+                model.condition(model.normalize(c1), l1)[1][0],
+            )
         return means[case]
 
     def render(case, method, steps, rho, churn, members, progress):
@@ -366,13 +489,21 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
             asked = f"{method}, {steps} steps, {members} members"
             method, steps, churn = SOLVERS[0], min(steps, PREVIEW_STEPS), 0.0
             members = min(members, PREVIEW_MEMBERS)
-            note = preview.note(f"{members} members, {steps} steps of {method}, maps at half resolution "
-                                f"(you asked for {asked})")
+            note = preview.note(
+                f"{members} members, {steps} steps of {method}, maps at half resolution "
+                f"(you asked for {asked})"
+            )
         preview.last = {"method": method, "steps": steps, "members": members, "churn": churn}
         ens, res, seconds = run(case, method, steps, rho, churn, members)
         mean, up, cmean = per_case(case)
-        fields = {"NWP (bicubic)": up, "truth": fine[case], "MSE U-Net": mean,
-                  "ensemble mean": ens.mean(0), "member 1": ens[0], "member 2": ens[1 % members]}
+        fields = {
+            "NWP (bicubic)": up,
+            "truth": fine[case],
+            "MSE U-Net": mean,
+            "ensemble mean": ens.mean(0),
+            "member 1": ens[0],
+            "member 2": ens[1 % members],
+        }
         # scrubber: step i of N; x_i is the state entering the step, D is evaluated at σ̂_i (σ_i, or
         # the churn-raised level) — the label says which
         i = min(int(round(progress / 100 * (len(res.denoised) - 1))), len(res.denoised) - 1)
@@ -380,27 +511,43 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         fields[f"x at σ={s_i:.3g} (step {i + 1})"] = model.denormalize(res.trajectory[i][0, 0] + cmean)
         fields[f"D(x; σ̂={s_hat:.3g})"] = model.denormalize(res.denoised[i][0, 0] + cmean)
         spread = ens.std(0) if members > 1 else torch.zeros_like(ens[0])
-        if note:   # a preview: 2×2 block means, a quarter of the rows to send and draw
+        if note:  # a preview: 2×2 block means, a quarter of the rows to send and draw
             fields = {k: _half(v) for k, v in fields.items()}
             spread = _half(spread)
         maps = maps_chart(fields, columns=4, domain=(0.1, 1.15))
         sp = maps_chart({"ensemble spread": spread}, columns=1, domain=(0.0, 0.3), scheme="oranges")
         crps_d = float(crps_ensemble(fine[case], ens, fair=members > 1).mean())
         crps_m = float((mean - fine[case]).abs().mean())
-        text = (f"lead {float(lead[case]):.0f} h. NFE {res.nfe}, {seconds:.2f} s for {members} members. "
-                f"CRPS: diffusion <b>{crps_d:.4f}</b>, MSE U-Net {crps_m:.4f} (lower is better). "
-                f"Scrubber: step <b>{i + 1}</b> of {len(res.denoised)}, σ = {s_i:.3g}, D evaluated at σ̂ = {s_hat:.3g}, "
-                f"<b>NFE so far {res.nfe_so_far[i]}</b>." + note)
+        text = (
+            f"lead {float(lead[case]):.0f} h. NFE {res.nfe}, {seconds:.2f} s for {members} members. "
+            f"CRPS: diffusion <b>{crps_d:.4f}</b>, MSE U-Net {crps_m:.4f} (lower is better). "
+            f"Scrubber: step <b>{i + 1}</b> of {len(res.denoised)}, σ = {s_i:.3g}, D evaluated at σ̂ = "
+            f"{s_hat:.3g}, "
+            f"<b>NFE so far {res.nfe_so_far[i]}</b>." + note
+        )
         return _shared_data(maps, sp), text
 
-    controls = preview.watch({
-        "case": slider("test case", 0, 0, n_cases - 1), "method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"),
-        "steps": slider("steps", 9, 1, 40), "rho": slider("ρ", 7.0, 1.0, 12.0, 0.5),
-        "churn": slider("churn", 0.0, 0.0, 40.0, 1.0), "members": slider("members", 8, 2, 32),
-        "progress": slider("scrub through the steps (%)", 100, 0, 100, 5)})
-    return preview.attach(Panel(controls, render, title="Sampling the pretrained downscaler, step by step",
-                                # canvas: ~9,000 map pixels draw faster than as SVG elements
-                                key="diffusion-sampling", chart=LiveChart(max_rows=30000, renderer="canvas")))
+    controls = preview.watch(
+        {
+            "case": slider("test case", 0, 0, n_cases - 1),
+            "method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"),
+            "steps": slider("steps", 9, 1, 40),
+            "rho": slider("ρ", 7.0, 1.0, 12.0, 0.5),
+            "churn": slider("churn", 0.0, 0.0, 40.0, 1.0),
+            "members": slider("members", 8, 2, 32),
+            "progress": slider("scrub through the steps (%)", 100, 0, 100, 5),
+        }
+    )
+    return preview.attach(
+        Panel(
+            controls,
+            render,
+            title="Sampling the pretrained downscaler, step by step",
+            # canvas: ~9,000 map pixels draw faster than as SVG elements
+            key="diffusion-sampling",
+            chart=LiveChart(max_rows=30000, renderer="canvas"),
+        )
+    )
 
 
 def interpret_spread_skill(ratio: float) -> str:
@@ -414,19 +561,33 @@ def interpret_spread_skill(ratio: float) -> str:
     return "spread matches the ensemble-mean error within ±15 %"
 
 
-def verification_scores(model: Downscaler, cases, *, method: str = "dpmpp_2m", steps: int = 9, members: int = 8,
-                        gamma: float = 1.0, eta: float | None = None, seed: int = 0) -> dict:
+def verification_scores(
+    model: Downscaler,
+    cases,
+    *,
+    method: str = "dpmpp_2m",
+    steps: int = 9,
+    members: int = 8,
+    gamma: float = 1.0,
+    eta: float | None = None,
+    seed: int = 0,
+) -> dict:
     """Baselines + diffusion on `cases` (evaluation.Cases): scores, best baseline, CRPSS with interval."""
     from .evaluation import baseline_forecasts, crpss, score_forecasts
 
     g = torch.Generator().manual_seed(seed)
     forecasts = baseline_forecasts(model, cases, members, seed=seed)
-    forecasts["diffusion"] = model.ensemble(cases.coarse, members, lead=cases.lead, steps=steps, method=method,
-                                            generator=g, gamma=gamma, eta=eta)
+    forecasts["diffusion"] = model.ensemble(
+        cases.coarse, members, lead=cases.lead, steps=steps, method=method, generator=g, gamma=gamma, eta=eta
+    )
     rows = score_forecasts(cases.fine, forecasts, kc_range=cases.config.kc_range, seed=seed)
     best = min((k for k in rows if k != "diffusion"), key=lambda k: rows[k]["crps"])
-    return {"rows": rows, "forecasts": forecasts, "best": best,
-            "crpss": crpss(rows["diffusion"]["case_crps"], rows[best]["case_crps"], seed=seed)}
+    return {
+        "rows": rows,
+        "forecasts": forecasts,
+        "best": best,
+        "crpss": crpss(rows["diffusion"]["case_crps"], rows[best]["case_crps"], seed=seed),
+    }
 
 
 def verification_panel(model: Downscaler, *, n_cases: int = 24, seed: int = 0) -> Panel:
@@ -438,11 +599,14 @@ def verification_panel(model: Downscaler, *, n_cases: int = 24, seed: int = 0) -
 
     def render(method, steps, members, gamma, eta):
         use_eta = eta if method in ("ddim", "sde", "dpmpp_2m_sde") else None
-        v = verification_scores(model, cases, method=method, steps=steps, members=members, gamma=gamma,
-                                eta=use_eta, seed=seed)
+        v = verification_scores(
+            model, cases, method=method, steps=steps, members=members, gamma=gamma, eta=use_eta, seed=seed
+        )
         rows, fc = v["rows"], v["forecasts"]
-        bars = [{"method": k, "CRPS": r["crps"], "kind": "diffusion" if k == "diffusion" else "baseline"}
-                for k, r in rows.items()]
+        bars = [
+            {"method": k, "CRPS": r["crps"], "kind": "diffusion" if k == "diffusion" else "baseline"}
+            for k, r in rows.items()
+        ]
         hist = rank_histogram(cases.fine, fc["diffusion"], generator=torch.Generator().manual_seed(0))
         hrows = [{"rank": i, "count": int(c)} for i, c in enumerate(hist)]
         k, pt = radial_power_spectrum(cases.fine)
@@ -450,50 +614,103 @@ def verification_panel(model: Downscaler, *, n_cases: int = 24, seed: int = 0) -
         for name in ("MSE U-Net", "MSE U-Net + noise", "diffusion"):
             _, pp = radial_power_spectrum(fc[name])
             spec += [{"k": float(a), "power": float(b), "field": name} for a, b in zip(k, pp)]
-        c1 = alt.Chart(_inline(bars)).mark_bar().encode(
-            x=alt.X("CRPS:Q"), y=alt.Y("method:N", sort=None, title=None),
-            color=alt.Color("kind:N", legend=None)).properties(width=200, height=150, title="CRPS (lower is better)")
-        c2 = alt.Chart(_inline(hrows)).mark_bar().encode(x="rank:O", y="count:Q").properties(
-            width=200, height=120, title="rank histogram (diffusion)")
+        c1 = (
+            alt.Chart(_inline(bars))
+            .mark_bar()
+            .encode(
+                x=alt.X("CRPS:Q"),
+                y=alt.Y("method:N", sort=None, title=None),
+                color=alt.Color("kind:N", legend=None),
+            )
+            .properties(width=200, height=150, title="CRPS (lower is better)")
+        )
+        c2 = (
+            alt.Chart(_inline(hrows))
+            .mark_bar()
+            .encode(x="rank:O", y="count:Q")
+            .properties(width=200, height=120, title="rank histogram (diffusion)")
+        )
         # truth black and on top, the others dashed; 1-2-5 log ticks that never overlap (toolkit.charts)
-        c3 = series_lines(spec, x="k", y="power", series="field", reference="truth", log_x=True, log_y=True,
-                          x_title="wavenumber", series_title="field", width=240, height=160,
-                          title="radially averaged power")
+        c3 = series_lines(
+            spec,
+            x="k",
+            y="power",
+            series="field",
+            reference="truth",
+            log_x=True,
+            log_y=True,
+            x_title="wavenumber",
+            series_title="field",
+            width=240,
+            height=160,
+            title="radially averaged power",
+        )
         d, b = rows["diffusion"], rows[v["best"]]
         s, lo, hi = v["crpss"]
         m = len(hist) - 1
         chi2 = float(((hist.double() - hist.sum() / (m + 1)) ** 2 / (hist.sum() / (m + 1))).sum())
-        shape = ("U-shaped (truth often outside the members)" if hist[0] + hist[-1] > 2 * hist.sum() / (m + 1) * 1.3
-                 else "dome-shaped (truth too often in the middle)" if hist[0] + hist[-1] < 2 * hist.sum() / (m + 1) * 0.7
-                 else "roughly flat at the ends")
-        text = (f"CRPS diffusion {d['crps']:.4f}; best baseline <b>{v['best']}</b> {b['crps']:.4f}: CRPSS "
-                f"<b>{100 * s:.1f} %</b> (95 % interval {100 * lo:.1f} to {100 * hi:.1f} %, {n_cases} cases). "
-                f"Spread/skill <b>{d['spread_skill']:.2f}</b>: {interpret_spread_skill(d['spread_skill'])}. "
-                f"Rank histogram {shape}, χ² = {chi2:.0f} on {m} dof. Small-scale power ratio "
-                f"{d['hf_power']:.2f} (1 = as detailed as the truth). Members outside the physical kc range: "
-                f"{100 * d['out_of_range']:.2f} %. γ = {gamma:.2f}, η = {'n/a' if use_eta is None else f'{use_eta:.2f}'}.")
-        return alt.hconcat(alt.vconcat(c1, c2), c3).resolve_scale(color="independent", strokeDash="independent"), text
+        shape = (
+            "U-shaped (truth often outside the members)"
+            if hist[0] + hist[-1] > 2 * hist.sum() / (m + 1) * 1.3
+            else "dome-shaped (truth too often in the middle)"
+            if hist[0] + hist[-1] < 2 * hist.sum() / (m + 1) * 0.7
+            else "roughly flat at the ends"
+        )
+        text = (
+            f"CRPS diffusion {d['crps']:.4f}; best baseline <b>{v['best']}</b> {b['crps']:.4f}: CRPSS "
+            f"<b>{100 * s:.1f} %</b> (95 % interval {100 * lo:.1f} to {100 * hi:.1f} %, {n_cases} cases). "
+            f"Spread/skill <b>{d['spread_skill']:.2f}</b>: {interpret_spread_skill(d['spread_skill'])}. "
+            f"Rank histogram {shape}, χ² = {chi2:.0f} on {m} dof. Small-scale power ratio "
+            f"{d['hf_power']:.2f} (1 = as detailed as the truth). Members outside the physical kc range: "
+            f"{100 * d['out_of_range']:.2f} %. γ = {gamma:.2f}, η = "
+            f"{'n/a' if use_eta is None else f'{use_eta:.2f}'}."
+        )
+        return alt.hconcat(alt.vconcat(c1, c2), c3).resolve_scale(
+            color="independent", strokeDash="independent"
+        ), text
 
-    return Panel({"method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"), "steps": slider("steps", 9, 1, 40),
-                  "members": slider("members", 8, 2, 32),
-                  "gamma": slider("score scale γ", 1.0, 0.5, 1.5, 0.05),
-                  "eta": slider("stochasticity η (ddim, sde)", 1.0, 0.0, 1.0, 0.05)}, render,
-                 title="Verification on fresh test cases against the best baseline", key="diffusion-verification",
-                 button="Verify")
+    return Panel(
+        {
+            "method": dropdown("sampler", list(SOLVERS), "dpmpp_2m"),
+            "steps": slider("steps", 9, 1, 40),
+            "members": slider("members", 8, 2, 32),
+            "gamma": slider("score scale γ", 1.0, 0.5, 1.5, 0.05),
+            "eta": slider("stochasticity η (ddim, sde)", 1.0, 0.0, 1.0, 0.05),
+        },
+        render,
+        title="Verification on fresh test cases against the best baseline",
+        key="diffusion-verification",
+        button="Verify",
+    )
 
 
-CONDITIONAL_VIEWS = ("reliability: kc < 0.5", "reliability: clear sky", "spread–skill by spread",
-                     "rank histograms by regime", "small-scale power by lead")
+CONDITIONAL_VIEWS = (
+    "reliability: kc < 0.5",
+    "reliability: clear sky",
+    "spread–skill by spread",
+    "rank histograms by regime",
+    "small-scale power by lead",
+)
 
 
 def _reliability_text(rows, event) -> str:
-    gap = sum(r["count"] * (r["forecast"] - r["observed"]) for r in rows) / max(sum(r["count"] for r in rows), 1)
+    gap = sum(r["count"] * (r["forecast"] - r["observed"]) for r in rows) / max(
+        sum(r["count"] for r in rows), 1
+    )
     worst = max(rows, key=lambda r: abs(r["forecast"] - r["observed"]))
-    word = ("over-forecast (members predict the event more often than it happens)" if gap > 0.02 else
-            "under-forecast (the event happens more often than the members say)" if gap < -0.02 else
-            "forecast about as often as it happens")
-    return (f"{event}: on average the event is <b>{word}</b> (mean forecast − observed = {gap:+.3f}); the largest "
-            f"gap is {worst['forecast'] - worst['observed']:+.2f} at forecast probability ≈ {worst['forecast']:.2f}.")
+    word = (
+        "over-forecast (members predict the event more often than it happens)"
+        if gap > 0.02
+        else "under-forecast (the event happens more often than the members say)"
+        if gap < -0.02
+        else "forecast about as often as it happens"
+    )
+    return (
+        f"{event}: on average the event is <b>{word}</b> (mean forecast − observed = {gap:+.3f}); the "
+        "largest "
+        f"gap is {worst['forecast'] - worst['observed']:+.2f} at forecast probability ≈ "
+        f"{worst['forecast']:.2f}."
+    )
 
 
 def conditional_panel(v: dict) -> Panel:
@@ -508,65 +725,118 @@ def conditional_panel(v: dict) -> Panel:
             key = [k for k in cv["reliability"] if ("0.5" in k) == ("0.5" in view)][0]
             rows = cv["reliability"][key]
             diag = [{"forecast": 0.0, "observed": 0.0}, {"forecast": 1.0, "observed": 1.0}]
-            chart = (alt.Chart(_inline(diag)).mark_line(color="#aaaaaa", strokeDash=[4, 4]).encode(x="forecast:Q", y="observed:Q")
-                     + alt.Chart(_inline(rows)).mark_line(point=True).encode(
-                         x=alt.X("forecast:Q", title="forecast probability", scale=alt.Scale(domain=[0, 1])),
-                         y=alt.Y("observed:Q", title="observed frequency", scale=alt.Scale(domain=[0, 1])),
-                         tooltip=["count:Q"])).properties(width=260, height=220, title=f"reliability: {key}")
+            chart = (
+                alt.Chart(_inline(diag))
+                .mark_line(color="#aaaaaa", strokeDash=[4, 4])
+                .encode(x="forecast:Q", y="observed:Q")
+                + alt.Chart(_inline(rows))
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X("forecast:Q", title="forecast probability", scale=alt.Scale(domain=[0, 1])),
+                    y=alt.Y("observed:Q", title="observed frequency", scale=alt.Scale(domain=[0, 1])),
+                    tooltip=["count:Q"],
+                )
+            ).properties(width=260, height=220, title=f"reliability: {key}")
             return chart, _reliability_text(rows, key)
         if view.startswith("spread"):
             rows = cv["spread_skill"]
             lim = max(max(r["spread"], r["rmse"]) for r in rows) * 1.05
             diag = [{"spread": 0.0, "rmse": 0.0}, {"spread": lim, "rmse": lim}]
-            chart = (alt.Chart(_inline(diag)).mark_line(color="#aaaaaa", strokeDash=[4, 4]).encode(x="spread:Q", y="rmse:Q")
-                     + alt.Chart(_inline(rows)).mark_line(point=True).encode(
-                         x=alt.X("spread:Q", title="ensemble spread (bin mean)"),
-                         y=alt.Y("rmse:Q", title="RMSE of the ensemble mean"))).properties(
-                width=260, height=220, title="spread–skill binned by spread")
+            chart = (
+                alt.Chart(_inline(diag))
+                .mark_line(color="#aaaaaa", strokeDash=[4, 4])
+                .encode(x="spread:Q", y="rmse:Q")
+                + alt.Chart(_inline(rows))
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X("spread:Q", title="ensemble spread (bin mean)"),
+                    y=alt.Y("rmse:Q", title="RMSE of the ensemble mean"),
+                )
+            ).properties(width=260, height=220, title="spread–skill binned by spread")
             ratios = [r["spread"] / max(r["rmse"], 1e-12) for r in rows]
-            text = (f"spread/skill per spread bin, low to high: {', '.join(f'{x:.2f}' for x in ratios)}. "
-                    + ("Where the members disagree most, the error is largest too: the spread is informative. "
-                       if rows[-1]["rmse"] > 1.5 * rows[0]["rmse"] else "The error hardly grows with the spread. ")
-                    + ("The smallest spreads are over-confident (ratio < 0.85)." if ratios[0] < 0.85 else "")
-                    + (" The largest spreads are too wide (ratio > 1.15)." if ratios[-1] > 1.15 else ""))
+            text = (
+                f"spread/skill per spread bin, low to high: {', '.join(f'{x:.2f}' for x in ratios)}. "
+                + (
+                    "Where the members disagree most, the error is largest too: the spread is informative. "
+                    if rows[-1]["rmse"] > 1.5 * rows[0]["rmse"]
+                    else "The error hardly grows with the spread. "
+                )
+                + ("The smallest spreads are over-confident (ratio < 0.85)." if ratios[0] < 0.85 else "")
+                + (" The largest spreads are too wide (ratio > 1.15)." if ratios[-1] > 1.15 else "")
+            )
             return chart, text
         if view.startswith("rank"):
-            rows = [{"rank": i, "count": c / sum(d["hist"]) * len(d["hist"]), "regime": name}
-                    for name, d in cv["rank"].items() for i, c in enumerate(d["hist"])]
-            chart = alt.Chart(_inline(rows)).mark_bar().encode(
-                x="rank:O", y=alt.Y("count:Q", title="relative frequency (1 = flat)"), column="regime:N").properties(
-                width=140, height=140)
+            rows = [
+                {"rank": i, "count": c / sum(d["hist"]) * len(d["hist"]), "regime": name}
+                for name, d in cv["rank"].items()
+                for i, c in enumerate(d["hist"])
+            ]
+            chart = (
+                alt.Chart(_inline(rows))
+                .mark_bar()
+                .encode(
+                    x="rank:O", y=alt.Y("count:Q", title="relative frequency (1 = flat)"), column="regime:N"
+                )
+                .properties(width=140, height=140)
+            )
             parts = []
             for name, d in cv["rank"].items():
                 h = d["hist"]
                 ends = (h[0] + h[-1]) / (2 * sum(h) / len(h))
-                shape = "U-shaped (over-confident)" if ends > 1.3 else "dome-shaped (too wide)" if ends < 0.7 else "ends ≈ flat"
-                skew = "truth mostly above the members" if h[-1] > 1.5 * h[0] else \
-                    "truth mostly below the members" if h[0] > 1.5 * h[-1] else "no strong bias"
-                parts.append(f"{name} ({d['cases']} cases): χ² = {d['chi2']:.0f} on {len(h) - 1} dof, {shape}, {skew}")
+                shape = (
+                    "U-shaped (over-confident)"
+                    if ends > 1.3
+                    else "dome-shaped (too wide)"
+                    if ends < 0.7
+                    else "ends ≈ flat"
+                )
+                skew = (
+                    "truth mostly above the members"
+                    if h[-1] > 1.5 * h[0]
+                    else "truth mostly below the members"
+                    if h[0] > 1.5 * h[-1]
+                    else "no strong bias"
+                )
+                parts.append(
+                    f"{name} ({d['cases']} cases): χ² = {d['chi2']:.0f} on {len(h) - 1} dof, {shape}, {skew}"
+                )
             return chart, "; ".join(parts) + "."
         rows = [{"lead": f"{r['lead'][0]}–{r['lead'][1]} h", "ratio": r["hf_power"]} for r in cv["power"]]
-        chart = alt.Chart(_inline(rows)).mark_bar().encode(
-            x=alt.X("lead:N", title="lead time"), y=alt.Y("ratio:Q", title="small-scale power: members / truth")
-        ).properties(width=260, height=200, title="small-scale power ratio by lead")
-        text = "small-scale power ratio (1 = as detailed as the truth) by lead: " + ", ".join(
-            f"{r['lead']} {r['ratio']:.2f}" for r in rows) + "."
+        chart = (
+            alt.Chart(_inline(rows))
+            .mark_bar()
+            .encode(
+                x=alt.X("lead:N", title="lead time"),
+                y=alt.Y("ratio:Q", title="small-scale power: members / truth"),
+            )
+            .properties(width=260, height=200, title="small-scale power ratio by lead")
+        )
+        text = (
+            "small-scale power ratio (1 = as detailed as the truth) by lead: "
+            + ", ".join(f"{r['lead']} {r['ratio']:.2f}" for r in rows)
+            + "."
+        )
         return chart, text
 
-    return Panel({"view": dropdown("view", list(CONDITIONAL_VIEWS), CONDITIONAL_VIEWS[0])}, render,
-                 title="Conditional verification: when and where is the ensemble reliable?",
-                 key="diffusion-conditional")
+    return Panel(
+        {"view": dropdown("view", list(CONDITIONAL_VIEWS), CONDITIONAL_VIEWS[0])},
+        render,
+        title="Conditional verification: when and where is the ensemble reliable?",
+        key="diffusion-conditional",
+    )
 
 
 # ------------------------------------------------------------------ day-ahead forecast
-def coherent_noise(members: int, hours, wind, *, size: int = 32, memory: float = 0.85, seed: int = 0) -> torch.Tensor:
+def coherent_noise(
+    members: int, hours, wind, *, size: int = 32, memory: float = 0.85, seed: int = 0
+) -> torch.Tensor:
     """Initial sampling noise (T, members, size, size) that is coherent in time: each member's noise
     moves with the NWP wind (whole-pixel shifts keep it exactly white) and is refreshed as an AR(1),
     ξ_t = φ^Δt roll(ξ_{t-1}) + √(1 - φ^(2Δt)) ε_t, φ = memory per hour. The deterministic ODE sampler
     maps nearby noise + nearby conditioning to nearby fields, so member m is one scenario over the day."""
     hours = np.asarray(hours, dtype=float)
     rng = np.random.default_rng(seed)
-    offset = np.rint(np.outer(hours - hours[0], np.asarray(wind, dtype=float))).astype(int)   # (T, 2) pixels
+    offset = np.rint(np.outer(hours - hours[0], np.asarray(wind, dtype=float))).astype(int)  # (T, 2) pixels
     xi = rng.standard_normal((members, size, size))
     out = [xi]
     for t in range(1, len(hours)):
@@ -578,8 +848,18 @@ def coherent_noise(members: int, hours, wind, *, size: int = 32, memory: float =
 
 
 @torch.no_grad()
-def forecast_day(model: Downscaler, seq, *, members: int = 8, steps: int = 9, method: str = "dpmpp_2m",
-                 seed: int = 0, site=(16, 16), every: int = 1, memory: float = 0.85) -> dict:
+def forecast_day(
+    model: Downscaler,
+    seq,
+    *,
+    members: int = 8,
+    steps: int = 9,
+    method: str = "dpmpp_2m",
+    seed: int = 0,
+    site=(16, 16),
+    every: int = 1,
+    memory: float = 0.85,
+) -> dict:
     """Ensemble GHI at a site for every `every`-th daylight hour of a WeatherSequence: members (T, M)
     as coherent scenarios (coherent_noise with the sequence's wind; memory = 0 gives independent
     hours), MSE and truth (T,), and the kc series at the site."""
@@ -589,14 +869,27 @@ def forecast_day(model: Downscaler, seq, *, members: int = 8, steps: int = 9, me
     lead = torch.as_tensor(seq.lead[day], dtype=torch.float32)
     wind = seq.wind if seq.wind is not None else (0.0, 0.0)
     noise = coherent_noise(members, seq.hours[day], wind, size=model.config.size, memory=memory, seed=seed)
-    ens = model.ensemble(coarse, members, lead=lead, steps=steps, method=method,
-                         generator=torch.Generator().manual_seed(seed), noise=noise.transpose(0, 1))
+    ens = model.ensemble(
+        coarse,
+        members,
+        lead=lead,
+        steps=steps,
+        method=method,
+        generator=torch.Generator().manual_seed(seed),
+        noise=noise.transpose(0, 1),
+    )
     i, j = site
     clear = seq.ghi_clear[day]
     kc = ens[:, :, i, j].numpy().T
-    return {"hours": seq.hours[day], "clear": clear, "truth": seq.ghi[day][:, i, j], "truth_kc": seq.fine[day][:, i, j],
-            "members": kc * clear[:, None], "members_kc": kc,
-            "mse": model.predict_mean(coarse, lead)[:, i, j].numpy() * clear}
+    return {
+        "hours": seq.hours[day],
+        "clear": clear,
+        "truth": seq.ghi[day][:, i, j],
+        "truth_kc": seq.fine[day][:, i, j],
+        "members": kc * clear[:, None],
+        "members_kc": kc,
+        "mse": model.predict_mean(coarse, lead)[:, i, j].numpy() * clear,
+    }
 
 
 def lag1_autocorrelation(series: np.ndarray) -> np.ndarray:
@@ -616,12 +909,20 @@ def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
 def _fan_data(fc: dict, traces: int) -> tuple[list, list, list]:
     """The fan chart's rows: quantile band, member traces, reference lines (clear sky, MSE, truth)."""
     q = np.quantile(fc["members"], [0.1, 0.5, 0.9], axis=1)
-    rows = [{"hour": float(h), "q10": float(a), "q50": float(c), "q90": float(e)}
-            for h, a, c, e in zip(fc["hours"], *q)]
-    mem = [{"hour": float(h), "GHI": float(v), "member": f"member {m + 1}"}
-           for m in range(min(traces, fc["members"].shape[1])) for h, v in zip(fc["hours"], fc["members"][:, m])]
-    lines = [{"hour": float(h), "GHI": float(v), "series": s} for s, key in
-             (("clear sky", "clear"), ("MSE U-Net", "mse"), ("truth", "truth")) for h, v in zip(fc["hours"], fc[key])]
+    rows = [
+        {"hour": float(h), "q10": float(a), "q50": float(c), "q90": float(e)}
+        for h, a, c, e in zip(fc["hours"], *q)
+    ]
+    mem = [
+        {"hour": float(h), "GHI": float(v), "member": f"member {m + 1}"}
+        for m in range(min(traces, fc["members"].shape[1]))
+        for h, v in zip(fc["hours"], fc["members"][:, m])
+    ]
+    lines = [
+        {"hour": float(h), "GHI": float(v), "series": s}
+        for s, key in (("clear sky", "clear"), ("MSE U-Net", "mse"), ("truth", "truth"))
+        for h, v in zip(fc["hours"], fc[key])
+    ]
     return rows, mem, lines
 
 
@@ -634,26 +935,43 @@ def _fan_rows(fc: dict, traces: int) -> list[list]:
 def _fan_layers(rows, mem, lines) -> alt.LayerChart:
     """band, median, member traces, references, truth (drawing order; _fan_rows follows it)."""
     band = alt.Chart(_inline(rows))
-    outer = band.mark_area(opacity=0.2, color="#0072B2").encode(x=alt.X("hour:Q", title="hour (UTC)"),
-                                                                y=alt.Y("q10:Q", title="GHI at the site (W/m²)"),
-                                                                y2="q90:Q")
+    outer = band.mark_area(opacity=0.2, color="#0072B2").encode(
+        x=alt.X("hour:Q", title="hour (UTC)"), y=alt.Y("q10:Q", title="GHI at the site (W/m²)"), y2="q90:Q"
+    )
     med = band.mark_line(color="#0072B2", strokeDash=[2, 2]).encode(x="hour:Q", y="q50:Q")
-    tr = alt.Chart(_inline(mem)).mark_line(opacity=0.7, strokeWidth=1).encode(
-        x="hour:Q", y="GHI:Q", detail="member:N", color=alt.value("#0072B2"))
-    ref = alt.Chart(_inline(lines)).mark_line(point=True).encode(
-        x="hour:Q", y="GHI:Q",
-        color=alt.Color("series:N", scale=alt.Scale(domain=["clear sky", "MSE U-Net", "truth"],
-                                                    range=["#aaaaaa", "#D55E00", "black"])),
-        strokeWidth=alt.condition("datum.series == 'truth'", alt.value(3), alt.value(1.5)),
-        order=alt.Order("series:N"))
-    truth = alt.Chart(_inline([r for r in lines if r["series"] == "truth"])).mark_line(
-        point=True, color="black", strokeWidth=3).encode(x="hour:Q", y="GHI:Q")
+    tr = (
+        alt.Chart(_inline(mem))
+        .mark_line(opacity=0.7, strokeWidth=1)
+        .encode(x="hour:Q", y="GHI:Q", detail="member:N", color=alt.value("#0072B2"))
+    )
+    ref = (
+        alt.Chart(_inline(lines))
+        .mark_line(point=True)
+        .encode(
+            x="hour:Q",
+            y="GHI:Q",
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(
+                    domain=["clear sky", "MSE U-Net", "truth"], range=["#aaaaaa", "#D55E00", "black"]
+                ),
+            ),
+            strokeWidth=alt.condition("datum.series == 'truth'", alt.value(3), alt.value(1.5)),
+            order=alt.Order("series:N"),
+        )
+    )
+    truth = (
+        alt.Chart(_inline([r for r in lines if r["series"] == "truth"]))
+        .mark_line(point=True, color="black", strokeWidth=3)
+        .encode(x="hour:Q", y="GHI:Q")
+    )
     # layer order = drawing order: band, member traces, references, and the truth last (on top)
     return (outer + med + tr + ref + truth).properties(
-        width=460, height=240, title="Day-ahead GHI: 10–90 % band, coherent member traces, truth on top")
+        width=460, height=240, title="Day-ahead GHI: 10–90 % band, coherent member traces, truth on top"
+    )
 
 
-_FAN_TEMPLATE: list = []   # fan_chart's spec without rows, built (and validated by Altair) once
+_FAN_TEMPLATE: list = []  # fan_chart's spec without rows, built (and validated by Altair) once
 
 
 def _fan_spec(fc: dict, *, traces: int = 4) -> _Spec:
@@ -662,7 +980,7 @@ def _fan_spec(fc: dict, *, traces: int = 4) -> _Spec:
     layered = fan_chart(fc, traces=traces) if not _FAN_TEMPLATE else None
     if layered is not None:
         spec = layered.to_dict()
-        for key in ("data", "datasets"):       # the rows come from _fan_rows, layer by layer
+        for key in ("data", "datasets"):  # the rows come from _fan_rows, layer by layer
             spec.pop(key, None)
         for i, layer in enumerate(spec["layer"]):
             layer.pop("data", None)
@@ -675,7 +993,7 @@ def _fan_spec(fc: dict, *, traces: int = 4) -> _Spec:
     return _Spec({**spec, "data": {"values": rows}})
 
 
-FAN_PREVIEW = (2, 2, 4)   # fan_panel's preview: at most 2 members, 2 steps, every 4th daylight hour
+FAN_PREVIEW = (2, 2, 4)  # fan_panel's preview: at most 2 members, 2 steps, every 4th daylight hour
 
 
 def fan_panel(model: Downscaler, seq, *, members: int = 8, steps: int = 9, seed: int = 0) -> Panel:
@@ -698,10 +1016,14 @@ def fan_panel(model: Downscaler, seq, *, members: int = 8, steps: int = 9, seed:
             state["fc"] = fc
         ac_t = float(lag1_autocorrelation(fc["truth"])[0])
         ac_m = float(lag1_autocorrelation(fc["members"]).mean())
-        text = (f"φ = {memory:.2f}: lag-1 autocorrelation of the site GHI — truth <b>{ac_t:.2f}</b>, members "
-                f"<b>{ac_m:.2f}</b> (mean over {m} members; one day is a noisy statistic)."
-                + preview.note(f"{m} members, {s} steps, every {every}th daylight hour (full: {members} members, "
-                               f"{steps} steps, every hour)"))
+        text = (
+            f"φ = {memory:.2f}: lag-1 autocorrelation of the site GHI — truth <b>{ac_t:.2f}</b>, members "
+            f"<b>{ac_m:.2f}</b> (mean over {m} members; one day is a noisy statistic)."
+            + preview.note(
+                f"{m} members, {s} steps, every {every}th daylight hour (full: {members} members, "
+                f"{steps} steps, every hour)"
+            )
+        )
         return _fan_spec(fc), text
 
     controls = preview.watch({"memory": slider("scenario memory φ (per hour)", 0.85, 0.0, 0.95, 0.05)})
@@ -719,10 +1041,24 @@ def finetune_panel(model: Downscaler, *, n_train: int = 512) -> Panel:
     def render(steps, lr, live):
         live.chart = metric_lines("fine-tune", facet=None)
         data = WeatherDataModule(n_train=n_train, n_val=8, batch_size=16, seed=123)
-        info = train_downscaler(model, data, regression_steps=0, diffusion_steps=steps, lr=lr, seed=1,
-                                live=live, progress_bar=False, refit_sigma_data=False)
+        info = train_downscaler(
+            model,
+            data,
+            regression_steps=0,
+            diffusion_steps=steps,
+            lr=lr,
+            seed=1,
+            live=live,
+            progress_bar=False,
+            refit_sigma_data=False,
+        )
         live.flush()
         return f"fine-tuned {steps} steps in {info['total_seconds']:.1f} s"
 
-    return Panel({"steps": slider("steps", 20, 5, 500), "lr": log_slider("learning rate", 3e-4, 1e-5, 3e-3)},
-                 render, title="Fine-tune the denoiser (EDM loss)", key="diffusion-finetune", button="Train")
+    return Panel(
+        {"steps": slider("steps", 20, 5, 500), "lr": log_slider("learning rate", 3e-4, 1e-5, 3e-3)},
+        render,
+        title="Fine-tune the denoiser (EDM loss)",
+        key="diffusion-finetune",
+        button="Train",
+    )

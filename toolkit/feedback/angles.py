@@ -100,11 +100,13 @@ def feedback_angles(net) -> list[dict]:
         for i, b in enumerate(net.feedback):
             w = _bp_feedback(net, i)
             wn = float(w.norm())
-            rows.append({
-                "layer": i,
-                "angle": angle_between(b, w),
-                "norm_ratio": float(b.norm()) / wn if wn > 0 else math.nan,
-            })
+            rows.append(
+                {
+                    "layer": i,
+                    "angle": angle_between(b, w),
+                    "norm_ratio": float(b.norm()) / wn if wn > 0 else math.nan,
+                }
+            )
     return rows
 
 
@@ -120,7 +122,10 @@ def _weight_alignment(layer) -> dict:
     from .convert import FeedbackConv
 
     # what BP would use: Wᵀ for a linear layer, the kernel W itself for a (transposed) convolution
-    b, w_t = layer.feedback.detach(), (layer.weight.detach() if isinstance(layer, FeedbackConv) else layer.weight.detach().T)
+    b, w_t = (
+        layer.feedback.detach(),
+        (layer.weight.detach() if isinstance(layer, FeedbackConv) else layer.weight.detach().T),
+    )
     if b.shape != w_t.shape:
         return {"angle": math.nan, "norm_ratio": math.nan}
     wn = float(w_t.norm())
@@ -130,7 +135,9 @@ def _weight_alignment(layer) -> dict:
 def _layer_grads(model, layers, x, y, loss_fn) -> list[torch.Tensor]:
     weights = [m.weight for _, m in layers]
     with torch.enable_grad():
-        return [g.detach().clone() for g in torch.autograd.grad(loss_fn(model(x), y), weights, allow_unused=False)]
+        return [
+            g.detach().clone() for g in torch.autograd.grad(loss_fn(model(x), y), weights, allow_unused=False)
+        ]
 
 
 def alignment_report(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn=F.cross_entropy) -> list[dict]:
@@ -144,13 +151,21 @@ def alignment_report(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn=F.cross
     if isinstance(model, FeedbackMLP):
         grads = gradient_angles(model, x, y)
         fb = {r["layer"]: r for r in feedback_angles(model)}
-        return [{"layer": i, "weight_angle": fb[i - 1]["angle"] if i - 1 in fb else math.nan,
-                 "norm_ratio": fb[i - 1]["norm_ratio"] if i - 1 in fb else math.nan, "gradient_angle": g}
-                for i, g in enumerate(grads)]
+        return [
+            {
+                "layer": i,
+                "weight_angle": fb[i - 1]["angle"] if i - 1 in fb else math.nan,
+                "norm_ratio": fb[i - 1]["norm_ratio"] if i - 1 in fb else math.nan,
+                "gradient_angle": g,
+            }
+            for i, g in enumerate(grads)
+        ]
     layers = _converted_layers(model)
     if not layers:
-        raise TypeError(f"model must be a FeedbackMLP or a model made by convert(), got {type(model).__name__} "
-                        f"without FeedbackLinear layers")
+        raise TypeError(
+            f"model must be a FeedbackMLP or a model made by convert(), got {type(model).__name__} "
+            f"without FeedbackLinear layers"
+        )
     modes, training = [m.mode for _, m in layers], [m.training for _, m in layers]
     try:
         for _, m in layers:
@@ -162,5 +177,11 @@ def alignment_report(model, x: torch.Tensor, y: torch.Tensor, *, loss_fn=F.cross
     finally:
         for (_, m), mode, tr in zip(layers, modes, training):
             m.mode, m.training = mode, tr
-    return [{"layer": name, **{("weight_angle" if k == "angle" else k): v for k, v in _weight_alignment(m).items()},
-             "gradient_angle": angle_between(r, t)} for (name, m), r, t in zip(layers, rule, true)]
+    return [
+        {
+            "layer": name,
+            **{("weight_angle" if k == "angle" else k): v for k, v in _weight_alignment(m).items()},
+            "gradient_angle": angle_between(r, t),
+        }
+        for (name, m), r, t in zip(layers, rule, true)
+    ]

@@ -32,9 +32,18 @@ import numpy as np
 from ..validation import check_bool, check_choice, check_float, check_int
 
 __all__ = [
-    "chain_velocity", "simulate_chain", "rbp_invariant", "rbp_limit", "fixed_point_w2",
-    "NONLINEAR_X", "NONLINEAR_Y", "nonlinear_velocity", "simulate_nonlinear", "nonlinear_fixed_points",
-    "simulate_nonlinear_long", "w2_nullcline",
+    "chain_velocity",
+    "simulate_chain",
+    "rbp_invariant",
+    "rbp_limit",
+    "fixed_point_w2",
+    "NONLINEAR_X",
+    "NONLINEAR_Y",
+    "nonlinear_velocity",
+    "simulate_nonlinear",
+    "nonlinear_fixed_points",
+    "simulate_nonlinear_long",
+    "w2_nullcline",
 ]
 
 NONLINEAR_X = np.array([1.0, 2.0, 3.0])
@@ -73,8 +82,17 @@ def _rk4(f, state: np.ndarray, dt: float, steps: int) -> np.ndarray:
     return out
 
 
-def simulate_chain(w1: float, w2: float, *, rule: str = "rbp", b: float = 1.0, alpha: float = 1.0,
-                   beta: float = 1.0, t_max: float = 10.0, steps: int = 1000) -> np.ndarray:
+def simulate_chain(
+    w1: float,
+    w2: float,
+    *,
+    rule: str = "rbp",
+    b: float = 1.0,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    t_max: float = 10.0,
+    steps: int = 1000,
+) -> np.ndarray:
     """Integrate the linear-chain ODE with RK4; returns an array of shape (steps + 1, 2)."""
     w1, w2 = check_float("w1", w1), check_float("w2", w2)
     b = check_float("b", b)
@@ -87,7 +105,9 @@ def simulate_chain(w1: float, w2: float, *, rule: str = "rbp", b: float = 1.0, a
     return _rk4(f, np.array([w1, w2], dtype=float), t_max / steps, steps)
 
 
-def rbp_limit(w1: float, w2: float, *, b: float = 1.0, alpha: float = 1.0, beta: float = 1.0) -> tuple[float, float]:
+def rbp_limit(
+    w1: float, w2: float, *, b: float = 1.0, alpha: float = 1.0, beta: float = 1.0
+) -> tuple[float, float]:
     """Where RBP started at (w1, w2) ends, in closed form.
 
     On the parabola ``b w2 = w1²/2 + C`` the flow is ``dw1/dt = b β - α w1 (w1²/2 + C)``, a cubic
@@ -111,8 +131,15 @@ def rbp_limit(w1: float, w2: float, *, b: float = 1.0, alpha: float = 1.0, beta:
 
 
 # -- non-linear hidden unit -------------------------------------------------------------------
-def nonlinear_velocity(w1, w2, *, derivative: bool = True, b: float = 1.0,
-                       x: np.ndarray = NONLINEAR_X, y: np.ndarray = NONLINEAR_Y):
+def nonlinear_velocity(
+    w1,
+    w2,
+    *,
+    derivative: bool = True,
+    b: float = 1.0,
+    x: np.ndarray = NONLINEAR_X,
+    y: np.ndarray = NONLINEAR_Y,
+):
     """(dw1/dt, dw2/dt) for ``ŷ = w2 tanh(w1 x)`` under RBP with feedback b, with or without f′.
 
     Broadcasts over arrays of (w1, w2).
@@ -125,8 +152,9 @@ def nonlinear_velocity(w1, w2, *, derivative: bool = True, b: float = 1.0,
     return b * np.mean(e * local * x, axis=-1), np.mean(e * h, axis=-1)
 
 
-def simulate_nonlinear(w1: float, w2: float, *, derivative: bool = True, b: float = 1.0,
-                       t_max: float = 50.0, steps: int = 2000) -> np.ndarray:
+def simulate_nonlinear(
+    w1: float, w2: float, *, derivative: bool = True, b: float = 1.0, t_max: float = 50.0, steps: int = 2000
+) -> np.ndarray:
     """RK4 trajectory (steps + 1, 2) of the non-linear chain under RBP."""
     w1, w2, b = check_float("w1", w1), check_float("w2", w2), check_float("b", b)
     check_bool("derivative", derivative)
@@ -136,8 +164,9 @@ def simulate_nonlinear(w1: float, w2: float, *, derivative: bool = True, b: floa
     return _rk4(f, np.array([w1, w2]), t_max / steps, steps)
 
 
-def nonlinear_fixed_points(*, derivative: bool = True, w1_max: float = 5.0,
-                           x: np.ndarray = NONLINEAR_X, y: np.ndarray = NONLINEAR_Y) -> list[tuple[float, float]]:
+def nonlinear_fixed_points(
+    *, derivative: bool = True, w1_max: float = 5.0, x: np.ndarray = NONLINEAR_X, y: np.ndarray = NONLINEAR_Y
+) -> list[tuple[float, float]]:
     """All fixed points with ``0 < |w1| ≤ w1_max`` (found by bracketing + bisection).
 
     ``dw2/dt = 0`` fixes ``w2 = y·h / h·h``; what remains is one equation in w1. Solutions come
@@ -174,8 +203,9 @@ def w2_nullcline(w1, *, x: np.ndarray = NONLINEAR_X, y: np.ndarray = NONLINEAR_Y
         return (h @ y) / np.einsum("...i,...i->...", h, h)
 
 
-def simulate_nonlinear_long(w1: float, w2: float, *, derivative: bool = False, b: float = 1.0,
-                            t_max: float = 2e4, n_points: int = 400) -> tuple[np.ndarray, np.ndarray]:
+def simulate_nonlinear_long(
+    w1: float, w2: float, *, derivative: bool = False, b: float = 1.0, t_max: float = 2e4, n_points: int = 400
+) -> tuple[np.ndarray, np.ndarray]:
     """The non-linear chain under RBP over a long horizon, with a stiff solver (LSODA, rtol 1e-9).
 
     Returns ``(t, w)``: ``n_points`` times spaced logarithmically from 0.01 to ``t_max`` (plus 0),

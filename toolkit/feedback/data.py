@@ -18,11 +18,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..validation import as_rng, check_array, check_bool, check_choice, check_float, check_instance, check_int, check_tensor
+from ..validation import (
+    as_rng,
+    check_array,
+    check_bool,
+    check_choice,
+    check_float,
+    check_instance,
+    check_int,
+    check_tensor,
+)
 
 __all__ = [
-    "Split", "load_digits_split", "make_mnist1d", "read_idx", "load_idx_pair", "load_mnist",
-    "load_dataset", "IDXError", "DATASETS", "MAX_IDX_BYTES",
+    "Split",
+    "load_digits_split",
+    "make_mnist1d",
+    "read_idx",
+    "load_idx_pair",
+    "load_mnist",
+    "load_dataset",
+    "IDXError",
+    "DATASETS",
+    "MAX_IDX_BYTES",
 ]
 
 DATASETS = ("digits", "mnist1d", "mnist")
@@ -44,8 +61,10 @@ class Split:
         self.y_train = check_labels("y_train", self.y_train, len(self.x_train))
         self.y_test = check_labels("y_test", self.y_test, len(self.x_test))
         if self.x_test.shape[1] != self.x_train.shape[1]:
-            raise ValueError(f"x_test must have as many features as x_train ({self.x_train.shape[1]}), "
-                             f"got {self.x_test.shape[1]}")
+            raise ValueError(
+                f"x_test must have as many features as x_train ({self.x_train.shape[1]}), "
+                f"got {self.x_test.shape[1]}"
+            )
         check_instance("name", self.name, str)
 
     @property
@@ -81,11 +100,18 @@ def _split(x: np.ndarray, y: np.ndarray, test_fraction: float, rng: np.random.Ge
         idx = rng.permutation(np.flatnonzero(y == c))
         test[idx[: int(round(test_fraction * len(idx)))]] = True
     t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)  # noqa: E731
-    return Split(t(x[~test], torch.float32), t(y[~test], torch.int64),
-                 t(x[test], torch.float32), t(y[test], torch.int64), name)
+    return Split(
+        t(x[~test], torch.float32),
+        t(y[~test], torch.int64),
+        t(x[test], torch.float32),
+        t(y[test], torch.int64),
+        name,
+    )
 
 
-def load_digits_split(*, test_fraction: float = 0.3, random_state: int | np.random.Generator | None = 0) -> Split:
+def load_digits_split(
+    *, test_fraction: float = 0.3, random_state: int | np.random.Generator | None = 0
+) -> Split:
     """scikit-learn's 8×8 digits scaled to [0, 1], split stratified (1797 images, 64 pixels)."""
     from sklearn.datasets import load_digits
 
@@ -95,18 +121,24 @@ def load_digits_split(*, test_fraction: float = 0.3, random_state: int | np.rand
 
 
 # Ten 12-point templates drawn by hand: each is a distinct 1-D "stroke" profile.
-_TEMPLATES = np.array([
-    [0, 3, 6, 7, 6, 3, 0, -3, -6, -7, -6, -3],     # 0: one full wave
-    [0, 0, 0, 8, 8, 8, 0, 0, 0, 0, 0, 0],          # 1: a plateau
-    [5, 6, 4, 0, -4, -2, 2, 5, 6, 6, 6, 6],        # 2: dip then high
-    [5, 0, 5, 0, 5, 0, 5, 0, 2, 2, 2, 2],          # 3: fast oscillation
-    [0, -3, -6, -6, 0, 6, 6, 6, 6, 0, 0, 0],       # 4: down then step up
-    [6, 6, 6, 3, 0, -3, -6, -6, -6, 0, 3, 6],      # 5: slow descent and return
-    [-6, -4, -2, 0, 2, 4, 6, 4, 2, 0, -2, -4],     # 6: triangle
-    [8, 8, 6, 4, 2, 0, -2, -4, -6, -8, -8, -8],    # 7: ramp down
-    [0, 5, 0, -5, 0, 5, 0, -5, 0, 5, 0, -5],       # 8: regular zigzag
-    [-5, -5, 5, 5, -5, -5, 5, 5, 0, 0, 0, 0],      # 9: square wave then flat
-], dtype=float) / 8.0
+_TEMPLATES = (
+    np.array(
+        [
+            [0, 3, 6, 7, 6, 3, 0, -3, -6, -7, -6, -3],  # 0: one full wave
+            [0, 0, 0, 8, 8, 8, 0, 0, 0, 0, 0, 0],  # 1: a plateau
+            [5, 6, 4, 0, -4, -2, 2, 5, 6, 6, 6, 6],  # 2: dip then high
+            [5, 0, 5, 0, 5, 0, 5, 0, 2, 2, 2, 2],  # 3: fast oscillation
+            [0, -3, -6, -6, 0, 6, 6, 6, 6, 0, 0, 0],  # 4: down then step up
+            [6, 6, 6, 3, 0, -3, -6, -6, -6, 0, 3, 6],  # 5: slow descent and return
+            [-6, -4, -2, 0, 2, 4, 6, 4, 2, 0, -2, -4],  # 6: triangle
+            [8, 8, 6, 4, 2, 0, -2, -4, -6, -8, -8, -8],  # 7: ramp down
+            [0, 5, 0, -5, 0, 5, 0, -5, 0, 5, 0, -5],  # 8: regular zigzag
+            [-5, -5, 5, 5, -5, -5, 5, 5, 0, 0, 0, 0],  # 9: square wave then flat
+        ],
+        dtype=float,
+    )
+    / 8.0
+)
 
 
 def make_mnist1d(
@@ -170,7 +202,7 @@ def _idx_header(head: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int
     header = 4 + 4 * ndim
     if len(head) < header:
         raise IDXError(f"{path} is truncated inside its header ({len(head)} < {header} bytes)")
-    dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.dtype(_IDX_TYPES[head[2]]), dims, header
 
 
@@ -189,22 +221,24 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_IDX_BYTES) -> np.n
     with open(path, "rb") as raw_fh:
         compressed = raw_fh.read(2) == b"\x1f\x8b"
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
             head = fh.read(4)
             if len(head) == 4 and head[3] > 0:
                 head += fh.read(4 * head[3])
             dtype, dims, header = _idx_header(head, path)
             expected = int(np.prod(dims, dtype=object)) * dtype.itemsize  # object: no int64 overflow
             if expected > max_bytes:
-                raise IDXError(f"{path}: header says dims {dims} of {dtype.name} = {expected:,} bytes, more "
-                               f"than max_bytes = {max_bytes:,}; refusing to read (damaged or not an IDX file?)")
+                raise IDXError(
+                    f"{path}: header says dims {dims} of {dtype.name} = {expected:,} bytes, more "
+                    f"than max_bytes = {max_bytes:,}; refusing to read (damaged or not an IDX file?)"
+                )
             payload = fh.read(expected + 1)  # one byte more tells a too-long file apart
     except (OSError, EOFError) as exc:
         raise IDXError(f"{path} is a damaged gzip file: {exc}") from exc
     if len(payload) != expected:
         raise IDXError(
             f"{path}: header says dims {dims} of {dtype.name} ({expected} bytes of data) "
-            f"but the file holds {len(payload) if len(payload) <= expected else 'more than ' + str(expected)} "
+            f"but the file holds {len(payload) if len(payload) <= expected else f'more than {expected}'} "
             f"bytes — truncated or not matching its header"
         )
     return np.frombuffer(payload, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
@@ -224,8 +258,10 @@ def load_idx_pair(images: str | os.PathLike, labels: str | os.PathLike) -> tuple
 
 
 def _find(directory: Path, prefix: str, kind: str) -> Path:
-    for name in (f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte",
-                 f"{prefix}-{kind}.idx{3 if kind == 'images' else 1}-ubyte"):
+    for name in (
+        f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte",
+        f"{prefix}-{kind}.idx{3 if kind == 'images' else 1}-ubyte",
+    ):
         for candidate in (directory / name, directory / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
@@ -240,12 +276,16 @@ def load_mnist(directory: str | os.PathLike, *, limit: int | None = None) -> Spl
 
     ``limit`` keeps the first ``limit`` training and test images (quick experiments).
     """
-    directory = Path(check_instance("directory", directory, (str, os.PathLike), "a folder path (str or os.PathLike)"))
+    directory = Path(
+        check_instance("directory", directory, (str, os.PathLike), "a folder path (str or os.PathLike)")
+    )
     if limit is not None:
         limit = check_int("limit", limit, low=1)
     if not directory.is_dir():
-        raise IDXError(f"directory must be an existing folder with the MNIST IDX files, got {str(directory)!r} "
-                       f"(not found)")
+        raise IDXError(
+            f"directory must be an existing folder with the MNIST IDX files, got {str(directory)!r} "
+            f"(not found)"
+        )
     xtr, ytr = load_idx_pair(_find(directory, "train", "images"), _find(directory, "train", "labels"))
     xte, yte = load_idx_pair(_find(directory, "t10k", "images"), _find(directory, "t10k", "labels"))
     if xtr.shape[1] != xte.shape[1]:
@@ -255,8 +295,13 @@ def load_mnist(directory: str | os.PathLike, *, limit: int | None = None) -> Spl
     return Split(t(xtr[s]), t(ytr[s]), t(xte[s]), t(yte[s]), "mnist")
 
 
-def load_dataset(name: str = "digits", *, path: str | os.PathLike | None = None,
-                 random_state: int | None = 0, limit: int | None = None) -> Split:
+def load_dataset(
+    name: str = "digits",
+    *,
+    path: str | os.PathLike | None = None,
+    random_state: int | None = 0,
+    limit: int | None = None,
+) -> Split:
     """``digits`` (bundled), ``mnist1d`` (procedural) or ``mnist`` (IDX files in ``path``)."""
     check_choice("name", name, DATASETS)
     if path is not None:

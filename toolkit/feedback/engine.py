@@ -73,23 +73,55 @@ from torch import nn
 from ..validation import check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 
 __all__ = [
-    "FeedbackMLP", "RULES", "ACTIVATIONS", "CHANNEL_ACTIVATIONS", "QUANT_MODES", "SPARSITY_MODES",
-    "quantize", "canonical_rule", "default_decay", "parameter_count", "MAX_PARAMETERS",
+    "FeedbackMLP",
+    "RULES",
+    "ACTIVATIONS",
+    "CHANNEL_ACTIVATIONS",
+    "QUANT_MODES",
+    "SPARSITY_MODES",
+    "quantize",
+    "canonical_rule",
+    "default_decay",
+    "parameter_count",
+    "MAX_PARAMETERS",
 ]
 
 RULES = (
-    "bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear",
-    "kp", "dkp", "usf", "drtp", "wm",
+    "bp",
+    "rbp",
+    "srbp",
+    "arbp",
+    "asrbp",
+    "sign",
+    "sign-resampled",
+    "rbp-resampled",
+    "top",
+    "nonlinear",
+    "kp",
+    "dkp",
+    "usf",
+    "drtp",
+    "wm",
 )
-ALIASES = {"fa": "rbp", "dfa": "srbp", "sign-concordant": "sign", "top-only": "top", "frsf": "sign",
-           "brsf": "sign-resampled", "kolen-pollack": "kp", "weight-mirror": "wm"}
+ALIASES = {
+    "fa": "rbp",
+    "dfa": "srbp",
+    "sign-concordant": "sign",
+    "top-only": "top",
+    "frsf": "sign",
+    "brsf": "sign-resampled",
+    "kolen-pollack": "kp",
+    "weight-mirror": "wm",
+}
 SKIP_RULES = ("srbp", "asrbp", "dkp", "drtp")
 ADAPTIVE_RULES = ("arbp", "asrbp", "kp", "dkp")
 SIGN_RULES = ("sign", "sign-resampled", "usf")
 NO_FEEDBACK_RULES = ("bp", "top")
 # rules whose definition includes weight decay (per step). Scan on MNIST-1D (3×100 tanh, Adam 1e-3, batch 32,
-# 10 epochs = 1000 steps, seeds 0-2; BP 0.565 ± 0.010): KP test accuracy for λ = 0 / 1e-5 / 3e-5 / 1e-4 / 3e-4 /
-# 1e-3 / 3e-3 was 0.542 / 0.540 / 0.543 / 0.533 / 0.502 / 0.444 / 0.267, mean angle(B, Wᵀ) of layer 1 51° / … /
+# 10 epochs = 1000 steps, seeds 0-2; BP 0.565 ± 0.010): KP test accuracy for λ = 0 / 1e-5 / 3e-5 / 1e-4 /
+# 3e-4 /
+# 1e-3 / 3e-3 was 0.542 / 0.540 / 0.543 / 0.533 / 0.502 / 0.444 / 0.267, mean angle(B, Wᵀ) of layer 1 51° /
+# … /
 # 49° / 46° / 33° / 8°. The decay shrinks W as fast as it shrinks B - Wᵀ, so a decay that aligns B within one
 # short run costs 0.1–0.3 accuracy; 1e-4 is the largest that costs < 0.01 (time constant 1/λ = 10⁴ steps).
 # DKP alike (0.522 / … / 0.516 at 1e-4 / 0.309 at 3e-3).
@@ -152,8 +184,9 @@ def _dact(name: str, s: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
     return torch.ones_like(s)
 
 
-def quantize(t: torch.Tensor, bits: int | None, mode: str = "stochastic", *,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def quantize(
+    t: torch.Tensor, bits: int | None, mode: str = "stochastic", *, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Quantise ``t`` to ``bits`` bits per entry, one row (last axis) at a time.
 
     ``mode`` (see the module docstring): ``"stochastic"`` — levels ``lo + jΔ`` spanning the row's
@@ -167,7 +200,9 @@ def quantize(t: torch.Tensor, bits: int | None, mode: str = "stochastic", *,
     # NaN/inf pass through (quantising them gives NaN, never hides them); rows need a last axis
     t = check_tensor("t", t, finite=False)
     if t.ndim == 0:
-        raise ValueError("t must have at least one dimension (quantised row by row along its last axis), got a scalar")
+        raise ValueError(
+            "t must have at least one dimension (quantised row by row along its last axis), got a scalar"
+        )
     if bits is None:
         return t
     bits = check_int("bits", bits, low=1, high=24)
@@ -175,8 +210,10 @@ def quantize(t: torch.Tensor, bits: int | None, mode: str = "stochastic", *,
     if generator is not None:
         check_instance("generator", generator, torch.Generator)
     if mode == "midtread" and bits < 2:
-        raise ValueError("bits must be >= 2 for mode='midtread': one bit cannot hold both signs and a zero "
-                         "level; use 'stochastic' or 'midrise' for 1 bit")
+        raise ValueError(
+            "bits must be >= 2 for mode='midtread': one bit cannot hold both signs and a zero "
+            "level; use 'stochastic' or 'midrise' for 1 bit"
+        )
     if mode == "stochastic":  # the row's own range: the smallest grid that still holds every entry
         lo, hi = t.amin(dim=-1, keepdim=True), t.amax(dim=-1, keepdim=True)
         return _stochastic_round(t, lo, (hi - lo) / (2**bits - 1), bits, generator)
@@ -193,8 +230,9 @@ def quantize(t: torch.Tensor, bits: int | None, mode: str = "stochastic", *,
     return torch.where(step > 0, level * safe - alpha, t)
 
 
-def _stochastic_round(t: torch.Tensor, lo: torch.Tensor, step: torch.Tensor, bits: int,
-                      generator: torch.Generator | None) -> torch.Tensor:
+def _stochastic_round(
+    t: torch.Tensor, lo: torch.Tensor, step: torch.Tensor, bits: int, generator: torch.Generator | None
+) -> torch.Tensor:
     """``lo + step·⌊(t - lo)/step + u⌋`` with ``u ~ U[0, 1)``: unbiased rounding onto ``2**bits`` levels."""
     safe = torch.where(step > 0, step, torch.ones_like(step))  # a constant row is sent exactly
     noise = torch.rand(t.shape, generator=generator, dtype=t.dtype, device=t.device)
@@ -203,7 +241,9 @@ def _stochastic_round(t: torch.Tensor, lo: torch.Tensor, step: torch.Tensor, bit
     return torch.where(step > 0, lo + level * safe, t)
 
 
-def sparse_mask(shape: tuple[int, int], sparsity: float, mode: str, generator: torch.Generator) -> torch.Tensor:
+def sparse_mask(
+    shape: tuple[int, int], sparsity: float, mode: str, generator: torch.Generator
+) -> torch.Tensor:
     """Boolean ``(rows, cols)`` mask of the kept feedback entries; a row is one receiving unit.
 
     ``"entries"`` drops exactly ``round(sparsity · rows · cols)`` entries anywhere (a row may end up
@@ -275,8 +315,10 @@ class FeedbackMLP(nn.Module):
         self.rule = canonical_rule(rule)
         n_params = parameter_count(self.sizes, self.rule)
         if n_params > MAX_PARAMETERS:
-            raise ValueError(f"sizes {self.sizes} need {n_params:,} parameters, more than the budget of "
-                             f"{MAX_PARAMETERS:,} (MAX_PARAMETERS); use narrower layers")
+            raise ValueError(
+                f"sizes {self.sizes} need {n_params:,} parameters, more than the budget of "
+                f"{MAX_PARAMETERS:,} (MAX_PARAMETERS); use narrower layers"
+            )
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.sparsity = check_float("sparsity", sparsity, low=0.0, high=1.0, high_open=True)
         if self.sparsity > 0 and self.rule in NO_FEEDBACK_RULES:
@@ -289,19 +331,24 @@ class FeedbackMLP(nn.Module):
         self.error_bits = None if error_bits is None else check_int("error_bits", error_bits, low=1, high=24)
         self.error_quant = check_choice("error_quant", error_quant, QUANT_MODES)
         if self.error_quant == "midtread" and self.error_bits == 1:
-            raise ValueError("error_bits must be >= 2 with error_quant='midtread' (one bit cannot hold both "
-                             "signs and a zero level); use error_quant='stochastic' for 1 bit")
+            raise ValueError(
+                "error_bits must be >= 2 with error_quant='midtread' (one bit cannot hold both "
+                "signs and a zero level); use error_quant='stochastic' for 1 bit"
+            )
         self.derivative = check_bool("derivative", derivative)
         if isinstance(channel_activation, str) and channel_activation in ("relu", "sigmoid"):
             raise ValueError(
                 f"channel_activation={channel_activation!r} is refused: it is never negative, so "
                 f"g(B·δ) ≥ 0 throws away the sign of the error and the hidden layers cannot learn "
-                f"(the net stalls at chance); use a sign-preserving one: {', '.join(CHANNEL_ACTIVATIONS)}")
+                f"(the net stalls at chance); use a sign-preserving one: {', '.join(CHANNEL_ACTIVATIONS)}"
+            )
         self.channel_activation = check_choice("channel_activation", channel_activation, CHANNEL_ACTIVATIONS)
         self.feedback_mix = check_float("feedback_mix", feedback_mix, low=0.0, high=1.0)
         if self.feedback_mix > 0 and (self.rule in NO_FEEDBACK_RULES or self.rule in SKIP_RULES):
-            raise ValueError(f"feedback_mix must be 0 for rule {self.rule!r}: it mixes B with Wᵀ and needs a "
-                             f"feedback matrix of Wᵀ's shape (rules such as 'rbp', 'arbp', 'sign')")
+            raise ValueError(
+                f"feedback_mix must be 0 for rule {self.rule!r}: it mixes B with Wᵀ and needs a "
+                f"feedback matrix of Wᵀ's shape (rules such as 'rbp', 'arbp', 'sign')"
+            )
         self.mirror_rate = check_float("mirror_rate", mirror_rate, low=0.0, high=1.0, low_open=True)
         self.seed = None if seed is None else check_int("seed", seed, low=0, high=2**63 - 1)
         self._gen = torch.Generator()
@@ -309,7 +356,9 @@ class FeedbackMLP(nn.Module):
         # a separate stream for quantisation noise, so diagnostics can rewind it without
         # disturbing the feedback draws
         self._qgen = torch.Generator()
-        qseed = (self.seed + 0x9E3779B9) % 2**63 if self.seed is not None else int(torch.randint(0, 2**62, ()))
+        qseed = (
+            (self.seed + 0x9E3779B9) % 2**63 if self.seed is not None else int(torch.randint(0, 2**62, ()))
+        )
         self._qgen.manual_seed(qseed)
 
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
@@ -408,7 +457,9 @@ class FeedbackMLP(nn.Module):
     # -- forward ---------------------------------------------------------------------------------
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor of shape (batch, {self.sizes[0]}), got {type(x).__name__}")
+            raise TypeError(
+                f"x must be a torch.Tensor of shape (batch, {self.sizes[0]}), got {type(x).__name__}"
+            )
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"x must have shape (batch, {self.sizes[0]}), got {tuple(x.shape)}")
         return x.to(self.layers[0].weight.dtype)
@@ -426,8 +477,10 @@ class FeedbackMLP(nn.Module):
         if y.shape != (n,):
             raise ValueError(f"y must have shape ({n},) to match x, got {tuple(y.shape)}")
         if n and (int(y.min()) < 0 or int(y.max()) >= self.sizes[-1]):
-            raise ValueError(f"y must hold class indices in [0, {self.sizes[-1] - 1}], got range "
-                             f"[{int(y.min())}, {int(y.max())}]")
+            raise ValueError(
+                f"y must hold class indices in [0, {self.sizes[-1] - 1}], got range "
+                f"[{int(y.min())}, {int(y.max())}]"
+            )
         return y.long()
 
     # -- the learning channel -------------------------------------------------------------------
@@ -564,15 +617,32 @@ class FeedbackMLP(nn.Module):
 
     @staticmethod
     def _defaults() -> dict:
-        return dict(sparsity=0.0, sparsity_mode="entries", sparsity_rescale=False, error_bits=None,
-                    error_quant="stochastic", derivative=True, channel_activation="tanh", feedback_mix=0.0,
-                    mirror_rate=0.05)
+        return dict(
+            sparsity=0.0,
+            sparsity_mode="entries",
+            sparsity_rescale=False,
+            error_bits=None,
+            error_quant="stochastic",
+            derivative=True,
+            channel_activation="tanh",
+            feedback_mix=0.0,
+            mirror_rate=0.05,
+        )
 
     def config(self) -> dict:
         """The constructor arguments (JSON-friendly), to rebuild this network from a checkpoint."""
-        return dict(sizes=list(self.sizes), rule=self.rule, activation=self.activation,
-                    sparsity=self.sparsity, sparsity_mode=self.sparsity_mode,
-                    sparsity_rescale=self.sparsity_rescale, error_bits=self.error_bits,
-                    error_quant=self.error_quant, derivative=self.derivative,
-                    channel_activation=self.channel_activation, feedback_mix=self.feedback_mix,
-                    mirror_rate=self.mirror_rate, seed=self.seed)
+        return dict(
+            sizes=list(self.sizes),
+            rule=self.rule,
+            activation=self.activation,
+            sparsity=self.sparsity,
+            sparsity_mode=self.sparsity_mode,
+            sparsity_rescale=self.sparsity_rescale,
+            error_bits=self.error_bits,
+            error_quant=self.error_quant,
+            derivative=self.derivative,
+            channel_activation=self.channel_activation,
+            feedback_mix=self.feedback_mix,
+            mirror_rate=self.mirror_rate,
+            seed=self.seed,
+        )

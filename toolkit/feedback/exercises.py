@@ -8,8 +8,15 @@ import numpy as np
 
 from ..check import Exercise
 
-__all__ = ["ex_rbp_delta", "ex_fixed_point", "ex_quantize", "ex_angle", "ex_unbiased_bit", "ex_nothing_to_align",
-           "EXERCISES"]
+__all__ = [
+    "ex_rbp_delta",
+    "ex_fixed_point",
+    "ex_quantize",
+    "ex_angle",
+    "ex_unbiased_bit",
+    "ex_nothing_to_align",
+    "EXERCISES",
+]
 
 
 def _rbp_delta(delta_above, B, s):
@@ -43,9 +50,11 @@ ex_rbp_delta = Exercise(
     "batch. `delta_above` is (batch, n_above), `B` is the feedback matrix (n_hidden, n_above) standing "
     "where BP uses Wᵀ, `s` the layer's pre-activations (batch, n_hidden).",
     _rbp_delta,
-    hints=("BP would compute f'(S) ⊙ (W_{h+1}ᵀ T_{h+1}); RBP swaps Wᵀ for B.",
-           "With rows as examples, 'B T' becomes delta_above @ B.T; tanh'(s) = 1 - tanh(s)².",
-           "return (1 - np.tanh(s)**2) * (delta_above @ B.T)"),
+    hints=(
+        "BP would compute f'(S) ⊙ (W_{h+1}ᵀ T_{h+1}); RBP swaps Wᵀ for B.",
+        "With rows as examples, 'B T' becomes delta_above @ B.T; tanh'(s) = 1 - tanh(s)².",
+        "return (1 - np.tanh(s)**2) * (delta_above @ B.T)",
+    ),
     inputs=_cases,
 )
 
@@ -54,8 +63,11 @@ ex_fixed_point = Exercise(
     "The linear chain A[1,1,1] with data statistics α = E[x²] and β = E[xy] stops learning when the "
     "error term vanishes. For α = 2, β = 3 and w1 = 1.5, which w2 is a fixed point (BP and RBP alike)?",
     _fixed_point,
-    hints=("Both rules multiply the same factor (β − α w1 w2).", "Solve β − α w1 w2 = 0 for w2.",
-           "w2 = β / (α w1) = 1.0"),
+    hints=(
+        "Both rules multiply the same factor (β − α w1 w2).",
+        "Solve β − α w1 w2 = 0 for w2.",
+        "w2 = β / (α w1) = 1.0",
+    ),
 )
 
 ex_quantize = Exercise(
@@ -65,13 +77,18 @@ ex_quantize = Exercise(
     "row). `u` holds one uniform draw in [0, 1) per entry: round up when u is below the fractional "
     "part, so that the expected result is exactly t (unbiased).",
     _quantize,
-    hints=("The levels are −α + k·step, k = 0 … 2**bits − 1, with step = 2α / (2**bits − 1).",
-           "k = floor((t + α)/step + u) rounds up with probability equal to the fractional part; "
-           "clip k at 2**bits − 1 (t = α exactly).",
-           "alpha = np.abs(t).max(axis=-1, keepdims=True); step = 2*alpha/(2**bits-1); "
-           "k = np.minimum(np.floor((t+alpha)/step + u), 2**bits-1); return k*step - alpha"),
-    inputs=[(_rng.normal(size=12), 1, _rng.random(12)), (_rng.normal(size=12), 2, _rng.random(12)),
-            (_rng.normal(size=(3, 4)), 5, _rng.random((3, 4)))],
+    hints=(
+        "The levels are −α + k·step, k = 0 … 2**bits − 1, with step = 2α / (2**bits − 1).",
+        "k = floor((t + α)/step + u) rounds up with probability equal to the fractional part; "
+        "clip k at 2**bits − 1 (t = α exactly).",
+        "alpha = np.abs(t).max(axis=-1, keepdims=True); step = 2*alpha/(2**bits-1); "
+        "k = np.minimum(np.floor((t+alpha)/step + u), 2**bits-1); return k*step - alpha",
+    ),
+    inputs=[
+        (_rng.normal(size=12), 1, _rng.random(12)),
+        (_rng.normal(size=12), 2, _rng.random(12)),
+        (_rng.normal(size=(3, 4)), 5, _rng.random((3, 4))),
+    ],
 )
 
 ex_angle = Exercise(
@@ -79,10 +96,16 @@ ex_angle = Exercise(
     "Write `angle(a, b)`: the angle in degrees between two arrays seen as flat vectors — the number "
     "`gradient_angles` reports for each layer.",
     _angle,
-    hints=("cos θ = a·b / (‖a‖ ‖b‖).", "Flatten with np.ravel; convert with math.degrees(math.acos(...)).",
-           "math.degrees(math.acos(np.ravel(a) @ np.ravel(b) / (np.linalg.norm(a) * np.linalg.norm(b))))"),
-    inputs=[(np.array([1.0, 0.0]), np.array([0.0, 2.0])), (_rng.normal(size=(3, 3)), _rng.normal(size=(3, 3))),
-            (np.array([1.0, 1.0]), np.array([2.0, 2.0 + 1e-3]))],
+    hints=(
+        "cos θ = a·b / (‖a‖ ‖b‖).",
+        "Flatten with np.ravel; convert with math.degrees(math.acos(...)).",
+        "math.degrees(math.acos(np.ravel(a) @ np.ravel(b) / (np.linalg.norm(a) * np.linalg.norm(b))))",
+    ),
+    inputs=[
+        (np.array([1.0, 0.0]), np.array([0.0, 2.0])),
+        (_rng.normal(size=(3, 3)), _rng.normal(size=(3, 3))),
+        (np.array([1.0, 1.0]), np.array([2.0, 2.0 + 1e-3])),
+    ],
     atol=1e-6,
 )
 
@@ -93,27 +116,40 @@ ex_unbiased_bit = Exercise(
     0.3,
     hints=("E[q] = (+1)·P(up) + (−1)·(1 − P(up)).", "P(up) = (0.3 + 1)/2 = 0.65."),
     misconceptions=[
-        (lambda a, e: np.isclose(a, 1.0), "that is deterministic rounding to the nearest level — biased. Average the "
-                                          "two levels with their probabilities."),
+        (
+            lambda a, e: np.isclose(a, 1.0),
+            "that is deterministic rounding to the nearest level — biased. Average the "
+            "two levels with their probabilities.",
+        ),
         (lambda a, e: np.isclose(a, 0.65), "0.65 is the probability of rounding up, not the expected value."),
-        (lambda a, e: np.isclose(a, 0.0), "the two levels are not equally likely: t is closer to +1 than to −1."),
+        (
+            lambda a, e: np.isclose(a, 0.0),
+            "the two levels are not equally likely: t is closer to +1 than to −1.",
+        ),
     ],
 )
 
 ex_nothing_to_align = Exercise(
     "nothing-to-align",
-    "Under RBP the forward weights come to align with the fixed feedback B, and the angle to the gradient falls "
-    "below 90° during training. Which rule's hidden updates have nothing to align with, so they stay at about "
+    "Under RBP the forward weights come to align with the fixed feedback B, and the angle to the gradient "
+    "falls "
+    "below 90° during training. Which rule's hidden updates have nothing to align with, so they stay at "
+    "about "
     "90° to the gradient however long it trains?",
     "rbp-resampled",
     choices=("rbp", "srbp", "rbp-resampled", "sign"),
     hints=("Alignment needs the same B at every step.", "Which rule draws a new B for every batch?"),
     misconceptions=[
-        (lambda a, e: a in ("rbp", "srbp"), "its B is fixed, so the forward weights align with it: the angle falls "
-                                             "during training (section 5's RBP curve)."),
+        (
+            lambda a, e: a in ("rbp", "srbp"),
+            "its B is fixed, so the forward weights align with it: the angle falls "
+            "during training (section 5's RBP curve).",
+        ),
         (lambda a, e: a == "sign", "sign-concordant feedback shares W's signs, so it starts well below 90°."),
     ],
 )
 
-EXERCISES = {e.key: e for e in (ex_rbp_delta, ex_fixed_point, ex_quantize, ex_angle, ex_unbiased_bit,
-                                ex_nothing_to_align)}
+EXERCISES = {
+    e.key: e
+    for e in (ex_rbp_delta, ex_fixed_point, ex_quantize, ex_angle, ex_unbiased_bit, ex_nothing_to_align)
+}

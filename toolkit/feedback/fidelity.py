@@ -26,7 +26,9 @@ from .train import accuracy
 __all__ = ["mix_alignment"]
 
 
-def _short_sgd(net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float, seed: int) -> None:
+def _short_sgd(
+    net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float, seed: int
+) -> None:
     """``steps`` minibatch SGD steps (batch 64) with the net's own rule: W ← W − lr·ΔW."""
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
@@ -36,8 +38,15 @@ def _short_sgd(net: FeedbackMLP, x: torch.Tensor, y: torch.Tensor, *, steps: int
         optimizer.step()
 
 
-def mix_alignment(mus: Sequence[float], *, hidden: Sequence[int] = (64, 64), n_examples: int = 256,
-                  train_steps: int = 150, lr: float = 0.05, seed: int = 0) -> pd.DataFrame:
+def mix_alignment(
+    mus: Sequence[float],
+    *,
+    hidden: Sequence[int] = (64, 64),
+    n_examples: int = 256,
+    train_steps: int = 150,
+    lr: float = 0.05,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Cosine to BP's gradient and short-run accuracy for each feedback mix μ (digits, tanh MLP).
 
     Returns one row per μ: ``factor`` (μ), ``cosine`` (mean over hidden layers, at init),

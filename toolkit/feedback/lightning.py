@@ -21,8 +21,15 @@ __all__ = ["FeedbackClassifier", "FeedbackDataModule"]
 class FeedbackDataModule(pl.LightningDataModule):
     """``digits`` (bundled), ``mnist1d`` (procedural) or ``mnist`` (IDX files in ``path``)."""
 
-    def __init__(self, dataset: str = "digits", *, batch_size: int = 32, path: str | os.PathLike | None = None,
-                 seed: int = 0, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        dataset: str = "digits",
+        *,
+        batch_size: int = 32,
+        path: str | os.PathLike | None = None,
+        seed: int = 0,
+        limit: int | None = None,
+    ) -> None:
         super().__init__()
         self.dataset = check_choice("dataset", dataset, DATASETS)
         self.batch_size = check_int("batch_size", batch_size, low=1)
@@ -46,8 +53,12 @@ class FeedbackDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self.setup()
         g = torch.Generator().manual_seed(self.seed)
-        return DataLoader(TensorDataset(self.split.x_train, self.split.y_train), batch_size=self.batch_size,
-                          shuffle=True, generator=g)
+        return DataLoader(
+            TensorDataset(self.split.x_train, self.split.y_train),
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=g,
+        )
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
@@ -64,16 +75,26 @@ class FeedbackClassifier(pl.LightningModule):
     ``angle_<layer>`` (rule update vs true gradient, degrees) for the hidden layers.
     """
 
-    def __init__(self, net: FeedbackMLP, *, lr: float = 1e-3, optimizer: str = "adam", angle_every: int = 20,
-                 weight_decay: float | None = None) -> None:
+    def __init__(
+        self,
+        net: FeedbackMLP,
+        *,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        angle_every: int = 20,
+        weight_decay: float | None = None,
+    ) -> None:
         super().__init__()
         if not isinstance(net, FeedbackMLP):
             raise TypeError(f"net must be a FeedbackMLP, got {type(net).__name__}")
         self.net = net
         self.lr = float(lr)
         # per-step decay of W and B (Kolen–Pollack); None = the rule's own default
-        self.weight_decay = (default_decay(net.rule) if weight_decay is None
-                             else check_float("weight_decay", weight_decay, low=0.0, high=1.0, high_open=True))
+        self.weight_decay = (
+            default_decay(net.rule)
+            if weight_decay is None
+            else check_float("weight_decay", weight_decay, low=0.0, high=1.0, high_open=True)
+        )
         self.optimizer_name = check_choice("optimizer", optimizer, ("adam", "sgd"))
         self.angle_every = check_int("angle_every", angle_every, low=1)
         self.automatic_optimization = False

@@ -27,8 +27,13 @@ from ..validation import as_rng, check_float, check_int
 from .data import Split
 
 __all__ = [
-    "oja_step", "OjaStack", "DeltaRuleReadout", "RecirculationAutoencoder", "make_low_variance_task",
-    "local_learning_report", "TourbillonStack",
+    "oja_step",
+    "OjaStack",
+    "DeltaRuleReadout",
+    "RecirculationAutoencoder",
+    "make_low_variance_task",
+    "local_learning_report",
+    "TourbillonStack",
 ]
 
 
@@ -54,8 +59,9 @@ class OjaStack:
     def _layer_input(self, x: np.ndarray, k: int) -> np.ndarray:
         return (x - self.means[k]) / self.scales[k]
 
-    def fit(self, x: np.ndarray, *, epochs: int = 20, lr: float = 0.01, batch_size: int = 64,
-            random_state=0) -> "OjaStack":
+    def fit(
+        self, x: np.ndarray, *, epochs: int = 20, lr: float = 0.01, batch_size: int = 64, random_state=0
+    ) -> OjaStack:
         """Greedy, layer by layer: no signal ever travels downwards."""
         epochs = check_int("epochs", epochs, low=1)
         lr = check_float("lr", lr, low=0.0, low_open=True)
@@ -68,7 +74,7 @@ class OjaStack:
             for _ in range(epochs):
                 perm = rng.permutation(len(z))
                 for i in range(0, len(z), batch_size):
-                    self.weights[k] = oja_step(self.weights[k], z[perm[i: i + batch_size]], lr)
+                    self.weights[k] = oja_step(self.weights[k], z[perm[i : i + batch_size]], lr)
             h = np.tanh(3.0 * z @ self.weights[k].T)
         return self
 
@@ -95,7 +101,7 @@ class DeltaRuleReadout:
         for _ in range(epochs):
             perm = rng.permutation(len(hb))
             for i in range(0, len(hb), 32):
-                idx = perm[i: i + 32]
+                idx = perm[i : i + 32]
                 p = self._probs(hb[idx])
                 self.w += lr * (onehot[idx] - p).T @ hb[idx] / len(idx)
         return self
@@ -125,8 +131,8 @@ class RecirculationAutoencoder:
         self.n_hidden = check_int("n_hidden", n_hidden, low=1)
         self.regression = check_float("regression", regression, low=0.0, high=1.0, high_open=True)
         rng = as_rng(random_state)
-        self.w = rng.normal(0, 0.1, (n_hidden, n_visible))   # visible -> hidden
-        self.v = rng.normal(0, 0.1, (n_visible, n_hidden))   # hidden -> visible
+        self.w = rng.normal(0, 0.1, (n_hidden, n_visible))  # visible -> hidden
+        self.v = rng.normal(0, 0.1, (n_visible, n_hidden))  # hidden -> visible
         self.b = np.zeros(n_hidden)
         self.c = np.zeros(n_visible)
 
@@ -152,8 +158,9 @@ class RecirculationAutoencoder:
         self.w += lr * (h0 - h1).T @ x1 / n
         self.b += lr * (h0 - h1).mean(0)
 
-    def fit(self, x: np.ndarray, *, epochs: int = 30, lr: float = 2.0, batch_size: int = 32,
-            random_state=0) -> list[float]:
+    def fit(
+        self, x: np.ndarray, *, epochs: int = 30, lr: float = 2.0, batch_size: int = 32, random_state=0
+    ) -> list[float]:
         """Train; returns the reconstruction error after every epoch."""
         epochs = check_int("epochs", epochs, low=1)
         lr = check_float("lr", lr, low=0.0, low_open=True)
@@ -162,13 +169,14 @@ class RecirculationAutoencoder:
         for _ in range(epochs):
             perm = rng.permutation(len(x))
             for i in range(0, len(x), batch_size):
-                self.step(x[perm[i: i + batch_size]], lr)
+                self.step(x[perm[i : i + batch_size]], lr)
             history.append(self.reconstruction_error(x))
         return history
 
 
-def make_low_variance_task(n_samples: int = 1500, *, n_features: int = 20, test_fraction: float = 0.3,
-                           random_state=0) -> Split:
+def make_low_variance_task(
+    n_samples: int = 1500, *, n_features: int = 20, test_fraction: float = 0.3, random_state=0
+) -> Split:
     """Two classes decided by the sign of a *low-variance* coordinate hidden among loud ones.
 
     Coordinates 0…n-2 have standard deviation 3 and carry no label information; coordinate n-1 has
@@ -185,15 +193,19 @@ def make_low_variance_task(n_samples: int = 1500, *, n_features: int = 20, test_
     return _split(x.astype(np.float32), y, test_fraction, rng, "low-variance")
 
 
-def local_learning_report(split: Split, *, hidden: Sequence[int] = (16,), epochs: int = 10, seed: int = 0) -> dict:
+def local_learning_report(
+    split: Split, *, hidden: Sequence[int] = (16,), epochs: int = 10, seed: int = 0
+) -> dict:
     """Test accuracy of a deep-local (Oja) stack + delta-rule top vs the delta rule on raw inputs."""
     xtr, xte = split.x_train.numpy().astype(float), split.x_test.numpy().astype(float)
     ytr, yte = split.y_train.numpy(), split.y_test.numpy()
     stack = OjaStack([xtr.shape[1], *hidden], random_state=seed).fit(xtr, epochs=epochs, random_state=seed)
     top = DeltaRuleReadout(hidden[-1], split.n_classes).fit(stack.transform(xtr), ytr, random_state=seed)
     raw = DeltaRuleReadout(xtr.shape[1], split.n_classes).fit(xtr / np.abs(xtr).max(), ytr, random_state=seed)
-    return {"deep_local": top.score(stack.transform(xte), yte),
-            "linear_readout": raw.score(xte / np.abs(xtr).max(), yte)}
+    return {
+        "deep_local": top.score(stack.transform(xte), yte),
+        "linear_readout": raw.score(xte / np.abs(xtr).max(), yte),
+    }
 
 
 class TourbillonStack:
@@ -210,22 +222,35 @@ class TourbillonStack:
        (the encoders' recirculation weights are the forward weights that get fine-tuned).
     """
 
-    def __init__(self, sizes: Sequence[int], n_classes: int, *, feedback: str = "none", regression: float = 0.75,
-                 random_state=0) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        n_classes: int,
+        *,
+        feedback: str = "none",
+        regression: float = 0.75,
+        random_state=0,
+    ) -> None:
         from ..validation import check_choice
 
         self.sizes = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
         if len(self.sizes) < 2:
-            raise ValueError(f"sizes must list the input width and at least one code width, got {list(sizes)}")
+            raise ValueError(
+                f"sizes must list the input width and at least one code width, got {list(sizes)}"
+            )
         self.n_classes = check_int("n_classes", n_classes, low=2)
         self.feedback = check_choice("feedback", feedback, ("none", "random"))
         rng = as_rng(random_state)
-        self.autoencoders = [RecirculationAutoencoder(a, b, regression=regression, random_state=rng)
-                             for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+        self.autoencoders = [
+            RecirculationAutoencoder(a, b, regression=regression, random_state=rng)
+            for a, b in zip(self.sizes[:-1], self.sizes[1:])
+        ]
         self.top = DeltaRuleReadout(self.sizes[-1], self.n_classes)
         # fixed random feedback from level k+1's error to level k (shape of W_{k+1}ᵀ; the top's Uᵀ)
         outs = [*self.sizes[2:], self.n_classes]
-        self.feedback_matrices = [rng.uniform(-1, 1, (h, o)) / np.sqrt(h) for h, o in zip(self.sizes[1:], outs)]
+        self.feedback_matrices = [
+            rng.uniform(-1, 1, (h, o)) / np.sqrt(h) for h, o in zip(self.sizes[1:], outs)
+        ]
         self.lo = self.hi = None
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
@@ -238,8 +263,19 @@ class TourbillonStack:
             hs.append(ae.encode(hs[-1]))
         return hs
 
-    def fit(self, x: np.ndarray, y: np.ndarray, *, ae_epochs: int = 10, ae_lr: float = 1.0, top_epochs: int = 20,
-            top_lr: float = 0.5, feedback_lr: float = 0.1, batch_size: int = 32, random_state=0) -> "TourbillonStack":
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        ae_epochs: int = 10,
+        ae_lr: float = 1.0,
+        top_epochs: int = 20,
+        top_lr: float = 0.5,
+        feedback_lr: float = 0.1,
+        batch_size: int = 32,
+        random_state=0,
+    ) -> TourbillonStack:
         x, y = np.asarray(x, dtype=float), np.asarray(y)
         self.lo, self.hi = x.min(0), x.max(0) + 1e-9
         h = self._scale(x)
@@ -252,7 +288,7 @@ class TourbillonStack:
         for _ in range(check_int("top_epochs", top_epochs, low=1)):
             perm = rng.permutation(len(x))
             for i in range(0, len(x), batch_size):
-                idx = perm[i: i + batch_size]
+                idx = perm[i : i + batch_size]
                 self._supervised_step(x[idx], onehot[idx], top_lr, feedback_lr)
         return self
 
@@ -262,12 +298,14 @@ class TourbillonStack:
     def _supervised_step(self, x: np.ndarray, target: np.ndarray, top_lr: float, feedback_lr: float) -> None:
         hs = self.codes(x)
         hb = self._top_input(hs[-1])
-        err = self.top._probs(hb) - target                          # δ_top = p - y*
+        err = self.top._probs(hb) - target  # δ_top = p - y*
         n = len(x)
         if self.feedback == "random":
             delta = err
             for k in range(len(self.autoencoders) - 1, -1, -1):
-                gain = 1.0 / self.sd if k == len(self.autoencoders) - 1 else 1.0  # through the standardisation
+                gain = (
+                    1.0 / self.sd if k == len(self.autoencoders) - 1 else 1.0
+                )  # through the standardisation
                 delta = (delta @ self.feedback_matrices[k].T) * gain * hs[k + 1] * (1 - hs[k + 1])
                 ae = self.autoencoders[k]
                 ae.w -= feedback_lr * delta.T @ hs[k] / n

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from ..validation import check_choice
 from .angles import feedback_angles
 from .data import Split
 from .engine import QUANT_MODES, FeedbackMLP
 from .train import TrainConfig, compare_rules
 
-__all__ = ["final_accuracy", "logistic_baseline", "bits_study", "sparsity_study", "optimizer_study", "kp_run",
-           "tourbillon_score", "tourbillon_table"]
+__all__ = [
+    "final_accuracy",
+    "logistic_baseline",
+    "bits_study",
+    "sparsity_study",
+    "optimizer_study",
+    "kp_run",
+    "tourbillon_score",
+    "tourbillon_table",
+]
 
 
 def final_accuracy(history: list[dict]) -> dict[str, float]:
@@ -41,8 +47,17 @@ def logistic_baseline(split: Split, *, seed: int = 0) -> float:
         return float(model.score(split.x_test.numpy(), split.y_test.numpy()))
 
 
-def bits_study(split: Split, *, rule: str = "srbp", bits: Sequence[int] = (1, 2), modes: Sequence[str] = QUANT_MODES,
-               hidden: Sequence[int] = (64, 64), epochs: int = 4, lr: float = 3e-3, seed: int = 0) -> dict[str, float]:
+def bits_study(
+    split: Split,
+    *,
+    rule: str = "srbp",
+    bits: Sequence[int] = (1, 2),
+    modes: Sequence[str] = QUANT_MODES,
+    hidden: Sequence[int] = (64, 64),
+    epochs: int = 4,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> dict[str, float]:
     """``rule`` with an error channel of ``bits`` bits under each quantiser, plus float and top-only.
 
     Adam (lr ``lr``), batch 32, tanh. Labels: ``"<mode> <k> bit"``, ``"float"``, ``"top"``
@@ -61,25 +76,46 @@ def bits_study(split: Split, *, rule: str = "srbp", bits: Sequence[int] = (1, 2)
     return final_accuracy(compare_rules(nets, split, cfg, angle_examples=64))
 
 
-def sparsity_study(split: Split, *, rule: str = "srbp", sparsity: float = 0.99, hidden: Sequence[int] = (100, 100, 100),
-                   epochs: int = 10, lr: float = 1e-3, seed: int = 0) -> dict[str, dict]:
+def sparsity_study(
+    split: Split,
+    *,
+    rule: str = "srbp",
+    sparsity: float = 0.99,
+    hidden: Sequence[int] = (100, 100, 100),
+    epochs: int = 10,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> dict[str, dict]:
     """``rule`` with ``sparsity`` zeros spread over all entries vs per receiving neuron (Adam ``lr``).
 
     Returns ``{label: {"test_acc", "dead_units"}}``; ``dead_units`` counts hidden units whose
     feedback row is all zero (they never learn).
     """
     sizes = [split.n_features, *hidden, split.n_classes]
-    nets = {"entries": FeedbackMLP(sizes, rule, sparsity=sparsity, seed=seed),
-            "per_neuron": FeedbackMLP(sizes, rule, sparsity=sparsity, sparsity_mode="per_neuron", seed=seed)}
-    acc = final_accuracy(compare_rules(nets, split, TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, seed=seed),
-                                       angle_examples=64))
-    return {k: {"test_acc": acc[k], "dead_units": sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks)}
-            for k, n in nets.items()}
+    nets = {
+        "entries": FeedbackMLP(sizes, rule, sparsity=sparsity, seed=seed),
+        "per_neuron": FeedbackMLP(sizes, rule, sparsity=sparsity, sparsity_mode="per_neuron", seed=seed),
+    }
+    acc = final_accuracy(
+        compare_rules(
+            nets, split, TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, seed=seed), angle_examples=64
+        )
+    )
+    return {
+        k: {"test_acc": acc[k], "dead_units": sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks)}
+        for k, n in nets.items()
+    }
 
 
-def optimizer_study(split: Split, *, rules: Sequence[str] = ("rbp-resampled", "top"), hidden: Sequence[int] = (64, 64),
-                    epochs: int = 4, settings: Sequence[tuple[str, float]] = (("adam", 3e-3), ("sgd", 0.1)),
-                    seed: int = 0) -> dict[str, dict[str, float]]:
+def optimizer_study(
+    split: Split,
+    *,
+    rules: Sequence[str] = ("rbp-resampled", "top"),
+    hidden: Sequence[int] = (64, 64),
+    epochs: int = 4,
+    settings: Sequence[tuple[str, float]] = (("adam", 3e-3), ("sgd", 0.1)),
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
     """The same rules under each ``(optimiser, lr)``: ``{"adam lr 0.003": {rule: acc}, ...}``."""
     out = {}
     for name, lr in settings:
@@ -88,27 +124,49 @@ def optimizer_study(split: Split, *, rules: Sequence[str] = ("rbp-resampled", "t
     return out
 
 
-def kp_run(split: Split, *, rule: str = "kp", hidden: Sequence[int] = (100, 100), epochs: int = 20, lr: float = 3e-3,
-           optimizer: str = "adam", weight_decay: float | None = None, seed: int = 0) -> list[dict]:
+def kp_run(
+    split: Split,
+    *,
+    rule: str = "kp",
+    hidden: Sequence[int] = (100, 100),
+    epochs: int = 20,
+    lr: float = 3e-3,
+    optimizer: str = "adam",
+    weight_decay: float | None = None,
+    seed: int = 0,
+) -> list[dict]:
     """Train ``rule`` from the standard init; rows ``{"epoch", "layer", "angle", "test_acc"}`` with
     angle(B, Wᵀ) per feedback matrix after every epoch (``weight_decay=None``: the rule's own)."""
-    cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, optimizer=optimizer, seed=seed,
-                      weight_decay=weight_decay)
+    cfg = TrainConfig(
+        hidden=list(hidden), epochs=epochs, lr=lr, optimizer=optimizer, seed=seed, weight_decay=weight_decay
+    )
     net = cfg.build(rule, split.n_features, split.n_classes)
     rows: list[dict] = []
 
     def record(row: dict) -> None:
         for fb in feedback_angles(net):
-            rows.append({"epoch": row["epoch"], "layer": fb["layer"], "angle": fb["angle"], "test_acc": row["test_acc"]})
+            rows.append(
+                {
+                    "epoch": row["epoch"],
+                    "layer": fb["layer"],
+                    "angle": fb["angle"],
+                    "test_acc": row["test_acc"],
+                }
+            )
 
     compare_rules({rule: net}, split, cfg, on_epoch=record, angle_examples=64)
     return rows
 
 
-
-
-def tourbillon_score(split: Split, *, hidden: Sequence[int] = (100, 100), feedback: str = "none", seed: int = 0,
-                     ae_epochs: int = 10, top_epochs: int = 20) -> float:
+def tourbillon_score(
+    split: Split,
+    *,
+    hidden: Sequence[int] = (100, 100),
+    feedback: str = "none",
+    seed: int = 0,
+    ae_epochs: int = 10,
+    top_epochs: int = 20,
+) -> float:
     """Test accuracy of a :class:`~toolkit.feedback.local.TourbillonStack`: recirculation ``ae_epochs``
     per level, then the top layer by SGD (lr 0.1, ``top_epochs``); random feedback (if any) at lr 0.002."""
     from threadpoolctl import threadpool_limits
@@ -117,14 +175,30 @@ def tourbillon_score(split: Split, *, hidden: Sequence[int] = (100, 100), feedba
 
     xtr, ytr = split.x_train.numpy().astype(float), split.y_train.numpy()
     with threadpool_limits(1):  # small matrices: BLAS threads only fight
-        stack = TourbillonStack([split.n_features, *hidden], split.n_classes, feedback=feedback, random_state=seed)
-        stack.fit(xtr, ytr, ae_epochs=ae_epochs, top_epochs=top_epochs, top_lr=0.1, feedback_lr=0.002,
-                  random_state=seed)
+        stack = TourbillonStack(
+            [split.n_features, *hidden], split.n_classes, feedback=feedback, random_state=seed
+        )
+        stack.fit(
+            xtr,
+            ytr,
+            ae_epochs=ae_epochs,
+            top_epochs=top_epochs,
+            top_lr=0.1,
+            feedback_lr=0.002,
+            random_state=seed,
+        )
         return stack.score(split.x_test.numpy().astype(float), split.y_test.numpy())
 
 
-def tourbillon_table(split: Split, *, hidden: Sequence[int] = (100, 100), seed: int = 0, ae_epochs: int = 10,
-                     top_epochs: int = 20, epochs: int = 20) -> dict[str, float]:
+def tourbillon_table(
+    split: Split,
+    *,
+    hidden: Sequence[int] = (100, 100),
+    seed: int = 0,
+    ae_epochs: int = 10,
+    top_epochs: int = 20,
+    epochs: int = 20,
+) -> dict[str, float]:
     """Test accuracy of a Tourbillon stack (with and without random feedback through the stack) next
     to BP and RBP (tanh MLP of the same widths, Adam lr 1e-3, ``epochs``), SRBP, top-only and
     local-only learning (Oja stack + delta-rule top). Tourbillon: recirculation ``ae_epochs`` per
@@ -136,9 +210,12 @@ def tourbillon_table(split: Split, *, hidden: Sequence[int] = (100, 100), seed: 
     out = {}
     for fb in ("none", "random"):
         out[f"tourbillon{'' if fb == 'none' else ' + random feedback'}"] = tourbillon_score(
-            split, hidden=hidden, feedback=fb, seed=seed, ae_epochs=ae_epochs, top_epochs=top_epochs)
+            split, hidden=hidden, feedback=fb, seed=seed, ae_epochs=ae_epochs, top_epochs=top_epochs
+        )
     with threadpool_limits(1):
-        out["local only (Oja + delta)"] = local_learning_report(split, hidden=tuple(hidden), seed=seed)["deep_local"]
+        out["local only (Oja + delta)"] = local_learning_report(split, hidden=tuple(hidden), seed=seed)[
+            "deep_local"
+        ]
     cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=1e-3, seed=seed)
     out.update(final_accuracy(compare_rules(["bp", "rbp", "srbp", "top"], split, cfg, angle_examples=64)))
     return out

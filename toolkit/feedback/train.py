@@ -13,11 +13,31 @@ import torch
 from ..validation import check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 from .angles import feedback_angles, gradient_angles
 from .data import Split, check_labels
-from .engine import (ACTIVATIONS, ALIASES, CHANNEL_ACTIVATIONS, NO_FEEDBACK_RULES, QUANT_MODES, RULES, SKIP_RULES,
-                     SPARSITY_MODES, FeedbackMLP, canonical_rule, default_decay)
+from .engine import (
+    ACTIVATIONS,
+    ALIASES,
+    CHANNEL_ACTIVATIONS,
+    NO_FEEDBACK_RULES,
+    QUANT_MODES,
+    RULES,
+    SKIP_RULES,
+    SPARSITY_MODES,
+    FeedbackMLP,
+    canonical_rule,
+    default_decay,
+)
 
-__all__ = ["TrainConfig", "accuracy", "make_optimizer", "fit", "compare_rules", "symmetry_run", "torch_threads",
-           "apply_weight_decay", "PAPER_MODE"]
+__all__ = [
+    "TrainConfig",
+    "accuracy",
+    "make_optimizer",
+    "fit",
+    "compare_rules",
+    "symmetry_run",
+    "torch_threads",
+    "apply_weight_decay",
+    "PAPER_MODE",
+]
 
 # "Paper mode": plain SGD as in Baldi, Sadowski & Lu's simulations (no momentum, no Adam).
 PAPER_MODE = {"optimizer": "sgd", "lr": 0.1}
@@ -53,7 +73,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Sequence):
-            raise TypeError(f"hidden must be a list of hidden-layer widths like [100, 100], got {self.hidden!r}")
+            raise TypeError(
+                f"hidden must be a list of hidden-layer widths like [100, 100], got {self.hidden!r}"
+            )
         self.hidden = [check_int(f"hidden[{i}]", h, low=1, high=100_000) for i, h in enumerate(self.hidden)]
         self.epochs = check_int("epochs", self.epochs, low=1, high=100_000)
         self.lr = check_float("lr", self.lr, low=0.0, high=10.0, low_open=True)
@@ -68,10 +90,14 @@ class TrainConfig:
         self.error_quant = check_choice("error_quant", self.error_quant, QUANT_MODES)
         self.sparsity_mode = check_choice("sparsity_mode", self.sparsity_mode, SPARSITY_MODES)
         self.sparsity_rescale = check_bool("sparsity_rescale", self.sparsity_rescale)
-        self.channel_activation = check_choice("channel_activation", self.channel_activation, CHANNEL_ACTIVATIONS)
+        self.channel_activation = check_choice(
+            "channel_activation", self.channel_activation, CHANNEL_ACTIVATIONS
+        )
         self.feedback_mix = check_float("feedback_mix", self.feedback_mix, low=0.0, high=1.0)
         if self.weight_decay is not None:
-            self.weight_decay = check_float("weight_decay", self.weight_decay, low=0.0, high=1.0, high_open=True)
+            self.weight_decay = check_float(
+                "weight_decay", self.weight_decay, low=0.0, high=1.0, high_open=True
+            )
 
     def decay_for(self, rule: str) -> float:
         """The per-step weight decay used for ``rule`` (``weight_decay``, or the rule's default)."""
@@ -81,12 +107,20 @@ class TrainConfig:
         """A FeedbackMLP for ``rule`` (channel options are ignored by rules without feedback matrices)."""
         rule = canonical_rule(rule)
         plain = rule in NO_FEEDBACK_RULES
-        return FeedbackMLP([n_in, *self.hidden, n_out], rule, self.activation,
-                           sparsity=0.0 if plain else self.sparsity, sparsity_mode=self.sparsity_mode,
-                           sparsity_rescale=self.sparsity_rescale, error_bits=self.error_bits,
-                           error_quant=self.error_quant, derivative=self.derivative,
-                           channel_activation=self.channel_activation,
-                           feedback_mix=0.0 if plain or rule in SKIP_RULES else self.feedback_mix, seed=self.seed)
+        return FeedbackMLP(
+            [n_in, *self.hidden, n_out],
+            rule,
+            self.activation,
+            sparsity=0.0 if plain else self.sparsity,
+            sparsity_mode=self.sparsity_mode,
+            sparsity_rescale=self.sparsity_rescale,
+            error_bits=self.error_bits,
+            error_quant=self.error_quant,
+            derivative=self.derivative,
+            channel_activation=self.channel_activation,
+            feedback_mix=0.0 if plain or rule in SKIP_RULES else self.feedback_mix,
+            seed=self.seed,
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,11 +184,15 @@ def torch_threads(n: int | None) -> Iterator[None]:
 def _batches(n: int, batch_size: int, gen: torch.Generator):
     perm = torch.randperm(n, generator=gen)
     for i in range(0, n, batch_size):
-        yield perm[i: i + batch_size]
+        yield perm[i : i + batch_size]
 
 
-def fit(net: FeedbackMLP, split: Split, config: TrainConfig | None = None,
-        on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+def fit(
+    net: FeedbackMLP,
+    split: Split,
+    config: TrainConfig | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Train ``net`` on ``split``; returns one dict per epoch (loss, test accuracy, angles)."""
     check_instance("net", net, FeedbackMLP)
     return compare_rules({net.rule: net}, split, config, on_epoch=on_epoch)
@@ -185,15 +223,24 @@ def compare_rules(
     ``threads``: torch threads while training (see :func:`torch_threads`; None = unchanged).
     """
     with torch_threads(threads):
-        return _compare_rules(rules, split, config, live=live, on_epoch=on_epoch,
-                              evals_per_epoch=evals_per_epoch, angle_examples=angle_examples)
+        return _compare_rules(
+            rules,
+            split,
+            config,
+            live=live,
+            on_epoch=on_epoch,
+            evals_per_epoch=evals_per_epoch,
+            angle_examples=angle_examples,
+        )
 
 
 def _check_rules(rules) -> None:
     """A non-empty list of rule names or a ``{label: FeedbackMLP}`` dict."""
     if isinstance(rules, dict):
         if not rules or not all(isinstance(k, str) and isinstance(v, FeedbackMLP) for k, v in rules.items()):
-            raise TypeError("rules must be a non-empty list of rule names or a non-empty {label: FeedbackMLP} dict")
+            raise TypeError(
+                "rules must be a non-empty list of rule names or a non-empty {label: FeedbackMLP} dict"
+            )
         return
     if isinstance(rules, (str, bytes)) or not isinstance(rules, Sequence) or len(rules) == 0:
         raise TypeError(f"rules must be a non-empty list of rule names, got {rules!r}")
@@ -212,7 +259,9 @@ def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, ang
     if on_epoch is not None and not callable(on_epoch):
         raise TypeError(f"on_epoch must be None or a callable taking one row, got {type(on_epoch).__name__}")
     if live is not None and not callable(getattr(live, "push", None)):
-        raise TypeError(f"live must be None or a LiveChart (an object with push and flush), got {type(live).__name__}")
+        raise TypeError(
+            f"live must be None or a LiveChart (an object with push and flush), got {type(live).__name__}"
+        )
     evals_per_epoch = check_int("evals_per_epoch", evals_per_epoch, low=1, high=1000)
     angle_examples = check_int("angle_examples", angle_examples, low=1, high=1_000_000)
     if split is None:
@@ -239,14 +288,21 @@ def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, ang
         rows = []
         for key, net in nets.items():
             row = {
-                "epoch": round(epoch, 4), "rule": key, "loss": losses[key],
-                "train_acc": accuracy(net, xa, ya), "test_acc": accuracy(net, split.x_test, split.y_test),
+                "epoch": round(epoch, 4),
+                "rule": key,
+                "loss": losses[key],
+                "train_acc": accuracy(net, xa, ya),
+                "test_acc": accuracy(net, split.x_test, split.y_test),
                 "angles": gradient_angles(net, xa, ya),
             }
             history.append(row)
-            rows.append({"epoch": row["epoch"], "rule": key, "metric": "test accuracy", "value": row["test_acc"]})
+            rows.append(
+                {"epoch": row["epoch"], "rule": key, "metric": "test accuracy", "value": row["test_acc"]}
+            )
             for layer, a in enumerate(row["angles"][:-1]):  # top layer: 0° for every rule
-                rows.append({"epoch": row["epoch"], "rule": key, "metric": f"angle layer {layer + 1}", "value": a})
+                rows.append(
+                    {"epoch": row["epoch"], "rule": key, "metric": f"angle layer {layer + 1}", "value": a}
+                )
             if on_epoch is not None:
                 on_epoch(row)
         if live is not None:
@@ -268,8 +324,16 @@ def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, ang
     return history
 
 
-def symmetry_run(split: Split, *, init_scale: float = 0.01, hidden: Sequence[int] = (50,),
-                 epochs: int = 5, lr: float = 0.05, seed: int = 0, rule: str = "arbp") -> list[dict]:
+def symmetry_run(
+    split: Split,
+    *,
+    init_scale: float = 0.01,
+    hidden: Sequence[int] = (50,),
+    epochs: int = 5,
+    lr: float = 0.05,
+    seed: int = 0,
+    rule: str = "arbp",
+) -> list[dict]:
     """ARBP from a small start: forward weights and feedback both scaled by ``init_scale``.
 
     With the forward rule on B, ``ΔB_i = ΔW_{i+1}ᵀ`` at every SGD step, so ``B_i − W_{i+1}ᵀ`` never
@@ -289,8 +353,16 @@ def symmetry_run(split: Split, *, init_scale: float = 0.01, hidden: Sequence[int
 
     def record(row: dict) -> None:
         for fb in feedback_angles(net):
-            rows.append({"step": step, "epoch": row["epoch"], "layer": fb["layer"], "angle": fb["angle"],
-                         "norm_ratio": fb["norm_ratio"], "test_acc": row["test_acc"]})
+            rows.append(
+                {
+                    "step": step,
+                    "epoch": row["epoch"],
+                    "layer": fb["layer"],
+                    "angle": fb["angle"],
+                    "norm_ratio": fb["norm_ratio"],
+                    "test_acc": row["test_acc"],
+                }
+            )
 
     def on_epoch(row: dict) -> None:
         nonlocal step

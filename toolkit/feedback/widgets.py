@@ -9,23 +9,35 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from ..panels import Panel, dropdown, log_slider, slider, toggle
+from ..panels import CLI_PANELS, Panel, dropdown, log_slider, slider, toggle
 from . import chain
-from .data import load_dataset
-from ..panels import CLI_PANELS
 from .angles import gradient_angles
+from .data import load_dataset
 from .engine import RULES, FeedbackMLP
 from .train import PAPER_MODE, TrainConfig, compare_rules, symmetry_run
 
 __all__ = [
-    "phase_portrait", "chain_panel", "training_chart", "training_panel", "symmetry_chart", "symmetry_panel",
-    "curve_chart", "channel_diagram", "chain_time_chart", "mix_chart", "mix_panel", "mix_run", "PANEL_DEFAULTS",
+    "phase_portrait",
+    "chain_panel",
+    "training_chart",
+    "training_panel",
+    "symmetry_chart",
+    "symmetry_panel",
+    "curve_chart",
+    "channel_diagram",
+    "chain_time_chart",
+    "mix_chart",
+    "mix_panel",
+    "mix_run",
+    "PANEL_DEFAULTS",
 ]
 
 #: Defaults of the training panel (and of the notebook's measurements at those defaults): MNIST-1D,
 #: three tanh hidden layers of 100, Adam at 1e-3, 10 epochs — long enough for the rules to separate
 #: (BP > RBP > RBP without f′ ≈ top-only), short enough for a notebook.
-PANEL_DEFAULTS = dict(dataset="mnist1d", depth=3, width=100, lr=1e-3, epochs=10, rules=("bp", "rbp", "srbp", "top"))
+PANEL_DEFAULTS = dict(
+    dataset="mnist1d", depth=3, width=100, lr=1e-3, epochs=10, rules=("bp", "rbp", "srbp", "top")
+)
 #: Plain SGD learning rate of "paper mode" in the panels.
 _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD (paper mode)"}
 
@@ -33,8 +45,16 @@ _LIM = 2.5
 
 
 # -- the linear chain -------------------------------------------------------------------------
-def phase_portrait(w1: float, w2: float, *, model: str = "linear", rule: str = "rbp", b: float = 1.0,
-                   derivative: bool = True, t_max: float | None = None) -> tuple[alt.Chart, dict]:
+def phase_portrait(
+    w1: float,
+    w2: float,
+    *,
+    model: str = "linear",
+    rule: str = "rbp",
+    b: float = 1.0,
+    derivative: bool = True,
+    t_max: float | None = None,
+) -> tuple[alt.Chart, dict]:
     """Vector field, fixed points and the trajectory from (w1, w2) of the A[1,1,1] chain.
 
     Linear chain: RK4 to ``t_max`` (default 20), window ±2.5. Tanh chain: a stiff solver to
@@ -56,8 +76,15 @@ def phase_portrait(w1: float, w2: float, *, model: str = "linear", rule: str = "
         _, traj = chain.simulate_nonlinear_long(w1, w2, derivative=derivative, b=b, t_max=t_max, n_points=300)
     speed = np.hypot(v1 / (xhi - xlo), v2 / (yhi - ylo))
     scale = 0.03 / np.maximum(speed, 1e-12)  # arrows of equal (screen) length: direction only
-    field = pd.DataFrame({"x": g1.ravel(), "y": g2.ravel(), "x2": (g1 + v1 * scale).ravel(),
-                          "y2": (g2 + v2 * scale).ravel(), "speed": np.log10(np.hypot(v1, v2).ravel() + 1e-9)})
+    field = pd.DataFrame(
+        {
+            "x": g1.ravel(),
+            "y": g2.ravel(),
+            "x2": (g1 + v1 * scale).ravel(),
+            "y2": (g2 + v2 * scale).ravel(),
+            "speed": np.log10(np.hypot(v1, v2).ravel() + 1e-9),
+        }
+    )
     traj = traj[np.all(np.abs(traj) < 50, axis=1)]
     path = pd.DataFrame({"x": traj[:, 0], "y": traj[:, 1], "t": np.arange(len(traj))})
     path = path[(path.x >= xlo) & (path.x <= xhi) & (path.y >= ylo) & (path.y <= yhi)]
@@ -75,36 +102,75 @@ def phase_portrait(w1: float, w2: float, *, model: str = "linear", rule: str = "
         null = null[(null.y >= ylo) & (null.y <= yhi)]
     sx = alt.Scale(domain=[xlo, xhi], clamp=True)
     sy = alt.Scale(domain=[ylo, yhi], clamp=True)
-    arrows = alt.Chart(field).mark_rule(opacity=0.5).encode(
-        x=alt.X("x:Q", scale=sx, title="w1"), y=alt.Y("y:Q", scale=sy, title="w2"), x2="x2:Q", y2="y2:Q",
-        color=alt.Color("speed:Q", scale=alt.Scale(scheme="greys"), legend=None))
-    heads = alt.Chart(field).mark_point(size=8, filled=True, opacity=0.5, color="grey").encode(
-        x=alt.X("x2:Q", scale=sx), y=alt.Y("y2:Q", scale=sy))
-    hyper = alt.Chart(fixed).mark_line(color="#D55E00", strokeWidth=2).encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), detail="branch:N")
-    nullcline = alt.Chart(null).mark_line(color="#009E73", strokeDash=[5, 3], strokeWidth=1.5).encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), detail="branch:N")
-    fps = alt.Chart(fp).mark_point(shape="diamond", size=160, filled=True, color="#D55E00").encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
-    line = alt.Chart(path).mark_line(color="#0072B2", strokeWidth=3).encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), order="t:Q")
-    start = alt.Chart(pd.DataFrame({"x": [w1], "y": [w2]})).mark_point(size=120, filled=True, color="black").encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
-    title = (f"linear chain, {rule.upper()}" if model == "linear"
-             else f"tanh chain, RBP {'with' if derivative else 'without'} f′ (t ≤ {t_max:g})")
-    chart = (arrows + heads + hyper + nullcline + fps + line + start).properties(width=340, height=340, title=title)
+    arrows = (
+        alt.Chart(field)
+        .mark_rule(opacity=0.5)
+        .encode(
+            x=alt.X("x:Q", scale=sx, title="w1"),
+            y=alt.Y("y:Q", scale=sy, title="w2"),
+            x2="x2:Q",
+            y2="y2:Q",
+            color=alt.Color("speed:Q", scale=alt.Scale(scheme="greys"), legend=None),
+        )
+    )
+    heads = (
+        alt.Chart(field)
+        .mark_point(size=8, filled=True, opacity=0.5, color="grey")
+        .encode(x=alt.X("x2:Q", scale=sx), y=alt.Y("y2:Q", scale=sy))
+    )
+    hyper = (
+        alt.Chart(fixed)
+        .mark_line(color="#D55E00", strokeWidth=2)
+        .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), detail="branch:N")
+    )
+    nullcline = (
+        alt.Chart(null)
+        .mark_line(color="#009E73", strokeDash=[5, 3], strokeWidth=1.5)
+        .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), detail="branch:N")
+    )
+    fps = (
+        alt.Chart(fp)
+        .mark_point(shape="diamond", size=160, filled=True, color="#D55E00")
+        .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
+    )
+    line = (
+        alt.Chart(path)
+        .mark_line(color="#0072B2", strokeWidth=3)
+        .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), order="t:Q")
+    )
+    start = (
+        alt.Chart(pd.DataFrame({"x": [w1], "y": [w2]}))
+        .mark_point(size=120, filled=True, color="black")
+        .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
+    )
+    title = (
+        f"linear chain, {rule.upper()}"
+        if model == "linear"
+        else f"tanh chain, RBP {'with' if derivative else 'without'} f′ (t ≤ {t_max:g})"
+    )
+    chart = (arrows + heads + hyper + nullcline + fps + line + start).properties(
+        width=340, height=340, title=title
+    )
     return chart, {"end": tuple(float(v) for v in traj[-1]), "n_fixed": len(fp), "t_max": t_max}
 
 
-def chain_time_chart(w1: float, w2: float, *, b: float = 1.0, derivative: bool = False,
-                     t_max: float = 1e5) -> tuple[alt.Chart, pd.DataFrame]:
+def chain_time_chart(
+    w1: float, w2: float, *, b: float = 1.0, derivative: bool = False, t_max: float = 1e5
+) -> tuple[alt.Chart, pd.DataFrame]:
     """w1(t), w2(t) and w1·w2 of the tanh chain on a log time axis (stiff solver)."""
     t, w = chain.simulate_nonlinear_long(w1, w2, derivative=derivative, b=b, t_max=t_max)
     data = pd.DataFrame({"t": t, "w1": w[:, 0], "w2": w[:, 1], "w1·w2": w[:, 0] * w[:, 1]})
     long = data[data.t > 0].melt("t", var_name="weight", value_name="value")
-    chart = alt.Chart(long, title=f"tanh chain, RBP {'with' if derivative else 'without'} f′, b = {b:g}").mark_line().encode(
-        x=alt.X("t:Q", scale=alt.Scale(type="log"), title="time t (log)"), y=alt.Y("value:Q"),
-        color=alt.Color("weight:N")).properties(width=420, height=220)
+    chart = (
+        alt.Chart(long, title=f"tanh chain, RBP {'with' if derivative else 'without'} f′, b = {b:g}")
+        .mark_line()
+        .encode(
+            x=alt.X("t:Q", scale=alt.Scale(type="log"), title="time t (log)"),
+            y=alt.Y("value:Q"),
+            color=alt.Color("weight:N"),
+        )
+        .properties(width=420, height=220)
+    )
     return chart, data
 
 
@@ -123,13 +189,20 @@ def chain_panel() -> Panel:
         chart, info = phase_portrait(w1, w2, model=model, rule=rule, b=b, derivative=derivative)
         e1, e2 = info["end"]
         if model == "linear":
-            text = f"trajectory ends at w1 = {e1:.3f}, w2 = {e2:.3f} (w1·w2 = {e1 * e2:.3f}; fixed points: w1·w2 = 1)"
+            text = (
+                f"trajectory ends at w1 = {e1:.3f}, w2 = {e2:.3f} "
+                f"(w1·w2 = {e1 * e2:.3f}; fixed points: w1·w2 = 1)"
+            )
             if rule == "rbp" and b != 0:
                 p1, p2 = chain.rbp_limit(w1, w2, b=b)
-                text += f"<br>closed-form RBP limit: ({p1:.3f}, {p2:.3f}); invariant b·w2 − w1²/2 = {chain.rbp_invariant(w1, w2, b=b):.3f}"
+                invariant = chain.rbp_invariant(w1, w2, b=b)
+                text += f"<br>closed-form RBP limit: ({p1:.3f}, {p2:.3f}); "
+                text += f"invariant b·w2 − w1²/2 = {invariant:.3f}"
         else:
-            text = (f"{info['n_fixed']} fixed point(s) with |w1| ≤ 5; at t = {info['t_max']:g} the trajectory is at "
-                    f"w1 = {e1:.2f}, w2 = {e2:.2f} (dashed green: the w2-nullcline, dw2/dt = 0)")
+            text = (
+                f"{info['n_fixed']} fixed point(s) with |w1| ≤ 5; at t = {info['t_max']:g} the trajectory is "
+                f"at w1 = {e1:.2f}, w2 = {e2:.2f} (dashed green: the w2-nullcline, dw2/dt = 0)"
+            )
         return chart, text
 
     return Panel(controls, render, title="Linear chain A[1,1,1]: learning dynamics", key="feedback-chain")
@@ -138,17 +211,32 @@ def chain_panel() -> Panel:
 # -- training several rules side by side ------------------------------------------------------
 def training_chart() -> alt.HConcatChart:
     """Empty live chart: test accuracy per rule, and per-layer angle to the true gradient."""
-    acc = alt.Chart(title="test accuracy").mark_line(point=True).encode(
-        x=alt.X("epoch:Q"), y=alt.Y("value:Q", title="accuracy", scale=alt.Scale(zero=False)),
-        color=alt.Color("rule:N")).transform_filter(alt.datum.metric == "test accuracy")
-    ang = alt.Chart(title="angle to the true gradient (°)").mark_line().encode(
-        x=alt.X("epoch:Q"), y=alt.Y("value:Q", title="degrees", scale=alt.Scale(domain=[0, 120])),
-        color=alt.Color("rule:N"), strokeDash=alt.StrokeDash("metric:N", title="layer")
-    ).transform_filter("indexof(datum.metric, 'angle') == 0")
+    acc = (
+        alt.Chart(title="test accuracy")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q"),
+            y=alt.Y("value:Q", title="accuracy", scale=alt.Scale(zero=False)),
+            color=alt.Color("rule:N"),
+        )
+        .transform_filter(alt.datum.metric == "test accuracy")
+    )
+    ang = (
+        alt.Chart(title="angle to the true gradient (°)")
+        .mark_line()
+        .encode(
+            x=alt.X("epoch:Q"),
+            y=alt.Y("value:Q", title="degrees", scale=alt.Scale(domain=[0, 120])),
+            color=alt.Color("rule:N"),
+            strokeDash=alt.StrokeDash("metric:N", title="layer"),
+        )
+        .transform_filter("indexof(datum.metric, 'angle') == 0")
+    )
     rule90 = alt.Chart().mark_rule(color="grey", strokeDash=[2, 2]).encode(y=alt.datum(90))
-    return alt.HConcatChart(hconcat=[acc.properties(width=300, height=220),
-                                     (ang + rule90).properties(width=300, height=220)],
-                            data=alt.InlineData(values=[]))
+    return alt.HConcatChart(
+        hconcat=[acc.properties(width=300, height=220), (ang + rule90).properties(width=300, height=220)],
+        data=alt.InlineData(values=[]),
+    )
 
 
 def _summary(history: list[dict]) -> str:
@@ -156,8 +244,10 @@ def _summary(history: list[dict]) -> str:
     rows = [r for r in history if r["epoch"] == last]
     cells = "".join(
         f"<tr><td>{html.escape(r['rule'])}</td><td>{r['test_acc']:.3f}</td><td>"
-        + ", ".join("–" if a != a else f"{a:.0f}°" for a in r["angles"][:-1]) + "</td></tr>"
-        for r in rows)
+        + ", ".join("–" if a != a else f"{a:.0f}°" for a in r["angles"][:-1])
+        + "</td></tr>"
+        for r in rows
+    )
     return f"<table><tr><th>rule</th><th>test acc</th><th>hidden-layer angles</th></tr>{cells}</table>"
 
 
@@ -185,13 +275,24 @@ def training_panel(*, epochs: int = PANEL_DEFAULTS["epochs"]) -> Panel:
         if not rules:
             raise ValueError("rules must name at least one rule: select one or more in the list")
         split = load_dataset(dataset, random_state=0)
-        cfg = TrainConfig(hidden=[width] * depth, sparsity=sparsity, error_bits=bits or None,
-                          derivative=derivative, lr=lr, epochs=epochs, seed=0, optimizer=optimizer)
+        cfg = TrainConfig(
+            hidden=[width] * depth,
+            sparsity=sparsity,
+            error_bits=bits or None,
+            derivative=derivative,
+            lr=lr,
+            epochs=epochs,
+            seed=0,
+            optimizer=optimizer,
+        )
         live.chart = training_chart()
         history = compare_rules(list(rules), split, cfg, live=live, evals_per_epoch=2)
         last_run["history"] = history
         last_run["final"] = {r["rule"]: r for r in history if r["epoch"] == history[-1]["epoch"]}
-        return _summary(history) + f"<br>optimiser: {_OPTIMIZERS[optimizer]}, lr {lr:.3g}, {epochs} epochs, {dataset}"
+        return (
+            _summary(history)
+            + f"<br>optimiser: {_OPTIMIZERS[optimizer]}, lr {lr:.3g}, {epochs} epochs, {dataset}"
+        )
 
     panel = Panel(controls, render, title="Train rules side by side", button="Train", key="feedback-train")
     panel.last_run = last_run  # history of the last Train click (rows per rule and evaluation)
@@ -199,19 +300,30 @@ def training_panel(*, epochs: int = PANEL_DEFAULTS["epochs"]) -> Panel:
 
 
 # -- the B ↔ Wᵀ slider ------------------------------------------------------------------------
-def mix_run(mu: float, split, *, optimizer: str = "adam", epochs: int = 4, hidden=(100, 100, 100),
-            seed: int = 0) -> list[dict]:
+def mix_run(
+    mu: float, split, *, optimizer: str = "adam", epochs: int = 4, hidden=(100, 100, 100), seed: int = 0
+) -> list[dict]:
     """Train RBP with the channel ``(1 - μ) B + μ Wᵀ``; rows ``{"epoch", "mu", "metric", "value"}``
     (test accuracy and the mean hidden-layer angle to the true gradient)."""
     lr = PAPER_MODE["lr"] if optimizer == "sgd" else 1e-3
-    cfg = TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, optimizer=optimizer, seed=seed, feedback_mix=mu)
+    cfg = TrainConfig(
+        hidden=list(hidden), epochs=epochs, lr=lr, optimizer=optimizer, seed=seed, feedback_mix=mu
+    )
     rows: list[dict] = []
 
     def record(row: dict) -> None:
         hidden_angles = [a for a in row["angles"][:-1] if a == a]
-        rows.append({"epoch": row["epoch"], "mu": f"{mu:.2f}", "metric": "test accuracy", "value": row["test_acc"]})
-        rows.append({"epoch": row["epoch"], "mu": f"{mu:.2f}", "metric": "mean hidden angle (°)",
-                     "value": float(np.mean(hidden_angles)) if hidden_angles else float("nan")})
+        rows.append(
+            {"epoch": row["epoch"], "mu": f"{mu:.2f}", "metric": "test accuracy", "value": row["test_acc"]}
+        )
+        rows.append(
+            {
+                "epoch": row["epoch"],
+                "mu": f"{mu:.2f}",
+                "metric": "mean hidden angle (°)",
+                "value": float(np.mean(hidden_angles)) if hidden_angles else float("nan"),
+            }
+        )
 
     compare_rules(["rbp"], split, cfg, on_epoch=record, evals_per_epoch=2)
     return rows
@@ -222,12 +334,21 @@ def mix_chart(rows: list[dict], selected: str) -> alt.HConcatChart:
     data = pd.DataFrame(rows)
     data["selected"] = data["mu"] == selected
     charts = []
-    for metric, scale in (("test accuracy", alt.Scale(zero=False)), ("mean hidden angle (°)", alt.Scale(domain=[0, 100]))):
-        charts.append(alt.Chart(data[data.metric == metric], title=metric).mark_line(point=True).encode(
-            x=alt.X("epoch:Q"), y=alt.Y("value:Q", title=metric, scale=scale),
-            color=alt.Color("mu:O", title="μ", scale=alt.Scale(scheme="viridis")),
-            strokeWidth=alt.condition(alt.datum.selected, alt.value(3.5), alt.value(1.2)),
-        ).properties(width=280, height=200))
+    for metric, scale in (
+        ("test accuracy", alt.Scale(zero=False)),
+        ("mean hidden angle (°)", alt.Scale(domain=[0, 100])),
+    ):
+        charts.append(
+            alt.Chart(data[data.metric == metric], title=metric)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("epoch:Q"),
+                y=alt.Y("value:Q", title=metric, scale=scale),
+                color=alt.Color("mu:O", title="μ", scale=alt.Scale(scheme="viridis")),
+                strokeWidth=alt.condition(alt.datum.selected, alt.value(3.5), alt.value(1.2)),
+            )
+            .properties(width=280, height=200)
+        )
     return alt.hconcat(*charts)
 
 
@@ -235,8 +356,10 @@ def mix_panel(*, dataset: str = "digits", epochs: int = 3) -> Panel:
     """Slide μ from RBP (0) to BP (1): the readout gives the initial angle at this μ at once, the
     chart overlays the training curves of every μ tried (cached, so moving back is instant)."""
     split = load_dataset(dataset, random_state=0)
-    controls = {"mu": slider("μ (0 = RBP, 1 = BP)", 0.5, 0.0, 1.0, 0.05),
-                "optimizer": dropdown("optimiser", list(_OPTIMIZERS), "adam")}
+    controls = {
+        "mu": slider("μ (0 = RBP, 1 = BP)", 0.5, 0.0, 1.0, 0.05),
+        "optimizer": dropdown("optimiser", list(_OPTIMIZERS), "adam"),
+    }
     cache: dict[tuple[float, str], list[dict]] = {}
     probe_x, probe_y = split.x_train[:512], split.y_train[:512]
 
@@ -249,8 +372,11 @@ def mix_panel(*, dataset: str = "digits", epochs: int = 3) -> Panel:
         net = FeedbackMLP([split.n_features, 100, 100, 100, split.n_classes], "rbp", feedback_mix=mu, seed=0)
         start = float(np.mean(gradient_angles(net, probe_x, probe_y)[:-1]))
         final = [r["value"] for r in cache[(mu, optimizer)] if r["metric"] == "test accuracy"][-1]
-        text = (f"μ = {mu:.2f}: channel (1 − μ)·B + μ·Wᵀ; mean hidden angle to the true gradient at the start "
-                f"<b>{start:.1f}°</b>; test accuracy after {epochs} epochs ({_OPTIMIZERS[optimizer]}) <b>{final:.3f}</b>")
+        text = (
+            f"μ = {mu:.2f}: channel (1 − μ)·B + μ·Wᵀ; mean hidden angle to the true gradient at the start "
+            f"<b>{start:.1f}°</b>; test accuracy after {epochs} epochs ({_OPTIMIZERS[optimizer]}) "
+            f"<b>{final:.3f}</b>"
+        )
         return mix_chart(rows, f"{mu:.2f}"), text
 
     panel = Panel(controls, render, title="From RBP to BP: the B ↔ Wᵀ slider", key="feedback-mix")
@@ -269,8 +395,10 @@ def symmetry_chart(rows: list[dict]) -> alt.HConcatChart:
 
 def symmetry_panel() -> Panel:
     """ARBP from a small vs a normal start: does B become Wᵀ?"""
-    controls = {"init_scale": log_slider("small init scale", 0.01, 0.001, 1.0),
-                "epochs": slider("epochs", 5, 1, 20)}
+    controls = {
+        "init_scale": log_slider("small init scale", 0.01, 0.001, 1.0),
+        "epochs": slider("epochs", 5, 1, 20),
+    }
 
     def render(init_scale, epochs):
         split = load_dataset("digits", random_state=0)
@@ -279,8 +407,11 @@ def symmetry_panel() -> Panel:
             for row in symmetry_run(split, init_scale=scale, epochs=epochs, lr=0.5):
                 rows.append({**row, "init": f"{scale:g}"})
         last = {r["init"]: r for r in rows}
-        text = "<br>".join(f"init ×{k}: final angle {v['angle']:.1f}°, norm ratio {v['norm_ratio']:.2f}, "
-                           f"test acc {v['test_acc']:.3f}" for k, v in last.items())
+        text = "<br>".join(
+            f"init ×{k}: final angle {v['angle']:.1f}°, norm ratio {v['norm_ratio']:.2f}, "
+            f"test acc {v['test_acc']:.3f}"
+            for k, v in last.items()
+        )
         return symmetry_chart(rows), text
 
     return Panel(controls, render, title="ARBP: the symmetry story", button="Run", key="feedback-symmetry")
@@ -289,42 +420,102 @@ def symmetry_panel() -> Panel:
 def curve_chart(values: list[float], *, title: str, y: str) -> alt.Chart:
     """A small line chart of one curve (e.g. recirculation reconstruction error per epoch)."""
     df = pd.DataFrame({"epoch": np.arange(1, len(values) + 1), y: values})
-    return alt.Chart(df, title=title).mark_line(point=True).encode(x="epoch:Q", y=f"{y}:Q").properties(width=300, height=180)
+    return (
+        alt.Chart(df, title=title)
+        .mark_line(point=True)
+        .encode(x="epoch:Q", y=f"{y}:Q")
+        .properties(width=300, height=180)
+    )
 
 
 def channel_diagram() -> alt.HConcatChart:
     """Forward path (grey) and learning channel (red) for BP, RBP and SRBP, side by side."""
     names = ["x", "h1", "h2", "y"]
     panels = []
-    for rule, label in (("bp", "BP: Wᵀ (weight transport)"), ("rbp", "RBP: fixed random B"),
-                        ("srbp", "SRBP: error skips to every layer")):
+    for rule, label in (
+        ("bp", "BP: Wᵀ (weight transport)"),
+        ("rbp", "RBP: fixed random B"),
+        ("srbp", "SRBP: error skips to every layer"),
+    ):
         nodes = pd.DataFrame({"x": [0, 1, 2, 3], "y": [0, 0, 0, 0], "name": names})
-        edges = [{"x": i + 0.12, "x2": i + 0.88, "y": 0.08, "y2": 0.08, "kind": "forward W", "text": f"W{i + 1}"}
-                 for i in range(3)]
+        edges = [
+            {"x": i + 0.12, "x2": i + 0.88, "y": 0.08, "y2": 0.08, "kind": "forward W", "text": f"W{i + 1}"}
+            for i in range(3)
+        ]
         if rule == "srbp":
-            edges += [{"x": 3 - 0.12, "x2": i + 0.12, "y": -0.08 - 0.1 * (2 - i), "y2": -0.08 - 0.1 * (2 - i),
-                       "kind": "learning channel", "text": f"B{i}"} for i in (1, 2)]
+            edges += [
+                {
+                    "x": 3 - 0.12,
+                    "x2": i + 0.12,
+                    "y": -0.08 - 0.1 * (2 - i),
+                    "y2": -0.08 - 0.1 * (2 - i),
+                    "kind": "learning channel",
+                    "text": f"B{i}",
+                }
+                for i in (1, 2)
+            ]
         else:
             sym = "Wᵀ" if rule == "bp" else "B"
-            edges += [{"x": i + 0.88, "x2": i + 0.12, "y": -0.08, "y2": -0.08, "kind": "learning channel",
-                       "text": f"{sym}{i + 1}" if rule == "bp" else f"B{i}"} for i in (1, 2)]
+            edges += [
+                {
+                    "x": i + 0.88,
+                    "x2": i + 0.12,
+                    "y": -0.08,
+                    "y2": -0.08,
+                    "kind": "learning channel",
+                    "text": f"{sym}{i + 1}" if rule == "bp" else f"B{i}",
+                }
+                for i in (1, 2)
+            ]
         e = pd.DataFrame(edges)
         e["xm"] = (e["x"] + e["x2"]) / 2
         sx = alt.Scale(domain=[-0.3, 3.3])
         sy = alt.Scale(domain=[-0.45, 0.3])
-        lines = alt.Chart(e).mark_rule(strokeWidth=2).encode(
-            x=alt.X("x:Q", scale=sx, axis=None), x2="x2:Q", y=alt.Y("y:Q", scale=sy, axis=None), y2="y2:Q",
-            color=alt.Color("kind:N", scale=alt.Scale(domain=["forward W", "learning channel"],
-                                                     range=["#777", "#D55E00"]), title=None))
-        tips = alt.Chart(e).mark_point(filled=True, size=60).encode(
-            x=alt.X("x2:Q", scale=sx), y=alt.Y("y2:Q", scale=sy), color="kind:N",
-            shape=alt.Shape("kind:N", scale=alt.Scale(domain=["forward W", "learning channel"],
-                                                      range=["triangle-right", "triangle-left"]), legend=None))
-        labels = alt.Chart(e).mark_text(dy=-7, fontSize=11).encode(
-            x=alt.X("xm:Q", scale=sx), y=alt.Y("y:Q", scale=sy), text="text:N")
-        dots = alt.Chart(nodes).mark_circle(size=500, color="#0072B2").encode(
-            x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
-        text = alt.Chart(nodes).mark_text(color="white", fontWeight="bold").encode(
-            x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), text="name:N")
+        lines = (
+            alt.Chart(e)
+            .mark_rule(strokeWidth=2)
+            .encode(
+                x=alt.X("x:Q", scale=sx, axis=None),
+                x2="x2:Q",
+                y=alt.Y("y:Q", scale=sy, axis=None),
+                y2="y2:Q",
+                color=alt.Color(
+                    "kind:N",
+                    scale=alt.Scale(domain=["forward W", "learning channel"], range=["#777", "#D55E00"]),
+                    title=None,
+                ),
+            )
+        )
+        tips = (
+            alt.Chart(e)
+            .mark_point(filled=True, size=60)
+            .encode(
+                x=alt.X("x2:Q", scale=sx),
+                y=alt.Y("y2:Q", scale=sy),
+                color="kind:N",
+                shape=alt.Shape(
+                    "kind:N",
+                    scale=alt.Scale(
+                        domain=["forward W", "learning channel"], range=["triangle-right", "triangle-left"]
+                    ),
+                    legend=None,
+                ),
+            )
+        )
+        labels = (
+            alt.Chart(e)
+            .mark_text(dy=-7, fontSize=11)
+            .encode(x=alt.X("xm:Q", scale=sx), y=alt.Y("y:Q", scale=sy), text="text:N")
+        )
+        dots = (
+            alt.Chart(nodes)
+            .mark_circle(size=500, color="#0072B2")
+            .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
+        )
+        text = (
+            alt.Chart(nodes)
+            .mark_text(color="white", fontWeight="bold")
+            .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), text="name:N")
+        )
         panels.append((lines + tips + labels + dots + text).properties(width=230, height=120, title=label))
     return alt.hconcat(*panels).configure_view(stroke=None)

@@ -31,10 +31,29 @@ from .results import load_results, load_shipped, read_results, results_chart, sa
 from .storage import DEFAULT_STORAGE, open_storage, storage_url
 
 __all__ = [
-    "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS", "grid_points",
-    "param_key", "run_study", "run_worker", "prepare_study", "SweepOptions", "open_storage", "storage_url",
-    "DEFAULT_STORAGE", "PruningCallback", "load_results", "summarize", "results_chart", "save_results",
-    "read_results", "load_shipped", "show_results", "serve_dashboard",
+    "Experiment",
+    "register",
+    "get_experiment",
+    "experiment_names",
+    "TOPIC_EXPERIMENTS",
+    "grid_points",
+    "param_key",
+    "run_study",
+    "run_worker",
+    "prepare_study",
+    "SweepOptions",
+    "open_storage",
+    "storage_url",
+    "DEFAULT_STORAGE",
+    "PruningCallback",
+    "load_results",
+    "summarize",
+    "results_chart",
+    "save_results",
+    "read_results",
+    "load_shipped",
+    "show_results",
+    "serve_dashboard",
 ]
 
 

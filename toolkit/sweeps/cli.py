@@ -30,29 +30,62 @@ def add_arguments(parser: argparse.ArgumentParser, topic: str | None = None) -> 
     if topic is None:
         parser.add_argument("experiment", help="experiment or topic name (see --list)")
     parser.set_defaults(sweep_topic=topic)
-    parser.add_argument("--experiment", dest="experiment_name", default=None,
-                        help="experiment to run (default: the topic's ready-made study)")
-    parser.add_argument("--storage", default="runs/sweeps.db",
-                        help="SQLite file or database URL, e.g. postgresql://user:pw@host/db")
+    parser.add_argument(
+        "--experiment",
+        dest="experiment_name",
+        default=None,
+        help="experiment to run (default: the topic's ready-made study)",
+    )
+    parser.add_argument(
+        "--storage",
+        default="runs/sweeps.db",
+        help="SQLite file or database URL, e.g. postgresql://user:pw@host/db",
+    )
     parser.add_argument("--study", default=None, help="study name (default: the experiment name)")
-    parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
-                        help="replace one grid axis (repeatable); integers also as A:B (A..B-1)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="pin a parameter to one value (repeatable)")
-    parser.add_argument("--search", choices=["grid", "adaptive"], default="grid",
-                        help="every grid point once, or TPE sampling of the search space")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="replace one grid axis (repeatable); integers also as A:B (A..B-1)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pin a parameter to one value (repeatable)",
+    )
+    parser.add_argument(
+        "--search",
+        choices=["grid", "adaptive"],
+        default="grid",
+        help="every grid point once, or TPE sampling of the search space",
+    )
     parser.add_argument("--trials", type=int, default=None, help="number of trials for --search adaptive")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
     parser.add_argument("--prune", action="store_true", help="stop hopeless trials early (median pruner)")
     parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
-    parser.add_argument("--heartbeat", type=int, default=10,
-                        help="seconds between heartbeats; a silent trial is dead after 3 of them")
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=10,
+        help="seconds between heartbeats; a silent trial is dead after 3 of them",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     parser.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for <study>.csv/.json (all trials), <study>-summary.csv, <study>.png")
-    parser.add_argument("--chart", choices=["png", "svg", "html", "json", "none"], default="png",
-                        help="format of the chart written to --out")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for <study>.csv/.json (all trials), <study>-summary.csv, <study>.png",
+    )
+    parser.add_argument(
+        "--chart",
+        choices=["png", "svg", "html", "json", "none"],
+        default="png",
+        help="format of the chart written to --out",
+    )
     parser.add_argument("--show", action="store_true", help="print the stored results; run nothing")
     parser.add_argument("--dashboard", action="store_true", help="serve optuna-dashboard on the study")
     parser.add_argument("--port", type=int, default=0, help="dashboard port on 127.0.0.1 (0 = a free one)")
@@ -127,13 +160,22 @@ def _summary(exp, df):
 def _table(df) -> str:
     import pandas as pd
 
-    with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_rows", 200,
-                           "display.float_format", "{:.4g}".format):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        40,
+        "display.max_rows",
+        200,
+        "display.float_format",
+        "{:.4g}".format,
+    ):
         return df.to_string(index=False)
 
 
-def write_outputs(exp, df, summary, out: Path, study: str, meta: dict[str, Any], chart: str = "png"
-                  ) -> list[Path]:
+def write_outputs(
+    exp, df, summary, out: Path, study: str, meta: dict[str, Any], chart: str = "png"
+) -> list[Path]:
     """``<study>.csv`` + ``.json`` (every trial, with how it was made), ``-summary.csv``, the chart."""
     from ..io import atomic_write
     from .results import results_chart, save_results
@@ -182,12 +224,26 @@ def run(args: argparse.Namespace) -> int:
         df = load_results(args.storage, study)
     else:
         try:
-            df = run_study(exp, storage=args.storage, study=study, search=args.search, n_trials=args.trials,
-                           workers=args.workers, prune=args.prune, heartbeat=args.heartbeat,
-                           timeout=args.timeout, seed=args.seed, threads=args.threads, verbose=not args.quiet)
+            df = run_study(
+                exp,
+                storage=args.storage,
+                study=study,
+                search=args.search,
+                n_trials=args.trials,
+                workers=args.workers,
+                prune=args.prune,
+                heartbeat=args.heartbeat,
+                timeout=args.timeout,
+                seed=args.seed,
+                threads=args.threads,
+                verbose=not args.quiet,
+            )
         except KeyboardInterrupt:
-            print("\ninterrupted: finished trials are saved; run the same command again to resume",
-                  file=sys.stderr, flush=True)
+            print(
+                "\ninterrupted: finished trials are saved; run the same command again to resume",
+                file=sys.stderr,
+                flush=True,
+            )
             sys.stdout.flush()
             # the interrupted trial is already failed and queued again; exit now even if Ctrl-C landed
             # while Optuna was starting or stopping a trial's (non-daemon) heartbeat thread
@@ -199,22 +255,30 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(df)} trials {counts}; wall time {seconds:.0f} s")
     if args.out is not None:
         argv = getattr(args, "argv", None) or sys.argv[1:]
-        meta = {"command": "python -m toolkit " + " ".join(shlex.quote(a) for a in argv) if args.sweep_topic
-                else "python -m toolkit.sweeps " + " ".join(shlex.quote(a) for a in argv),
-                "wall_seconds": round(seconds, 1),
-                "trial_seconds_total": round(float(df["seconds"].sum()), 1),
-                "workers": args.workers, "cpus": os.cpu_count(), "machine": platform.machine(),
-                "python": platform.python_version(),
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "storage": "<local SQLite>" if "://" not in args.storage or args.storage.startswith("sqlite")
-                else storage_url(args.storage).split("://")[0], "states": counts}
+        meta = {
+            "command": "python -m toolkit " + " ".join(shlex.quote(a) for a in argv)
+            if args.sweep_topic
+            else "python -m toolkit.sweeps " + " ".join(shlex.quote(a) for a in argv),
+            "wall_seconds": round(seconds, 1),
+            "trial_seconds_total": round(float(df["seconds"].sum()), 1),
+            "workers": args.workers,
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "storage": "<local SQLite>"
+            if "://" not in args.storage or args.storage.startswith("sqlite")
+            else storage_url(args.storage).split("://")[0],
+            "states": counts,
+        }
         for p in write_outputs(exp, df, summary, args.out, study, meta, args.chart):
             print(f"wrote {p}")
     return 0
 
 
-def action(topic: str
-           ) -> tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+def action(
+    topic: str,
+) -> tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
     """``(help, add_arguments, run)`` of the sweep action for ``topic`` (toolkit.cli's convention)."""
     if topic not in TOPIC_EXPERIMENTS:
         raise ValueError(f"topic must be one of {sorted(TOPIC_EXPERIMENTS)}; got {topic!r}")
@@ -228,8 +292,11 @@ ACTIONS = {name: action(name) for name, topic in discover_topics().items() if to
 def main(argv: list[str] | None = None) -> int:
     """``python -m toolkit.sweeps EXPERIMENT [options]`` (any registered experiment)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m toolkit.sweeps", description=HELP,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkit.sweeps",
+        description=HELP,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     if argv and argv[0] == "--list":
         argv = ["toy", "--list"]
     add_arguments(parser)

@@ -68,8 +68,9 @@ class DashboardServer:
             self._server.server_close()
 
 
-def serve_dashboard(storage: Any, study: str | None = None, *, port: int = 0, background: bool = True
-                    ) -> DashboardServer:
+def serve_dashboard(
+    storage: Any, study: str | None = None, *, port: int = 0, background: bool = True
+) -> DashboardServer:
     """Serve optuna-dashboard for ``storage`` on ``http://127.0.0.1:<port>`` (0 = a free port).
 
     With ``study`` the returned URL opens that study's page. ``background=False`` returns an
@@ -90,11 +91,13 @@ def serve_dashboard(storage: Any, study: str | None = None, *, port: int = 0, ba
             names = [s.study_name for s in optuna.get_all_study_summaries(store)]
             raise ValueError(f"study must be one of {names}; got {study!r}") from None
     try:
-        server = wsgiref.simple_server.make_server("127.0.0.1", port, wsgi(store),
-                                                   handler_class=_QuietHandler)
+        server = wsgiref.simple_server.make_server(
+            "127.0.0.1", port, wsgi(store), handler_class=_QuietHandler
+        )
     except OSError as exc:
-        raise ValueError(f"port {port} on 127.0.0.1 is not free ({exc.strerror}); "
-                         "pass port 0 for a free one") from None
+        raise ValueError(
+            f"port {port} on 127.0.0.1 is not free ({exc.strerror}); pass port 0 for a free one"
+        ) from None
     port = server.server_port  # the one the system chose for port 0
     server.set_app(loopback_only(server.get_app(), port))
     handle = DashboardServer(url=f"http://127.0.0.1:{port}{path}", port=port, _server=server)

@@ -75,18 +75,27 @@ class SweepOptions:
         self.verbose = check_bool("verbose", self.verbose)
         if self.threads is not None:
             self.threads = check_int("threads", self.threads, low=1, high=1024)
-        if self.timeout is not None and (isinstance(self.timeout, bool) or not (isinstance(self.timeout, (int, float))
-                                                                          and self.timeout > 0)):
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not (isinstance(self.timeout, (int, float)) and self.timeout > 0)
+        ):
             raise ValueError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}")
 
 
 def _study_config(experiment: Experiment, options: SweepOptions) -> dict[str, Any]:
     import json
 
-    plain = json.loads(json.dumps({"defaults": dict(experiment.defaults), "grid": dict(experiment.grid)},
-                                  default=str))
-    return {"gl_experiment": experiment.name, "gl_metric": experiment.metric, "gl_search": options.search,
-            "gl_defaults": plain["defaults"], "gl_grid": plain["grid"], "gl_n_trials": options.n_trials}
+    plain = json.loads(
+        json.dumps({"defaults": dict(experiment.defaults), "grid": dict(experiment.grid)}, default=str)
+    )
+    return {
+        "gl_experiment": experiment.name,
+        "gl_metric": experiment.metric,
+        "gl_search": options.search,
+        "gl_defaults": plain["defaults"],
+        "gl_grid": plain["grid"],
+        "gl_n_trials": options.n_trials,
+    }
 
 
 def _sampler(experiment: Experiment, options: SweepOptions, worker: int):
@@ -111,23 +120,33 @@ def _arguments(experiment: Any, study: Any, options: Any) -> tuple[Experiment, S
     return experiment, options
 
 
-def prepare_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, study: str | None = None,
-                  options: SweepOptions | None = None) -> optuna.Study:
+def prepare_study(
+    experiment: Experiment | str,
+    *,
+    storage: Any = DEFAULT_STORAGE,
+    study: str | None = None,
+    options: SweepOptions | None = None,
+) -> optuna.Study:
     """Create or load the study, check it was made for the same set-up, fail and re-queue dead
     workers' trials, and queue the grid points no trial accounts for (a grown or changed grid)."""
     experiment, options = _arguments(experiment, study, options)
     store = open_storage(storage, heartbeat=options.heartbeat)
     name, config = study or experiment.name, _study_config(experiment, options)
-    st = optuna.create_study(storage=store, study_name=name, direction=experiment.direction,
-                             load_if_exists=True)
+    st = optuna.create_study(
+        storage=store, study_name=name, direction=experiment.direction, load_if_exists=True
+    )
     old = st.user_attrs
     for key in ("gl_experiment", "gl_metric", "gl_search", "gl_defaults"):
         if key in old and old[key] != config[key]:
-            raise ValueError(f"study {name!r} was created with {key[3:]}={old[key]!r}, not {config[key]!r}; "
-                             "resume it with the same settings or pick another --study name")
+            raise ValueError(
+                f"study {name!r} was created with {key[3:]}={old[key]!r}, not {config[key]!r}; "
+                "resume it with the same settings or pick another --study name"
+            )
     if st.direction.name.lower() != experiment.direction:
-        raise ValueError(f"study {name!r} has direction {st.direction.name.lower()}, the experiment wants "
-                         f"{experiment.direction}")
+        raise ValueError(
+            f"study {name!r} has direction {st.direction.name.lower()}, the experiment wants "
+            f"{experiment.direction}"
+        )
     trials = st.get_trials(deepcopy=False)
     n_points = len(grid_points(experiment.grid))
     if trials and (old.get("gl_grid") != config["gl_grid"] or len(trials) >= n_points):
@@ -166,8 +185,10 @@ def _check_metrics(metrics: Any) -> dict[str, float]:
     out = {}
     for k, v in metrics.items():
         if not isinstance(k, str) or k.startswith("gl_") or k in RESERVED_NAMES:
-            raise ValueError(f"metric names must be strings, not starting with 'gl_' and not one of "
-                             f"{sorted(RESERVED_NAMES)} (results columns); got {k!r}")
+            raise ValueError(
+                f"metric names must be strings, not starting with 'gl_' and not one of "
+                f"{sorted(RESERVED_NAMES)} (results columns); got {k!r}"
+            )
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
             raise TypeError(f"metric {k!r} must be a number, got {v!r}")
         out[k] = float(v)
@@ -179,8 +200,10 @@ def _duplicate(trial: optuna.Trial, key: str) -> bool:
     that are between their claim and their first line, so both sides of a race agree.)"""
     for _ in range(100):
         trials = trial.study.get_trials(deepcopy=False)
-        if not any(t.number < trial.number and t.state == TrialState.RUNNING and "gl_key" not in t.user_attrs
-                   for t in trials):
+        if not any(
+            t.number < trial.number and t.state == TrialState.RUNNING and "gl_key" not in t.user_attrs
+            for t in trials
+        ):
             break
         time.sleep(0.05)
     return claims(trials).get(key, trial.number) < trial.number
@@ -205,8 +228,9 @@ def _objective(experiment: Experiment, options: SweepOptions):
         try:
             metrics = _check_metrics(experiment.objective({**experiment.defaults, **chosen}, trial))
             if experiment.metric not in metrics:
-                raise KeyError(f"the objective returned no {experiment.metric!r} metric "
-                               f"(it returned {sorted(metrics)})")
+                raise KeyError(
+                    f"the objective returned no {experiment.metric!r} metric (it returned {sorted(metrics)})"
+                )
             if not math.isfinite(metrics[experiment.metric]):
                 raise FloatingPointError(f"{experiment.metric} is {metrics[experiment.metric]}")
         except Exception as exc:  # failed by itself: record why; study.optimize marks it FAIL
@@ -226,17 +250,29 @@ def _report(tag: str, metric: str):
     def callback(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         if t.user_attrs.get("gl_duplicate"):
             return
-        shown = (f"{metric}={t.value:.4g}" if t.state == TrialState.COMPLETE else
-                 t.user_attrs.get("gl_error", "")[:200])
+        shown = (
+            f"{metric}={t.value:.4g}"
+            if t.state == TrialState.COMPLETE
+            else t.user_attrs.get("gl_error", "")[:200]
+        )
         params = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
-        print(f"{tag}trial {t.number:>4} {t.state.name:<8} {params}  {shown} "
-              f"({t.user_attrs.get('gl_seconds', 0.0):.1f} s)", flush=True)
+        print(
+            f"{tag}trial {t.number:>4} {t.state.name:<8} {params}  {shown} "
+            f"({t.user_attrs.get('gl_seconds', 0.0):.1f} s)",
+            flush=True,
+        )
 
     return callback
 
 
-def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, study: str | None = None,
-               options: SweepOptions | None = None, worker: int = 0) -> dict[str, int]:
+def run_worker(
+    experiment: Experiment | str,
+    *,
+    storage: Any = DEFAULT_STORAGE,
+    study: str | None = None,
+    options: SweepOptions | None = None,
+    worker: int = 0,
+) -> dict[str, int]:
     """Run trials until none is left to start or running; returns counts by final state.
 
     While the queue is empty but other workers still run trials, wait: if one of them dies its
@@ -247,8 +283,9 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
     store = open_storage(storage, heartbeat=options.heartbeat)
     name = study or experiment.name
     optuna.load_study(study_name=name, storage=store).set_user_attr(f"gl_pid:{me()}", time.time())
-    st = optuna.load_study(study_name=name, storage=store, pruner=_pruner(options),
-                           sampler=_sampler(experiment, options, worker))
+    st = optuna.load_study(
+        study_name=name, storage=store, pruner=_pruner(options), sampler=_sampler(experiment, options, worker)
+    )
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
 
     def tally(_study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
@@ -256,14 +293,18 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
         if not t.user_attrs.get("gl_duplicate"):
             counts[t.state.name] += 1
 
-    callbacks = [tally] + ([_report(f"[worker {worker}] " if options.workers > 1 else "", experiment.metric)]
-                           if options.verbose else [])
+    callbacks = [tally] + (
+        [_report(f"[worker {worker}] " if options.workers > 1 else "", experiment.metric)]
+        if options.verbose
+        else []
+    )
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
     while (deadline is None or time.monotonic() < deadline) and counts.get("duplicates", 0) <= 10:
         if _work_left(st, experiment, options) > 0:
             try:
-                st.optimize(_objective(experiment, options), n_trials=1, catch=(Exception,),
-                            callbacks=callbacks)
+                st.optimize(
+                    _objective(experiment, options), n_trials=1, catch=(Exception,), callbacks=callbacks
+                )
             except UpdateFinishedTrialError:  # declared dead by another worker meanwhile: it was re-queued
                 pass
             except KeyError:  # GridSampler.after_trial on a queued trial (no grid_id); the trial is stored
@@ -272,8 +313,12 @@ def run_worker(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, 
                 fail_dead(st, options.heartbeat, leaving=me())  # (Ctrl-C before the trial started)
                 trials = st.get_trials(deepcopy=False)
                 for t in trials:  # the trial study.optimize failed
-                    if t.state == TrialState.FAIL and t.user_attrs.get("gl_worker") == me() \
-                            and "gl_error" not in t.user_attrs and t.number not in redone_numbers(trials):
+                    if (
+                        t.state == TrialState.FAIL
+                        and t.user_attrs.get("gl_worker") == me()
+                        and "gl_error" not in t.user_attrs
+                        and t.number not in redone_numbers(trials)
+                    ):
                         retry(st, t)
                 raise
             continue

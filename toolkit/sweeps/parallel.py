@@ -28,11 +28,23 @@ from .storage import DEFAULT_STORAGE, check_study_name, redact, storage_url
 __all__ = ["run_study"]
 
 
-def run_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, study: str | None = None,
-              grid: Mapping[str, Sequence[Any]] | None = None, fixed: Mapping[str, Any] | None = None,
-              search: str = "grid", n_trials: int | None = None, workers: int = 1, prune: bool = False,
-              heartbeat: int = 10, timeout: float | None = None, seed: int = 0,
-              threads: int | None = None, verbose: bool = True):
+def run_study(
+    experiment: Experiment | str,
+    *,
+    storage: Any = DEFAULT_STORAGE,
+    study: str | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    search: str = "grid",
+    n_trials: int | None = None,
+    workers: int = 1,
+    prune: bool = False,
+    heartbeat: int = 10,
+    timeout: float | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    verbose: bool = True,
+):
     """Run (or resume) a study and return its results as a DataFrame (see :func:`load_results`).
 
     ``grid`` replaces grid axes (e.g. ``{"seed": [0, 1, 2, 3]}``); ``fixed`` pins parameters.
@@ -46,12 +58,22 @@ def run_study(experiment: Experiment | str, *, storage: Any = DEFAULT_STORAGE, s
     check_study_name(study)
     for label, value in (("grid", grid), ("fixed", fixed)):
         if value is not None and not isinstance(value, Mapping):
-            raise TypeError(f"{label} must be None or a dict of parameter name -> value(s), "
-                            f"got {type(value).__name__}")
+            raise TypeError(
+                f"{label} must be None or a dict of parameter name -> value(s), got {type(value).__name__}"
+            )
     if grid or fixed:
         experiment = experiment.with_options(grid=grid, fixed=fixed)
-    options = SweepOptions(search=search, n_trials=n_trials, workers=workers, prune=prune,
-                           heartbeat=heartbeat, timeout=timeout, seed=seed, threads=threads, verbose=verbose)
+    options = SweepOptions(
+        search=search,
+        n_trials=n_trials,
+        workers=workers,
+        prune=prune,
+        heartbeat=heartbeat,
+        timeout=timeout,
+        seed=seed,
+        threads=threads,
+        verbose=verbose,
+    )
     url = storage.url if isinstance(storage, optuna.storages.RDBStorage) else storage_url(storage)
     name = study or experiment.name
     st = prepare_study(experiment, storage=url, study=name, options=options)
@@ -94,18 +116,23 @@ def _worker_main(experiment: Experiment, url: str, study: str, options: SweepOpt
         sys.exit(130)
 
 
-def _run_parallel(experiment: Experiment, url: str, name: str, options: SweepOptions,
-                  st: optuna.Study) -> None:
+def _run_parallel(
+    experiment: Experiment, url: str, name: str, options: SweepOptions, st: optuna.Study
+) -> None:
     import pickle
 
     try:
         pickle.dumps(experiment)
     except Exception as exc:
-        raise TypeError(f"workers > 1 needs an importable experiment (objective defined in a module, "
-                        f"not in a notebook cell or a lambda): {exc}") from exc
+        raise TypeError(
+            f"workers > 1 needs an importable experiment (objective defined in a module, "
+            f"not in a notebook cell or a lambda): {exc}"
+        ) from exc
     ctx = mp.get_context("spawn")  # fork + torch threads can deadlock
-    procs = [ctx.Process(target=_worker_main, args=(experiment, url, name, options, w))
-             for w in range(options.workers)]
+    procs = [
+        ctx.Process(target=_worker_main, args=(experiment, url, name, options, w))
+        for w in range(options.workers)
+    ]
     for p in procs:
         p.start()
     try:

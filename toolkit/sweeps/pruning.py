@@ -29,10 +29,13 @@ class PruningCallback(pl.Callback):
 
     def __init__(self, trial: optuna.Trial | None, monitor: str, *, on: str = "validation") -> None:
         super().__init__()
-        if trial is not None and not (callable(getattr(trial, "report", None))
-                                      and callable(getattr(trial, "should_prune", None))):
-            raise TypeError(f"trial must be None or an optuna Trial (with report and should_prune), "
-                            f"got {type(trial).__name__}")
+        if trial is not None and not (
+            callable(getattr(trial, "report", None)) and callable(getattr(trial, "should_prune", None))
+        ):
+            raise TypeError(
+                f"trial must be None or an optuna Trial (with report and should_prune), "
+                f"got {type(trial).__name__}"
+            )
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be a metric name, got {monitor!r}")
         if on not in ("validation", "train"):

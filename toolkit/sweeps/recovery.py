@@ -63,7 +63,7 @@ def fail_dead(study: optuna.Study, heartbeat: int, leaving: str = "") -> None:
     if no registered worker of the study can still be alive (see :func:`run_worker`).
     """
     dead = lambda who: who == leaving or _dead(who)  # noqa: E731  (``leaving``: this worker, stopping)
-    workers = {k[len("gl_pid:"):]: since for k, since in study.user_attrs.items() if k.startswith("gl_pid:")}
+    workers = {k[len("gl_pid:") :]: since for k, since in study.user_attrs.items() if k.startswith("gl_pid:")}
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         who = t.user_attrs.get("gl_worker")
         started = t.datetime_start.timestamp() if t.datetime_start else time.time()

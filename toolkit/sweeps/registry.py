@@ -23,8 +23,16 @@ from ..validation import check_bool, check_choice, check_instance
 from .space import check_grid, check_value, parse_value, suggest
 
 __all__ = [
-    "Experiment", "register", "get_experiment", "experiment_names", "TOPIC_EXPERIMENTS",
-    "grid_points", "param_key", "suggest", "check_value", "parse_value",
+    "Experiment",
+    "register",
+    "get_experiment",
+    "experiment_names",
+    "TOPIC_EXPERIMENTS",
+    "grid_points",
+    "param_key",
+    "suggest",
+    "check_value",
+    "parse_value",
 ]
 
 Objective = Callable[[dict[str, Any], Any], Mapping[str, float]]
@@ -83,8 +91,9 @@ class Experiment:
             if k in self.defaults:
                 check_value(k, self.defaults[k], self.space[k])
 
-    def with_options(self, *, grid: Mapping[str, Sequence[Any]] | None = None,
-                     fixed: Mapping[str, Any] | None = None) -> Experiment:
+    def with_options(
+        self, *, grid: Mapping[str, Sequence[Any]] | None = None, fixed: Mapping[str, Any] | None = None
+    ) -> Experiment:
         """A copy with some grid axes replaced and some parameters pinned to a value.
 
         A searchable parameter given in ``fixed`` leaves the grid and the space (it is pinned).
@@ -109,9 +118,17 @@ class Experiment:
                 new_grid.pop(k, None)
         space = {k: v for k, v in self.space.items() if k not in fixed}
         return Experiment(
-            name=self.name, objective=self.objective, space=space, grid=new_grid, metric=self.metric,
-            direction=self.direction, defaults={**self.defaults, **fixed}, topic=self.topic,
-            description=self.description, summarize=self.summarize, plot=self.plot,
+            name=self.name,
+            objective=self.objective,
+            space=space,
+            grid=new_grid,
+            metric=self.metric,
+            direction=self.direction,
+            defaults={**self.defaults, **fixed},
+            topic=self.topic,
+            description=self.description,
+            summarize=self.summarize,
+            plot=self.plot,
         )
 
     def run(self, **params: Any) -> dict[str, float]:
@@ -128,8 +145,9 @@ def param_key(params: Mapping[str, Any]) -> str:
     try:
         return json.dumps({k: params[k] for k in sorted(params)}, separators=(",", ":"))
     except (TypeError, ValueError) as err:
-        raise TypeError(f"params must map names to plain values (numbers, strings, bools, None): "
-                        f"{err}") from None
+        raise TypeError(
+            f"params must map names to plain values (numbers, strings, bools, None): {err}"
+        ) from None
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -154,21 +172,28 @@ def _check_names(label: str, value: Any) -> None:
 _REGISTRY: dict[str, Experiment | Callable[[], Experiment]] = {}
 
 #: the engine's own experiments (demos and tests of the engine), as "module:function" factories
-_ENGINE_EXPERIMENTS = {"toy": "toolkit.sweeps.experiments.toy:experiment",
-                       "intro-wave": "toolkit.sweeps.experiments.wave:experiment"}
+_ENGINE_EXPERIMENTS = {
+    "toy": "toolkit.sweeps.experiments.toy:experiment",
+    "intro-wave": "toolkit.sweeps.experiments.wave:experiment",
+}
 
 #: the ready-made study of each topic (``python -m toolkit sweep TOPIC`` runs this one): from the
 #: topics' own declarations (toolkit/<topic>/topic.py), plus the engine's demos
-TOPIC_EXPERIMENTS = {**{name: t.study for name, t in discover_topics().items() if t.study},
-                     "intro": "intro-wave", "toy": "toy"}
+TOPIC_EXPERIMENTS = {
+    **{name: t.study for name, t in discover_topics().items() if t.study},
+    "intro": "intro-wave",
+    "toy": "toy",
+}
 
 
-def register(experiment: Experiment | Callable[[], Experiment], name: str | None = None,
-             *, replace: bool = False) -> None:
+def register(
+    experiment: Experiment | Callable[[], Experiment], name: str | None = None, *, replace: bool = False
+) -> None:
     """Add an experiment (or a zero-argument factory building it on first use) to the registry."""
     if not isinstance(experiment, Experiment) and not callable(experiment):
-        raise TypeError(f"experiment must be an Experiment or a factory building one, "
-                        f"got {type(experiment).__name__}")
+        raise TypeError(
+            f"experiment must be an Experiment or a factory building one, got {type(experiment).__name__}"
+        )
     if name is not None and (not isinstance(name, str) or not name):
         raise TypeError(f"name must be None or a non-empty string, got {name!r}")
     check_bool("replace", replace)

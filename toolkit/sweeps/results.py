@@ -19,8 +19,17 @@ import pandas as pd
 
 from ..validation import check_instance
 
-__all__ = ["load_results", "summarize", "results_chart", "save_results", "read_results", "DATASET_DIR",
-           "load_shipped", "metric_columns", "param_columns"]
+__all__ = [
+    "load_results",
+    "summarize",
+    "results_chart",
+    "save_results",
+    "read_results",
+    "DATASET_DIR",
+    "load_shipped",
+    "metric_columns",
+    "param_columns",
+]
 
 DATASET_DIR = Path(__file__).resolve().parents[2] / "datasets" / "sweeps"
 _BASE = ["number", "state"]
@@ -80,8 +89,12 @@ def load_results(storage: Any, study: str) -> pd.DataFrame:
     metrics = sorted(metrics, key=lambda m: (m != main, m))  # the optimised metric first
     columns = _BASE + params + metrics + _TAIL
     df = pd.DataFrame(rows, columns=columns)
-    df.attrs.update(params=params, metrics=metrics, study=study, **{
-        k[3:]: v for k, v in st.user_attrs.items() if k.startswith("gl_") and not k.startswith("gl_pid:")})
+    df.attrs.update(
+        params=params,
+        metrics=metrics,
+        study=study,
+        **{k[3:]: v for k, v in st.user_attrs.items() if k.startswith("gl_") and not k.startswith("gl_pid:")},
+    )
     return df
 
 
@@ -100,8 +113,13 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
 
 
-def summarize(df: pd.DataFrame, by: Sequence[str] | str | None = None, metrics: Sequence[str] | None = None,
-              *, over: str = "seed") -> pd.DataFrame:
+def summarize(
+    df: pd.DataFrame,
+    by: Sequence[str] | str | None = None,
+    metrics: Sequence[str] | None = None,
+    *,
+    over: str = "seed",
+) -> pd.DataFrame:
     """Mean and standard deviation of each metric over repeats (``over``, default the seed).
 
     ``by`` defaults to every parameter except ``over``. Only COMPLETE trials count; the column
@@ -110,8 +128,13 @@ def summarize(df: pd.DataFrame, by: Sequence[str] | str | None = None, metrics: 
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    by = [by] if isinstance(by, str) else list(by) if by is not None else [
-        c for c in param_columns(df) if c != over]
+    by = (
+        [by]
+        if isinstance(by, str)
+        else list(by)
+        if by is not None
+        else [c for c in param_columns(df) if c != over]
+    )
     metrics = list(metrics) if metrics is not None else metric_columns(df)
     for c in [*by, *metrics]:
         if c not in df.columns:
@@ -134,8 +157,17 @@ def summarize(df: pd.DataFrame, by: Sequence[str] | str | None = None, metrics: 
     return out.drop(columns=["_all"]) if "_all" in out.columns else out
 
 
-def results_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, log_x: bool = False,
-                  title: str = "", width: int = 320, height: int = 200) -> Any:
+def results_chart(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str | None = None,
+    *,
+    log_x: bool = False,
+    title: str = "",
+    width: int = 320,
+    height: int = 200,
+) -> Any:
     """Metric ``y`` against parameter ``x``: mean line ± one std band, every COMPLETE trial a dot."""
     import altair as alt
 
@@ -150,17 +182,37 @@ def results_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, *,
     stats["std"] = stats["std"].fillna(0.0)
     stats["low"], stats["high"] = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
     x_type = "Q" if pd.api.types.is_numeric_dtype(done[x]) else "O"
-    x_enc = alt.X(f"{x}:{x_type}", title=x, scale=alt.Scale(type="log") if log_x and x_type == "Q" else
-                  alt.Undefined)
+    x_enc = alt.X(
+        f"{x}:{x_type}", title=x, scale=alt.Scale(type="log") if log_x and x_type == "Q" else alt.Undefined
+    )
     col_enc = alt.Color(f"{color}:N", title=color) if color else alt.Undefined
-    points = alt.Chart(done[keys + [y]]).mark_circle(size=28, opacity=0.45).encode(
-        x=x_enc, y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(zero=False)), color=col_enc,
-        tooltip=[*keys, alt.Tooltip(f"{y}:Q", format=".4g")])
+    points = (
+        alt.Chart(done[keys + [y]])
+        .mark_circle(size=28, opacity=0.45)
+        .encode(
+            x=x_enc,
+            y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(zero=False)),
+            color=col_enc,
+            tooltip=[*keys, alt.Tooltip(f"{y}:Q", format=".4g")],
+        )
+    )
     band = alt.Chart(stats).mark_area(opacity=0.15) if x_type == "Q" else alt.Chart(stats).mark_rule()
     band = band.encode(x=x_enc, y="low:Q", y2="high:Q", color=col_enc)
-    line = alt.Chart(stats).mark_line(point=True).encode(
-        x=x_enc, y="mean:Q", color=col_enc,
-        tooltip=[*keys, alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("std:Q", format=".3g"), "count:Q"])
+    line = (
+        alt.Chart(stats)
+        .mark_line(point=True)
+        .encode(
+            x=x_enc,
+            y="mean:Q",
+            color=col_enc,
+            tooltip=[
+                *keys,
+                alt.Tooltip("mean:Q", format=".4g"),
+                alt.Tooltip("std:Q", format=".3g"),
+                "count:Q",
+            ],
+        )
+    )
     chart = (band + line + points).properties(width=width, height=height)
     return chart.properties(title=title) if title else chart
 

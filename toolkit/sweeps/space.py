@@ -29,8 +29,9 @@ def check_value(name: str, value: Any, dist: BaseDistribution) -> Any:
             raise TypeError(f"{name} must be an integer in [{dist.low}, {dist.high}], got {value!r}")
         value = int(value)
         if not dist.low <= value <= dist.high or (value - dist.low) % dist.step:
-            raise ValueError(f"{name} must be an integer in [{dist.low}, {dist.high}] "
-                             f"(step {dist.step}), got {value}")
+            raise ValueError(
+                f"{name} must be an integer in [{dist.low}, {dist.high}] (step {dist.step}), got {value}"
+            )
         return value
     if isinstance(dist, FloatDistribution):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -100,16 +100,22 @@ def open_storage(storage: Any, *, heartbeat: int = 10) -> optuna.storages.RDBSto
     if (url, heartbeat) in _STORAGES:
         return _STORAGES[url, heartbeat]
     path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else ""
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {
-        "pool_pre_ping": True}
+    kwargs: dict[str, Any] = (
+        {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    )
     with _file_lock(path + ".lock") if path and path != ":memory:" else contextlib.nullcontext():
         if path and path != ":memory:":
             import sqlite3
 
             with contextlib.closing(sqlite3.connect(path, timeout=60)) as con:
                 con.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once
-        store = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
-                                           grace_period=3 * heartbeat, heartbeat_stale_trial_callback=retry)
+        store = optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=kwargs,
+            heartbeat_interval=heartbeat,
+            grace_period=3 * heartbeat,
+            heartbeat_stale_trial_callback=retry,
+        )
     if url.startswith("sqlite"):
         _serialize_sqlite(store.engine)
     _STORAGES[url, heartbeat] = store

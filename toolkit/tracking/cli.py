@@ -57,8 +57,14 @@ def _test_graphs(det, n_test: int):
 
 
 def _metrics_row(name: str, r: dict) -> dict:
-    return dict(model=name, purity=r["purity"], efficiency=r["efficiency"], trackml=r["trackml"],
-                edge_precision=r["edge_precision"], edge_recall=r["edge_recall"])
+    return dict(
+        model=name,
+        purity=r["purity"],
+        efficiency=r["efficiency"],
+        trackml=r["trackml"],
+        edge_precision=r["edge_precision"],
+        edge_recall=r["edge_recall"],
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -70,12 +76,21 @@ def _run_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, save_model
 
     det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
-    tcfg = TrainConfig(mode=args.mode, estimator=args.estimator, lam=args.lam, alpha=args.alpha, lr=args.lr,
-                       epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                       model=ModelConfig(hidden=args.hidden)).validate()
+    tcfg = TrainConfig(
+        mode=args.mode,
+        estimator=args.estimator,
+        lam=args.lam,
+        alpha=args.alpha,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        model=ModelConfig(hidden=args.hidden),
+    ).validate()
     t0 = time.perf_counter()
-    dm = TrackingDataModule(det, n_train=args.n_train, n_val=50, n_test=args.n_test, batch_size=args.batch_size,
-                            seed=args.seed)
+    dm = TrackingDataModule(
+        det, n_train=args.n_train, n_val=50, n_test=args.n_test, batch_size=args.batch_size, seed=args.seed
+    )
     module = TrackingModule(tcfg, n_layers=det.n_layers)
     trainer = make_trainer(max_epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
     trainer.fit(module, dm)
@@ -85,9 +100,13 @@ def _run_train(args: argparse.Namespace) -> int:
     row = _metrics_row(args.mode, r)
     print(format_table([row], list(row)))
     command = "python -m toolkit train tracking " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        if k not in ("no_progress", "state") and v is not None)
-    path = save_model(args.out / "model.pt", module.model, tcfg, det, extra=dict(command=command, seconds=seconds))
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in vars(args).items()
+        if k not in ("no_progress", "state") and v is not None
+    )
+    path = save_model(
+        args.out / "model.pt", module.model, tcfg, det, extra=dict(command=command, seconds=seconds)
+    )
     with atomic_write(args.out / "metrics.json") as fh:
         json.dump(dict(test=row, train_seconds=seconds, command=command), fh, indent=2)
     print(f"saved {path} (training {seconds:.1f} s)")
@@ -95,9 +114,16 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=Path, nargs="+", default=None,
-                   help="one or more model.pt files (default: the shipped datasets/tracking models)")
-    p.add_argument("--per-multiplicity", action="store_true", help="also print a breakdown by event multiplicity")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="one or more model.pt files (default: the shipped datasets/tracking models)",
+    )
+    p.add_argument(
+        "--per-multiplicity", action="store_true", help="also print a breakdown by event multiplicity"
+    )
     p.add_argument("--out", type=Path, default=None, help="write metrics.json here")
     _common(p)
 
@@ -122,7 +148,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if args.density != 1.0:
             det = det.scaled(args.density)
         with torch_threads(1):
-            r = evaluate(model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match, per_event=True)
+            r = evaluate(
+                model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match, per_event=True
+            )
         rows.append(_metrics_row(f"{Path(path).parent.name}/{Path(path).name}", r))
         if args.per_multiplicity:
             mult = np.array([e["multiplicity"] for e in r["events"]])
@@ -132,10 +160,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                 sel = [e for e in r["events"] if lo <= e["multiplicity"] and (e["multiplicity"] < hi or last)]
                 if not sel:
                     continue
-                breakdown.append(dict(model=rows[-1]["model"], multiplicity=f"[{int(lo)}, {int(hi)}{']' if last else ')'}", events=len(sel),
-                                      purity=float(np.mean([e["purity"] for e in sel])),
-                                      efficiency=float(np.mean([e["efficiency"] for e in sel])),
-                                      trackml=float(np.mean([e["trackml"] for e in sel]))))
+                breakdown.append(
+                    dict(
+                        model=rows[-1]["model"],
+                        multiplicity=f"[{int(lo)}, {int(hi)}{']' if last else ')'}",
+                        events=len(sel),
+                        purity=float(np.mean([e["purity"] for e in sel])),
+                        efficiency=float(np.mean([e["efficiency"] for e in sel])),
+                        trackml=float(np.mean([e["trackml"] for e in sel])),
+                    )
+                )
     print(format_table(rows, list(rows[0])))
     if breakdown:
         print()
@@ -162,10 +196,31 @@ def _run_stability(args: argparse.Namespace) -> int:
     from .landscape import stability_sweep
 
     det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
-    rows = stability_sweep(args.lams, args.seeds, det, mode=args.mode, epochs=args.epochs, n_train=args.n_train,
-                           n_test=args.n_test, n_points=args.points)
-    print(format_table(rows, ["lam", "purity_mean", "purity_std", "m_minmax_mean", "m_minmax_std", "barrier_bce",
-                        "barrier_hamming", "lam_over_margin"]))
+    rows = stability_sweep(
+        args.lams,
+        args.seeds,
+        det,
+        mode=args.mode,
+        epochs=args.epochs,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        n_points=args.points,
+    )
+    print(
+        format_table(
+            rows,
+            [
+                "lam",
+                "purity_mean",
+                "purity_std",
+                "m_minmax_mean",
+                "m_minmax_std",
+                "barrier_bce",
+                "barrier_hamming",
+                "lam_over_margin",
+            ],
+        )
+    )
     if args.out is not None:
         with atomic_write(args.out / "sweep.json") as fh:
             json.dump(rows, fh, indent=2)
@@ -182,10 +237,13 @@ def _run_study(argv: list[str]) -> int:
     """``study stability|compare --out FILE [--quick]``: the studies behind notebook 01 (JSON output)."""
     from .studies import compare_trackers, stability_study
 
-    p = argparse.ArgumentParser(prog="python -m toolkit.tracking.cli study",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m toolkit.tracking.cli study", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("which", choices=["stability", "compare", "merge"])
-    p.add_argument("--inputs", type=Path, nargs="+", default=[], help="merge: study JSON files run in parallel")
+    p.add_argument(
+        "--inputs", type=Path, nargs="+", default=[], help="merge: study JSON files run in parallel"
+    )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
     p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 0.1, 0.5])
@@ -194,7 +252,9 @@ def _run_study(argv: list[str]) -> int:
     p.add_argument("--no-two-step", action="store_true", help="stability: skip the two-step reference row")
     args = p.parse_args(argv)
     command = "python -m toolkit.tracking.cli study " + " ".join(argv)
-    if args.which == "merge":  # parts of one study run as parallel processes: concatenate rows, keep each command
+    if (
+        args.which == "merge"
+    ):  # parts of one study run as parallel processes: concatenate rows, keep each command
         parts = [json.loads(Path(f).read_text()) for f in args.inputs]
         rows, seen = [], set()
         for part in parts:
@@ -203,22 +263,35 @@ def _run_study(argv: list[str]) -> int:
                 if key not in seen:  # the untrained geometric baseline appears once per part: keep one
                     seen.add(key)
                     rows.append(row)
-        meta = dict(command=[p["meta"]["command"] for p in parts], merged_by=command,
-                    cpu_seconds=sum(p["meta"]["cpu_seconds"] for p in parts),
-                    wall_seconds=max(p["meta"]["wall_seconds"] for p in parts))
+        meta = dict(
+            command=[p["meta"]["command"] for p in parts],
+            merged_by=command,
+            cpu_seconds=sum(p["meta"]["cpu_seconds"] for p in parts),
+            wall_seconds=max(p["meta"]["wall_seconds"] for p in parts),
+        )
         with atomic_write(args.out) as fh:
             json.dump(dict(meta=meta, rows=rows), fh, indent=2)
-        print(f"wrote {args.out}: {len(rows)} rows from {len(parts)} parts ({meta['cpu_seconds']:.0f} s CPU in total)")
+        print(
+            f"wrote {args.out}: {len(rows)} rows from {len(parts)} parts ({meta['cpu_seconds']:.0f} s CPU "
+            "in total)"
+        )
         return 0
     t0, c0 = time.perf_counter(), time.process_time()
-    show = lambda row: print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)  # noqa: E731
+    show = lambda row: print(
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True
+    )  # noqa: E731
     with torch_threads(1):
         if args.which == "stability":
             kw = dict(steps=20, n_train=24, n_val=8, n_test=8, n_boot=50, n_points=3) if args.quick else {}
             if args.steps:
                 kw["steps"] = args.steps
-            rows = stability_study(args.lams, args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4]),
-                                   include_two_step=not args.no_two_step, callback=show, **kw)
+            rows = stability_study(
+                args.lams,
+                args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4]),
+                include_two_step=not args.no_two_step,
+                callback=show,
+                **kw,
+            )
         else:
             kw = dict(steps=20, n_train=24, n_val=8, n_test=8) if args.quick else {}
             if args.steps:
@@ -240,11 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "study":
         return _run_study(argv[1:])
     if not argv or argv[0] != "stability":
-        print("usage: python -m toolkit.tracking.cli stability [--lams ...] [--seeds ...] [...]", file=sys.stderr)
+        print(
+            "usage: python -m toolkit.tracking.cli stability [--lams ...] [--seeds ...] [...]",
+            file=sys.stderr,
+        )
         return 2
-    parser = argparse.ArgumentParser(prog="python -m toolkit.tracking.cli stability",
-                                     description="λ × seeds stability study (m_minmax, barrier height)",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkit.tracking.cli stability",
+        description="λ × seeds stability study (m_minmax, barrier height)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _add_stability(parser)
     return _run_stability(parser.parse_args(argv[1:]))
 

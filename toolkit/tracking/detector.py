@@ -29,8 +29,17 @@ import numpy as np
 from ..validation import as_rng, check_array, check_bool, check_choice, check_float, check_instance, check_int
 
 __all__ = [
-    "DetectorConfig", "Event", "Phantom", "phantom", "simulate_events", "highland_theta0",
-    "range_of_energy", "energy_of_range", "PROTON_MASS", "BK_ALPHA", "BK_P",
+    "DetectorConfig",
+    "Event",
+    "Phantom",
+    "phantom",
+    "simulate_events",
+    "highland_theta0",
+    "range_of_energy",
+    "energy_of_range",
+    "PROTON_MASS",
+    "BK_ALPHA",
+    "BK_P",
 ]
 
 PROTON_MASS = 938.272  # MeV
@@ -70,8 +79,9 @@ def highland_theta0(energy: np.ndarray | float, x_over_x0: np.ndarray | float) -
     try:
         np.broadcast_shapes(energy.shape, x_over_x0.shape)
     except ValueError:
-        raise ValueError(f"energy and x_over_x0 must broadcast together, got shapes {energy.shape} and "
-                         f"{x_over_x0.shape}") from None
+        raise ValueError(
+            f"energy and x_over_x0 must broadcast together, got shapes {energy.shape} and {x_over_x0.shape}"
+        ) from None
     energy = np.maximum(energy, 1e-3)  # stopped protons: finite, unused
     x = np.maximum(x_over_x0, 1e-12)
     p = np.sqrt(energy * (energy + 2 * PROTON_MASS))
@@ -149,8 +159,11 @@ class DetectorConfig:
     def scaled(self, density: float) -> DetectorConfig:
         """Same detector with ``density`` times more particles (and noise) per frame."""
         check_float("density", density, low=0.0, low_open=True, high=1000.0)
-        return replace(self, particles_per_frame=max(1, int(round(self.particles_per_frame * density))),
-                       noise_per_layer=self.noise_per_layer * density)
+        return replace(
+            self,
+            particles_per_frame=max(1, int(round(self.particles_per_frame * density))),
+            noise_per_layer=self.noise_per_layer * density,
+        )
 
 
 @dataclass
@@ -206,11 +219,13 @@ def phantom(kind: str = "default") -> Phantom:
     kind = check_choice("kind", kind, ("default", "none"))
     if kind == "none":
         return Phantom([])
-    return Phantom([
-        dict(cx=0.0, cy=0.0, rx=12.0, ry=12.0, wet=10.0, x_over_x0=10.0 / 361.0),  # water disk
-        dict(cx=5.0, cy=3.0, rx=4.0, ry=4.0, wet=12.0, x_over_x0=7.0 / 165.0),  # bone insert (adds)
-        dict(cx=-6.0, cy=-4.0, rx=3.0, ry=5.0, wet=-8.0, x_over_x0=-8.0 / 361.0),  # air gap (removes)
-    ])
+    return Phantom(
+        [
+            dict(cx=0.0, cy=0.0, rx=12.0, ry=12.0, wet=10.0, x_over_x0=10.0 / 361.0),  # water disk
+            dict(cx=5.0, cy=3.0, rx=4.0, ry=4.0, wet=12.0, x_over_x0=7.0 / 165.0),  # bone insert (adds)
+            dict(cx=-6.0, cy=-4.0, rx=3.0, ry=5.0, wet=-8.0, x_over_x0=-8.0 / 361.0),  # air gap (removes)
+        ]
+    )
 
 
 @dataclass
@@ -412,8 +427,17 @@ def _noise_hits(n_events: int, cfg: DetectorConfig, centre: np.ndarray, rng: np.
     return [nev, nlay, np.zeros(tot, int), nx, ny, ne]
 
 
-def _hit_table(cfg: DetectorConfig, counts: np.ndarray, p: dict[str, np.ndarray], event: np.ndarray,
-               layer: np.ndarray, pid: np.ndarray, x: np.ndarray, y: np.ndarray, edep: np.ndarray) -> dict:
+def _hit_table(
+    cfg: DetectorConfig,
+    counts: np.ndarray,
+    p: dict[str, np.ndarray],
+    event: np.ndarray,
+    layer: np.ndarray,
+    pid: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    edep: np.ndarray,
+) -> dict:
     """Hits quantised to pixel centres and sorted by (event, layer, particle id); see ``_simulate_hits``."""
     if cfg.pixel_pitch > 0:
         x = (np.floor(x / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
@@ -425,9 +449,19 @@ def _hit_table(cfg: DetectorConfig, counts: np.ndarray, p: dict[str, np.ndarray]
     starts = np.concatenate([[0], np.cumsum(counts)])
     p = {**p, "particle_id": np.arange(int(starts[-1])) - np.repeat(starts[:-1], counts) + 1}
     p = {k: p[k] for k in _PARTICLE_KEYS}
-    return dict(n_events=n_events, n_layers=cfg.n_layers, z=cfg.z, counts=counts, particles=p,
-                event=event[order], layer=layer[order], particle_id=pid[order], x=x[order], y=y[order],
-                edep=edep[order])
+    return dict(
+        n_events=n_events,
+        n_layers=cfg.n_layers,
+        z=cfg.z,
+        counts=counts,
+        particles=p,
+        event=event[order],
+        layer=layer[order],
+        particle_id=pid[order],
+        x=x[order],
+        y=y[order],
+        edep=edep[order],
+    )
 
 
 def _split_events(hits: dict[str, Any]) -> list[Event]:
@@ -441,6 +475,12 @@ def _split_events(hits: dict[str, Any]) -> list[Event]:
     for i in range(n):
         a, b, pa, pb = hit_bounds[i], hit_bounds[i + 1], p_bounds[i], p_bounds[i + 1]
         # the table is valid by construction: skip Event's per-field checks (they cost ~100x the slicing)
-        events.append(Event._trusted(event_id=i, z=z_hit[a:b], **{k: v[a:b] for k, v in cols.items()},
-                                    particles={k: v[pa:pb] for k, v in hits["particles"].items()}))
+        events.append(
+            Event._trusted(
+                event_id=i,
+                z=z_hit[a:b],
+                **{k: v[a:b] for k, v in cols.items()},
+                particles={k: v[pa:pb] for k, v in hits["particles"].items()},
+            )
+        )
     return events

@@ -30,8 +30,13 @@ from .assignment import sinkhorn_assignment, solve_assignment
 __all__ = ["blackbox_alignment", "planted_problems"]
 
 
-def planted_problems(n_problems: int = 48, size: int = 8, *, noise: float = 0.3,
-                     random_state: int | np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def planted_problems(
+    n_problems: int = 48,
+    size: int = 8,
+    *,
+    noise: float = 0.3,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Assignment problems whose solution misses a planted target.
 
     ``c* ~ U[0, 1]^(size×size)``, target ``y* = y(c*)``, observed cost ``c = c* + noise·N(0, 1)``;
@@ -71,8 +76,15 @@ def _reference(n_problems: int, size: int, noise: float, epsilon: float, seed: i
     return cost, dl_dy, solve_assignment(cost), reference
 
 
-def blackbox_alignment(lams: Sequence[float], *, n_problems: int = 48, size: int = 8, noise: float = 0.3,
-                       epsilon: float = 0.05, seed: int = 0) -> pd.DataFrame:
+def blackbox_alignment(
+    lams: Sequence[float],
+    *,
+    n_problems: int = 48,
+    size: int = 8,
+    noise: float = 0.3,
+    epsilon: float = 0.05,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Cosine between the blackbox gradient at each λ and the smoothed solver's exact gradient.
 
     Returns one row per λ: ``factor`` (λ), ``cosine`` (mean over problems), ``nonzero`` (fraction

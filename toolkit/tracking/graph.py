@@ -25,8 +25,14 @@ from torch_geometric.data import Batch, Data
 from ..validation import check_float
 from .detector import DetectorConfig, Event, as_config
 
-__all__ = ["build_graph", "build_graphs", "build_graph_batch", "NODE_FEATURES", "EDGE_FEATURES",
-           "DEFAULT_WINDOW"]
+__all__ = [
+    "build_graph",
+    "build_graphs",
+    "build_graph_batch",
+    "NODE_FEATURES",
+    "EDGE_FEATURES",
+    "DEFAULT_WINDOW",
+]
 
 NODE_FEATURES = ("x_rel", "y_rel", "layer_frac", "log_edep")
 EDGE_FEATURES = ("slope_x", "slope_y", "slope_r", "log_edep_ratio", "layer_frac")
@@ -34,12 +40,23 @@ DEFAULT_WINDOW = 0.2  # rad; keeps > 99 % of true segments at the default size
 _POS_SCALE = 5.0  # mm, order of the beam-spot size
 _NODE_KEYS = ("x", "layer", "particle_id", "pos")  # node-level tensors (the others are per edge)
 _CHUNK_HITS = 250_000  # hits per batched pass: bounds the candidate-pair arrays (~60 MB at the defaults)
-_KEYS = ("x", "edge_index", "edge_attr", "y", "pos", "edge_lp", "edge_row", "edge_col", "layer",
-         "particle_id")  # Data's field order
+_KEYS = (
+    "x",
+    "edge_index",
+    "edge_attr",
+    "y",
+    "pos",
+    "edge_lp",
+    "edge_row",
+    "edge_col",
+    "layer",
+    "particle_id",
+)  # Data's field order
 
 
-def build_graph(event: Event, config: DetectorConfig | None = None, *,
-                window: float = DEFAULT_WINDOW) -> Data:
+def build_graph(
+    event: Event, config: DetectorConfig | None = None, *, window: float = DEFAULT_WINDOW
+) -> Data:
     """Candidate-edge graph of one event (see module docstring)."""
     if not isinstance(event, Event):
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
@@ -48,8 +65,9 @@ def build_graph(event: Event, config: DetectorConfig | None = None, *,
     return _split(_graph_tensors([event], cfg, window))[0]
 
 
-def build_graphs(events: Sequence[Event], config: DetectorConfig | None = None, *,
-                 window: float = DEFAULT_WINDOW) -> list[Data]:
+def build_graphs(
+    events: Sequence[Event], config: DetectorConfig | None = None, *, window: float = DEFAULT_WINDOW
+) -> list[Data]:
     """:func:`build_graph` for each event (computed for all events at once, then cut per event)."""
     events = check_items("events", events, Event, "Event")
     cfg = as_config(config)
@@ -57,8 +75,9 @@ def build_graphs(events: Sequence[Event], config: DetectorConfig | None = None, 
     return [g for chunk in _chunks(events) for g in _split(_graph_tensors(chunk, cfg, window))]
 
 
-def build_graph_batch(events: Sequence[Event], config: DetectorConfig | None = None, *,
-                      window: float = DEFAULT_WINDOW) -> Batch:
+def build_graph_batch(
+    events: Sequence[Event], config: DetectorConfig | None = None, *, window: float = DEFAULT_WINDOW
+) -> Batch:
     """The graphs of :func:`build_graphs` as one PyG ``Batch``, with no per-event ``Data`` objects.
 
     Equal to ``Batch.from_data_list(build_graphs(events, config, window=window))`` (same tensors, and
@@ -74,8 +93,9 @@ def _stack_hits(events: Sequence[Event], n_layers: int) -> dict[str, np.ndarray]
     """The events' hits concatenated (``event`` = each hit's event index), checked once for all."""
     cols = {k: np.concatenate([getattr(e, k) for e in events], dtype=float) for k in ("x", "y", "z", "edep")}
     if not all(np.isfinite(v).all() for v in cols.values()):
-        raise ValueError("event must hold finite hit positions and energies (x, y, z, edep); "
-                         "found NaN or inf")
+        raise ValueError(
+            "event must hold finite hit positions and energies (x, y, z, edep); found NaN or inf"
+        )
     for k in ("layer", "particle_id"):  # integers by Event's checks
         cols[k] = np.concatenate([getattr(e, k) for e in events], dtype=np.int64, casting="unsafe")
     n_nodes = np.fromiter((e.x.shape[0] for e in events), np.int64, len(events))
@@ -145,15 +165,17 @@ def _float32_columns(*columns: np.ndarray) -> np.ndarray:
     return out
 
 
-def _edge_features(h: dict[str, np.ndarray], src: np.ndarray, dst: np.ndarray, cfg: DetectorConfig,
-                   window: float) -> np.ndarray:
+def _edge_features(
+    h: dict[str, np.ndarray], src: np.ndarray, dst: np.ndarray, cfg: DetectorConfig, window: float
+) -> np.ndarray:
     """(E, 5) float32 EDGE_FEATURES: slopes Δx/Δz, Δy/Δz, their norm (all / window), Δ log edep, l/(L−1)."""
     lp = h["layer"][src]
     dz = _layer_gaps(cfg)[lp]
     sx, sy = (h["x"][dst] - h["x"][src]) / dz, (h["y"][dst] - h["y"][src]) / dz
     log_e = h["log_e"]
-    return _float32_columns(sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src],
-                            lp / (cfg.n_layers - 1))
+    return _float32_columns(
+        sx / window, sy / window, np.hypot(sx, sy) / window, log_e[dst] - log_e[src], lp / (cfg.n_layers - 1)
+    )
 
 
 def _node_features(h: dict[str, np.ndarray], node_ptr: np.ndarray, n_layers: int) -> np.ndarray:
@@ -176,13 +198,18 @@ def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) 
     zl = np.asarray(cfg.z, dtype=float)
     as_long = partial(torch.as_tensor, dtype=torch.long)
     return dict(
-        x=torch.as_tensor(_node_features(h, node_ptr, L)), edge_index=as_long(np.stack([src, dst])),
+        x=torch.as_tensor(_node_features(h, node_ptr, L)),
+        edge_index=as_long(np.stack([src, dst])),
         edge_attr=torch.as_tensor(_edge_features(h, src, dst, cfg, window)),
         y=torch.as_tensor((pid[src] == pid[dst]) & (pid[src] > 0), dtype=torch.float32),
-        edge_lp=as_long(layer[src]), edge_row=as_long(rank[src]), edge_col=as_long(rank[dst]),
-        layer=as_long(layer), particle_id=as_long(pid),
+        edge_lp=as_long(layer[src]),
+        edge_row=as_long(rank[src]),
+        edge_col=as_long(rank[dst]),
+        layer=as_long(layer),
+        particle_id=as_long(pid),
         pos=torch.as_tensor(_float32_columns(h["x"], h["y"], zl[layer])),
-        node_ptr=node_ptr, edge_ptr=np.searchsorted(h["event"][src], np.arange(len(events) + 1)),
+        node_ptr=node_ptr,
+        edge_ptr=np.searchsorted(h["event"][src], np.arange(len(events) + 1)),
     )
 
 
@@ -212,7 +239,7 @@ def _split(t: dict[str, Any]) -> list[Data]:
     node_ptr, edge_ptr = t["node_ptr"], t["edge_ptr"]
     graphs = []
     for i in range(len(node_ptr) - 1):
-        (a, b), (ea, eb) = node_ptr[i:i + 2], edge_ptr[i:i + 2]
+        (a, b), (ea, eb) = node_ptr[i : i + 2], edge_ptr[i : i + 2]
         # clones: a view would keep (and torch.save would write) the storage of the whole call
         fields = {k: t[k][a:b].clone() if k in _NODE_KEYS else t[k][ea:eb].clone() for k in _KEYS}
         fields["edge_index"] = t["edge_index"][:, ea:eb] - int(a)  # local node numbers

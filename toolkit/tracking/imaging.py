@@ -38,11 +38,14 @@ def track_wepl(data: Data, labels: np.ndarray, config: DetectorConfig | None = N
         raise ValueError(f"labels must have one entry per hit ({layer.size}), got {labels.shape}")
     _, tr = np.unique(labels, return_inverse=True)
     n = np.bincount(tr)
-    first_l = np.full(n.size, 10**9); np.minimum.at(first_l, tr, layer)
-    last_l = np.full(n.size, -1); np.maximum.at(last_l, tr, layer)
+    first_l = np.full(n.size, 10**9)
+    np.minimum.at(first_l, tr, layer)
+    last_l = np.full(n.size, -1)
+    np.maximum.at(last_l, tr, layer)
     ok = (n >= 2) & (first_l == 0)
     # position of the layer-0 and layer-1 hit of each track
-    p0 = np.full((n.size, 2), np.nan); p1 = np.full((n.size, 2), np.nan)
+    p0 = np.full((n.size, 2), np.nan)
+    p1 = np.full((n.size, 2), np.nan)
     m0, m1 = layer == 0, layer == 1
     p0[tr[m0]] = pos[m0, :2]
     p1[tr[m1]] = pos[m1, :2]
@@ -64,8 +67,14 @@ def _edges(extent: float, bins: int) -> np.ndarray:
     return np.linspace(-extent, extent, bins + 1)
 
 
-def radiograph(graphs: Sequence[Data], labels: Sequence[np.ndarray], config: DetectorConfig | None = None, *,
-               bins: int = 16, extent: float | None = None) -> np.ndarray:
+def radiograph(
+    graphs: Sequence[Data],
+    labels: Sequence[np.ndarray],
+    config: DetectorConfig | None = None,
+    *,
+    bins: int = 16,
+    extent: float | None = None,
+) -> np.ndarray:
     """Mean WEPL per entry-position pixel (bins × bins, NaN where no track), image[iy, ix]."""
     graphs = check_graphs("graphs", graphs, min_size=0)
     labels = check_items("labels", labels, object, "label array")
@@ -83,8 +92,14 @@ def radiograph(graphs: Sequence[Data], labels: Sequence[np.ndarray], config: Det
         return s / np.where(c > 0, c, np.nan)
 
 
-def phantom_image(phantom: Phantom, config: DetectorConfig | None = None, *, bins: int = 16,
-                  extent: float | None = None, oversample: int = 4) -> np.ndarray:
+def phantom_image(
+    phantom: Phantom,
+    config: DetectorConfig | None = None,
+    *,
+    bins: int = 16,
+    extent: float | None = None,
+    oversample: int = 4,
+) -> np.ndarray:
     """True mean WEPL of the phantom per pixel (same grid as :func:`radiograph`)."""
     check_instance("phantom", phantom, Phantom, "a Phantom")
     cfg = as_config(config)

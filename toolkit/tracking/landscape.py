@@ -24,8 +24,18 @@ from .losses import bce_loss
 from .metrics import track_purity_efficiency, tracks_from_edges
 from .pipeline import edge_decisions, one_thread
 
-__all__ = ["interpolate_models", "linear_path", "barrier_height", "loss_slice", "hamming", "stability_sweep",
-           "flip_margin", "descend", "bce_of_costs", "random_direction"]
+__all__ = [
+    "interpolate_models",
+    "linear_path",
+    "barrier_height",
+    "loss_slice",
+    "hamming",
+    "stability_sweep",
+    "flip_margin",
+    "descend",
+    "bce_of_costs",
+    "random_direction",
+]
 
 
 def interpolate_models(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha: float) -> torch.nn.Module:
@@ -37,12 +47,21 @@ def interpolate_models(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha
     if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
         raise ValueError("model_a and model_b must have the same architecture")
     out = copy.deepcopy(model_a)
-    out.load_state_dict({k: (1 - alpha) * sa[k] + alpha * sb[k] if sa[k].is_floating_point() else sa[k] for k in sa})
+    out.load_state_dict(
+        {k: (1 - alpha) * sa[k] + alpha * sb[k] if sa[k].is_floating_point() else sa[k] for k in sa}
+    )
     return out.eval()
 
 
-def linear_path(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
-                n_points: int = 11, no_match: float = DEFAULT_NO_MATCH) -> list[dict]:
+def linear_path(
+    model_a: torch.nn.Module,
+    model_b: torch.nn.Module,
+    graphs: Sequence[Data],
+    n_layers: int,
+    *,
+    n_points: int = 11,
+    no_match: float = DEFAULT_NO_MATCH,
+) -> list[dict]:
     """Rows ``{alpha, bce, hamming, purity, efficiency}`` along the straight line A → B."""
     check_instance("model_a", model_a, torch.nn.Module, "a torch Module")
     check_instance("model_b", model_b, torch.nn.Module, "a torch Module")
@@ -59,9 +78,18 @@ def linear_path(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequ
         _, linked = edge_decisions(m, batch, n_layers, no_match)
         labels = tracks_from_edges(batch.num_nodes, batch.edge_index, linked)
         # graph offsets keep labels of different events apart, so the pooled counts are per event
-        pe = track_purity_efficiency(labels, batch.particle_id + batch.batch * 10**6 * (batch.particle_id > 0))
-        rows.append(dict(alpha=float(alpha), bce=bce, hamming=float(np.mean(linked != batch.y.numpy().astype(bool))),
-                         purity=pe["purity"], efficiency=pe["efficiency"]))
+        pe = track_purity_efficiency(
+            labels, batch.particle_id + batch.batch * 10**6 * (batch.particle_id > 0)
+        )
+        rows.append(
+            dict(
+                alpha=float(alpha),
+                bce=bce,
+                hamming=float(np.mean(linked != batch.y.numpy().astype(bool))),
+                purity=pe["purity"],
+                efficiency=pe["efficiency"],
+            )
+        )
     return rows
 
 
@@ -79,9 +107,17 @@ def hamming(y: np.ndarray, target: np.ndarray) -> float:
     return float(np.abs(np.asarray(y) - np.asarray(target)).sum())
 
 
-def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: np.ndarray | None = None,
-               entry: tuple[int, int] | None = None, t: np.ndarray | None = None,
-               no_match: float | None = DEFAULT_NO_MATCH, alpha: float = 0.0) -> list[dict]:
+def loss_slice(
+    cost: np.ndarray,
+    target: np.ndarray,
+    lam: float,
+    *,
+    direction: np.ndarray | None = None,
+    entry: tuple[int, int] | None = None,
+    t: np.ndarray | None = None,
+    no_match: float | None = DEFAULT_NO_MATCH,
+    alpha: float = 0.0,
+) -> list[dict]:
     """Rows ``{t, true_loss, f_lambda, grad}`` along ``c(t) = cost + t·direction`` for the Hamming loss.
 
     Give ``direction`` (same shape as cost) or ``entry=(i, j)`` (move only that cost). The Hamming
@@ -108,17 +144,24 @@ def loss_slice(cost: np.ndarray, target: np.ndarray, lam: float, *, direction: n
     y = solve_assignment(cs, no_match)
     y_lam = solve_assignment(cs + lam * g[None], no_match)
     true = np.abs(y - tgt[None]).sum((1, 2))
-    f_lam = np.abs(y_lam - tgt[None]).sum((1, 2)) + (assignment_objective(cs, y_lam, no_match)
-                                                     - assignment_objective(cs, y, no_match)) / lam
+    f_lam = (
+        np.abs(y_lam - tgt[None]).sum((1, 2))
+        + (assignment_objective(cs, y_lam, no_match) - assignment_objective(cs, y, no_match)) / lam
+    )
     grad = (-(y - y_lam) / lam * d[None]).sum((1, 2))
     if alpha > 0:
         bce = np.array([bce_of_costs(ci, tgt) for ci in cs], dtype=object)
         b_val = np.array([v for v, _ in bce], dtype=float)
         b_grad = np.array([(g * d).sum() for _, g in bce], dtype=float)
-        true, f_lam, grad = (alpha * b_val + (1 - alpha) * true, alpha * b_val + (1 - alpha) * f_lam,
-                             alpha * b_grad + (1 - alpha) * grad)
-    return [dict(t=float(a), true_loss=float(b), f_lambda=float(f), grad=float(gr))
-            for a, b, f, gr in zip(t, true, f_lam, grad)]
+        true, f_lam, grad = (
+            alpha * b_val + (1 - alpha) * true,
+            alpha * b_val + (1 - alpha) * f_lam,
+            alpha * b_grad + (1 - alpha) * grad,
+        )
+    return [
+        dict(t=float(a), true_loss=float(b), f_lambda=float(f), grad=float(gr))
+        for a, b, f, gr in zip(t, true, f_lam, grad)
+    ]
 
 
 def _cost_target(cost, target) -> tuple[np.ndarray, np.ndarray]:
@@ -136,8 +179,10 @@ def _check_entry(entry, shape: tuple[int, int]) -> tuple[int, int]:
     """``entry = (i, j)``: a valid (row, column) of a matrix of ``shape``."""
     if isinstance(entry, (str, bytes)) or not isinstance(entry, (tuple, list)) or len(entry) != 2:
         raise TypeError(f"entry must be a pair (i, j) of integers, got {entry!r}")
-    return (check_int("entry", entry[0], low=0, high=shape[0] - 1),
-            check_int("entry", entry[1], low=0, high=shape[1] - 1))
+    return (
+        check_int("entry", entry[0], low=0, high=shape[0] - 1),
+        check_int("entry", entry[1], low=0, high=shape[1] - 1),
+    )
 
 
 def bce_of_costs(cost: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -159,8 +204,14 @@ def random_direction(cost: np.ndarray, seed: int = 0) -> np.ndarray:
     return d / max(np.linalg.norm(d), 1e-12)
 
 
-def flip_margin(cost: np.ndarray, target: np.ndarray, no_match: float | None = DEFAULT_NO_MATCH, *,
-                high: float = 100.0, tol: float = 1e-9) -> float:
+def flip_margin(
+    cost: np.ndarray,
+    target: np.ndarray,
+    no_match: float | None = DEFAULT_NO_MATCH,
+    *,
+    high: float = 100.0,
+    tol: float = 1e-9,
+) -> float:
     """The margin m: the smallest λ with ``y(c + λ ∂L/∂y) ≠ y(c)`` for the Hamming loss (∂L/∂y = 1 − 2t).
 
     The blackbox gradient ``−(y(c) − y(c + λ ∂L/∂y))/λ`` is exactly 0 for every λ < m. The optimum
@@ -187,8 +238,16 @@ def flip_margin(cost: np.ndarray, target: np.ndarray, no_match: float | None = D
     return hi
 
 
-def descend(cost: np.ndarray, target: np.ndarray, lam: float, *, steps: int = 30, lr: float = 0.05,
-            alpha: float = 0.0, no_match: float | None = DEFAULT_NO_MATCH) -> list[dict]:
+def descend(
+    cost: np.ndarray,
+    target: np.ndarray,
+    lam: float,
+    *,
+    steps: int = 30,
+    lr: float = 0.05,
+    alpha: float = 0.0,
+    no_match: float | None = DEFAULT_NO_MATCH,
+) -> list[dict]:
     """Gradient descent on the costs themselves: ``c ← c − lr · g / max|g|`` with
     ``g = α ∂BCE/∂c + (1 − α) ∂f_λ/∂c`` (blackbox gradient of the Hamming loss).
 
@@ -217,9 +276,19 @@ def descend(cost: np.ndarray, target: np.ndarray, lam: float, *, steps: int = 30
     return rows
 
 
-def stability_sweep(lams: Sequence[float], seeds: Sequence[int], detector=None, *, mode: str = "e2e",
-                    epochs: int = 3, n_train: int = 200, n_test: int = 100, n_points: int = 11,
-                    data_seed: int = 1, callback=None) -> list[dict]:
+def stability_sweep(
+    lams: Sequence[float],
+    seeds: Sequence[int],
+    detector=None,
+    *,
+    mode: str = "e2e",
+    epochs: int = 3,
+    n_train: int = 200,
+    n_test: int = 100,
+    n_points: int = 11,
+    data_seed: int = 1,
+    callback=None,
+) -> list[dict]:
     """Train one model per (λ, seed) on the same data; per λ report purity, m_minmax over seed pairs
     (mean/std) and the loss barrier on the straight line between seed pairs (mean).
 
@@ -262,7 +331,9 @@ def stability_sweep(lams: Sequence[float], seeds: Sequence[int], detector=None, 
             with one_thread():
                 results.append(evaluate(m, test, det.n_layers))
                 with torch.no_grad():
-                    ratios.append(lambda_scale(m(batch.x, batch.edge_index, batch.edge_attr), lam)["lam_over_margin"])
+                    ratios.append(
+                        lambda_scale(m(batch.x, batch.edge_index, batch.edge_attr), lam)["lam_over_margin"]
+                    )
             models.append(m)
         target = results[0]["target"]
         pairs = list(itertools.combinations(range(len(seeds)), 2))
@@ -274,11 +345,17 @@ def stability_sweep(lams: Sequence[float], seeds: Sequence[int], detector=None, 
                 b_bce.append(barrier_height([r["bce"] for r in path]))
                 b_ham.append(barrier_height([r["hamming"] for r in path]))
         pur = [r["purity"] for r in results]
-        row = dict(lam=lam, purity_mean=float(np.mean(pur)), purity_std=float(np.std(pur)),
-                   efficiency_mean=float(np.mean([r["efficiency"] for r in results])),
-                   m_minmax_mean=float(np.mean(ms)), m_minmax_std=float(np.std(ms)),
-                   barrier_bce=float(np.mean(b_bce)), barrier_hamming=float(np.mean(b_ham)),
-                   lam_over_margin=float(np.mean(ratios)))
+        row = dict(
+            lam=lam,
+            purity_mean=float(np.mean(pur)),
+            purity_std=float(np.std(pur)),
+            efficiency_mean=float(np.mean([r["efficiency"] for r in results])),
+            m_minmax_mean=float(np.mean(ms)),
+            m_minmax_std=float(np.std(ms)),
+            barrier_bce=float(np.mean(b_bce)),
+            barrier_hamming=float(np.mean(b_ham)),
+            lam_over_margin=float(np.mean(ratios)),
+        )
         rows.append(row)
         if callback is not None:
             callback(row)

@@ -22,8 +22,17 @@ __all__ = ["TrackingDataModule", "TrackingModule"]
 class TrackingDataModule(pl.LightningDataModule):
     """Train / validation / test graphs from :func:`simulate_events` with disjoint seeds."""
 
-    def __init__(self, detector: DetectorConfig | None = None, *, n_train: int = 400, n_val: int = 100,
-                 n_test: int = 200, batch_size: int = 16, seed: int = 0, phantom: Phantom | None = None) -> None:
+    def __init__(
+        self,
+        detector: DetectorConfig | None = None,
+        *,
+        n_train: int = 400,
+        n_val: int = 100,
+        n_test: int = 200,
+        batch_size: int = 16,
+        seed: int = 0,
+        phantom: Phantom | None = None,
+    ) -> None:
         super().__init__()
         self.detector = as_config(detector, "detector")
         self.n_train = check_int("n_train", n_train, low=1)
@@ -37,8 +46,12 @@ class TrackingDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_graphs is None:
             # the test seed does not depend on `seed`: every model is scored on the same events
-            self.train_graphs = make_dataset(self.n_train, self.detector, seed=3 * self.seed + 1, phantom=self.phantom)
-            self.val_graphs = make_dataset(self.n_val, self.detector, seed=3 * self.seed + 2, phantom=self.phantom)
+            self.train_graphs = make_dataset(
+                self.n_train, self.detector, seed=3 * self.seed + 1, phantom=self.phantom
+            )
+            self.val_graphs = make_dataset(
+                self.n_val, self.detector, seed=3 * self.seed + 2, phantom=self.phantom
+            )
             self.test_graphs = make_dataset(self.n_test, self.detector, seed=10**6, phantom=self.phantom)
 
     def train_dataloader(self) -> DataLoader:
@@ -76,14 +89,24 @@ class TrackingModule(pl.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         c = self.config
         logits = self(batch)
-        loss, parts = tracking_loss(logits, batch, self.n_layers, mode=c.mode, estimator=c.estimator, lam=c.lam,
-                                    alpha=c.alpha, no_match=c.no_match)
+        loss, parts = tracking_loss(
+            logits,
+            batch,
+            self.n_layers,
+            mode=c.mode,
+            estimator=c.estimator,
+            lam=c.lam,
+            alpha=c.alpha,
+            no_match=c.no_match,
+        )
         n = batch.num_graphs
         self.log("train_loss", loss.detach(), batch_size=n, prog_bar=True)
         for k, v in parts.items():
             self.log(f"train_{k}", v, batch_size=n)
         if c.mode != "two_step":
-            self.log("lam_over_margin", lambda_scale(logits, c.lam, c.no_match)["lam_over_margin"], batch_size=n)
+            self.log(
+                "lam_over_margin", lambda_scale(logits, c.lam, c.no_match)["lam_over_margin"], batch_size=n
+            )
         return loss
 
     def _eval(self, batch, prefix: str) -> None:

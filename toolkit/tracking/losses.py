@@ -51,9 +51,17 @@ def hamming_loss(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (y * (1 - 2 * t) + t).mean()
 
 
-def tracking_loss(logits: torch.Tensor, data: Data, n_layers: int, *, mode: str = "two_step",
-                  estimator: str = "blackbox", lam: float = 0.1, alpha: float = 0.5,
-                  no_match: float | None = DEFAULT_NO_MATCH) -> tuple[torch.Tensor, dict[str, float]]:
+def tracking_loss(
+    logits: torch.Tensor,
+    data: Data,
+    n_layers: int,
+    *,
+    mode: str = "two_step",
+    estimator: str = "blackbox",
+    lam: float = 0.1,
+    alpha: float = 0.5,
+    no_match: float | None = DEFAULT_NO_MATCH,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss of ``mode`` and a dict of its parts (for logging)."""
     logits = check_tensor("logits", logits, ndim=1, finite=False, min_size=0)
     check_instance("data", data, Data, "a hit graph or batch (torch_geometric Data)")

@@ -29,8 +29,14 @@ import numpy as np
 from ..validation import check_array, check_float, check_int
 
 __all__ = [
-    "edge_precision_recall", "tracks_from_edges", "paper_purity_efficiency", "exact_match_purity_efficiency",
-    "track_purity_efficiency", "trackml_score", "m_minmax", "disagreement",
+    "edge_precision_recall",
+    "tracks_from_edges",
+    "paper_purity_efficiency",
+    "exact_match_purity_efficiency",
+    "track_purity_efficiency",
+    "trackml_score",
+    "m_minmax",
+    "disagreement",
 ]
 
 
@@ -88,7 +94,9 @@ def tracks_from_edges(n_hits: int, edge_index, linked) -> np.ndarray:
         raise ValueError(f"linked must have one entry per edge ({ei.shape[1]}), got {on.size}")
     src, dst = ei[0, on], ei[1, on]
     if np.unique(src).size != src.size or np.unique(dst).size != dst.size:
-        raise ValueError("linked edges must form chains: a hit has at most one linked successor and predecessor")
+        raise ValueError(
+            "linked edges must form chains: a hit has at most one linked successor and predecessor"
+        )
     parent = np.arange(n_hits)
     parent[dst] = src
     for _ in range(int(np.ceil(np.log2(max(n_hits, 2)))) + 1):  # pointer doubling
@@ -96,8 +104,15 @@ def tracks_from_edges(n_hits: int, edge_index, linked) -> np.ndarray:
     return parent
 
 
-def paper_purity_efficiency(track_labels, particle_ids, *, min_hits: int = 5, edep=None, layer=None,
-                            min_last_edep: float | None = None) -> tuple[float, float]:
+def paper_purity_efficiency(
+    track_labels,
+    particle_ids,
+    *,
+    min_hits: int = 5,
+    edep=None,
+    layer=None,
+    min_last_edep: float | None = None,
+) -> tuple[float, float]:
     """``(purity, efficiency)`` of one event as Kortus et al. define them (module docstring).
 
     ``track_labels[i]`` is the track of hit i (any integers; a chain of linked edges), and
@@ -114,7 +129,9 @@ def paper_purity_efficiency(track_labels, particle_ids, *, min_hits: int = 5, ed
     lab = _arr("track_labels", track_labels, np.int64)
     pid = _particle_ids("particle_ids", particle_ids)
     if lab.shape != pid.shape:
-        raise ValueError(f"track_labels and particle_ids must have the same length, got {lab.size} and {pid.size}")
+        raise ValueError(
+            f"track_labels and particle_ids must have the same length, got {lab.size} and {pid.size}"
+        )
     min_hits = check_int("min_hits", min_hits, low=1)
     if lab.size == 0:
         return 0.0, 0.0
@@ -151,8 +168,10 @@ def exact_match_purity_efficiency(track_label, particle_id) -> dict[str, float]:
     _, tr = np.unique(lab, return_inverse=True)
     n_tr = np.bincount(tr)
     # a track is pure when min pid == max pid > 0
-    tmin = np.full(n_tr.size, np.iinfo(np.int64).max); np.minimum.at(tmin, tr, pid)
-    tmax = np.full(n_tr.size, -1); np.maximum.at(tmax, tr, pid)
+    tmin = np.full(n_tr.size, np.iinfo(np.int64).max)
+    np.minimum.at(tmin, tr, pid)
+    tmax = np.full(n_tr.size, -1)
+    np.maximum.at(tmax, tr, pid)
     upid, pinv = np.unique(pid, return_inverse=True)
     n_p = np.bincount(pinv)
     size_of_pid = dict(zip(upid.tolist(), n_p.tolist()))
@@ -165,7 +184,9 @@ def exact_match_purity_efficiency(track_label, particle_id) -> dict[str, float]:
     return dict(
         purity=correct / n_recon if n_recon else 0.0,
         efficiency=correct / n_particles if n_particles else 0.0,
-        n_correct=correct, n_tracks=n_recon, n_particles=n_particles,
+        n_correct=correct,
+        n_tracks=n_recon,
+        n_particles=n_particles,
     )
 
 

@@ -40,7 +40,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         check_int("hidden", self.hidden, low=2, high=1024)
         check_int("n_iter", self.n_iter, low=0, high=20)
         check_int("node_features", self.node_features, low=1, high=1024)
@@ -60,7 +60,9 @@ class InteractionNetwork(MessagePassing):
         self.edge_mlp = _mlp(3 * hidden, hidden, hidden)
         self.node_mlp = _mlp(3 * hidden, hidden, hidden)
 
-    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         src, dst = edge_index
         e = e + self.edge_mlp(torch.cat([h[src], h[dst], e], 1))
         n = h.shape[0]
@@ -92,7 +94,9 @@ class EdgeClassifier(nn.Module):
         if x.dim() != 2 or x.shape[1] != self.config.node_features:
             raise ValueError(f"x must have shape (N, {self.config.node_features}), got {tuple(x.shape)}")
         if edge_attr.dim() != 2 or edge_attr.shape[1] != self.config.edge_features:
-            raise ValueError(f"edge_attr must have shape (E, {self.config.edge_features}), got {tuple(edge_attr.shape)}")
+            raise ValueError(
+                f"edge_attr must have shape (E, {self.config.edge_features}), got {tuple(edge_attr.shape)}"
+            )
         h, e = self.node_enc(x), self.edge_enc(edge_attr)
         for _ in range(self.config.n_iter):
             h, e = self.block(h, edge_index, e)

@@ -16,15 +16,52 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from ..validation import (check_array, check_bool, check_choice, check_float, check_instance, check_int,
-                          check_tensor)
-from .assignment import (DEFAULT_NO_MATCH, blackbox_assignment, sinkhorn_assignment, solve_assignment,
-                         straight_through_assignment)
-from .metrics import (edge_precision_recall, exact_match_purity_efficiency, m_minmax, paper_purity_efficiency,
-                      trackml_score, tracks_from_edges)
+from ..validation import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_float,
+    check_instance,
+    check_int,
+    check_tensor,
+)
+from .assignment import (
+    DEFAULT_NO_MATCH,
+    blackbox_assignment,
+    sinkhorn_assignment,
+    solve_assignment,
+    straight_through_assignment,
+)
+from .metrics import (
+    edge_precision_recall,
+    exact_match_purity_efficiency,
+    m_minmax,
+    paper_purity_efficiency,
+    trackml_score,
+    tracks_from_edges,
+)
 
-__all__ = ["one_thread", "track_labels", "truth_labels", "ESTIMATORS", "edges_to_dense", "assign_edges", "edge_costs", "lambda_scale", "predict_tracks", "instability",
-           "evaluate", "edge_decisions", "solve_layer_pairs", "PAPER", "tune_threshold", "edge_logits", "score_decisions", "lambda_paper", "DEGENERATE_FRACTION"]
+__all__ = [
+    "one_thread",
+    "track_labels",
+    "truth_labels",
+    "ESTIMATORS",
+    "edges_to_dense",
+    "assign_edges",
+    "edge_costs",
+    "lambda_scale",
+    "predict_tracks",
+    "instability",
+    "evaluate",
+    "edge_decisions",
+    "solve_layer_pairs",
+    "PAPER",
+    "tune_threshold",
+    "edge_logits",
+    "score_decisions",
+    "lambda_paper",
+    "DEGENERATE_FRACTION",
+]
 
 PAPER = None  # ``no_match=PAPER``: the paper's assignment (deep → shallow, maximum cardinality, no τ)
 
@@ -39,7 +76,7 @@ def _check_model(name: str, model) -> torch.nn.Module:
 
 
 def _check_graph(name: str, data, needs: tuple[str, ...] = ()) -> Data:
-    """A graph (or PyG batch of graphs) from ``build_graphs``: the per-edge layer-pair fields must be there."""
+    """A graph (or PyG batch) from ``build_graphs``; the per-edge layer-pair fields must be there."""
     check_instance(name, data, Data, "a graph from build_graphs (torch_geometric Data or Batch)")
     for field in ("edge_index", "edge_lp", "edge_row", "edge_col", *needs):
         if getattr(data, field, None) is None:
@@ -69,8 +106,9 @@ def _check_no_match(no_match) -> float | None:
 def _check_logits(logits, data: Data) -> torch.Tensor:
     logits = check_tensor("logits", logits, ndim=1, min_size=0)
     if logits.numel() != data.edge_index.shape[1]:
-        raise ValueError(f"logits must hold one value per edge of data ({data.edge_index.shape[1]}), "
-                         f"got {logits.numel()}")
+        raise ValueError(
+            f"logits must hold one value per edge of data ({data.edge_index.shape[1]}), got {logits.numel()}"
+        )
     return logits
 
 
@@ -96,8 +134,9 @@ def _graph_of_edge(data: Data) -> torch.Tensor:
     return batch[data.edge_index[0]]
 
 
-def edges_to_dense(values: torch.Tensor, data: Data, n_layers: int, fill: float = float("inf")
-                   ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def edges_to_dense(
+    values: torch.Tensor, data: Data, n_layers: int, fill: float = float("inf")
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Scatter per-edge ``values`` into (P, R, C) with P = graphs × (n_layers − 1).
 
     Returns the dense tensor (differentiable w.r.t. ``values``) and the (problem, row, col)
@@ -107,15 +146,28 @@ def edges_to_dense(values: torch.Tensor, data: Data, n_layers: int, fill: float 
     n_layers = _check_n_layers(n_layers)
     values = check_tensor("values", values, ndim=1, min_size=0)
     if values.numel() != data.edge_index.shape[1]:
-        raise ValueError(f"values must hold one value per edge of data ({data.edge_index.shape[1]}), "
-                         f"got {values.numel()}")
-    if isinstance(fill, bool) or not isinstance(fill, (int, float, np.floating, np.integer)) or np.isnan(fill):
+        raise ValueError(
+            f"values must hold one value per edge of data ({data.edge_index.shape[1]}), got {values.numel()}"
+        )
+    if (
+        isinstance(fill, bool)
+        or not isinstance(fill, (int, float, np.floating, np.integer))
+        or np.isnan(fill)
+    ):
         raise TypeError(f"fill must be a number (inf allowed), got {fill!r}")
     n_graphs = int(getattr(data, "num_graphs", 1) or 1)
     layer = getattr(data, "layer", None)
-    top = int(layer.max()) if layer is not None and layer.numel() else int(data.edge_lp.max()) + 1 if data.edge_lp.numel() else 0
+    top = (
+        int(layer.max())
+        if layer is not None and layer.numel()
+        else int(data.edge_lp.max()) + 1
+        if data.edge_lp.numel()
+        else 0
+    )
     if top >= n_layers:
-        raise ValueError(f"n_layers must match the graphs: they have hits on layer {top}, but n_layers = {n_layers}")
+        raise ValueError(
+            f"n_layers must match the graphs: they have hits on layer {top}, but n_layers = {n_layers}"
+        )
     prob = _graph_of_edge(data) * (n_layers - 1) + data.edge_lp
     row, col = data.edge_row, data.edge_col
     R = int(row.max()) + 1 if row.numel() else 1
@@ -130,8 +182,16 @@ def edge_costs(logits: torch.Tensor) -> torch.Tensor:
     return 1.0 - torch.sigmoid(logits)
 
 
-def assign_edges(logits: torch.Tensor, data: Data, n_layers: int, *, estimator: str = "blackbox",
-                 lam: float = 0.1, no_match: float | None = DEFAULT_NO_MATCH, epsilon: float = 0.05) -> torch.Tensor:
+def assign_edges(
+    logits: torch.Tensor,
+    data: Data,
+    n_layers: int,
+    *,
+    estimator: str = "blackbox",
+    lam: float = 0.1,
+    no_match: float | None = DEFAULT_NO_MATCH,
+    epsilon: float = 0.05,
+) -> torch.Tensor:
     """Per-edge assignment decisions y_e (differentiable through the chosen estimator).
 
     ``lam`` is in cost units for the mean Hamming loss over this batch's edges: the blackbox
@@ -170,8 +230,15 @@ def lambda_paper(lam: float, n_edges: int) -> float:
     return lam * check_int("n_edges", n_edges, low=1, high=2**53)
 
 
-def lambda_scale(logits: torch.Tensor, lam: float, no_match: float | None = DEFAULT_NO_MATCH, *,
-                 data: Data | None = None, n_layers: int | None = None, warn: bool = True) -> dict[str, float]:
+def lambda_scale(
+    logits: torch.Tensor,
+    lam: float,
+    no_match: float | None = DEFAULT_NO_MATCH,
+    *,
+    data: Data | None = None,
+    n_layers: int | None = None,
+    warn: bool = True,
+) -> dict[str, float]:
     """How big is λ? Compare the backward shift ±λ with the margins of the current decisions.
 
     Always: ``median_margin`` (median |c − τ|; with ``no_match=None`` the margin to 0.5), ``lam_over_margin``,
@@ -196,9 +263,12 @@ def lambda_scale(logits: torch.Tensor, lam: float, no_match: float | None = DEFA
     cost = edge_costs(logits.detach())
     margin = (cost - (0.5 if no_match is None else no_match)).abs()
     med = float(margin.median()) if margin.numel() else float("nan")
-    out = dict(median_margin=med, lam_over_margin=lam / med if med > 0 else float("inf"),
-               flippable=float((margin < lam).float().mean()) if margin.numel() else 0.0,
-               lam_paper=lam * max(logits.numel(), 1))
+    out = dict(
+        median_margin=med,
+        lam_over_margin=lam / med if med > 0 else float("inf"),
+        flippable=float((margin < lam).float().mean()) if margin.numel() else 0.0,
+        lam_paper=lam * max(logits.numel(), 1),
+    )
     if data is None:
         return out
     if n_layers is None:
@@ -214,11 +284,15 @@ def lambda_scale(logits: torch.Tensor, lam: float, no_match: float | None = DEFA
     out["frac_fixed"] = float(same[wrong].float().mean()) if wrong.any() else float("nan")
     # degenerate: y_λ is the target almost everywhere, including where y(c) is wrong (a trained model
     # already solves most problems, so frac_target alone would flag even a tiny λ)
-    out["degenerate"] = bool(out["frac_target"] > DEGENERATE_FRACTION
-                             and (not wrong.any() or out["frac_fixed"] > DEGENERATE_FRACTION))
+    out["degenerate"] = bool(
+        out["frac_target"] > DEGENERATE_FRACTION
+        and (not wrong.any() or out["frac_fixed"] > DEGENERATE_FRACTION)
+    )
     if out["degenerate"] and warn:
-        msg = (f"λ = {lam:.3g} is in the degenerate regime: y_λ equals the target on {out['frac_target']:.1%} "
-               f"of the problems (> {DEGENERATE_FRACTION:.0%}), so larger λ only rescales the gradient")
+        msg = (
+            f"λ = {lam:.3g} is in the degenerate regime: y_λ equals the target on {out['frac_target']:.1%} "
+            f"of the problems (> {DEGENERATE_FRACTION:.0%}), so larger λ only rescales the gradient"
+        )
         _log.warning(msg)
         warnings.warn(msg, stacklevel=2)
     return out
@@ -254,8 +328,9 @@ def edge_logits(model: torch.nn.Module, data: Data) -> torch.Tensor:
 
 
 @torch.no_grad()
-def edge_decisions(model: torch.nn.Module, data: Data, n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def edge_decisions(
+    model: torch.nn.Module, data: Data, n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
+) -> tuple[np.ndarray, np.ndarray]:
     """(edge probabilities, 0/1 assignment decisions) of a model on a graph or batch.
 
     ``no_match=None`` (``PAPER``) uses the paper's assignment (:func:`solve_layer_pairs`).
@@ -268,15 +343,17 @@ def edge_decisions(model: torch.nn.Module, data: Data, n_layers: int, no_match: 
     return torch.sigmoid(logits).numpy(), y.numpy().astype(bool)
 
 
-def predict_tracks(model: torch.nn.Module, data: Data, n_layers: int,
-                   no_match: float | None = DEFAULT_NO_MATCH) -> np.ndarray:
+def predict_tracks(
+    model: torch.nn.Module, data: Data, n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
+) -> np.ndarray:
     """Track label per hit of one event: model → assignment → chains (``no_match=None``: the paper's)."""
     _, linked = edge_decisions(model, data, n_layers, no_match)
     return tracks_from_edges(data.num_nodes, data.edge_index, linked)
 
 
-def track_labels(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
-                 no_match: float | None = DEFAULT_NO_MATCH) -> list[np.ndarray]:
+def track_labels(
+    model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, no_match: float | None = DEFAULT_NO_MATCH
+) -> list[np.ndarray]:
     """Track label per hit for each graph (one batched model + solver call for all of them)."""
     model, graphs = _check_model("model", model), _check_graphs(graphs, ("x", "edge_attr"), empty=True)
     n_layers, no_match = _check_n_layers(n_layers), _check_no_match(no_match)
@@ -286,8 +363,10 @@ def track_labels(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
     _, linked = edge_decisions(model, batch, n_layers, no_match)
     ebatch = batch.batch[batch.edge_index[0]].numpy()
     starts = np.searchsorted(ebatch, np.arange(len(graphs) + 1))
-    return [tracks_from_edges(g.num_nodes, g.edge_index, linked[starts[i]:starts[i + 1]])
-            for i, g in enumerate(graphs)]
+    return [
+        tracks_from_edges(g.num_nodes, g.edge_index, linked[starts[i] : starts[i + 1]])
+        for i, g in enumerate(graphs)
+    ]
 
 
 def truth_labels(graphs: Sequence[Data]) -> list[np.ndarray]:
@@ -300,12 +379,20 @@ def truth_labels(graphs: Sequence[Data]) -> list[np.ndarray]:
     return out
 
 
-def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
-             no_match: float | None = DEFAULT_NO_MATCH, per_event: bool = False, min_hits: int = 5) -> dict:
+def evaluate(
+    model: torch.nn.Module,
+    graphs: Sequence[Data],
+    n_layers: int,
+    *,
+    no_match: float | None = DEFAULT_NO_MATCH,
+    per_event: bool = False,
+    min_hits: int = 5,
+) -> dict:
     """Both metric families, edge errors and the truth ceiling of a model on ``graphs``.
 
     * ``purity`` / ``efficiency`` (= ``paper_purity`` / ``paper_efficiency``): the paper's definition
-      (:func:`~toolkit.tracking.metrics.paper_purity_efficiency`, tracks ≥ ``min_hits`` hits), mean over events;
+      (:func:`~toolkit.tracking.metrics.paper_purity_efficiency`, tracks ≥ ``min_hits`` hits), mean over
+      events;
     * ``exact_purity`` / ``exact_efficiency``: our stricter exact-match variant (pooled counts);
     * ``trackml`` (mean over events), ``edge_precision`` / ``edge_recall``, ``edge_fp`` / ``edge_fn``
       (counts of wrongly linked true-negative / unlinked true edges);
@@ -325,8 +412,9 @@ def evaluate(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
     return score_decisions(graphs, linked, per_event=per_event, min_hits=min_hits)
 
 
-def score_decisions(graphs: Sequence[Data], linked: np.ndarray, *, per_event: bool = False,
-                    min_hits: int = 5) -> dict:
+def score_decisions(
+    graphs: Sequence[Data], linked: np.ndarray, *, per_event: bool = False, min_hits: int = 5
+) -> dict:
     """The metrics of :func:`evaluate` for given concatenated 0/1 edge decisions of ``graphs``."""
     graphs = _check_graphs(graphs, ("y", "particle_id"))
     per_event, min_hits = check_bool("per_event", per_event), check_int("min_hits", min_hits, low=1)
@@ -355,26 +443,49 @@ def score_decisions(graphs: Sequence[Data], linked: np.ndarray, *, per_event: bo
             counts[k] += pe[k]
         scores.append(sc)
         if per_event:
-            rows.append(dict(event=g, multiplicity=pe["n_particles"], purity=pp[0], efficiency=pp[1],
-                             exact_purity=pe["purity"], exact_efficiency=pe["efficiency"], trackml=sc))
+            rows.append(
+                dict(
+                    event=g,
+                    multiplicity=pe["n_particles"],
+                    purity=pp[0],
+                    efficiency=pp[1],
+                    exact_purity=pe["purity"],
+                    exact_efficiency=pe["efficiency"],
+                    trackml=sc,
+                )
+            )
     paper_pur, paper_eff = (float(v) for v in np.mean(paper, axis=0))
     out = dict(
-        purity=paper_pur, efficiency=paper_eff, paper_purity=paper_pur, paper_efficiency=paper_eff,
+        purity=paper_pur,
+        efficiency=paper_eff,
+        paper_purity=paper_pur,
+        paper_efficiency=paper_eff,
         exact_purity=counts["n_correct"] / max(counts["n_tracks"], 1),
         exact_efficiency=counts["n_correct"] / max(counts["n_particles"], 1),
         ceiling_purity=float(np.mean([c[0] for c in ceiling])),
         ceiling_efficiency=float(np.mean([c[1] for c in ceiling])),
-        edge_precision=precision, edge_recall=recall,
-        edge_fp=int(np.sum(linked & ~target)), edge_fn=int(np.sum(~linked & target)),
-        trackml=float(np.mean(scores)), decisions=linked, target=target, **counts,
+        edge_precision=precision,
+        edge_recall=recall,
+        edge_fp=int(np.sum(linked & ~target)),
+        edge_fn=int(np.sum(~linked & target)),
+        trackml=float(np.mean(scores)),
+        decisions=linked,
+        target=target,
+        **counts,
     )
     if per_event:
         out["events"] = rows
     return out
 
 
-def tune_threshold(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int, *,
-                   taus: Sequence[float] | None = None, metric: str = "paper_efficiency") -> dict:
+def tune_threshold(
+    model: torch.nn.Module,
+    graphs: Sequence[Data],
+    n_layers: int,
+    *,
+    taus: Sequence[float] | None = None,
+    metric: str = "paper_efficiency",
+) -> dict:
     """Choose the no-match threshold τ that maximises ``metric`` on validation ``graphs``.
 
     The edge scores are computed once; each τ re-solves the assignment (the model is unchanged).
@@ -384,25 +495,50 @@ def tune_threshold(model: torch.nn.Module, graphs: Sequence[Data], n_layers: int
     model = _check_model("model", model)
     graphs = _check_graphs(graphs, ("x", "edge_attr", "y", "particle_id"))
     n_layers = _check_n_layers(n_layers)
-    metric = check_choice("metric", metric, ("paper_efficiency", "paper_purity", "trackml", "exact_purity",
-                                             "exact_efficiency"))
-    taus = np.round(np.linspace(0.05, 0.95, 19), 3) if taus is None else [
-        check_float("taus", float(t), low=0.0, low_open=True, high=1.0)
-        for t in check_array("taus", taus, ndim=1, finite=False)]
+    metric = check_choice(
+        "metric", metric, ("paper_efficiency", "paper_purity", "trackml", "exact_purity", "exact_efficiency")
+    )
+    taus = (
+        np.round(np.linspace(0.05, 0.95, 19), 3)
+        if taus is None
+        else [
+            check_float("taus", float(t), low=0.0, low_open=True, high=1.0)
+            for t in check_array("taus", taus, ndim=1, finite=False)
+        ]
+    )
     batch = Batch.from_data_list(graphs)
     dense, idx = edges_to_dense(edge_costs(edge_logits(model, batch)), batch, n_layers)
     curve = []
     for tau in taus:
         r = score_decisions(graphs, solve_layer_pairs(dense, float(tau))[idx].numpy().astype(bool))
-        curve.append(dict(tau=float(tau), **{k: r[k] for k in ("paper_purity", "paper_efficiency", "exact_purity",
-                                                                "exact_efficiency", "trackml", "edge_fp",
-                                                                "edge_fn")}))
+        curve.append(
+            dict(
+                tau=float(tau),
+                **{
+                    k: r[k]
+                    for k in (
+                        "paper_purity",
+                        "paper_efficiency",
+                        "exact_purity",
+                        "exact_efficiency",
+                        "trackml",
+                        "edge_fp",
+                        "edge_fn",
+                    )
+                },
+            )
+        )
     best = max(curve, key=lambda row: (row[metric], -row["tau"]))
     return dict(tau=best["tau"], score=best[metric], curve=curve)
 
 
-def instability(model_a: torch.nn.Module, model_b: torch.nn.Module, graphs: Sequence[Data], n_layers: int,
-                no_match: float | None = DEFAULT_NO_MATCH) -> float:
+def instability(
+    model_a: torch.nn.Module,
+    model_b: torch.nn.Module,
+    graphs: Sequence[Data],
+    n_layers: int,
+    no_match: float | None = DEFAULT_NO_MATCH,
+) -> float:
     """:func:`m_minmax` of two models' assignment decisions on the same graphs."""
     model_a, model_b = _check_model("model_a", model_a), _check_model("model_b", model_b)
     graphs = _check_graphs(graphs, ("x", "edge_attr", "y"))

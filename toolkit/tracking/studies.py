@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,11 +32,27 @@ from .model import EdgeClassifier, GeometricBaseline, ModelConfig
 from .pipeline import PAPER, edge_decisions, evaluate, lambda_scale, tune_threshold
 from .train import TrainConfig, fit, make_dataset, one_thread
 
-__all__ = ["DATASET_DIR", "compare_trackers", "stability_study", "pair_counts", "bootstrap_excess", "METRIC_KEYS"]
+__all__ = [
+    "DATASET_DIR",
+    "compare_trackers",
+    "stability_study",
+    "pair_counts",
+    "bootstrap_excess",
+    "METRIC_KEYS",
+]
 
 DATASET_DIR = Path(__file__).resolve().parents[2] / "datasets" / "tracking"  # shipped models and study JSON
-METRIC_KEYS = ("paper_purity", "paper_efficiency", "exact_purity", "exact_efficiency", "trackml", "edge_fp",
-               "edge_fn", "ceiling_purity", "ceiling_efficiency")
+METRIC_KEYS = (
+    "paper_purity",
+    "paper_efficiency",
+    "exact_purity",
+    "exact_efficiency",
+    "trackml",
+    "edge_fp",
+    "edge_fn",
+    "ceiling_purity",
+    "ceiling_efficiency",
+)
 VAL_SEED, TEST_SEED = 2, 10**6
 
 
@@ -45,9 +61,18 @@ def _metrics(model, graphs, n_layers, no_match) -> dict:
     return {k: r[k] for k in METRIC_KEYS}
 
 
-def compare_trackers(seeds: Sequence[int] = (0, 1, 2), *, n_train: int = 400, n_val: int = 100, n_test: int = 200,
-                     steps: int = 500, lam: float = 0.015, batch_size: int = 8, detector: DetectorConfig | None = None,
-                     callback: Callable[[dict], None] | None = None) -> list[dict]:
+def compare_trackers(
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    n_train: int = 400,
+    n_val: int = 100,
+    n_test: int = 200,
+    steps: int = 500,
+    lam: float = 0.015,
+    batch_size: int = 8,
+    detector: DetectorConfig | None = None,
+    callback: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Rows ``{tracker, seed, assignment, tau, <METRIC_KEYS>}`` (see module docstring); τ is tuned twice,
     for the paper's efficiency and for the TrackML score."""
     seeds = [check_int("seeds", int(s), low=0) for s in seeds]
@@ -62,9 +87,15 @@ def compare_trackers(seeds: Sequence[int] = (0, 1, 2), *, n_train: int = 400, n_
         # complete tracks): the right τ depends on what the tracks are for
         tau_paper = tune_threshold(model, val, L, metric="paper_efficiency")["tau"]
         tau_trackml = tune_threshold(model, val, L, metric="trackml")["tau"]
-        for assignment, tau in (("tau=0.5", 0.5), ("paper", PAPER), ("tuned tau (paper eff.)", tau_paper),
-                                ("tuned tau (TrackML)", tau_trackml)):
-            row = dict(tracker=tracker, seed=seed, assignment=assignment, tau=tau, **_metrics(model, test, L, tau))
+        for assignment, tau in (
+            ("tau=0.5", 0.5),
+            ("paper", PAPER),
+            ("tuned tau (paper eff.)", tau_paper),
+            ("tuned tau (TrackML)", tau_trackml),
+        ):
+            row = dict(
+                tracker=tracker, seed=seed, assignment=assignment, tau=tau, **_metrics(model, test, L, tau)
+            )
             if seconds is not None:
                 row["train_seconds"] = seconds
             rows.append(row)
@@ -74,23 +105,37 @@ def compare_trackers(seeds: Sequence[int] = (0, 1, 2), *, n_train: int = 400, n_
     add("geometric", None, GeometricBaseline())
     for seed in seeds:
         # e2e: trained through our τ = 0.5 assignment; e2e_paper: through the paper's (no τ)
-        for tracker, mode, no_match in (("two_step", "two_step", 0.5), ("e2e", "e2e", 0.5),
-                                        ("e2e_paper", "e2e", PAPER)):
-            cfg = TrainConfig(mode=mode, lam=lam, steps=steps, batch_size=batch_size, seed=seed, no_match=no_match,
-                              lr_milestones=(0.5, 0.75), lr_gamma=0.3)
+        for tracker, mode, no_match in (
+            ("two_step", "two_step", 0.5),
+            ("e2e", "e2e", 0.5),
+            ("e2e_paper", "e2e", PAPER),
+        ):
+            cfg = TrainConfig(
+                mode=mode,
+                lam=lam,
+                steps=steps,
+                batch_size=batch_size,
+                seed=seed,
+                no_match=no_match,
+                lr_milestones=(0.5, 0.75),
+                lr_gamma=0.3,
+            )
             t0 = time.process_time()
             model, _ = fit(train, cfg, n_layers=L, val_graphs=val, eval_every=100)
             add(tracker, seed, model, time.process_time() - t0)
     return rows
 
 
-def pair_counts(decisions: Sequence[np.ndarray], target: np.ndarray, event_of_edge: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def pair_counts(
+    decisions: Sequence[np.ndarray], target: np.ndarray, event_of_edge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-event counts for bootstrapping m_minmax: ``errors[k, e]`` = edges model k gets wrong in
     event e, ``n[e]`` = edges of event e (disagreements are computed from the decisions as needed)."""
     n_events = int(event_of_edge.max()) + 1 if event_of_edge.size else 0
     n = np.bincount(event_of_edge, minlength=n_events)
-    errors = np.stack([np.bincount(event_of_edge, weights=(d != target), minlength=n_events) for d in decisions])
+    errors = np.stack(
+        [np.bincount(event_of_edge, weights=(d != target), minlength=n_events) for d in decisions]
+    )
     return errors, n
 
 
@@ -101,8 +146,15 @@ def _m_minmax_counts(dis, ea, eb, n) -> float:
     return 0.0 if hi - lo <= 0 else float(np.clip((d - lo) / (hi - lo), 0.0, 1.0))
 
 
-def bootstrap_excess(decisions: Sequence[np.ndarray], floor_pair: tuple[np.ndarray, np.ndarray], target: np.ndarray,
-                     event_of_edge: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> dict:
+def bootstrap_excess(
+    decisions: Sequence[np.ndarray],
+    floor_pair: tuple[np.ndarray, np.ndarray],
+    target: np.ndarray,
+    event_of_edge: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """``mean over seed pairs of m_minmax − floor m_minmax`` and its 95 % bootstrap CI over test events.
 
     Events are resampled with replacement; every pair and the floor pair are recomputed on the same
@@ -114,11 +166,15 @@ def bootstrap_excess(decisions: Sequence[np.ndarray], floor_pair: tuple[np.ndarr
     k = len(decisions)
     pairs = list(itertools.combinations(range(k), 2)) + [(k, k + 1)]
     n_events = n.size
-    dis = np.stack([np.bincount(event_of_edge, weights=(models[i] != models[j]), minlength=n_events)
-                    for i, j in pairs])
+    dis = np.stack(
+        [np.bincount(event_of_edge, weights=(models[i] != models[j]), minlength=n_events) for i, j in pairs]
+    )
 
     def stat(w):
-        vals = [_m_minmax_counts(dis[p] @ w, errors[i] @ w, errors[j] @ w, n @ w) for p, (i, j) in enumerate(pairs)]
+        vals = [
+            _m_minmax_counts(dis[p] @ w, errors[i] @ w, errors[j] @ w, n @ w)
+            for p, (i, j) in enumerate(pairs)
+        ]
         return float(np.mean(vals[:-1])), vals[-1]
 
     seeds_mean, floor = stat(np.ones(n_events))
@@ -129,7 +185,9 @@ def bootstrap_excess(decisions: Sequence[np.ndarray], floor_pair: tuple[np.ndarr
         m, f = stat(w)
         boots.append(m - f)
     lo, hi = np.quantile(boots, [0.025, 0.975])
-    return dict(m_minmax=seeds_mean, floor=floor, excess=seeds_mean - floor, excess_lo=float(lo), excess_hi=float(hi))
+    return dict(
+        m_minmax=seeds_mean, floor=floor, excess=seeds_mean - floor, excess_lo=float(lo), excess_hi=float(hi)
+    )
 
 
 def _perturbed(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Module:
@@ -140,11 +198,26 @@ def _perturbed(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Modu
     return model
 
 
-def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 0.1, 0.5), seeds: Sequence[int] = (0, 1, 2, 3, 4), *,
-                    mode: str = "e2e", steps: int = 800, n_train: int = 200, n_val: int = 60, n_test: int = 80,
-                    batch_size: int = 4, hidden: int = 16, eval_every: int = 200, lr: float = 3e-3, perturbation: float = 1e-6, n_points: int = 5,
-                    n_boot: int = 1000, include_two_step: bool = True, detector: DetectorConfig | None = None,
-                    callback: Callable[[dict], None] | None = None) -> list[dict]:
+def stability_study(
+    lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 0.1, 0.5),
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    *,
+    mode: str = "e2e",
+    steps: int = 800,
+    n_train: int = 200,
+    n_val: int = 60,
+    n_test: int = 80,
+    batch_size: int = 4,
+    hidden: int = 16,
+    eval_every: int = 200,
+    lr: float = 3e-3,
+    perturbation: float = 1e-6,
+    n_points: int = 5,
+    n_boot: int = 1000,
+    include_two_step: bool = True,
+    detector: DetectorConfig | None = None,
+    callback: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """One row per λ (and one ``two_step`` reference row): see module docstring.
 
     Row keys: ``lam``, ``lam_paper`` (λ·E_batch), ``mode``, ``purity_mean/std``, ``efficiency_mean``,
@@ -168,8 +241,20 @@ def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 0.1, 0.5), seeds:
     rows = []
     for run_mode, lam in settings:
         t0 = time.process_time()
-        cfg = lambda s: TrainConfig(mode=run_mode, lam=lam, steps=steps, batch_size=batch_size, lr=lr, seed=s,  # noqa: E731
-                                    lr_milestones=(0.5, 0.75), lr_gamma=0.3, model=ModelConfig(hidden=hidden))
+
+        def cfg(s, run_mode=run_mode, lam=lam):  # bound now: used within this iteration
+            return TrainConfig(
+                mode=run_mode,
+                lam=lam,
+                steps=steps,
+                batch_size=batch_size,
+                lr=lr,
+                seed=s,
+                lr_milestones=(0.5, 0.75),
+                lr_gamma=0.3,
+                model=ModelConfig(hidden=hidden),
+            )
+
         models, hists = [], []
         for s in seeds:
             m, h = fit(train, cfg(s), n_layers=L, val_graphs=val, eval_every=eval_every)
@@ -184,27 +269,49 @@ def stability_study(lams: Sequence[float] = (1e-4, 1e-3, 1e-2, 0.1, 0.5), seeds:
             results = [evaluate(m, test, L) for m in models]
             boot = bootstrap_excess(decisions, floor_pair, target, event_of_edge, n_boot=n_boot)
             pairs = list(itertools.combinations(range(len(seeds)), 2))
-            per_pair = [_m_minmax_counts(np.sum(decisions[i] != decisions[j]), np.sum(decisions[i] != target),
-                                         np.sum(decisions[j] != target), target.size) for i, j in pairs]
-            barriers = [barrier_height([r["hamming"] for r in linear_path(models[i], models[j], test, L,
-                                                                           n_points=n_points)]) for i, j in pairs]
+            per_pair = [
+                _m_minmax_counts(
+                    np.sum(decisions[i] != decisions[j]),
+                    np.sum(decisions[i] != target),
+                    np.sum(decisions[j] != target),
+                    target.size,
+                )
+                for i, j in pairs
+            ]
+            barriers = [
+                barrier_height(
+                    [r["hamming"] for r in linear_path(models[i], models[j], test, L, n_points=n_points)]
+                )
+                for i, j in pairs
+            ]
             torch.manual_seed(seeds[0])
             init = EdgeClassifier(cfg(seeds[0]).model)
             with torch.no_grad():
-                scale = lambda_scale(init(probe.x, probe.edge_index, probe.edge_attr), lam, data=probe, n_layers=L,
-                                     warn=False)
-        best_steps = [max((r for r in h if "val_hamming" in r), key=lambda r: -r["val_hamming"])["step"]
-                      for h in hists]
-        row = dict(mode=run_mode, lam=lam if run_mode != "two_step" else None,
-                   lam_paper=scale["lam_paper"] if run_mode != "two_step" else None,
-                   purity_mean=float(np.mean([r["purity"] for r in results])),
-                   purity_std=float(np.std([r["purity"] for r in results])),
-                   efficiency_mean=float(np.mean([r["efficiency"] for r in results])),
-                   edge_error_mean=float(np.mean([np.mean(d != target) for d in decisions])),
-                   m_minmax_std=float(np.std(per_pair)), barrier_hamming=float(np.mean(barriers)),
-                   frac_target_init=scale.get("frac_target") if run_mode != "two_step" else None,
-                   best_step_mean=float(np.mean(best_steps)), cpu_seconds=time.process_time() - t0,
-                   seeds=len(seeds), steps=steps, batch_size=batch_size, hidden=hidden, **boot)
+                scale = lambda_scale(
+                    init(probe.x, probe.edge_index, probe.edge_attr), lam, data=probe, n_layers=L, warn=False
+                )
+        best_steps = [
+            max((r for r in h if "val_hamming" in r), key=lambda r: -r["val_hamming"])["step"] for h in hists
+        ]
+        row = dict(
+            mode=run_mode,
+            lam=lam if run_mode != "two_step" else None,
+            lam_paper=scale["lam_paper"] if run_mode != "two_step" else None,
+            purity_mean=float(np.mean([r["purity"] for r in results])),
+            purity_std=float(np.std([r["purity"] for r in results])),
+            efficiency_mean=float(np.mean([r["efficiency"] for r in results])),
+            edge_error_mean=float(np.mean([np.mean(d != target) for d in decisions])),
+            m_minmax_std=float(np.std(per_pair)),
+            barrier_hamming=float(np.mean(barriers)),
+            frac_target_init=scale.get("frac_target") if run_mode != "two_step" else None,
+            best_step_mean=float(np.mean(best_steps)),
+            cpu_seconds=time.process_time() - t0,
+            seeds=len(seeds),
+            steps=steps,
+            batch_size=batch_size,
+            hidden=hidden,
+            **boot,
+        )
         rows.append(row)
         if callback is not None:
             callback(row)

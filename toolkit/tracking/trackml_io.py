@@ -37,8 +37,12 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(fh, index=False)
 
 
-def write_trackml(event: Event, directory: str | os.PathLike, prefix: str | None = None,
-                  config: DetectorConfig | None = None) -> list[Path]:
+def write_trackml(
+    event: Event,
+    directory: str | os.PathLike,
+    prefix: str | None = None,
+    config: DetectorConfig | None = None,
+) -> list[Path]:
     """Write one event as four CSV files; returns their paths."""
     if not isinstance(event, Event):
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
@@ -47,18 +51,48 @@ def write_trackml(event: Event, directory: str | os.PathLike, prefix: str | None
     prefix = prefix or f"event{event.event_id:09d}"
     hid = event.hit_id
     pitch = cfg.pixel_pitch if cfg.pixel_pitch > 0 else 1.0
-    hits = pd.DataFrame(dict(hit_id=hid, x=event.x, y=event.y, z=event.z, volume_id=1, layer_id=event.layer,
-                             module_id=1))
-    cells = pd.DataFrame(dict(hit_id=hid, ch0=np.floor(event.x / pitch).astype(int),
-                              ch1=np.floor(event.y / pitch).astype(int), value=event.edep))
+    hits = pd.DataFrame(
+        dict(hit_id=hid, x=event.x, y=event.y, z=event.z, volume_id=1, layer_id=event.layer, module_id=1)
+    )
+    cells = pd.DataFrame(
+        dict(
+            hit_id=hid,
+            ch0=np.floor(event.x / pitch).astype(int),
+            ch1=np.floor(event.y / pitch).astype(int),
+            value=event.edep,
+        )
+    )
     p = event.particles
     mom = np.sqrt(p["energy"] * (p["energy"] + 2 * PROTON_MASS))
     norm = np.sqrt(1 + p["tx"] ** 2 + p["ty"] ** 2)
-    particles = pd.DataFrame(dict(particle_id=p["particle_id"], vx=p["x0"], vy=p["y0"], vz=-cfg.phantom_distance,
-                                  px=mom * p["tx"] / norm, py=mom * p["ty"] / norm, pz=mom / norm, q=1,
-                                  nhits=p["n_hits"], wet=p["wet"], last_layer=p["last_layer"]))
-    truth = pd.DataFrame(dict(hit_id=hid, particle_id=event.particle_id, tx=event.x, ty=event.y, tz=event.z,
-                              tpx=0.0, tpy=0.0, tpz=0.0, weight=np.where(event.particle_id > 0, 1.0, 0.0)))
+    particles = pd.DataFrame(
+        dict(
+            particle_id=p["particle_id"],
+            vx=p["x0"],
+            vy=p["y0"],
+            vz=-cfg.phantom_distance,
+            px=mom * p["tx"] / norm,
+            py=mom * p["ty"] / norm,
+            pz=mom / norm,
+            q=1,
+            nhits=p["n_hits"],
+            wet=p["wet"],
+            last_layer=p["last_layer"],
+        )
+    )
+    truth = pd.DataFrame(
+        dict(
+            hit_id=hid,
+            particle_id=event.particle_id,
+            tx=event.x,
+            ty=event.y,
+            tz=event.z,
+            tpx=0.0,
+            tpy=0.0,
+            tpz=0.0,
+            weight=np.where(event.particle_id > 0, 1.0, 0.0),
+        )
+    )
     paths = []
     for name, df in (("hits", hits), ("cells", cells), ("particles", particles), ("truth", truth)):
         path = d / f"{prefix}-{name}.csv"
@@ -73,8 +107,9 @@ class TrackMLFileNotFound(FileNotFoundError, ValueError):
 
 def _read(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
-        raise TrackMLFileNotFound(f"directory {str(path.parent)!r} has no TrackML file {path.name!r} "
-                                  f"(check directory and prefix)")
+        raise TrackMLFileNotFound(
+            f"directory {str(path.parent)!r} has no TrackML file {path.name!r} (check directory and prefix)"
+        )
     df = pd.read_csv(path)
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -83,7 +118,7 @@ def _read(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def read_trackml(directory: str | os.PathLike, prefix: str, *, event_id: int = 0) -> Event:
-    """Read ``<prefix>-hits.csv`` and ``-truth.csv`` (plus optional cells/particles) into an :class:`Event`."""
+    """Read ``<prefix>-hits.csv`` and ``-truth.csv`` (and optional cells/particles) as an :class:`Event`."""
     if isinstance(directory, bool) or not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path (str or os.PathLike), got {type(directory).__name__}")
     if not isinstance(prefix, str):
@@ -114,11 +149,19 @@ def read_trackml(directory: str | os.PathLike, prefix: str, *, event_id: int = 0
     local = np.where(raw_pid != 0, np.searchsorted(uniq, raw_pid) + 1, 0)
     layer = df["layer"].to_numpy(np.int64)
     n_hits = np.bincount(local, minlength=uniq.size + 1)[1:]
-    last = np.full(uniq.size + 1, -1); np.maximum.at(last, local, layer)
-    particles = dict(particle_id=np.arange(1, uniq.size + 1), x0=np.full(uniq.size, np.nan),
-                     y0=np.full(uniq.size, np.nan), tx=np.full(uniq.size, np.nan), ty=np.full(uniq.size, np.nan),
-                     energy=np.full(uniq.size, np.nan), wet=np.full(uniq.size, np.nan), n_hits=n_hits,
-                     last_layer=last[1:])
+    last = np.full(uniq.size + 1, -1)
+    np.maximum.at(last, local, layer)
+    particles = dict(
+        particle_id=np.arange(1, uniq.size + 1),
+        x0=np.full(uniq.size, np.nan),
+        y0=np.full(uniq.size, np.nan),
+        tx=np.full(uniq.size, np.nan),
+        ty=np.full(uniq.size, np.nan),
+        energy=np.full(uniq.size, np.nan),
+        wet=np.full(uniq.size, np.nan),
+        n_hits=n_hits,
+        last_layer=last[1:],
+    )
     ppath = d / f"{prefix}-particles.csv"
     if ppath.is_file() and uniq.size:
         pdf = _read(ppath, PARTICLE_COLUMNS).set_index("particle_id")
@@ -131,5 +174,13 @@ def read_trackml(directory: str | os.PathLike, prefix: str, *, event_id: int = 0
         particles["energy"] = np.sqrt(mom**2 + PROTON_MASS**2) - PROTON_MASS
         if "wet" in pdf:
             particles["wet"] = pdf["wet"].to_numpy(float)
-    return Event(event_id=event_id, x=df["x"].to_numpy(float), y=df["y"].to_numpy(float), z=df["z"].to_numpy(float),
-                 layer=layer, edep=df["value"].to_numpy(float), particle_id=local, particles=particles)
+    return Event(
+        event_id=event_id,
+        x=df["x"].to_numpy(float),
+        y=df["y"].to_numpy(float),
+        z=df["z"].to_numpy(float),
+        layer=layer,
+        edep=df["value"].to_numpy(float),
+        particle_id=local,
+        particles=particles,
+    )

@@ -45,7 +45,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         check_choice("mode", self.mode, MODES)
         check_choice("estimator", self.estimator, ESTIMATORS)
         check_float("lam", self.lam, low=0.0, low_open=True, high=1e6)
@@ -59,8 +59,10 @@ class TrainConfig:
         check_int("steps", self.steps, low=0, high=10**7)
         if isinstance(self.lr_milestones, (str, bytes)) or not isinstance(self.lr_milestones, (tuple, list)):
             raise TypeError(f"lr_milestones must be a tuple of fractions in (0, 1), got {self.lr_milestones}")
-        self.lr_milestones = tuple(check_float("lr_milestones", v, low=0.0, low_open=True, high=1.0,
-                                               high_open=True) for v in self.lr_milestones)
+        self.lr_milestones = tuple(
+            check_float("lr_milestones", v, low=0.0, low_open=True, high=1.0, high_open=True)
+            for v in self.lr_milestones
+        )
         check_float("lr_gamma", self.lr_gamma, low=0.0, low_open=True, high=1.0)
         if not isinstance(self.model, ModelConfig):
             raise TypeError(f"model must be a ModelConfig, got {type(self.model).__name__}")
@@ -71,25 +73,40 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
         d["model"] = ModelConfig(**d.get("model", {}))
         d["lr_milestones"] = tuple(d.get("lr_milestones", ()))
         return cls(**d).validate()
 
 
-def make_dataset(n_events: int, config: DetectorConfig | None = None, *, seed: int = 0,
-                 phantom: Phantom | None = None, window: float = DEFAULT_WINDOW) -> list[Data]:
+def make_dataset(
+    n_events: int,
+    config: DetectorConfig | None = None,
+    *,
+    seed: int = 0,
+    phantom: Phantom | None = None,
+    window: float = DEFAULT_WINDOW,
+) -> list[Data]:
     """Simulate ``n_events`` seeded events and return their graphs."""
     cfg = as_config(config)
     seed = check_int("seed", seed, low=0)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return build_graphs(simulate_events(n_events, cfg, phantom=phantom, random_state=seed), cfg, window=window)
+    return build_graphs(
+        simulate_events(n_events, cfg, phantom=phantom, random_state=seed), cfg, window=window
+    )
 
 
-def fit(train_graphs: Sequence[Data], config: TrainConfig | None = None, *, n_layers: int | None = None,
-        model: EdgeClassifier | None = None, callback: Callable[[dict], None] | None = None,
-        val_graphs: Sequence[Data] | None = None, eval_every: int = 50) -> tuple[EdgeClassifier, list[dict]]:
+def fit(
+    train_graphs: Sequence[Data],
+    config: TrainConfig | None = None,
+    *,
+    n_layers: int | None = None,
+    model: EdgeClassifier | None = None,
+    callback: Callable[[dict], None] | None = None,
+    val_graphs: Sequence[Data] | None = None,
+    eval_every: int = 50,
+) -> tuple[EdgeClassifier, list[dict]]:
     """Train (or fine-tune ``model``) with Adam; ``callback(row)`` gets ``{step, epoch, loss, ...}``.
 
     The learning rate follows a step schedule: ``lr · lr_gamma^k`` after the k-th of
@@ -156,8 +173,16 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
     while step < total:
         for batch in loader:
             logits = model(batch.x, batch.edge_index, batch.edge_attr)
-            loss, parts = tracking_loss(logits, batch, L, mode=cfg.mode, estimator=cfg.estimator, lam=cfg.lam,
-                                        alpha=cfg.alpha, no_match=cfg.no_match)
+            loss, parts = tracking_loss(
+                logits,
+                batch,
+                L,
+                mode=cfg.mode,
+                estimator=cfg.estimator,
+                lam=cfg.lam,
+                alpha=cfg.alpha,
+                no_match=cfg.no_match,
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -177,16 +202,26 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
 CHECKPOINT_KIND = "tracking-edge-classifier"
 
 
-def save_model(path, model: EdgeClassifier, train_config: TrainConfig, detector: DetectorConfig | None = None,
-               extra: dict | None = None):
+def save_model(
+    path,
+    model: EdgeClassifier,
+    train_config: TrainConfig,
+    detector: DetectorConfig | None = None,
+    extra: dict | None = None,
+):
     """Save weights + the configs that rebuild them (atomic, ``torch.load(weights_only=True)``-safe)."""
     from ..io import save_checkpoint
 
     check_instance("model", model, torch.nn.Module, "a torch Module (EdgeClassifier)")
     check_instance("train_config", train_config, TrainConfig, "a TrainConfig")
     det = as_config(detector, "detector")
-    return save_checkpoint(path, model.state_dict(), kind=CHECKPOINT_KIND,
-                           config=dict(train=train_config.to_dict(), detector=det.to_dict()), extra=extra)
+    return save_checkpoint(
+        path,
+        model.state_dict(),
+        kind=CHECKPOINT_KIND,
+        config=dict(train=train_config.to_dict(), detector=det.to_dict()),
+        extra=extra,
+    )
 
 
 def load_model(path) -> tuple[EdgeClassifier, TrainConfig, DetectorConfig, dict]:

@@ -1,6 +1,6 @@
 """Check notebooks by hand in a real browser: prints the findings, writes screenshots.
 
-    .venv/bin/python -m tests.browser.harness notebooks/00_start_here.ipynb
+.venv/bin/python -m tests.browser.harness notebooks/00_start_here.ipynb
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from .server import LabServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.browser.harness",
-                                     description="Run notebooks in JupyterLab + headless Chromium.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.browser.harness", description="Run notebooks in JupyterLab + headless Chromium."
+    )
     parser.add_argument("notebook", nargs="*", help="notebooks/NN_x.ipynb (default: all)")
     parser.add_argument("--timeout", type=float, default=run_timeout(), help="seconds for Run All")
     args = parser.parse_args(argv)
@@ -28,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None or playwright_problem():
         print(why or playwright_problem(), file=sys.stderr)
         return 2
-    paths = [Path(p).resolve().relative_to(ROOT).as_posix() for p in args.notebook] or \
-        [p.relative_to(ROOT).as_posix() for p in notebooks()]
+    paths = [Path(p).resolve().relative_to(ROOT).as_posix() for p in args.notebook] or [
+        p.relative_to(ROOT).as_posix() for p in notebooks()
+    ]
     work = Path(tempfile.mkdtemp(prefix="gl-browser-"))
     lab = LabServer(work)
     browser = None

@@ -55,8 +55,12 @@ def chart_colours(page, root: str = "body") -> list[dict]:
 
 def identity_colourings(charts: list[dict]) -> list[str]:
     """Groups with more than MAX_SERIES_COLOURS colours (see there)."""
-    return [f"chart {c['index']} {c['title']!r}: {key.split('|')[0]} in {len(colours)} colours"
-            for c in charts for key, colours in c["groups"].items() if len(colours) > MAX_SERIES_COLOURS]
+    return [
+        f"chart {c['index']} {c['title']!r}: {key.split('|')[0]} in {len(colours)} colours"
+        for c in charts
+        for key, colours in c["groups"].items()
+        if len(colours) > MAX_SERIES_COLOURS
+    ]
 
 
 def red_green_problems(charts: list[dict]) -> list[str]:
@@ -67,14 +71,16 @@ def red_green_problems(charts: list[dict]) -> list[str]:
             if len(colours) > MAX_SERIES_COLOURS:
                 continue
             for i, a in enumerate(colours):
-                for b in colours[i + 1:]:
+                for b in colours[i + 1 :]:
                     try:
                         merged = confusable(a, b)
                     except ValueError:  # a colour form we cannot parse: not judged
                         continue
                     if merged:
-                        out.append(f"chart {chart['index']} {chart['title']!r}: {key.split('|')[0]} items "
-                                   f"differ only by {a} vs {b}, which look alike with {merged} colour vision")
+                        out.append(
+                            f"chart {chart['index']} {chart['title']!r}: {key.split('|')[0]} items "
+                            f"differ only by {a} vs {b}, which look alike with {merged} colour vision"
+                        )
     return out
 
 
@@ -115,5 +121,6 @@ def keyboard_only(page, container, *, max_tabs: int = 12, timeout: float = 10.0)
     handle = container.locator(".noUi-handle:focus").first
     chart = container.locator(".gl-livechart").first
     move = timed_key_press(page, handle, chart, away_from_end(handle), timeout=timeout)
-    return KeyboardRun(tabs=len(focused), focused=focused, slider_name=handle.get_attribute("aria-label"),
-                       move=move)
+    return KeyboardRun(
+        tabs=len(focused), focused=focused, slider_name=handle.get_attribute("aria-label"), move=move
+    )

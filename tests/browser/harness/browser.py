@@ -31,8 +31,9 @@ class BrowserSession:
 
         self._pw = sync_playwright().start()
         try:
-            self.browser = self._pw.chromium.launch(executable_path=executable, headless=True,
-                                                    args=CHROMIUM_ARGS)
+            self.browser = self._pw.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
         except Exception:
             self._pw.stop()
             raise
@@ -45,8 +46,14 @@ class BrowserSession:
         page = self.context.new_page()
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
         page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
-        page.on("requestfailed", lambda req: self.failed_requests.append(req.url)
-                if not req.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")) else None)
+        page.on(
+            "requestfailed",
+            lambda req: (
+                self.failed_requests.append(req.url)
+                if not req.url.startswith(("http://127.0.0.1", "ws://127.0.0.1"))
+                else None
+            ),
+        )
         return page
 
     def close(self) -> None:
@@ -89,8 +96,12 @@ def element_screenshot(page, locator, path: Path) -> Path | None:
         box = locator.bounding_box(timeout=5000)
         size = page.viewport_size or VIEWPORT
         top, left = max(box["y"], 0), max(box["x"], 0)
-        clip = {"x": left, "y": top, "width": min(box["x"] + box["width"], size["width"]) - left,
-                "height": min(box["y"] + box["height"], size["height"]) - top}
+        clip = {
+            "x": left,
+            "y": top,
+            "width": min(box["x"] + box["width"], size["width"]) - left,
+            "height": min(box["y"] + box["height"], size["height"]) - top,
+        }
         if clip["width"] < 1 or clip["height"] < 1:
             return None
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,10 @@ def find_chromium() -> tuple[str | None, str]:
             path = shutil.which(name)
         if path:
             return path, ""
-    return None, ("no Chromium found (looked for /usr/bin/chromium, chromium, chromium-browser); "
-                  "install Debian's 'chromium' package (`make browser` or scripts/ensure_browser.sh)")
+    return None, (
+        "no Chromium found (looked for /usr/bin/chromium, chromium, chromium-browser); "
+        "install Debian's 'chromium' package (`make browser` or scripts/ensure_browser.sh)"
+    )
 
 
 def playwright_problem() -> str:
@@ -48,14 +50,21 @@ def playwright_problem() -> str:
 def find_axe() -> tuple[Path | None, str]:
     """(path to axe.min.js, why not): vendored by `make axe` (npm, at build time); or $GRADIENT_LAB_AXE."""
     explicit = os.environ.get("GRADIENT_LAB_AXE")
-    candidates = [Path(explicit)] if explicit else [
-        ROOT / "build" / "axe" / "axe.min.js",
-        ROOT / "build" / "axe-npm" / "node_modules" / "axe-core" / "axe.min.js"]
+    candidates = (
+        [Path(explicit)]
+        if explicit
+        else [
+            ROOT / "build" / "axe" / "axe.min.js",
+            ROOT / "build" / "axe-npm" / "node_modules" / "axe-core" / "axe.min.js",
+        ]
+    )
     for path in candidates:
         if path.is_file():
             return path, ""
-    return None, (f"axe-core is not vendored (looked for {', '.join(str(c) for c in candidates)}); "
-                  "`make axe` installs it with npm")
+    return None, (
+        f"axe-core is not vendored (looked for {', '.join(str(c) for c in candidates)}); "
+        "`make axe` installs it with npm"
+    )
 
 
 def notebooks(root: Path = ROOT) -> list[Path]:
@@ -95,6 +104,9 @@ def mirror_repo(dest: Path, root: Path = ROOT) -> Path:
         if entry.name in {"notebooks", ".git", "test-results"}:
             continue
         (dest / entry.name).symlink_to(entry)
-    shutil.copytree(root / "notebooks", dest / "notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "student"))
+    shutil.copytree(
+        root / "notebooks",
+        dest / "notebooks",
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "student"),
+    )
     return dest

@@ -11,8 +11,13 @@ from .js import js
 MAX_CHART_SIZE = 5000  # px; a bigger chart is a runaway layout (e.g. a size that feeds on itself)
 # a marked element of a Vega view: every item drawn by a data mark (not axes, legends or titles)
 MARK_ITEMS = ".role-mark > *"
-WIDGET_FAILURE_TEXTS = ("Loading widget...", "Error displaying widget", "Error rendering widget",
-                        "Widget Javascript not detected", "Failed to load model class")
+WIDGET_FAILURE_TEXTS = (
+    "Loading widget...",
+    "Error displaying widget",
+    "Error rendering widget",
+    "Widget Javascript not detected",
+    "Failed to load model class",
+)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -34,8 +39,9 @@ def error_problems(cells: list[dict], scan: dict) -> list[str]:
                 out.append(f"cell {c['index']} raised {o['ename']}: {o['evalue']}  (source: {c['source']!r})")
     out += [f"traceback shown inside a widget: {t}" for t in scan["widgetTracebacks"]]
     out += [f"a panel shows an error: {t}" for t in scan["panelErrors"]]
-    out += [f"chart {ch['index']} failed in JavaScript: {ch['error']}"
-            for ch in scan["charts"] if ch["error"]]
+    out += [
+        f"chart {ch['index']} failed in JavaScript: {ch['error']}" for ch in scan["charts"] if ch["error"]
+    ]
     return out
 
 
@@ -50,8 +56,9 @@ def widget_problems(cells: list[dict], scan: dict) -> list[str]:
             if dom is None:
                 out.append(f"{where}: widget output is not in the page")
             elif dom["mime"] is not None:
-                out.append(f"{where}: widget shown as {dom['mime']} instead of a live control: "
-                           f"{dom['text'][:120]!r}")
+                out.append(
+                    f"{where}: widget shown as {dom['mime']} instead of a live control: {dom['text'][:120]!r}"
+                )
             elif any(t in dom["text"] for t in WIDGET_FAILURE_TEXTS):
                 out.append(f"{where}: widget view did not render: {dom['text'][:120]!r}")
             elif dom["elements"] <= 1 and not dom["text"].strip():
@@ -73,6 +80,8 @@ def chart_problems(scan: dict) -> list[str]:
         elif ch["items"] == 0:
             out.append(f"chart {ch['index']} shows no marks (empty Vega view)")
         if max(ch["width"], ch["height"]) > MAX_CHART_SIZE:
-            out.append(f"chart {ch['index']} is {ch['width']} x {ch['height']} px: a runaway size, "
-                       "a student sees an endless blank chart")
+            out.append(
+                f"chart {ch['index']} is {ch['width']} x {ch['height']} px: a runaway size, "
+                "a student sees an endless blank chart"
+            )
     return out

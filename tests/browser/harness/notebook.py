@@ -65,8 +65,9 @@ class NotebookSession:
 
     def wait_kernel_ready(self, timeout: float = 90.0, polling: int = 200) -> None:
         """Wait until the notebook's kernel is connected and idle."""
-        self.page.wait_for_function(js("kernel_ready"), arg=self.widget_id, timeout=timeout * 1000,
-                                    polling=polling)
+        self.page.wait_for_function(
+            js("kernel_ready"), arg=self.widget_id, timeout=timeout * 1000, polling=polling
+        )
 
     def run_all(self, timeout: float = 120.0) -> None:
         """Run > Run All Cells from the menu bar, then wait for every cell and the kernel to finish."""
@@ -82,11 +83,13 @@ class NotebookSession:
             page.wait_for_function(js("run_done"), arg=self.widget_id, timeout=timeout * 1000, polling=250)
         except Exception as exc:
             pending = [c["index"] for c in self.cells() if c["count"] is None and not c["empty"]]
-            raise TimeoutError(f"{self.path}: Run All did not finish within {timeout:.0f} s "
-                               f"(cells not finished: {pending})") from exc
+            raise TimeoutError(
+                f"{self.path}: Run All did not finish within {timeout:.0f} s (cells not finished: {pending})"
+            ) from exc
         self.run_all_s = time.monotonic() - t_start
-        times = page.evaluate("(id) => ({tOpen: window.__gl[id].tOpen, tFirst: window.__gl[id].tFirstChart})",
-                              self.widget_id)
+        times = page.evaluate(
+            "(id) => ({tOpen: window.__gl[id].tOpen, tFirst: window.__gl[id].tFirstChart})", self.widget_id
+        )
         if times["tFirst"] is not None:
             self.open_to_first_chart_s = (times["tFirst"] - times["tOpen"]) / 1000
             self.run_all_to_first_chart_s = (times["tFirst"] - t_click) / 1000
@@ -103,8 +106,11 @@ class NotebookSession:
         cells, scan = self.cells(), self.scan()
         return {
             "errors": error_problems(cells, scan),
-            "not_run": [f"cell {c['index']} was not executed: {c['source']!r}" for c in cells
-                        if c["count"] is None and not c["empty"]],
+            "not_run": [
+                f"cell {c['index']} was not executed: {c['source']!r}"
+                for c in cells
+                if c["count"] is None and not c["empty"]
+            ],
             "widgets": widget_problems(cells, scan),
             "charts": chart_problems(scan),
             "javascript": self.page_errors(),
@@ -114,7 +120,9 @@ class NotebookSession:
         """Uncaught JavaScript errors since this notebook was opened (e.g. a widget view that threw)."""
         if self.browser is None:
             return []
-        return [f"uncaught JavaScript error: {e}" for e in self.browser.page_errors[self.page_errors_before:]]
+        return [
+            f"uncaught JavaScript error: {e}" for e in self.browser.page_errors[self.page_errors_before :]
+        ]
 
     # the main panel ---------------------------------------------------------------------------------
     def main_panel(self):
@@ -157,9 +165,17 @@ def timed_key_press(page, handle, chart, key: str, *, timeout: float = 5.0) -> S
     res = page.evaluate(js("move_result"), [handle_el, chart_el])
     redrew = res["t1"] is not None
     latency = (res["t1"] - res["t0"]) if redrew and res["t0"] is not None else None
-    return SliderMove(key=key, value_before=res["value0"], value_after=res["value1"], redrew=redrew,
-                      latency_ms=latency, svg_changed=res["svgChanged"], chart_error=res["error"],
-                      t_key=res["t0"], t_drawn=res["t1"])
+    return SliderMove(
+        key=key,
+        value_before=res["value0"],
+        value_after=res["value1"],
+        redrew=redrew,
+        latency_ms=latency,
+        svg_changed=res["svgChanged"],
+        chart_error=res["error"],
+        t_key=res["t0"],
+        t_drawn=res["t1"],
+    )
 
 
 def away_from_end(handle) -> str:
@@ -191,9 +207,16 @@ def run_new_cell(session: NotebookSession, source: str) -> None:
 
 
 @contextlib.contextmanager
-def scratch_session(page, lab: LabServer, name: str, sources: list[str], *,
-                    browser: BrowserSession | None = None, tags: dict[int, list[str]] | None = None,
-                    timeout: float | None = None):
+def scratch_session(
+    page,
+    lab: LabServer,
+    name: str,
+    sources: list[str],
+    *,
+    browser: BrowserSession | None = None,
+    tags: dict[int, list[str]] | None = None,
+    timeout: float | None = None,
+):
     """A notebook of ``sources`` written into the server's private copy of notebooks/ (never into the
     repo), opened, run top to bottom and closed afterwards; yields its :class:`NotebookSession`."""
     import nbformat

@@ -40,15 +40,26 @@ class Server:
         env["PATH"] = f"{venv_bin()}{os.pathsep}{env.get('PATH', '')}"
         env["PYTHONUNBUFFERED"] = "1"
         # keep a user's own Jupyter config/settings/workspaces out of the tests
-        for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-                         ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+        for var, sub in (
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+            ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ):
             env[var] = str(self.workdir / sub)
         return env
 
     def start(self, argv: list[str], cwd: Path) -> None:
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, cwd=cwd, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def log_tail(self, n: int = 40) -> str:
         try:
@@ -134,18 +145,29 @@ class LabServer(Server):
         self.root = mirror_repo(workdir / "repo")
         settings = workdir / "settings" / "@jupyterlab"
         # all cells in the DOM (no virtual scrolling), never write the notebooks, no news pop-up
-        _write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings",
-                    {"windowingMode": "none"})
+        _write_json(
+            settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"}
+        )
         _write_json(settings / "docmanager-extension" / "plugin.jupyterlab-settings", {"autosave": False})
-        _write_json(settings / "apputils-extension" / "notification.jupyterlab-settings",
-                    {"fetchNews": "false", "checkForUpdates": False})
+        _write_json(
+            settings / "apputils-extension" / "notification.jupyterlab-settings",
+            {"fetchNews": "false", "checkForUpdates": False},
+        )
 
     def start_lab(self, timeout: float = 90.0, attempts: int = 3) -> None:
         for attempt in range(attempts):
-            argv = [str(venv_bin() / "jupyter"), "lab", "--no-browser", f"--port={self.port}",
-                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={self.token}",
-                    f"--ServerApp.root_dir={self.root}", "--expose-app-in-browser",
-                    "--LabApp.extension_manager=readonly", "--ServerApp.port_retries=0"]
+            argv = [
+                str(venv_bin() / "jupyter"),
+                "lab",
+                "--no-browser",
+                f"--port={self.port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.token={self.token}",
+                f"--ServerApp.root_dir={self.root}",
+                "--expose-app-in-browser",
+                "--LabApp.extension_manager=readonly",
+                "--ServerApp.port_retries=0",
+            ]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
                 argv.append("--allow-root")
             self.start(argv, cwd=self.root)
@@ -180,9 +202,16 @@ class VoilaServer(Server):
         self.notebook = notebook  # relative to the repo root, e.g. notebooks/00_start_here.ipynb
 
     def start_voila(self, timeout: float = 60.0) -> None:
-        argv = [str(venv_bin() / "voila"), self.notebook, "--no-browser", f"--port={self.port}",
-                "--Voila.ip=127.0.0.1", f"--token={self.token}", "--show_tracebacks=True",
-                "--Voila.port_retries=0"]
+        argv = [
+            str(venv_bin() / "voila"),
+            self.notebook,
+            "--no-browser",
+            f"--port={self.port}",
+            "--Voila.ip=127.0.0.1",
+            f"--token={self.token}",
+            "--show_tracebacks=True",
+            "--Voila.port_retries=0",
+        ]
         self.start(argv, cwd=self.root)
         self.wait_until(self._listening, timeout, "Voila")
 

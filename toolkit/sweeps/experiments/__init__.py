@@ -12,4 +12,3 @@ feedback-rules     feedback: rule × width × seeds → accuracy, gradient/feedb
 diffusion-nfe      diffusion: sampler × NFE → CRPS, spread–skill, power ratio, time
 =================  ==========================================================================
 """
-

@@ -48,19 +48,39 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     g = torch.Generator().manual_seed(int(params["seed"]))
     start = time.perf_counter()
     with torch.no_grad():
-        ens = model.ensemble(coarse, int(params["members"]), lead=lead, steps=steps, method=method,
-                             churn=float(params["churn"]) if method == "churn" else 0.0, generator=g)
+        ens = model.ensemble(
+            coarse,
+            int(params["members"]),
+            lead=lead,
+            steps=steps,
+            method=method,
+            churn=float(params["churn"]) if method == "churn" else 0.0,
+            generator=g,
+        )
     seconds = time.perf_counter() - start
     row = score_ensemble(fine, ens)
-    return {"crps": row["crps"], "rmse": row["rmse"], "spread_skill": row["spread_skill"],
-            "hf_power": row["hf_power"], "sample_seconds": seconds, "nfe_used": float(nfe_for(method, steps))}
+    return {
+        "crps": row["crps"],
+        "rmse": row["rmse"],
+        "spread_skill": row["spread_skill"],
+        "hf_power": row["hf_power"],
+        "sample_seconds": seconds,
+        "nfe_used": float(nfe_for(method, steps)),
+    }
 
 
 def experiment() -> Experiment:
     return Experiment(
-        name="diffusion-nfe", topic="diffusion", objective=objective, metric="crps", direction="minimize",
-        space={"method": CategoricalDistribution(METHODS), "nfe": IntDistribution(1, 200, log=True),
-               "seed": IntDistribution(0, 10_000)},
+        name="diffusion-nfe",
+        topic="diffusion",
+        objective=objective,
+        metric="crps",
+        direction="minimize",
+        space={
+            "method": CategoricalDistribution(METHODS),
+            "nfe": IntDistribution(1, 200, log=True),
+            "seed": IntDistribution(0, 10_000),
+        },
         grid={"method": ["euler", "heun", "dpmpp_2m", "sde"], "nfe": [4, 8, 16, 32], "seed": [0]},
         defaults={"members": 4, "n_cases": 8, "churn": 10.0, "checkpoint": ""},
         description="sampler × NFE with the shipped downscaler: CRPS, spread–skill, power ratio, time",

@@ -19,8 +19,23 @@ from ..registry import Experiment
 
 # every rule of toolkit.feedback.engine.RULES (kept literal so listing experiments does not import torch;
 # tests/test_feedback_learning.py checks the two agree). kp/dkp train with their own weight decay.
-RULES = ("bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear",
-         "kp", "dkp", "usf", "drtp", "wm")
+RULES = (
+    "bp",
+    "rbp",
+    "srbp",
+    "arbp",
+    "asrbp",
+    "sign",
+    "sign-resampled",
+    "rbp-resampled",
+    "top",
+    "nonlinear",
+    "kp",
+    "dkp",
+    "usf",
+    "drtp",
+    "wm",
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -35,8 +50,13 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
 
     split = _split(params["dataset"], int(params["data_seed"]))
     width, depth = int(params["width"]), int(params["depth"])
-    cfg = TrainConfig(hidden=[width] * depth, epochs=int(params["epochs"]), lr=float(params["lr"]),
-                      batch_size=int(params["batch_size"]), seed=int(params["seed"]))
+    cfg = TrainConfig(
+        hidden=[width] * depth,
+        epochs=int(params["epochs"]),
+        lr=float(params["lr"]),
+        batch_size=int(params["batch_size"]),
+        seed=int(params["seed"]),
+    )
     net = cfg.build(params["rule"], split.n_features, split.n_classes)
 
     def report(row: dict) -> None:
@@ -57,9 +77,17 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
 
 def experiment() -> Experiment:
     return Experiment(
-        name="feedback-rules", topic="feedback", objective=objective, metric="test_acc", direction="maximize",
-        space={"rule": CategoricalDistribution(RULES), "width": IntDistribution(4, 1024, log=True),
-               "seed": IntDistribution(0, 10_000), "lr": FloatDistribution(1e-4, 0.1, log=True)},
+        name="feedback-rules",
+        topic="feedback",
+        objective=objective,
+        metric="test_acc",
+        direction="maximize",
+        space={
+            "rule": CategoricalDistribution(RULES),
+            "width": IntDistribution(4, 1024, log=True),
+            "seed": IntDistribution(0, 10_000),
+            "lr": FloatDistribution(1e-4, 0.1, log=True),
+        },
         grid={"rule": ["bp", "rbp", "srbp"], "width": [16, 64], "seed": [0, 1, 2]},
         defaults={"lr": 3e-3, "depth": 2, "epochs": 5, "batch_size": 32, "dataset": "digits", "data_seed": 0},
         description="rule × width × seeds on digits: test accuracy and update–gradient angles",

@@ -55,10 +55,22 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
 
 def experiment() -> Experiment:
     return Experiment(
-        name="toy", topic="toy", objective=objective, metric="loss", direction="minimize",
+        name="toy",
+        topic="toy",
+        objective=objective,
+        metric="loss",
+        direction="minimize",
         space={"x": FloatDistribution(-2.0, 2.0), "seed": IntDistribution(0, 10_000)},
         grid={"x": [-1.0, -0.5, 0.0, 0.5, 1.0], "seed": [0, 1]},
-        defaults={"x": 0.0, "seed": 0, "noise": 0.1, "delay": 0.0, "fail_above": 10.0,
-                  "nan_below": -10.0, "log": "", "gate": ""},
+        defaults={
+            "x": 0.0,
+            "seed": 0,
+            "noise": 0.1,
+            "delay": 0.0,
+            "fail_above": 10.0,
+            "nan_below": -10.0,
+            "log": "",
+            "gate": "",
+        },
         description="analytic (x − 0.5)² + noise; knobs to fail, return NaN or be slow on purpose",
     )

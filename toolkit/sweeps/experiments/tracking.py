@@ -48,8 +48,13 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     models, results, ratios = [], [], []
     batch = Batch.from_data_list(test)
     for seed in (2 * s, 2 * s + 1):
-        cfg = TrainConfig(mode=params["mode"], estimator=params["estimator"], lam=lam, epochs=int(params["epochs"]),
-                          seed=seed)
+        cfg = TrainConfig(
+            mode=params["mode"],
+            estimator=params["estimator"],
+            lam=lam,
+            epochs=int(params["epochs"]),
+            seed=seed,
+        )
         model, _ = fit(train, cfg, n_layers=det.n_layers)
         with one_thread():
             results.append(evaluate(model, test, det.n_layers))
@@ -64,7 +69,9 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
         "purity": float(np.mean([r["purity"] for r in results])),
         "efficiency": float(np.mean([r["efficiency"] for r in results])),
         "trackml": float(np.mean([r["trackml"] for r in results])),
-        "instability": float(m_minmax(results[0]["decisions"], results[1]["decisions"], results[0]["target"])),
+        "instability": float(
+            m_minmax(results[0]["decisions"], results[1]["decisions"], results[0]["target"])
+        ),
         "barrier_hamming": barrier_height([r["hamming"] for r in path]),
         "barrier_bce": barrier_height([r["bce"] for r in path]),
         "lam_over_margin": float(np.mean(ratios)),
@@ -73,13 +80,27 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
 
 def experiment() -> Experiment:
     return Experiment(
-        name="tracking-lambda", topic="tracking", objective=objective, metric="purity", direction="maximize",
-        space={"lam": FloatDistribution(1e-5, 100.0, log=True), "seed": IntDistribution(0, 10_000),
-               "mode": CategoricalDistribution(["two_step", "e2e", "mixed"])},
+        name="tracking-lambda",
+        topic="tracking",
+        objective=objective,
+        metric="purity",
+        direction="maximize",
+        space={
+            "lam": FloatDistribution(1e-5, 100.0, log=True),
+            "seed": IntDistribution(0, 10_000),
+            "mode": CategoricalDistribution(["two_step", "e2e", "mixed"]),
+        },
         # the informative range: above λ ≈ 0.03 y_λ is the target for almost every problem (degenerate)
         grid={"lam": [1e-4, 1e-3, 1e-2, 0.1], "seed": [0, 1]},
-        defaults={"mode": "e2e", "estimator": "blackbox", "epochs": 3, "n_train": 160, "n_test": 60,
-                  "data_seed": 1, "n_points": 7},
+        defaults={
+            "mode": "e2e",
+            "estimator": "blackbox",
+            "epochs": 3,
+            "n_train": 160,
+            "n_test": 60,
+            "data_seed": 1,
+            "n_points": 7,
+        },
         description="λ × seed pairs, end-to-end through the solver: purity, efficiency, instability, barrier",
         plot={"x": "lam", "y": "instability", "log_x": True},
     )
