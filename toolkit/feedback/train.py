@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
 
+from ..cliopts import torch_threads as _torch_threads
 from ..validation import check_bool, check_choice, check_float, check_instance, check_int, check_tensor
 from .angles import feedback_angles, gradient_angles
 from .data import Split, check_labels
@@ -162,23 +163,14 @@ def apply_weight_decay(net: FeedbackMLP, decay: float) -> None:
         b.mul_(1.0 - decay)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily use ``n`` intra-op threads (None: leave torch's setting alone).
+def torch_threads(n: int | None) -> contextlib.AbstractContextManager[None]:
+    """Temporarily use ``n`` intra-op threads (None: leave torch's setting alone); the shared
+    :func:`toolkit.cliopts.torch_threads` with this module's ``threads`` check.
 
     These networks are tiny: on a shared 2-core machine one thread is often 10× faster than two
     fighting over busy cores.
     """
-    if n is None:
-        yield
-        return
-    n = check_int("threads", n, low=1, high=1024)
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return _torch_threads(0 if n is None else check_int("threads", n, low=1, high=1024))
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from ..cliopts import torch_threads
 from ..validation import (
     check_array,
     check_bool,
@@ -112,19 +113,13 @@ def _check_logits(logits, data: Data) -> torch.Tensor:
     return logits
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread inside the block.
+def one_thread() -> contextlib.AbstractContextManager[None]:
+    """Run torch on one intra-op thread inside the block (the shared :func:`toolkit.cliopts.torch_threads`).
 
     The graphs are tiny: thread start-up costs more than it saves, and on a busy shared machine
     spinning threads make training 5-10x slower.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1)
 
 
 def _graph_of_edge(data: Data) -> torch.Tensor:
