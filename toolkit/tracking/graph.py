@@ -118,36 +118,75 @@ def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -
     """All (src, dst) hit pairs of one event on layers (l, l+1) with |Δx|, |Δy| ≤ tol[l], by (src, dst).
 
     Hits sort by x inside each (event, layer) bucket, so the partners of a hit are one contiguous run
-    of the next bucket: two ``searchsorted`` calls find it, with no K × K comparison per layer pair.
-    The run is found on a float key (bucket · span + x) with a little slack; the exact window test
-    on the original coordinates follows, so rounding cannot change the result.
+    of the next bucket: a merged search finds it, with no K × K comparison per layer pair. The run is
+    found on a float key (bucket · span + x) with a little slack, then its ends are trimmed with the
+    exact window test on the original coordinates, so rounding cannot change the result.
     """
     x, y, layer = h["x"], h["y"], h["layer"]
     x_rel = x - x.min()
     # span > any x range + both windows: a run never reaches into another bucket (no bucket test needed)
     span = float(x_rel.max()) + 2.0 * float(tol.max()) + 1.0
-    key = (h["event"] * n_layers + layer) * span + x_rel
+    bucket = h["event"] * n_layers + layer
+    key = bucket * span + x_rel
     order = np.argsort(key, kind="stable")
     xs, ys, sorted_key = x[order], y[order], key[order]
-    first = order[layer[order] < n_layers - 1]  # sources in key order: sorted needles search fast
+    first = order[layer[order] < n_layers - 1]  # sources in key order: sorted needles merge fast
     target, t = key[first] + span, tol[layer[first]]  # the same x one bucket (= one layer) further
     slack = 64 * np.spacing(abs(float(sorted_key[-1])) + span)  # >> the rounding of key and target
+    lo_first, hi_first = _sorted_search(sorted_key, target - t - slack, target + t + slack)
+    # keys that round together may leave x out of order inside a bucket; then the run's ends are not
+    # the only places the exact x test can fail, and every candidate gets it (exact_x False)
+    exact_x = bool(np.all((np.diff(xs) >= 0) | (np.diff(bucket[order]) != 0)))
+    if exact_x:
+        lo_first, hi_first = _trim_runs(xs, x[first], t, lo_first, hi_first)
     lo, hi = np.zeros(x.size, np.int64), np.zeros(x.size, np.int64)
-    lo[first] = np.searchsorted(sorted_key, target - t - slack, "left")
-    hi[first] = np.searchsorted(sorted_key, target + t + slack, "right")
+    lo[first], hi[first] = lo_first, hi_first
     src = np.flatnonzero(layer < n_layers - 1)  # then sources in index order, for the output order
     lo, count = lo[src], hi[src] - lo[src]
     pos = np.arange(count.sum()) + np.repeat(lo - np.cumsum(count) + count, count)  # runs, expanded
+    src = np.repeat(src, count)
     uniform = bool(np.all(tol == tol[0]))  # equally spaced layers (the usual case): one scalar window
-    t = tol[0] if uniform else np.repeat(tol[layer[src]], count)
-    near = np.flatnonzero(np.abs(ys[pos] - np.repeat(y[src], count)) <= t)  # y first: the run did x
-    src, pos, t = np.repeat(src, count)[near], pos[near], t if uniform else t[near]
-    near = np.abs(xs[pos] - x[src]) <= t  # the exact x test
+    t = tol[0] if uniform else tol[layer[src]]
+    near = np.abs(ys[pos] - y[src]) <= t
+    if not exact_x:
+        near &= np.abs(xs[pos] - x[src]) <= t
+    near = np.flatnonzero(near)
     src, dst = src[near], order[pos[near]]
     # src is sorted; each of its short runs has dst in x order: a stable sort (timsort merges runs) gives
     # the reference order (source hit, target hit) cheaply
     by_pair = np.argsort(src * x.size + dst, kind="stable")
     return src[by_pair], dst[by_pair]
+
+
+def _sorted_search(keys: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``searchsorted(keys, left, "left")`` and ``searchsorted(keys, right, "right")`` in one merge.
+
+    A stable sort of (left, keys, right) puts a left needle before the keys equal to it and a right
+    needle after them; the keys placed before a needle are its search result. With sorted needles the
+    sort merges three runs (timsort), cheaper than one binary search per needle.
+    """
+    n_left, n_keys = left.size, keys.size
+    merged = np.argsort(np.concatenate([left, keys, right]), kind="stable")
+    is_key = (merged >= n_left) & (merged < n_left + n_keys)
+    keys_before = np.empty(merged.size, np.int64)
+    keys_before[merged] = np.cumsum(is_key)  # a needle is no key: its own count is the keys before it
+    return keys_before[:n_left], keys_before[n_left + n_keys :]
+
+
+def _trim_runs(xs: np.ndarray, xf: np.ndarray, t: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Runs [lo, hi) of x-sorted ``xs`` shrunk from both ends until both ends pass |xs − xf| ≤ t.
+
+    The runs hold every exact partner (the search had slack); inside one bucket x is sorted, so the exact
+    partners are one run and trimming its ends is the whole exact test.
+    """
+    xs = np.append(xs, 0.0)  # an empty run may start at len(xs)
+    while True:
+        drop_lo = (lo < hi) & (np.abs(xs[lo] - xf) > t)
+        lo = lo + drop_lo
+        drop_hi = (lo < hi) & (np.abs(xs[hi - 1] - xf) > t)
+        hi = hi - drop_hi
+        if not (drop_lo.any() or drop_hi.any()):
+            return lo, hi
 
 
 def _event_means(v: np.ndarray, ptr: np.ndarray) -> np.ndarray:
