@@ -444,7 +444,10 @@ def _hit_table(
         y = (np.floor(y / cfg.pixel_pitch) + 0.5) * cfg.pixel_pitch
     # one stable sort on (event, layer, is-particle): particle hits arrive in (layer, event, id) order and
     # noise hits (id 0) in (event, layer) order, so this equals np.lexsort((pid, layer, event)), ~7x faster
-    order = np.argsort((event * cfg.n_layers + layer) * 2 + (pid > 0), kind="stable")
+    key = (event * cfg.n_layers + layer) * 2 + (pid > 0)
+    if key.size and key.max() < 2**16:  # numpy sorts 16-bit keys stably by radix: ~5x faster than timsort
+        key = key.astype(np.uint16)
+    order = np.argsort(key, kind="stable")
     n_events = counts.size
     starts = np.concatenate([[0], np.cumsum(counts)])
     p = {**p, "particle_id": np.arange(int(starts[-1])) - np.repeat(starts[:-1], counts) + 1}
@@ -471,6 +474,7 @@ def _split_events(hits: dict[str, Any]) -> list[Event]:
     p_bounds = np.concatenate([[0], np.cumsum(hits["counts"])])
     z_hit = hits["z"][hits["layer"]]
     cols = {k: hits[k] for k in ("x", "y", "layer", "edep", "particle_id")}
+    hit_bounds, p_bounds = hit_bounds.tolist(), p_bounds.tolist()  # Python ints slice faster
     events = []
     for i in range(n):
         a, b, pa, pb = hit_bounds[i], hit_bounds[i + 1], p_bounds[i], p_bounds[i + 1]
