@@ -1,6 +1,7 @@
 """Accessibility of every notebook in a real browser, after Run All, as a student meets it.
 
-Per notebook (opened and run once for the tests below):
+Per notebook (opened and run once, shared with test_notebooks_browser: the ``notebook_run`` fixture in
+conftest.py; the audit is taken right after Run All, before either module moves a slider):
 
 - **axe-core audit** (the npm package, vendored at build time by ``make axe``; injected from the
   file, no network) of our own widgets: every toolkit panel (``.gl-panel``) and every LiveChart
@@ -27,7 +28,6 @@ keyboard-driven panel to test-results/browser/a11y_<notebook>_panel.png.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,7 +39,6 @@ ROOT = bh.ROOT
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = bh.notebooks()
 # what toolkit.a11y.describe always says
 DATA_WORDS = (" against ", "data points", "no data yet", "heatmap of")
 
@@ -48,34 +47,26 @@ def _fmt(lines: list[str]) -> str:
     return "\n  " + "\n  ".join(lines)
 
 
-@pytest.fixture(scope="module", params=NOTEBOOKS, ids=lambda p: p.stem)
-def audited(request, lab_page, lab, browser, results_dir: Path, axe_path: Path):
-    """The notebook run top to bottom, then audited; the keyboard run last (it changes a panel)."""
-    path = request.param.relative_to(ROOT).as_posix()
-    nb = bh.NotebookSession(lab_page, lab, path, browser)
-    nb.open()
-    found: dict = {"notebook": path}
-    try:
-        nb.run_all(bh.run_timeout())
-        # measured, not asserted: JupyterLab server + this notebook's kernel after Run All (Binder: < 1.2 GB)
-        found["server_and_kernel_rss_mb"] = bh.tree_rss_mb(lab.proc.pid) if lab.proc else None
-        root = nb.root_selector
-        lab_page.wait_for_timeout(300)  # let the accessibility helpers' next animation frame run
-        found["axe"] = bh.run_axe(lab_page, [f"{root} {sel}" for sel in bh.OWN_WIDGETS], axe_path)
-        found["axe_failures"] = bh.axe_failures(found["axe"])
-        found["controls"] = bh.control_names(lab_page, root)
-        found["charts"] = bh.chart_names(lab_page, root)
-        colours = bh.chart_colours(lab_page, root)
-        found["red_green"] = bh.red_green_problems(colours)
-        found["identity_colourings"] = bh.identity_colourings(colours)  # reported, see MAX_SERIES_COLOURS
+@pytest.fixture
+def audited(axe_path: Path, notebook_run, results_dir: Path) -> dict:
+    """The audit of the notebook as its one Run All left it (taken in conftest.notebook_run before any
+    slider moved), plus its main panel driven by the keyboard alone (once per notebook; it moves a slider)."""
+    if notebook_run.audit_error:
+        raise RuntimeError(f"the accessibility audit failed: {notebook_run.audit_error}")
+    found, nb = notebook_run.audit, notebook_run.nb
+    if "keyboard_error" in found:
+        raise RuntimeError(f"the keyboard-only run failed: {found['keyboard_error']}")
+    if "keyboard" not in found:
+        notebook_run.settle()
         panel = nb.main_panel()
-        found["keyboard"] = asdict(bh.keyboard_only(lab_page, panel, timeout=15.0))
-        shot = bh.element_screenshot(lab_page, panel, results_dir / f"a11y_{nb.name}_panel.png")
+        try:
+            found["keyboard"] = asdict(bh.keyboard_only(nb.page, panel, timeout=15.0))
+        except Exception as exc:
+            found["keyboard_error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        shot = bh.element_screenshot(nb.page, panel, results_dir / f"a11y_{nb.name}_panel.png")
         found["panel_screenshot"] = str(shot.relative_to(ROOT)) if shot else None
-        yield found
-    finally:
-        (results_dir / f"a11y_{nb.name}.json").write_text(json.dumps(found, indent=2, default=str))
-        nb.close()
+    return found
 
 
 def test_axe_finds_no_serious_or_critical_violation(audited):

@@ -1,6 +1,7 @@
 """Every notebook in a real browser: JupyterLab + headless Chromium, as a student meets it.
 
-Per notebook (opened once, shared by the four tests below): Run > Run All Cells, wait for the
+Per notebook (opened and run once, shared by the four tests below and by test_accessibility: the
+``notebook_run`` fixture in conftest.py): Run > Run All Cells, wait for the
 kernel to go idle, take a full-page screenshot (test-results/browser/<name>.png), then check that
 nothing failed, every widget is a live control, every chart drew marks, and that moving a slider
 of the main panel by keyboard redraws its chart within ``REDRAW_LIMIT_MS`` (printed with the
@@ -11,7 +12,6 @@ The latency figure itself is measured in ``benchmarks/bench_browser.py``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,7 +23,6 @@ ROOT = bh.ROOT
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = bh.notebooks()
 REDRAW_LIMIT_MS = bh.redraw_limit_ms()
 
 
@@ -31,29 +30,11 @@ def _fmt(lines: list[str]) -> str:
     return "\n  " + "\n  ".join(lines)
 
 
-@pytest.fixture(scope="module", params=NOTEBOOKS, ids=lambda p: p.stem)
-def notebook(request, lab_page, lab, browser, results_dir: Path):
-    """The notebook opened in JupyterLab and run top to bottom; closed (kernel shut down) afterwards."""
-    path = request.param.relative_to(ROOT).as_posix()
-    nb = bh.NotebookSession(lab_page, lab, path, browser)
-    nb.open()
-    try:
-        try:
-            nb.run_all(bh.run_timeout())
-        finally:  # a picture of what went wrong is the most useful artefact of a failure
-            nb.screenshot(results_dir / f"{nb.name}.png")
-        nb.extra["problems"] = nb.problems()
-        yield nb
-    finally:
-        summary = {
-            "notebook": path,
-            "run_all_s": nb.run_all_s,
-            "run_all_to_first_chart_s": nb.run_all_to_first_chart_s,
-            "open_to_first_chart_s": nb.open_to_first_chart_s,
-            **nb.extra,
-        }
-        (results_dir / f"{nb.name}.json").write_text(json.dumps(summary, indent=2, default=str))
-        nb.close()
+@pytest.fixture
+def notebook(notebook_run):
+    """The notebook after its one Run All (conftest.notebook_run, shared with test_accessibility)."""
+    notebook_run.settle()
+    return notebook_run.nb
 
 
 def test_runs_without_errors(notebook):
