@@ -1,5 +1,10 @@
-"""Session fixtures for the browser tests: one Chromium, one JupyterLab server, one JupyterLab page,
-and one Run All per notebook (``notebook_run``), shared by test_notebooks_browser and test_accessibility.
+"""Fixtures for the browser tests: one Chromium, one JupyterLab server, one JupyterLab page, and one
+Run All per notebook (``notebook_run``), shared by test_notebooks_browser and test_accessibility.
+
+They are package-scoped: they end with the last test of tests/browser, not with the session.
+Playwright's sync API keeps an asyncio loop marked as running in the main thread while it is
+started, so a session-long browser would make every later test see a "running event loop" (the
+diffusion panels then schedule their full render on it, and ``asyncio.run`` refuses to start).
 
 Without a browser (or without Playwright) the tests are skipped with the reason printed at the end
 of the run; in CI (``CI=true``) that is a failure instead, so a broken set-up cannot pass silently.
@@ -31,7 +36,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"browser tests skipped: {reason}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     """Path of the Chromium binary, or skip (fail in CI) saying why there is none."""
     problem = bh.playwright_problem()
@@ -43,7 +48,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def axe_path(chromium_path: str) -> Path:
     """axe-core's axe.min.js, vendored at build time by `make axe` (npm), or skip (fail in CI) saying why."""
     path, why = bh.find_axe()
@@ -52,9 +57,9 @@ def axe_path(chromium_path: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str):
-    """One headless Chromium for the whole session (a present but broken browser is a failure)."""
+    """One headless Chromium for all browser tests (a present but broken browser is a failure)."""
     try:
         session = bh.BrowserSession(chromium_path)
     except Exception as exc:
@@ -63,7 +68,7 @@ def browser(chromium_path: str):
     session.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory, chromium_path: str):
     """JupyterLab from the project's environment on a free loopback port with a random token."""
     server = bh.LabServer(tmp_path_factory.mktemp("jupyterlab"))
@@ -76,7 +81,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, chromium_path: str):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_page(browser, lab):
     """The one JupyterLab page every notebook is opened in."""
     page = bh.open_lab_page(browser, lab)
@@ -84,7 +89,7 @@ def lab_page(browser, lab):
     page.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def results_dir() -> Path:
     """test-results/browser: screenshots and per-notebook timings, left behind for CI artefacts."""
     bh.RESULTS.mkdir(parents=True, exist_ok=True)
@@ -151,7 +156,7 @@ def _audit(nb: bh.NotebookSession, lab, axe_path: Path) -> dict:
     return found
 
 
-@pytest.fixture(scope="session", params=NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.fixture(scope="package", params=NOTEBOOKS, ids=lambda p: p.stem)
 def notebook_run(request, lab_page, lab, browser, results_dir: Path):
     """The notebook opened in JupyterLab and run top to bottom ONCE for both browser modules; closed
     (kernel shut down) when pytest moves on to the next notebook, so one notebook's kernel is alive at a
