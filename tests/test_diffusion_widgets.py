@@ -226,14 +226,17 @@ def test_a_drag_renders_a_preview_and_the_full_result_once_the_slider_rests():
     import asyncio
 
     p = W.toy_sampler_panel(n=200)
-    p.preview.debounce_s = 0.05
+    p.preview.debounce_s = 0.5  # long against the moves' spacing, so a loaded machine cannot release mid-drag
 
     async def drag():
         for steps in (9, 10, 11):  # three positions while dragging
             p.controls["steps"].value = steps
             assert p.preview.last["samples"] == W.TOY_PREVIEW_SAMPLES and p.preview.n_full == 0
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # the slider rests
+        for _ in range(200):  # the slider rests: the release comes debounce_s later (wait up to 20 s)
+            if p.preview.n_full:
+                break
+            await asyncio.sleep(0.1)
         assert p.preview.last == {"samples": 200, "method": "heun", "steps": 11} and p.preview.n_full == 1
 
     asyncio.run(drag())
