@@ -35,7 +35,7 @@ from torch_geometric.data import Batch, Data
 from ..validation import check_float, check_instance, check_int
 from .assignment import DEFAULT_NO_MATCH
 from .graph import check_graphs
-from .losses import bce_loss, tracking_loss
+from .losses import bce_loss
 from .metrics import track_purity_efficiency, tracks_from_edges
 from .pipeline import edge_decisions, one_thread
 from .train import TrainConfig
@@ -134,16 +134,7 @@ def fit_bezier_control(
             logits = functional_call(
                 base, _curve(sa, sb, offset, t), (batch.x, batch.edge_index, batch.edge_attr)
             )
-            loss, _ = tracking_loss(
-                logits,
-                batch,
-                n_layers,
-                mode=cfg.mode,
-                estimator=cfg.estimator,
-                lam=cfg.lam,
-                alpha=cfg.alpha,
-                no_match=cfg.no_match,
-            )
+            loss, _ = cfg.loss(logits, batch, n_layers)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -161,18 +152,7 @@ def _row(model: torch.nn.Module, batch: Batch, n_layers: int, no_match, cfg: Tra
     with torch.no_grad(), one_thread():
         logits = model(batch.x, batch.edge_index, batch.edge_attr)
         bce = float(bce_loss(logits, batch.y))
-        loss = float(
-            tracking_loss(
-                logits,
-                batch,
-                n_layers,
-                mode=cfg.mode,
-                estimator=cfg.estimator,
-                lam=cfg.lam,
-                alpha=cfg.alpha,
-                no_match=cfg.no_match,
-            )[0]
-        )
+        loss = float(cfg.loss(logits, batch, n_layers)[0])
     _, linked = edge_decisions(model, batch, n_layers, no_match)
     labels = tracks_from_edges(batch.num_nodes, batch.edge_index, linked)
     # graph offsets keep labels of different events apart, so the pooled counts are per event

@@ -11,7 +11,6 @@ from torch_geometric.loader import DataLoader
 
 from ..validation import check_int
 from .detector import DetectorConfig, Phantom, as_config
-from .losses import tracking_loss
 from .model import EdgeClassifier
 from .pipeline import evaluate, lambda_scale
 from .train import TrainConfig, make_dataset
@@ -89,16 +88,7 @@ class TrackingModule(pl.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         c = self.config
         logits = self(batch)
-        loss, parts = tracking_loss(
-            logits,
-            batch,
-            self.n_layers,
-            mode=c.mode,
-            estimator=c.estimator,
-            lam=c.lam,
-            alpha=c.alpha,
-            no_match=c.no_match,
-        )
+        loss, parts = c.loss(logits, batch, self.n_layers)
         n = batch.num_graphs
         self.log("train_loss", loss.detach(), batch_size=n, prog_bar=True)
         for k, v in parts.items():

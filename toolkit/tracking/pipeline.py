@@ -473,6 +473,18 @@ def score_decisions(
     return out
 
 
+# what score_decisions reports about one set of decisions (the columns of tune_threshold's curve)
+DECISION_METRICS = (
+    "paper_purity",
+    "paper_efficiency",
+    "exact_purity",
+    "exact_efficiency",
+    "trackml",
+    "edge_fp",
+    "edge_fn",
+)
+
+
 def tune_threshold(
     model: torch.nn.Module,
     graphs: Sequence[Data],
@@ -484,8 +496,8 @@ def tune_threshold(
     """Choose the no-match threshold τ that maximises ``metric`` on validation ``graphs``.
 
     The edge scores are computed once; each τ re-solves the assignment (the model is unchanged).
-    Returns ``{tau, score, curve}`` with ``curve`` = rows ``{tau, paper_purity, paper_efficiency,
-    exact_purity, trackml, edge_fp, edge_fn}``. Ties go to the smallest τ.
+    Returns ``{tau, score, curve}`` with ``curve`` = rows ``{tau, <DECISION_METRICS>}``. Ties go to
+    the smallest τ.
     """
     model = _check_model("model", model)
     graphs = _check_graphs(graphs, ("x", "edge_attr", "y", "particle_id"))
@@ -506,23 +518,7 @@ def tune_threshold(
     curve = []
     for tau in taus:
         r = score_decisions(graphs, solve_layer_pairs(dense, float(tau))[idx].numpy().astype(bool))
-        curve.append(
-            dict(
-                tau=float(tau),
-                **{
-                    k: r[k]
-                    for k in (
-                        "paper_purity",
-                        "paper_efficiency",
-                        "exact_purity",
-                        "exact_efficiency",
-                        "trackml",
-                        "edge_fp",
-                        "edge_fn",
-                    )
-                },
-            )
-        )
+        curve.append(dict(tau=float(tau), **{k: r[k] for k in DECISION_METRICS}))
     best = max(curve, key=lambda row: (row[metric], -row["tau"]))
     return dict(tau=best["tau"], score=best[metric], curve=curve)
 

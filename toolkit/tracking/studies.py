@@ -29,7 +29,7 @@ from ..validation import check_float, check_int
 from .detector import DetectorConfig, as_config
 from .landscape import barrier_height, linear_path
 from .model import EdgeClassifier, GeometricBaseline, ModelConfig
-from .pipeline import PAPER, edge_decisions, evaluate, lambda_scale, tune_threshold
+from .pipeline import DECISION_METRICS, PAPER, edge_decisions, evaluate, lambda_scale, tune_threshold
 from .train import TrainConfig, fit, make_dataset, one_thread
 
 __all__ = [
@@ -42,17 +42,7 @@ __all__ = [
 ]
 
 DATASET_DIR = Path(__file__).resolve().parents[2] / "datasets" / "tracking"  # shipped models and study JSON
-METRIC_KEYS = (
-    "paper_purity",
-    "paper_efficiency",
-    "exact_purity",
-    "exact_efficiency",
-    "trackml",
-    "edge_fp",
-    "edge_fn",
-    "ceiling_purity",
-    "ceiling_efficiency",
-)
+METRIC_KEYS = (*DECISION_METRICS, "ceiling_purity", "ceiling_efficiency")
 VAL_SEED, TEST_SEED = 2, 10**6
 
 

@@ -69,6 +69,20 @@ class TrainConfig:
         self.model.validate()
         return self
 
+    def loss(self, logits: torch.Tensor, data: Data, n_layers: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """This configuration's training loss of ``logits`` on ``data`` (:func:`tracking_loss` with its
+        mode, estimator, λ, α and τ) and the loss's parts."""
+        return tracking_loss(
+            logits,
+            data,
+            n_layers,
+            mode=self.mode,
+            estimator=self.estimator,
+            lam=self.lam,
+            alpha=self.alpha,
+            no_match=self.no_match,
+        )
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -173,16 +187,7 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
     while step < total:
         for batch in loader:
             logits = model(batch.x, batch.edge_index, batch.edge_attr)
-            loss, parts = tracking_loss(
-                logits,
-                batch,
-                L,
-                mode=cfg.mode,
-                estimator=cfg.estimator,
-                lam=cfg.lam,
-                alpha=cfg.alpha,
-                no_match=cfg.no_match,
-            )
+            loss, parts = cfg.loss(logits, batch, L)
             opt.zero_grad()
             loss.backward()
             opt.step()
