@@ -392,7 +392,7 @@ def names_parameter(message: str, name: str) -> bool:
 # Parameters that take ANY value by contract and return a verdict about it: check.compare grades a
 # student's answer against the expected value and promises never to raise on either (a wrong type is a
 # "wrong answer" result with a message, which is the correct result here, not an accepted bad value).
-ANY_VALUE_BY_CONTRACT = {"compare": {"answer", "expected"}}
+ANY_VALUE_BY_CONTRACT = {"toolkit.check.compare": {"answer", "expected"}}
 
 
 def classify(fn: Any, param: str, kind: str, spec: tuple, outcome: tuple, baseline: dict | None) -> str:
@@ -401,7 +401,8 @@ def classify(fn: Any, param: str, kind: str, spec: tuple, outcome: tuple, baseli
     params = {p.name: p for p in fuzzable_parameters(fn)}
     p = params[param]
     finiteness = payload  # for status "ok"
-    if status == "ok" and param in ANY_VALUE_BY_CONTRACT.get(getattr(fn, "__qualname__", ""), ()):
+    qualified = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
+    if status == "ok" and param in ANY_VALUE_BY_CONTRACT.get(qualified, ()):
         return "ok"
     if status == "timeout":
         if not (baseline and baseline.get("slow")):
