@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported only by the checks that need it: toolkit.validation stays light
+    import torch
 
 __all__ = [
     "check_int",
@@ -185,7 +188,8 @@ def check_array(
     check_bool("integer", integer)
     if value is None or isinstance(value, (str, bytes, dict)):
         raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
-    if isinstance(value, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch was imported
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         value = value.float() if value.dtype in (torch.bfloat16, torch.float16) else value
         value = value.numpy()
@@ -218,6 +222,8 @@ def check_tensor(
     Tensors keep their device and autograd graph; numpy arrays and lists are converted. bool, integer
     and complex tensors are refused by dtype, ``ndim`` and ``finite`` as in :func:`check_array`.
     """
+    import torch  # here, not at module level: most checks need no torch
+
     _check_name(name)
     allowed = _check_options(ndim, finite, min_size)
     if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
