@@ -16,6 +16,7 @@ chart <= 10 s after Run All, redraw <= 200 ms for panels that do not retrain a m
     .venv/bin/python benchmarks/bench_browser.py --livechart      # streaming: one-row push -> drawn
     .venv/bin/python benchmarks/bench_browser.py notebooks/03_diffusion_sampling.ipynb \
         --panel "Samplers on a 2-D" --panel "Sampling the pretrained" --repeats 5   # chosen panels
+    .venv/bin/python benchmarks/bench_browser.py --all-panels --repeats 5   # every live panel
 
 ``--panel TITLE`` (repeatable) moves the first slider of the live panel whose title contains TITLE
 instead of the main panel's, waiting ``--quiet-ms`` of chart silence between moves: a panel that shows a
@@ -79,8 +80,20 @@ def measure(
         )
         problems = nb.problems()
         row["problems"] = sum(len(v) for v in problems.values())
+        live = page.locator(f"{nb.root_selector} .gl-panel.gl-panel-live")
+        if panels == ("*",):  # every live panel, in notebook order
+            return [
+                _measure_panel(
+                    page,
+                    nb,
+                    {**row, "notebook": f"{nb.name} [{_panel_title(live.nth(i), i)}]"},
+                    live.nth(i),
+                    repeats,
+                    quiet_ms,
+                )
+                for i in range(live.count())
+            ]
         if panels:  # the chosen panels (by title), one row each
-            live = page.locator(f"{nb.root_selector} .gl-panel.gl-panel-live")
             return [
                 _measure_panel(
                     page,
@@ -101,11 +114,22 @@ def measure(
         nb.close()
 
 
+def _panel_title(panel, index: int) -> str:
+    """The panel's bold title (toolkit.panels.Panel), else its position among the live panels."""
+    bold = panel.locator("b").first
+    text = bold.inner_text(timeout=2000).strip() if bold.count() else ""
+    return (text[:40] or f"live panel {index + 1}").replace("\n", " ")
+
+
 def _measure_panel(page, nb, row: dict, panel, repeats: int, quiet_ms: int) -> dict:
     """Move the first slider of ``panel`` ``repeats`` times; latency keydown -> first redraw."""
     if panel.count() == 0:
         row["note"] = "panel not found"
         return row
+    if panel.locator(".noUi-handle").count() == 0 or panel.locator(".gl-livechart").count() == 0:
+        row["note"] = "no slider or no chart"
+        return row
+    panel.scroll_into_view_if_needed(timeout=5000)
     handle = panel.locator(".noUi-handle").first
     now = float(handle.get_attribute("aria-valuenow") or 0)
     high = float(handle.get_attribute("aria-valuemax") or 0)
@@ -298,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         help="measure the live panel whose title contains TITLE (repeatable) instead of the main one",
     )
     parser.add_argument(
+        "--all-panels",
+        action="store_true",
+        help="measure every live panel of each notebook (its first slider), one row per panel",
+    )
+    parser.add_argument(
         "--quiet-ms",
         type=int,
         default=None,
@@ -336,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:
             print(f"measuring {path} ...", file=sys.stderr, flush=True)
             try:
-                quiet = args.quiet_ms if args.quiet_ms is not None else (3000 if args.panel else 300)
-                got = measure(page, lab, path, args.repeats, args.timeout, tuple(args.panel), quiet)
+                chosen = ("*",) if args.all_panels else tuple(args.panel)
+                quiet = args.quiet_ms if args.quiet_ms is not None else (3000 if chosen else 300)
+                got = measure(page, lab, path, args.repeats, args.timeout, chosen, quiet)
                 rows.extend(got if isinstance(got, list) else [got])
             except Exception as exc:  # one broken notebook should not hide the others' numbers
                 rows.append(

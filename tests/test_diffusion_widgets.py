@@ -245,18 +245,10 @@ def test_a_drag_renders_a_preview_and_the_full_result_once_the_slider_rests():
 
 
 def test_the_fan_panel_draws_the_same_figure_as_fan_chart():
+    vlc = pytest.importorskip("vl_convert")
     model = load_pretrained()
     seq = make_weather_sequence(range(8, 12), random_state=1)
-    fc = W.forecast_day(model, seq, members=3, steps=2)
-    ref = W.fan_chart(fc).to_dict()
-    for _ in range(2):  # the template is built once, then reused
+    for members in (3, 5):  # the template is built once, then refilled: a second day draws right too
+        fc = W.forecast_day(model, seq, members=members, steps=2)
         spec = W._fan_spec(fc).to_dict()
-        assert [layer["mark"] for layer in spec["layer"]] == [layer["mark"] for layer in ref["layer"]]
-        for i, layer in enumerate(spec["layer"]):  # each layer shows exactly its own rows
-            mine = [
-                {k: v for k, v in r.items() if k != "layer"}
-                for r in spec["data"]["values"]
-                if r["layer"] == i
-            ]
-            assert mine == ref["layer"][i].get("data", ref["data"])["values"]
-            assert layer["encoding"] == ref["layer"][i]["encoding"]
+        assert vlc.vegalite_to_svg(spec) == vlc.vegalite_to_svg(W.fan_chart(fc).to_dict())

@@ -20,6 +20,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .chart_template import ChartTemplate, ReadySpec
 from .check import Exercise
 from .panels import Panel, log_slider, slider
 from .validation import check_array, check_bool, check_float, check_instance, check_int
@@ -141,27 +142,35 @@ def alignment_panel(surrogates: Sequence[Surrogate], *, seed: int = 0) -> Panel:
         controls[f"f{i}"] = make(s.factor, s.default, min(s.grid), max(s.grid))
     controls["seed"] = slider("seed", seed, 0, 9)
 
-    def render(seed: int, **factors: float) -> tuple[alt.HConcatChart, str]:
-        charts, lines = [], []
+    looks = tuple(
+        dict(title=s.name, factor=s.factor, extra=s.extra, extra_title=s.extra_title, log=s.log)
+        for s in surrogates
+    )
+
+    def figure(*slots: pd.DataFrame) -> alt.HConcatChart:
+        """alignment_chart per surrogate; its datasets in drawing order: curve, marker, curve, marker."""
+        return alt.hconcat(
+            *(
+                alignment_chart(slots[4 * i], marker=float(slots[4 * i + 1]["factor"].iloc[0]), **look)
+                for i, look in enumerate(looks)
+            )
+        )
+
+    # a slider step moves one marker: build the figure once, then only its rows change (≈ 200 -> 20 ms)
+    template = ChartTemplate(figure)
+
+    def render(seed: int, **factors: float) -> tuple[ReadySpec, str]:
+        slots, lines = [], []
         for i, s in enumerate(surrogates):
             value = float(factors[f"f{i}"])
-            charts.append(
-                alignment_chart(
-                    curve(i, seed),
-                    title=s.name,
-                    factor=s.factor,
-                    extra=s.extra,
-                    extra_title=s.extra_title,
-                    log=s.log,
-                    marker=value,
-                )
-            )
+            mark = pd.DataFrame({"factor": [value]})
+            slots += [curve(i, seed), mark, curve(i, seed), mark]
             here = point(i, value, seed)
             lines.append(
                 f"<b>{s.name}</b> at {s.factor} = {value:.3g}: cosine <b>{here['cosine']:.2f}</b>, "
                 f"{s.extra_title} {here[s.extra]:.3g}"
             )
-        return alt.hconcat(*charts), "<br>".join(lines)
+        return template("figure", *slots), "<br>".join(lines)
 
     panel = Panel(controls, render, title="Three surrogate gradients, one axis", key="three-gradients")
     panel.curve, panel.point = curve, point  # the measured numbers, for cells that assert on them

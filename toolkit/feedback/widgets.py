@@ -9,6 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from ..chart_template import ChartTemplate
 from ..panels import CLI_PANELS, Panel, dropdown, log_slider, slider, toggle
 from . import chain
 from .angles import gradient_angles
@@ -61,6 +62,12 @@ def phase_portrait(
     ``t_max`` (default 2·10⁴: the no-f′ dynamics only show their end after t ≈ 10⁴), window
     w1 ∈ [−6, 6], w2 ∈ [−4, 12], with the w2-nullcline (dw2/dt = 0) drawn dashed.
     """
+    slots, look, info = _portrait_data(w1, w2, model, rule, b, derivative, t_max)
+    return _portrait_chart(*slots, **look), info
+
+
+def _portrait_data(w1, w2, model, rule, b, derivative, t_max) -> tuple[list, dict, dict]:
+    """The portrait's rows (one DataFrame per layer of _portrait_chart), its look and its readout."""
     if model == "linear":
         (xlo, xhi), (ylo, yhi) = (-_LIM, _LIM), (-_LIM, _LIM)
         t_max = 20.0 if t_max is None else t_max
@@ -100,8 +107,22 @@ def phase_portrait(
         nc = chain.w2_nullcline(w)
         null = pd.DataFrame({"x": w, "y": nc, "branch": np.sign(w)})
         null = null[(null.y >= ylo) & (null.y <= yhi)]
-    sx = alt.Scale(domain=[xlo, xhi], clamp=True)
-    sy = alt.Scale(domain=[ylo, yhi], clamp=True)
+    title = (
+        f"linear chain, {rule.upper()}"
+        if model == "linear"
+        else f"tanh chain, RBP {'with' if derivative else 'without'} f′ (t ≤ {t_max:g})"
+    )
+    start = pd.DataFrame({"x": [w1], "y": [w2]})
+    look = {"xlim": (xlo, xhi), "ylim": (ylo, yhi), "title": title}
+    info = {"end": tuple(float(v) for v in traj[-1]), "n_fixed": len(fp), "t_max": t_max}
+    return [field, fixed, null, fp, path, start], look, info
+
+
+def _portrait_chart(field, fixed, null, fp, path, start, *, xlim, ylim, title) -> alt.LayerChart:
+    """Arrows and their heads (one dataset), hyperbola of fixed points, nullcline, fixed points,
+    trajectory, start."""
+    sx = alt.Scale(domain=list(xlim), clamp=True)
+    sy = alt.Scale(domain=list(ylim), clamp=True)
     arrows = (
         alt.Chart(field)
         .mark_rule(opacity=0.5)
@@ -139,19 +160,17 @@ def phase_portrait(
         .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), order="t:Q")
     )
     start = (
-        alt.Chart(pd.DataFrame({"x": [w1], "y": [w2]}))
+        alt.Chart(start)
         .mark_point(size=120, filled=True, color="black")
         .encode(x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
     )
-    title = (
-        f"linear chain, {rule.upper()}"
-        if model == "linear"
-        else f"tanh chain, RBP {'with' if derivative else 'without'} f′ (t ≤ {t_max:g})"
-    )
-    chart = (arrows + heads + hyper + nullcline + fps + line + start).properties(
+    return (arrows + heads + hyper + nullcline + fps + line + start).properties(
         width=340, height=340, title=title
     )
-    return chart, {"end": tuple(float(v) for v in traj[-1]), "n_fixed": len(fp), "t_max": t_max}
+
+
+# the panel redraws the portrait on every slider step: its look depends only on (model, rule, f′, t_max)
+_PORTRAIT = ChartTemplate(_portrait_chart)
 
 
 def chain_time_chart(
@@ -186,7 +205,8 @@ def chain_panel() -> Panel:
     }
 
     def render(w1, w2, b, rule, model, derivative):
-        chart, info = phase_portrait(w1, w2, model=model, rule=rule, b=b, derivative=derivative)
+        slots, look, info = _portrait_data(w1, w2, model, rule, b, derivative, None)
+        chart = _PORTRAIT((model, rule, derivative, info["t_max"]), *slots, **look)
         e1, e2 = info["end"]
         if model == "linear":
             text = (
