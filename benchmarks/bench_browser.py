@@ -18,7 +18,9 @@ chart <= 10 s after Run All, redraw <= 200 ms for panels that do not retrain a m
         --panel "Samplers on a 2-D" --panel "Sampling the pretrained" --repeats 5   # chosen panels
     .venv/bin/python benchmarks/bench_browser.py --all-panels --repeats 5   # every live panel
 
-``--panel TITLE`` (repeatable) moves the first slider of the live panel whose title contains TITLE
+``--all-panels`` measures every live panel that has a slider and a chart, one row each (after
+scrolling a panel into view the page gets 1.5 s to draw the cells that came into view). ``--panel
+TITLE`` (repeatable) moves the first slider of the live panel whose title contains TITLE
 instead of the main panel's, waiting ``--quiet-ms`` of chart silence between moves: a panel that shows a
 fast preview while its slider moves (toolkit.diffusion.widgets.SliderPreview) redraws twice, and the
 latency is the first redraw (the preview); the full result follows when the slider rests.
@@ -63,6 +65,7 @@ _JS_HOOK_IOPUB = """(id) => {
 }"""
 
 REDRAW_GOAL_MS = 200.0
+SETTLE_AFTER_SCROLL_MS = 1500
 
 
 def measure(
@@ -80,19 +83,14 @@ def measure(
         )
         problems = nb.problems()
         row["problems"] = sum(len(v) for v in problems.values())
-        live = page.locator(f"{nb.root_selector} .gl-panel.gl-panel-live")
-        if panels == ("*",):  # every live panel, in notebook order
+        if panels == ("*",):  # every live panel with a slider and a chart, in notebook order
             return [
                 _measure_panel(
-                    page,
-                    nb,
-                    {**row, "notebook": f"{nb.name} [{_panel_title(live.nth(i), i)}]"},
-                    live.nth(i),
-                    repeats,
-                    quiet_ms,
+                    page, nb, {**row, "notebook": f"{nb.name} [{title}]"}, panel, repeats, quiet_ms
                 )
-                for i in range(live.count())
+                for title, panel in nb.live_panels()
             ]
+        live = page.locator(f"{nb.root_selector} .gl-panel.gl-panel-live")
         if panels:  # the chosen panels (by title), one row each
             return [
                 _measure_panel(
@@ -114,22 +112,14 @@ def measure(
         nb.close()
 
 
-def _panel_title(panel, index: int) -> str:
-    """The panel's bold title (toolkit.panels.Panel), else its position among the live panels."""
-    bold = panel.locator("b").first
-    text = bold.inner_text(timeout=2000).strip() if bold.count() else ""
-    return (text[:40] or f"live panel {index + 1}").replace("\n", " ")
-
-
 def _measure_panel(page, nb, row: dict, panel, repeats: int, quiet_ms: int) -> dict:
     """Move the first slider of ``panel`` ``repeats`` times; latency keydown -> first redraw."""
     if panel.count() == 0:
         row["note"] = "panel not found"
         return row
-    if panel.locator(".noUi-handle").count() == 0 or panel.locator(".gl-livechart").count() == 0:
-        row["note"] = "no slider or no chart"
-        return row
     panel.scroll_into_view_if_needed(timeout=5000)
+    # JupyterLab draws cells as they scroll into view: let the page settle before the first move
+    page.wait_for_timeout(SETTLE_AFTER_SCROLL_MS)
     handle = panel.locator(".noUi-handle").first
     now = float(handle.get_attribute("aria-valuenow") or 0)
     high = float(handle.get_attribute("aria-valuemax") or 0)

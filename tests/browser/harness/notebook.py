@@ -24,7 +24,7 @@ class SliderMove:
     value_after: str | None
     redrew: bool
     latency_ms: float | None  # keydown -> chart redrawn (both performance.now() in the page)
-    svg_changed: bool
+    svg_changed: bool  # the drawn picture changed: SVG markup, or canvas pixels (chart_picture.js)
     chart_error: str | None = None
     t_key: float | None = None  # performance.now() at keydown, in the page
     t_drawn: float | None = None  # performance.now() when the chart had redrawn
@@ -127,6 +127,18 @@ class NotebookSession:
     # the main panel ---------------------------------------------------------------------------------
     def main_panel(self):
         return self.page.locator(f"{self.root_selector} .gl-panel.gl-panel-live").first
+
+    def live_panels(self) -> list[tuple[str, Any]]:
+        """Every live panel that has a slider and a chart, as (title, locator), in notebook order."""
+        live = self.page.locator(f"{self.root_selector} .gl-panel.gl-panel-live")
+        out = []
+        for i in range(live.count()):
+            panel = live.nth(i)
+            if panel.locator(".noUi-handle").count() and panel.locator(".gl-livechart").count():
+                bold = panel.locator("b").first  # toolkit.panels.Panel's title
+                title = bold.inner_text(timeout=2000).strip() if bold.count() else ""
+                out.append(((title or f"live panel {i + 1}")[:48].replace("\n", " "), panel))
+        return out
 
     def move_main_slider(self, key: str | None = None, timeout: float = 5.0) -> SliderMove:
         """Focus the main panel's first slider handle and press an arrow key, as a user would."""

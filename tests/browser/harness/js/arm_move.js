@@ -2,9 +2,9 @@
 // next redraw (read from its data-gl-updated, i.e. when vega-embed finished drawing).
 ([handle, chart]) => {
   /* include: slider_value */
+  /* include: chart_picture */
   const st = {t0: null, t1: null, redraws0: Number(chart.dataset.glRedraws || 0), value0: sliderValue(handle)};
-  const svg = chart.querySelector('svg.marks');
-  st.svg0 = svg ? svg.innerHTML : '';
+  st.picture0 = chartPicture(chart);
   const onKey = () => { if (st.t0 === null) st.t0 = performance.now(); };
   handle.addEventListener('keydown', onKey, {capture: true, once: true});
   const obs = new MutationObserver(() => {
