@@ -568,7 +568,9 @@ class FeedbackMLP(nn.Module):
                 w_grads.append(torch.zeros_like(layer.weight))
                 b_grads.append(torch.zeros_like(layer.bias))
             else:
-                w_grads.append(d.T @ outs[l] / n)
+                # dᵀ O / n in one BLAS call (alpha = 1/n; beta = 0 ignores the weight): no second pass
+                # over a (fan_out, fan_in) matrix to divide it
+                w_grads.append(torch.addmm(layer.weight, d.T, outs[l], beta=0, alpha=1.0 / n))
                 b_grads.append(d.sum(0) / n)
         fb_grads = []
         if self.rule in ADAPTIVE_RULES:
