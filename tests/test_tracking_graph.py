@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch_geometric.data import Batch, Data
 
 from toolkit.tracking import DetectorConfig, Event, build_graph, build_graphs, phantom, simulate_events
-from toolkit.tracking.graph import _POS_SCALE, build_graph_batch
+from toolkit.tracking.graph import _POS_SCALE, build_graph_batch, simulate_graph_batch
 
 
 def _build_graph_reference(event: Event, cfg: DetectorConfig, window: float) -> Data:
@@ -229,3 +229,54 @@ def test_chunked_passes_give_the_same_graphs(monkeypatch):
         assert torch.equal(value, batch[key]) if torch.is_tensor(value) else value == batch[key], key
     for key in batch._slice_dict:
         assert torch.equal(chunked._slice_dict[key], batch._slice_dict[key]), key
+
+
+def _same_batch(a: Batch, b: Batch) -> None:
+    assert sorted(a.keys()) == sorted(b.keys()) and a.num_graphs == b.num_graphs
+    for key in b.keys():
+        value = a[key]
+        assert torch.equal(value, b[key]) if torch.is_tensor(value) else value == b[key], key
+
+
+@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("n_events, chunk_events", [(1, 256), (23, 5), (40, 40), (41, 7)])
+def test_simulate_graph_batch_is_its_chunks_built_one_after_another(
+    n_events, chunk_events, dense, monkeypatch
+):
+    """The oracle: chunk i is simulate_events(k, random_state=s_i) built by build_graph_batch, s_i drawn
+    in order from the seed; the threaded result equals it (and does not depend on the worker count).
+    ``dense``: chunks over _CHUNK_HITS hits take the bounded-memory path, with the same result."""
+    import toolkit.tracking.graph as graph_module
+
+    if dense:
+        monkeypatch.setattr(graph_module, "_CHUNK_HITS", 100)
+    cfg = DetectorConfig(n_layers=6, particles_per_frame=8)
+    sizes = [min(chunk_events, n_events - a) for a in range(0, n_events, chunk_events)]
+    seeds = np.random.default_rng(3).integers(0, 2**63, size=len(sizes)).tolist()
+    events = [e for k, s in zip(sizes, seeds, strict=True) for e in simulate_events(k, cfg, random_state=s)]
+    ref = build_graph_batch(events, cfg)
+    for workers in (1, 2, 3):
+        got = simulate_graph_batch(n_events, cfg, random_state=3, workers=workers, chunk_events=chunk_events)
+        _same_batch(got, ref)
+    assert got.num_graphs == n_events
+
+
+def test_simulate_graph_batch_passes_phantom_and_window_and_refuses_bad_input():
+    cfg = DetectorConfig()
+    wide = simulate_graph_batch(6, cfg, random_state=1, window=0.4, phantom=phantom())
+    events = simulate_events(
+        6, cfg, random_state=np.random.default_rng(1).integers(0, 2**63), phantom=phantom()
+    )
+    _same_batch(wide, build_graph_batch(events, cfg, window=0.4))
+    for kwargs, name in (
+        (dict(n_events=0), "n_events"),
+        (dict(n_events=2, workers=0), "workers"),
+        (dict(n_events=2, workers=1.5), "workers"),
+        (dict(n_events=2, chunk_events=0), "chunk_events"),
+        (dict(n_events=2, window=-1.0), "window"),
+        (dict(n_events=2, random_state=-1), "random_state"),
+    ):
+        with pytest.raises((ValueError, TypeError), match=name):
+            simulate_graph_batch(**kwargs)
+    with pytest.raises(TypeError, match="phantom"):
+        simulate_graph_batch(2, phantom="water")

@@ -27,7 +27,7 @@ from .detector import (
     range_of_energy,
     simulate_events,
 )
-from .graph import DEFAULT_WINDOW, build_graph, build_graph_batch, build_graphs
+from .graph import DEFAULT_WINDOW, build_graph, build_graph_batch, build_graphs, simulate_graph_batch
 from .imaging import image_rmse, phantom_image, radiograph, track_wepl
 from .landscape import barrier_height, interpolate_models, linear_path, loss_slice, stability_sweep
 from .losses import MODES, bce_loss, hamming_loss, tracking_loss
@@ -82,6 +82,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "build_graph",
     "build_graph_batch",
+    "simulate_graph_batch",
     "build_graphs",
     "image_rmse",
     "phantom_image",

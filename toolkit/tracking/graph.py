@@ -9,12 +9,14 @@ are ordered by (source hit, target hit), i.e. by (layer pair, row, column).
 
 All events of a call are built at once over their concatenated hits (:func:`build_graph_batch`
 returns them as one PyG ``Batch`` for training); :func:`build_graphs` only cuts that batch into
-one ``Data`` per event at the end.
+one ``Data`` per event at the end. :func:`simulate_graph_batch` simulates and builds fresh events in
+chunks on several threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -22,13 +24,14 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from ..validation import check_float
-from .detector import DetectorConfig, Event, as_config
+from ..validation import as_rng, check_float, check_int
+from .detector import DetectorConfig, Event, Phantom, _simulate_hits, _split_events, as_config
 
 __all__ = [
     "build_graph",
     "build_graphs",
     "build_graph_batch",
+    "simulate_graph_batch",
     "NODE_FEATURES",
     "EDGE_FEATURES",
     "DEFAULT_WINDOW",
@@ -87,6 +90,48 @@ def build_graph_batch(
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
     return _as_batch(_concat([_graph_tensors(chunk, cfg, window) for chunk in _chunks(events)]))
+
+
+def simulate_graph_batch(
+    n_events: int,
+    config: DetectorConfig | None = None,
+    *,
+    phantom: Phantom | None = None,
+    random_state: int | np.random.Generator | None = None,
+    window: float = DEFAULT_WINDOW,
+    workers: int = 1,
+    chunk_events: int = 256,
+) -> Batch:
+    """``n_events`` fresh events as one graph ``Batch``, simulated and built in chunks on ``workers`` threads.
+
+    The events come in chunks of ``chunk_events``; chunk i is the graphs of
+    ``simulate_events(k, config, random_state=s_i)`` with its own seed s_i drawn from ``random_state``,
+    so the result depends on ``random_state`` and ``chunk_events`` but never on ``workers``. Each chunk
+    goes from the simulator's flat hit table to the graph tensors with no per-event object. NumPy
+    releases the GIL inside its large array operations, so a second thread on a second core adds
+    events per second (``benchmarks/bench_tracking.py`` prints one and two threads side by side).
+    """
+    n_events = check_int("n_events", n_events, low=1, high=10_000_000)
+    cfg = as_config(config)
+    window = check_float("window", window, low=0.0, low_open=True, high=10.0)
+    workers = check_int("workers", workers, low=1, high=64)
+    chunk_events = check_int("chunk_events", chunk_events, low=1, high=1_000_000)
+    sizes = [min(chunk_events, n_events - a) for a in range(0, n_events, chunk_events)]
+    seeds = as_rng(random_state).integers(0, 2**63, size=len(sizes)).tolist()
+
+    def chunk(size: int, seed: int) -> dict[str, Any]:
+        # the simulator's flat table goes straight into the graph pass: no Event objects in between
+        table = _simulate_hits(size, cfg, phantom=phantom, random_state=seed)
+        if table["x"].size > _CHUNK_HITS:  # a dense detector: passes of bounded memory, as build_graph_batch
+            return _concat([_graph_tensors(part, cfg, window) for part in _chunks(_split_events(table))])
+        return _hit_tensors(_table_hits(table), size, cfg, window)
+
+    if workers == 1:
+        parts = [chunk(k, s) for k, s in zip(sizes, seeds, strict=True)]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(chunk, sizes, seeds))
+    return _as_batch(_concat(parts))
 
 
 def _stack_hits(events: Sequence[Event], n_layers: int) -> dict[str, np.ndarray]:
@@ -228,14 +273,25 @@ def _node_features(h: dict[str, np.ndarray], node_ptr: np.ndarray, n_layers: int
 
 def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) -> dict[str, Any]:
     """Node and edge tensors of all events concatenated (edge_index global), plus node/edge pointers."""
+    return _hit_tensors(_stack_hits(events, cfg.n_layers), len(events), cfg, window)
+
+
+def _table_hits(table: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The simulator's flat hit table (detector._simulate_hits) as _stack_hits' columns, no Event between."""
+    h = {k: table[k] for k in ("x", "y", "edep", "layer", "particle_id", "event")}
+    h["n_nodes"] = np.bincount(table["event"], minlength=table["n_events"])
+    return h
+
+
+def _hit_tensors(h: dict[str, np.ndarray], n_events: int, cfg: DetectorConfig, window: float) -> dict:
+    """_graph_tensors from the stacked hits of ``n_events`` events (sorted by event, then layer)."""
     L = cfg.n_layers
-    h = _stack_hits(events, L)
     h["log_e"] = np.log(np.maximum(h["edep"], 1e-6))
     layer, pid, n = h["layer"], h["particle_id"], h["x"].size
     node_ptr = np.concatenate([[0], np.cumsum(h["n_nodes"])])
     src, dst = _candidate_edges(h, L, window * _layer_gaps(cfg)) if n else (np.zeros(0, np.int64),) * 2
     bucket = h["event"] * L + layer
-    rank = np.arange(n) - np.searchsorted(bucket, np.arange(len(events) * L + 1))[bucket]  # matrix row/col
+    rank = np.arange(n) - np.searchsorted(bucket, np.arange(n_events * L + 1))[bucket]  # matrix row/col
     zl = np.asarray(cfg.z, dtype=float)
     as_long = partial(torch.as_tensor, dtype=torch.long)
     return dict(
@@ -250,7 +306,7 @@ def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) 
         particle_id=as_long(pid),
         pos=torch.as_tensor(_float32_columns(h["x"], h["y"], zl[layer])),
         node_ptr=node_ptr,
-        edge_ptr=np.searchsorted(h["event"][src], np.arange(len(events) + 1)),
+        edge_ptr=np.searchsorted(h["event"][src], np.arange(n_events + 1)),
     )
 
 
