@@ -108,8 +108,9 @@ def simulate_graph_batch(
     ``simulate_events(k, config, random_state=s_i)`` with its own seed s_i drawn from ``random_state``,
     so the result depends on ``random_state`` and ``chunk_events`` but never on ``workers``. Each chunk
     goes from the simulator's flat hit table to the graph tensors with no per-event object. NumPy
-    releases the GIL inside its large array operations, so a second thread on a second core adds
-    events per second (``benchmarks/bench_tracking.py`` prints one and two threads side by side).
+    releases the GIL inside its large array operations, so at the default density a second thread on
+    a second core adds events per second (≈ 1.2–1.5×); at 5× the density the passes are memory-bound and
+    two threads were slower than one (``benchmarks/bench_tracking.py`` prints both side by side).
     """
     n_events = check_int("n_events", n_events, low=1, high=10_000_000)
     cfg = as_config(config)
