@@ -1,9 +1,18 @@
 """Downstream task: a proton radiograph of the phantom from reconstructed tracks.
 
 A proton's water-equivalent path length (WEPL) through the phantom is its initial range minus the
-range it still had in the detector: ``WEPL ≈ R(E0) − (last layer + ½) · layer_wet`` (it stopped
-somewhere in the absorber after its last hit). Binning WEPL by the track's entry position gives a
-projection image of the phantom. Wrong links change where a track ends — and so the image.
+range it used in the detector: ``WEPL = R(E0) − last · layer_wet − r``, with ``r`` the residual
+range at its last hit (it stops in the absorber behind it, so 0 < r ≤ layer_wet). Two estimates of r:
+
+* ``"stopping_layer"``: r = layer_wet / 2, the middle of the absorber (quantised to 7 mm of water);
+* ``"bragg_kleeman"``: r fitted to the track's energy deposits, which rise towards the Bragg peak as
+  ``dE/dx ∝ E^(1−p)`` with ``E = ((r + d · layer_wet) / α)^(1/p)`` for the hit d layers before the
+  last (least squares on log deposits, the detector's own calibration: α, p, sensor thickness).
+
+Binning WEPL by the track's entry position gives a projection image of the phantom: the mean per
+pixel, or as in proton CT the median after cutting tracks more than ``cut_sigma`` robust standard
+deviations (1.4826 · MAD) from the pixel's median. Wrong links change where a track ends — and so
+the image.
 """
 
 from __future__ import annotations
@@ -13,20 +22,28 @@ from collections.abc import Sequence
 import numpy as np
 from torch_geometric.data import Data
 
-from ..validation import check_array, check_float, check_instance, check_int
-from .detector import DetectorConfig, Phantom, as_config, range_of_energy
+from ..validation import check_array, check_choice, check_float, check_instance, check_int
+from .detector import BK_ALPHA, BK_P, DetectorConfig, Phantom, as_config, range_of_energy
 from .graph import check_graphs, check_items
 
 MAX_EXTENT = 1e5  # mm: far beyond any sensor; keeps the pixel grid finite
+WEPL_METHODS = ("stopping_layer", "bragg_kleeman")
+STATISTICS = ("mean", "median")
+_FIT_HITS = 5  # the last hits of a track used in the Bragg–Kleeman fit (where the deposit rises)
+_FIT_GRID = 200  # residual ranges tried per track
 
-__all__ = ["track_wepl", "radiograph", "phantom_image", "image_rmse"]
+__all__ = ["track_wepl", "radiograph", "phantom_image", "image_rmse", "WEPL_METHODS", "STATISTICS"]
 
 
-def track_wepl(data: Data, labels: np.ndarray, config: DetectorConfig | None = None) -> np.ndarray:
+def track_wepl(
+    data: Data, labels: np.ndarray, config: DetectorConfig | None = None, *, method: str = "stopping_layer"
+) -> np.ndarray:
     """Rows (x_entry, y_entry, wepl) for tracks of ≥ 2 hits that start in layer 0.
 
-    The entry point is the first hit extrapolated back to the phantom plane along the first segment.
+    The entry point is the first hit extrapolated back to the phantom plane along the first segment;
+    ``method`` estimates the residual range at the last hit (module docstring).
     """
+    method = check_choice("method", method, WEPL_METHODS)
     check_instance("data", data, Data, "a hit graph (torch_geometric Data from build_graph)")
     if getattr(data, "pos", None) is None or getattr(data, "layer", None) is None:
         raise ValueError("data must carry hit positions and layers (pos, layer), as build_graph makes them")
@@ -52,8 +69,35 @@ def track_wepl(data: Data, labels: np.ndarray, config: DetectorConfig | None = N
     ok &= np.isfinite(p1[:, 0])
     slope = (p1 - p0) / cfg.layer_spacing
     entry = p0 - slope * cfg.phantom_distance
-    wepl = range_of_energy(cfg.energy) - (last_l + 0.5) * cfg.layer_wet
+    r = np.full(n.size, 0.5 * cfg.layer_wet)
+    if method == "bragg_kleeman" and ok.any():
+        log_e = data.x[:, 3].numpy().astype(float)  # NODE_FEATURES' log edep (keV)
+        r[ok] = _fit_residual_range(tr, layer, log_e, last_l, np.flatnonzero(ok), cfg)
+    wepl = range_of_energy(cfg.energy) - last_l * cfg.layer_wet - r
     return np.column_stack([entry[ok], wepl[ok]])
+
+
+def _fit_residual_range(tr, layer, log_e, last_l, tracks, cfg: DetectorConfig) -> np.ndarray:
+    """Least-squares residual range r at the last hit of each of ``tracks`` from its last deposits.
+
+    The deposit d layers before the last is ``c · E^(1−p)`` with ``E = ((r + d·W)/α)^(1/p)`` (W =
+    layer_wet; c and the log-normal's mean offset from the config). r is searched on a grid over
+    (0, W]: the proton stopped in the absorber behind its last hit.
+    """
+    W, p = cfg.layer_wet, BK_P
+    slot = np.full(last_l.size, -1)
+    slot[tracks] = np.arange(tracks.size)
+    back = last_l[tr] - layer  # how many layers before its track's last hit
+    hit = (slot[tr] >= 0) & (back < _FIT_HITS)
+    obs = np.full((tracks.size, _FIT_HITS), np.nan)  # obs[i, d]: log deposit d layers before the last
+    obs[slot[tr[hit]], back[hit]] = log_e[hit]
+    grid = np.broadcast_to(W * (np.arange(_FIT_GRID) + 0.5) / _FIT_GRID, (tracks.size, _FIT_GRID))
+    depth = grid[:, :, None] + W * np.arange(_FIT_HITS)  # residual range at each of the last hits
+    sigma = cfg.edep_fluctuation
+    log_c = np.log(1000.0 * cfg.sensor_wet / (BK_ALPHA * p)) - sigma**2 / 2
+    model = log_c - (p - 1) / p * np.log(depth / BK_ALPHA)  # (T, G, K) log deposits
+    err = np.nansum((obs[:, None, :] - model) ** 2, axis=2)  # NaN: no hit that many layers back
+    return grid[np.arange(tracks.size), np.argmin(err, axis=1)]
 
 
 def _extent(extent: float | None, cfg: DetectorConfig) -> float:
@@ -74,22 +118,61 @@ def radiograph(
     *,
     bins: int = 16,
     extent: float | None = None,
+    wepl: str = "stopping_layer",
+    statistic: str = "mean",
+    cut_sigma: float | None = None,
 ) -> np.ndarray:
-    """Mean WEPL per entry-position pixel (bins × bins, NaN where no track), image[iy, ix]."""
+    """WEPL per entry-position pixel (bins × bins, NaN where no track), image[iy, ix].
+
+    ``wepl``: how each track's WEPL is estimated (:func:`track_wepl`'s ``method``); ``statistic``:
+    "mean" or "median" of the pixel's tracks; ``cut_sigma``: first drop the tracks further than this
+    many robust standard deviations (1.4826 · MAD) from their pixel's median (proton CT's 3σ cuts).
+    """
     graphs = check_graphs("graphs", graphs, min_size=0)
     labels = check_items("labels", labels, object, "label array")
     cfg = as_config(config)
     bins = check_int("bins", bins, low=1, high=1024)
+    wepl = check_choice("wepl", wepl, WEPL_METHODS)
+    statistic = check_choice("statistic", statistic, STATISTICS)
+    if cut_sigma is not None:
+        cut_sigma = check_float("cut_sigma", cut_sigma, low=0.0, low_open=True, high=100.0)
     if len(graphs) != len(labels):
         raise ValueError(f"graphs and labels must have the same length, got {len(graphs)} and {len(labels)}")
     extent = _extent(extent, cfg)
-    rows = [track_wepl(g, lab, cfg) for g, lab in zip(graphs, labels)]
+    rows = [track_wepl(g, lab, cfg, method=wepl) for g, lab in zip(graphs, labels)]
     rows = np.concatenate(rows) if rows else np.zeros((0, 3))
     e = _edges(extent, bins)
-    s, _, _ = np.histogram2d(rows[:, 1], rows[:, 0], bins=[e, e], weights=rows[:, 2])
-    c, _, _ = np.histogram2d(rows[:, 1], rows[:, 0], bins=[e, e])
+    ix, iy = (np.where(v == e[-1], bins - 1, np.digitize(v, e) - 1) for v in (rows[:, 0], rows[:, 1]))
+    inside = (ix >= 0) & (ix < bins) & (iy >= 0) & (iy < bins)
+    pixel = (iy * bins + ix)[inside]
+    return _pixel_image(pixel, rows[inside, 2], bins * bins, statistic, cut_sigma).reshape(bins, bins)
+
+
+def _pixel_image(pixel: np.ndarray, w: np.ndarray, n: int, statistic: str, cut_sigma: float | None):
+    """Per-pixel mean or median of ``w`` (NaN where empty), after the optional robust σ cut."""
+    if cut_sigma is not None:
+        centre = _group_median(pixel, w, n)[pixel]
+        spread = 1.4826 * _group_median(pixel, np.abs(w - centre), n)[pixel]
+        keep = np.abs(w - centre) <= cut_sigma * spread
+        pixel, w = pixel[keep], w[keep]
+    if statistic == "median":
+        return _group_median(pixel, w, n)
+    total, count = np.bincount(pixel, weights=w, minlength=n), np.bincount(pixel, minlength=n)
     with np.errstate(invalid="ignore"):
-        return s / np.where(c > 0, c, np.nan)
+        return total / np.where(count > 0, count, np.nan)
+
+
+def _group_median(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of ``value`` within each group 0 … n_groups−1 (NaN for an empty group), by one sort."""
+    order = np.lexsort((value, group))
+    group, value = group[order], value[order]
+    count = np.bincount(group, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    out = np.full(n_groups, np.nan)
+    has = count > 0
+    lo, hi = start[has] + (count[has] - 1) // 2, start[has] + count[has] // 2
+    out[has] = (value[lo] + value[hi]) / 2
+    return out
 
 
 def phantom_image(
