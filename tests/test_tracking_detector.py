@@ -184,3 +184,72 @@ def test_trackml_missing_columns(tmp_path):
         read_trackml(tmp_path, "ev")
     with pytest.raises(FileNotFoundError, match="nope-hits.csv"):
         read_trackml(tmp_path, "nope")
+
+
+# -- realism options (issue 11 item 6) ----------------------------------------------------------------
+def _slope_kicks(cfg, n_events=400):
+    """Change of the x slope between the first two gaps (hits 0-1 and 1-2) of every proton."""
+    events = simulate_events(n_events, cfg, random_state=0)
+    kicks = []
+    for e in events:
+        for pid in np.unique(e.particle_id[e.particle_id > 0]):
+            m = e.particle_id == pid
+            x, layer = e.x[m], e.layer[m]
+            if {0, 1, 2} <= set(layer.tolist()):
+                s01 = (x[layer == 1][0] - x[layer == 0][0]) / cfg.layer_spacing
+                s12 = (x[layer == 2][0] - x[layer == 1][0]) / cfg.layer_spacing
+                kicks.append(s12 - s01)
+    return np.array(kicks)
+
+
+def test_highland_substeps_add_up_to_sqrt_k_thin_kicks_at_high_energy():
+    """Far from the Bragg peak the energy hardly changes inside an absorber, so its k slices of x/k give
+    one Gaussian kick of width sqrt(k)·θ0(E, x/k) (Highland's log term makes it differ from θ0(E, x),
+    the k = 1 width): the measured slope changes match it to the sampling error (no pixels, no noise)."""
+    base = dict(energy=400.0, energy_spread=0.0, pixel_pitch=0.0, noise_per_layer=0.0, efficiency=1.0)
+    widths = {}
+    for k in (1, 4):
+        cfg = DetectorConfig(**base, scatter_substeps=k, layer_wet=0.01, layer_x0=0.2)
+        widths[k] = _slope_kicks(cfg).std()
+        expected = np.sqrt(k) * float(highland_theta0(400.0, 0.2 / k))
+        assert widths[k] == pytest.approx(expected, rel=0.05), (k, widths[k], expected)
+    assert widths[4] < widths[1]  # at high energy: the log term of four thin slices sums to less
+
+
+def test_substeps_scatter_more_near_the_bragg_peak():
+    """Where the energy falls fast inside an absorber, slicing it raises the scattering (the entry energy
+    underestimates it): the last hits of stopping protons spread more with 4 slices than with 1."""
+    spread = {}
+    for k in (1, 4):
+        events = simulate_events(300, DetectorConfig(scatter_substeps=k, noise_per_layer=0.0), random_state=1)
+        deviations = []
+        for e in events:
+            for pid in np.unique(e.particle_id[e.particle_id > 0]):
+                m = e.particle_id == pid
+                if m.sum() >= 4:  # straight-line extrapolation of the two hits before the last
+                    x = e.x[m][-3:]
+                    deviations.append(x[2] - (2 * x[1] - x[0]))
+        spread[k] = np.std(deviations)
+    assert spread[4] > 1.05 * spread[1], spread
+
+
+def test_proton_like_noise_deposits_overlap_the_signal():
+    def overlap(mode):
+        events = simulate_events(100, DetectorConfig(noise_edep=mode, noise_per_layer=3.0), random_state=2)
+        edep = np.concatenate([e.edep for e in events])
+        pid = np.concatenate([e.particle_id for e in events])
+        lo, hi = np.percentile(edep[pid > 0], [1, 99])
+        noise = edep[pid == 0]
+        return np.mean((noise >= lo) & (noise <= hi))
+
+    assert overlap("electronic") < 0.01 and overlap("proton-like") > 0.5
+
+
+def test_realism_options_are_checked():
+    with pytest.raises(ValueError, match="scatter_substeps"):
+        DetectorConfig(scatter_substeps=0)
+    with pytest.raises(TypeError, match="scatter_substeps"):
+        DetectorConfig(scatter_substeps=2.5)
+    with pytest.raises(ValueError, match="noise_edep"):
+        DetectorConfig(noise_edep="thermal")
+    assert DetectorConfig.from_dict(DetectorConfig(scatter_substeps=3).to_dict()).scatter_substeps == 3

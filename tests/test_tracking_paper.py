@@ -252,3 +252,26 @@ def test_studies_smoke_and_merge(tmp_path):
     )
     merged = json.loads(out.read_text())
     assert len(merged["rows"]) == 16 and merged["meta"]["cpu_seconds"] == 2.0
+
+
+def test_realism_study_runs_each_detector_with_the_same_seeds(tmp_path):
+    import json
+
+    from toolkit.tracking.cli import main
+    from toolkit.tracking.studies import REALISM_VARIANTS, compare_trackers, realism_study
+
+    kw = dict(steps=3, n_train=6, n_val=3, n_test=3)
+    seen = []
+    rows = realism_study(["baseline", "both"], [0], callback=seen.append, **kw)
+    assert {r["variant"] for r in rows} == {"baseline", "both"} and seen == rows
+    # the baseline variant is compare_trackers on the default detector, row for row
+    base = [{k: v for k, v in r.items() if k not in ("variant", "train_seconds")} for r in rows[:16]]
+    ref = [{k: v for k, v in r.items() if k != "train_seconds"} for r in compare_trackers([0], **kw)]
+    assert base == ref
+    assert set(REALISM_VARIANTS) == {"baseline", "Highland sub-steps", "proton-like noise", "both"}
+    for bad, error in (("baseline", TypeError), (["thermal noise"], ValueError), ([], ValueError)):
+        with pytest.raises(error, match="variants"):
+            realism_study(bad, [0], **kw)
+    out = tmp_path / "r.json"
+    assert main(["study", "realism", "--quick", "--variants", "proton-like noise", "--out", str(out)]) == 0
+    assert {r["variant"] for r in json.loads(out.read_text())["rows"]} == {"proton-like noise"}

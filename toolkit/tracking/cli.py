@@ -234,13 +234,16 @@ ACTIONS = {
 
 
 def _run_study(argv: list[str]) -> int:
-    """``study stability|compare --out FILE [--quick]``: the studies behind notebook 01 (JSON output)."""
-    from .studies import compare_trackers, stability_study
+    """``study stability|compare|realism --out FILE [--quick]``: the studies behind notebook 01 (JSON)."""
+    from .studies import REALISM_VARIANTS, compare_trackers, realism_study, stability_study
 
     p = argparse.ArgumentParser(
         prog="python -m toolkit.tracking.cli study", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    p.add_argument("which", choices=["stability", "compare", "merge"])
+    p.add_argument("which", choices=["stability", "compare", "realism", "merge"])
+    p.add_argument(
+        "--variants", nargs="+", default=list(REALISM_VARIANTS), help="realism: detector variants to run"
+    )
     p.add_argument(
         "--inputs", type=Path, nargs="+", default=[], help="merge: study JSON files run in parallel"
     )
@@ -296,7 +299,11 @@ def _run_study(argv: list[str]) -> int:
             kw = dict(steps=20, n_train=24, n_val=8, n_test=8) if args.quick else {}
             if args.steps:
                 kw["steps"] = args.steps
-            rows = compare_trackers(args.seeds or ([0] if args.quick else [0, 1, 2]), callback=show, **kw)
+            seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+            if args.which == "realism":
+                rows = realism_study(args.variants, seeds, callback=show, **kw)
+            else:
+                rows = compare_trackers(seeds, callback=show, **kw)
     meta = dict(command=command, wall_seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
     with atomic_write(args.out) as fh:
         json.dump(dict(meta=meta, rows=rows), fh, indent=2)
@@ -306,7 +313,7 @@ def _run_study(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m toolkit.tracking.cli stability [options]``: the λ × seeds stability table;
-    ``python -m toolkit.tracking.cli study stability|compare --out FILE``: the shipped studies."""
+    ``python -m toolkit.tracking.cli study stability|compare|realism --out FILE``: the shipped studies."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -47,6 +47,7 @@ BK_ALPHA = 0.022  # mm / MeV^p  (water, Bragg-Kleeman)
 BK_P = 1.77
 
 
+NOISE_EDEP = ("electronic", "proton-like")
 MAX_ENERGY = 1e6  # MeV: far above where these formulas hold; beyond it range and momentum would overflow
 MAX_RANGE = 1e12  # mm: the range of MAX_ENERGY is ~1e9 mm
 
@@ -112,6 +113,9 @@ class DetectorConfig:
     edep_fluctuation: float = 0.15  # log-normal sigma of the energy deposit
     efficiency: float = 0.995  # hit efficiency per layer
     noise_per_layer: float = 0.5  # mean number of noise hits per layer and frame
+    # realism options (issue 11 item 6); the defaults keep the original simulator, draw for draw:
+    scatter_substeps: int = 1  # Highland kicks per absorber, each with the energy entering its slice
+    noise_edep: str = "electronic"  # "electronic" (≈ 1 keV, far below a proton's) or "proton-like"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -136,6 +140,8 @@ class DetectorConfig:
         check_float("efficiency", self.efficiency, low=0.0, high=1.0)
         check_float("noise_per_layer", self.noise_per_layer, low=0.0, high=10000.0)
         check_bool("poisson_multiplicity", self.poisson_multiplicity)
+        check_int("scatter_substeps", self.scatter_substeps, low=1, high=50)
+        check_choice("noise_edep", self.noise_edep, NOISE_EDEP)
         if range_of_energy(self.energy) <= 0:
             raise ValueError("energy must give a positive range")
         return self
@@ -402,19 +408,31 @@ def _propagate(p: dict[str, np.ndarray], cfg: DetectorConfig, rng: np.random.Gen
         dedx = 1.0 / (BK_ALPHA * BK_P * np.power(np.maximum(energy, 0.5), BK_P - 1))
         he[layer] = 1000.0 * cfg.sensor_wet * dedx  # keV
         keep[layer] = alive
-        # absorber: scatter with the energy entering it, then lose range
-        th = highland_theta0(energy, cfg.layer_x0)
-        tx = tx + th * rng.standard_normal(n)
-        ty = ty + th * rng.standard_normal(n)
-        residual = residual - cfg.layer_wet
+        tx, ty, x, y, residual = _absorber(tx, ty, x, y, residual, energy, cfg, rng)
         alive = alive & (residual > 0)
-        x = x + tx * cfg.layer_spacing
-        y = y + ty * cfg.layer_spacing
     return hx, hy, he, keep, keep.copy()
 
 
+def _absorber(tx, ty, x, y, residual, energy, cfg: DetectorConfig, rng: np.random.Generator):
+    """Cross one absorber in ``scatter_substeps`` slices, each a Highland kick with the energy entering
+    it (x/X0 and WET split evenly), then fly to the next sensor. The kicks act where the single one did
+    (a thin scatterer at the gap's start), so the slices change only the energy the formula sees: one
+    slice (the default) uses the entry energy across the whole absorber, which underestimates the
+    scattering near the Bragg peak, where the energy falls fast inside it."""
+    k, n = cfg.scatter_substeps, residual.size
+    for s in range(k):
+        if s:  # the energy entering this slice (stopped protons: 0, a finite unused width)
+            energy = energy_of_range(residual)
+        th = highland_theta0(energy, cfg.layer_x0 / k)
+        tx = tx + th * rng.standard_normal(n)
+        ty = ty + th * rng.standard_normal(n)
+        residual = residual - cfg.layer_wet / k
+    return tx, ty, x + tx * cfg.layer_spacing, y + ty * cfg.layer_spacing, residual
+
+
 def _noise_hits(n_events: int, cfg: DetectorConfig, centre: np.ndarray, rng: np.random.Generator) -> list:
-    """Poisson(noise_per_layer) noise hits per frame and layer, Gaussian around the spot (2 beam sigmas)."""
+    """Poisson(noise_per_layer) noise hits per frame and layer, Gaussian around the spot (2 beam sigmas);
+    deposits per ``noise_edep``: electronic (log-normal around 1 keV) or proton-like."""
     L = cfg.n_layers
     n_noise = rng.poisson(cfg.noise_per_layer, size=(n_events, L))
     tot = int(n_noise.sum())
@@ -423,7 +441,13 @@ def _noise_hits(n_events: int, cfg: DetectorConfig, centre: np.ndarray, rng: np.
     spread, hw = 2.0 * cfg.beam_sigma + 1e-9, cfg.sensor_half_width
     nx = np.clip(centre[nev, 0] + rng.normal(0, spread, tot), -hw, hw)
     ny = np.clip(centre[nev, 1] + rng.normal(0, spread, tot), -hw, hw)
-    ne = 1000.0 * cfg.sensor_wet * rng.lognormal(np.log(0.01), 0.5, tot)
+    if cfg.noise_edep == "electronic":
+        ne = 1000.0 * cfg.sensor_wet * rng.lognormal(np.log(0.01), 0.5, tot)
+    else:  # as a proton at a random depth would deposit: the deposit no longer tells noise from signal
+        energy = energy_of_range(rng.uniform(0.0, range_of_energy(cfg.energy), tot))
+        dedx = 1.0 / (BK_ALPHA * BK_P * np.power(np.maximum(energy, 0.5), BK_P - 1))
+        sigma = cfg.edep_fluctuation
+        ne = 1000.0 * cfg.sensor_wet * dedx * np.exp(sigma * rng.standard_normal(tot) - sigma**2 / 2)
     return [nev, nlay, np.zeros(tot, int), nx, ny, ne]
 
 

@@ -1,9 +1,12 @@
-"""Two studies behind notebook 01's claims: a fair tracker comparison and a stability study.
+"""The studies behind notebook 01: a fair tracker comparison, its realism check and a stability study.
 
 * :func:`compare_trackers` — for each seed: two-step (BCE) and end-to-end (Hamming through the
   blackbox solver) edge classifiers, each evaluated with (a) the fixed threshold τ = 0.5,
   (b) the paper's assignment (maximum cardinality, no τ) and (c) a τ tuned on validation events;
   plus the no-learning geometric baseline (cost = |slope|, tuned τ). Both metric families.
+* :func:`realism_study` — :func:`compare_trackers` again on detectors with the realism options of
+  :class:`DetectorConfig` (Highland in sub-steps through each absorber, noise hits with proton-like
+  deposits, both): does the comparison's lesson survive them?
 * :func:`stability_study` — Kortus et al.'s instability question with a protocol that can show
   an effect: per λ, ``seeds`` runs of ``steps`` Adam steps with a step learning-rate schedule and
   the best checkpoint on validation; m_minmax between every seed pair; the *noise floor* = m_minmax
@@ -11,7 +14,7 @@
   ``mean m_minmax − floor`` with a bootstrap confidence interval over test events; the loss
   barrier on the straight line between seed pairs.
 
-``python -m toolkit.tracking.cli study stability|compare --out FILE`` runs them and writes JSON.
+``python -m toolkit.tracking.cli study stability|compare|realism --out FILE`` runs them and writes JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,8 @@ from .train import TrainConfig, fit, make_dataset, one_thread
 __all__ = [
     "DATASET_DIR",
     "compare_trackers",
+    "realism_study",
+    "REALISM_VARIANTS",
     "stability_study",
     "pair_counts",
     "bootstrap_excess",
@@ -113,6 +119,41 @@ def compare_trackers(
             t0 = time.process_time()
             model, _ = fit(train, cfg, n_layers=L, val_graphs=val, eval_every=100)
             add(tracker, seed, model, time.process_time() - t0)
+    return rows
+
+
+#: The detectors of :func:`realism_study`: DetectorConfig fields changed from the defaults.
+REALISM_VARIANTS = {
+    "baseline": {},
+    "Highland sub-steps": {"scatter_substeps": 4},
+    "proton-like noise": {"noise_edep": "proton-like"},
+    "both": {"scatter_substeps": 4, "noise_edep": "proton-like"},
+}
+
+
+def realism_study(
+    variants: Sequence[str] = tuple(REALISM_VARIANTS),
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    callback: Callable[[dict], None] | None = None,
+    **compare: object,
+) -> list[dict]:
+    """:func:`compare_trackers`' rows (plus ``variant``) on each detector of ``variants`` (keys of
+    REALISM_VARIANTS); ``compare`` passes its sizes (n_train, steps, ...). Same seeds and data seeds
+    for every variant, so only the detector differs."""
+    if isinstance(variants, str):
+        raise TypeError("variants must be a list of names from REALISM_VARIANTS, got a string")
+    unknown = [v for v in variants if v not in REALISM_VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"variants must be names from {list(REALISM_VARIANTS)}, got {list(variants)}")
+    rows = []
+    for name in variants:
+        detector = replace(DetectorConfig(), **REALISM_VARIANTS[name])
+        tag = (lambda row, name=name: callback({"variant": name, **row})) if callback else None
+        rows += [
+            {"variant": name, **row}
+            for row in compare_trackers(seeds, detector=detector, callback=tag, **compare)
+        ]
     return rows
 
 
