@@ -6,7 +6,8 @@ port, headless Chromium. For each notebook: open it, Run > Run All Cells, and re
   * Run All -> first chart: from the menu click to that same moment,
   * Run All total: until every cell has run and the kernel is idle;
 then move the first slider of the main panel (first ``.gl-panel-live``) by keyboard ``--repeats``
-times (alternating right/left, waiting for quiet in between) and time keydown -> chart redrawn,
+times (in one direction until an end, then back, so each move asks for a new value; waiting for quiet
+in between) and time keydown -> chart redrawn,
 both with performance.now() in the page, split at the moment the kernel's new chart data arrive
 ("kernel": widget sync + render in Python + send; "draw": Vega in the browser). Goals (issue 8): first
 chart <= 10 s after Run All, redraw <= 200 ms for panels that do not retrain a model.
@@ -121,18 +122,23 @@ def _measure_panel(page, nb, row: dict, panel, repeats: int, quiet_ms: int) -> d
     # JupyterLab draws cells as they scroll into view: let the page settle before the first move
     page.wait_for_timeout(SETTLE_AFTER_SCROLL_MS)
     handle = panel.locator(".noUi-handle").first
-    now = float(handle.get_attribute("aria-valuenow") or 0)
+    low = float(handle.get_attribute("aria-valuemin") or 0)
     high = float(handle.get_attribute("aria-valuemax") or 0)
-    keys = ["ArrowRight", "ArrowLeft"] if now < high else ["ArrowLeft", "ArrowRight"]
+    key = "ArrowRight"
     latencies, kernel_part, draw_part, missed = [], [], [], 0
-    for i in range(repeats):
+    for _ in range(repeats):
+        # one direction until an end, then back: every move asks for a value not just shown, so a
+        # panel's cache of its last results cannot flatter the latency (alternating would)
+        now = float(handle.get_attribute("aria-valuenow") or 0)
+        if (key == "ArrowRight" and now >= high) or (key == "ArrowLeft" and now <= low):
+            key = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
         # start every move from rest: kernel idle and no redraw for quiet_ms (a preview's full render done)
         nb.wait_kernel_ready(30, polling=100)
         bh.wait_quiet(page, panel, quiet_ms=quiet_ms, timeout=max(10.0, 4 * quiet_ms / 1000))
         nb.wait_kernel_ready(60, polling=100)  # a preview's full render may still be computing: no redraw yet
         bh.wait_quiet(page, panel, quiet_ms=min(quiet_ms, 300), timeout=30.0)  # ... and then drawing
         page.evaluate(_JS_HOOK_IOPUB, nb.widget_id)
-        move = bh.move_slider(page, panel, key=keys[i % 2], timeout=10.0)
+        move = bh.move_slider(page, panel, key=key, timeout=10.0)
         t_answer = page.evaluate("() => { window.__glIo.stop(); return window.__glIo.t; }")
         if move.latency_ms is None:
             missed += 1

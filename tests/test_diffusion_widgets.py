@@ -100,7 +100,7 @@ def test_model_panels_and_fan_chart():
     s.controls["steps"].value = 4
     # with churn D is evaluated at the raised σ̂ > σ, and the label says so
     txt = s.readout.value
-    sig, sig_hat = (float(txt.split(k)[1].split(",")[0]) for k in ("σ = ", "σ̂ = "))
+    sig, sig_hat = (float(txt.split(k)[1].split(",")[0]) for k in ("σ_i = ", "σ̂_i = "))
     assert sig_hat > sig and "NFE so far 2" in txt  # Heun: 2 evaluations per step
     s.controls["members"].value = 3
     s.controls["steps"].value = 2
@@ -252,3 +252,21 @@ def test_the_fan_panel_draws_the_same_figure_as_fan_chart():
         fc = W.forecast_day(model, seq, members=members, steps=2)
         spec = W._fan_spec(fc).to_dict()
         assert vlc.vegalite_to_svg(spec) == vlc.vegalite_to_svg(W.fan_chart(fc).to_dict())
+
+
+def test_sampling_panel_keeps_one_spec_from_preview_to_full_run_and_across_steps():
+    """A slider step sends rows only: the preview (fewer members, half resolution) and the full run draw
+    the same Vega-Lite spec, whatever step the scrubber shows (σ values live in the readout)."""
+    s = W.sampling_panel(load_pretrained(), n_cases=3)
+    spec = s.chart.spec
+    s.preview.begin()
+    s._silent = True
+    s.controls["case"].value = 1
+    s._silent = False
+    s.update()
+    assert s.preview.last["members"] == W.PREVIEW_MEMBERS and s.chart.spec == spec
+    s.preview.cancel()
+    s.update()
+    assert s.preview.last["members"] == 8 and s.chart.spec == spec
+    s.controls["progress"].value = 30
+    assert s.chart.spec == spec and "σ_i = " in s.readout.value

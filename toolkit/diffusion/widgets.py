@@ -497,8 +497,10 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         # the churn-raised level) — the label says which
         i = min(int(round(progress / 100 * (len(res.denoised) - 1))), len(res.denoised) - 1)
         s_i, s_hat = float(res.sigmas[i]), float(res.denoised_sigmas[i])
-        fields[f"x at σ={s_i:.3g} (step {i + 1})"] = model.denormalize(res.trajectory[i][0, 0] + cmean)
-        fields[f"D(x; σ̂={s_hat:.3g})"] = model.denormalize(res.denoised[i][0, 0] + cmean)
+        # fixed titles (σ_i and σ̂_i are in the readout): the spec then stays the same from step to step and
+        # from preview to full run, so a slider step sends only rows and Vega never re-parses the figure
+        fields["scrubber: x_i"] = model.denormalize(res.trajectory[i][0, 0] + cmean)
+        fields["scrubber: D(x_i; σ̂_i)"] = model.denormalize(res.denoised[i][0, 0] + cmean)
         spread = ens.std(0) if members > 1 else torch.zeros_like(ens[0])
         if note:  # a preview: 2×2 block means, a quarter of the rows to send and draw
             fields = {k: _half(v) for k, v in fields.items()}
@@ -510,8 +512,8 @@ def sampling_panel(model: Downscaler, *, n_cases: int = 8, seed: int = 0) -> Pan
         text = (
             f"lead {float(lead[case]):.0f} h. NFE {res.nfe}, {seconds:.2f} s for {members} members. "
             f"CRPS: diffusion <b>{crps_d:.4f}</b>, MSE U-Net {crps_m:.4f} (lower is better). "
-            f"Scrubber: step <b>{i + 1}</b> of {len(res.denoised)}, σ = {s_i:.3g}, D evaluated at σ̂ = "
-            f"{s_hat:.3g}, "
+            f"Scrubber: step <b>{i + 1}</b> of {len(res.denoised)}, x_i at σ_i = {s_i:.3g}, D evaluated at "
+            f"σ̂_i = {s_hat:.3g}, "
             f"<b>NFE so far {res.nfe_so_far[i]}</b>." + note
         )
         return _shared_data(maps, sp), text
