@@ -23,7 +23,7 @@ chart <= 10 s after Run All, redraw <= 200 ms for panels that do not retrain a m
 scrolling a panel into view the page gets 1.5 s to draw the cells that came into view). ``--panel
 TITLE`` (repeatable) moves the first slider of the live panel whose title contains TITLE
 instead of the main panel's, waiting ``--quiet-ms`` of chart silence between moves: a panel that shows a
-fast preview while its slider moves (toolkit.diffusion.widgets.SliderPreview) redraws twice, and the
+fast preview while its slider moves (toolkit.panels.SliderPreview) redraws twice, and the
 latency is the first redraw (the preview); the full result follows when the slider rests.
 
 ``--livechart`` instead times LiveChart streaming in the page: a chart already drawing 200 / 2k / 20k

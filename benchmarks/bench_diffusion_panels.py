@@ -6,7 +6,7 @@ the LiveChart update, i.e. everything the kernel does before the browser draws).
 side by side in one run:
 
   * full     what the panel draws when the slider rests (the full ensemble),
-  * preview  what it draws while the slider is being dragged (toolkit.diffusion.widgets.SliderPreview:
+  * preview  what it draws while the slider is being dragged (toolkit.panels.SliderPreview:
              fewer members / samples of the same solver, said so in the readout).
 
 Prints the median and the minimum per slider and the ratio full / preview; the goal (issue 18) is a

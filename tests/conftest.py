@@ -20,3 +20,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def no_foreign_event_loop():
+    """For tests that decide themselves whether an event loop runs (a panel with a SliderPreview
+    previews only when one does): hide a loop another library left marked as running in this thread
+    (Playwright's sync API does while a browser is open), and put it back afterwards."""
+    import asyncio
+
+    foreign = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(foreign)

@@ -8,23 +8,7 @@ from toolkit.diffusion import exercises as ex
 from toolkit.diffusion import load_pretrained, make_weather_sequence
 from toolkit.diffusion import widgets as W
 
-
-@pytest.fixture(autouse=True)
-def _no_foreign_event_loop():
-    """These tests decide themselves whether an event loop runs (the panels preview only when one
-    does): hide a loop another library left marked as running in this thread (Playwright's sync API
-    does while a browser is open), and put it back afterwards."""
-    import asyncio
-
-    foreign = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio.events._set_running_loop(foreign)
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "no_foreign_event_loop")
 
 
 def test_score_panel_redraws_on_sigma():

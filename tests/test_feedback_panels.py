@@ -177,3 +177,31 @@ def test_cli_new_channel_options(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:  # argparse refuses it before anything runs
         main(["train", "feedback", "--rules", "nonlinear", "--channel-activation", "relu"])
     assert info.value.code == 2
+
+
+@pytest.mark.usefixtures("no_foreign_event_loop")
+def test_mix_panel_trains_a_new_mu_only_once_the_slider_rests():
+    """While μ is dragged (an event loop runs, as in the kernel) nothing is trained: the readout gives
+    the start angle and says the run follows; when the slider rests μ is trained and cached."""
+    import asyncio
+
+    panel = widgets.mix_panel(epochs=1)
+    assert set(panel.cache) == {(0.0, "adam"), (0.5, "adam"), (1.0, "adam")}
+    panel.preview.debounce_s = 0.5
+
+    async def drag():
+        for mu in (0.55, 0.6):
+            panel.controls["mu"].value = mu
+            assert panel.last_error is None and (mu, "adam") not in panel.cache
+            assert "training 1 epochs at this μ" in panel.readout.value and "Preview" in panel.readout.value
+            await asyncio.sleep(0.01)
+        for _ in range(200):  # the release comes debounce_s after the last move (wait up to 20 s)
+            if (0.6, "adam") in panel.cache:
+                break
+            await asyncio.sleep(0.1)
+        assert (0.6, "adam") in panel.cache and (0.55, "adam") not in panel.cache
+        assert "test accuracy after 1 epochs" in panel.readout.value and "Preview" not in panel.readout.value
+
+    asyncio.run(drag())
+    panel.controls["mu"].value = 0.25  # no event loop (a script): trained at once
+    assert (0.25, "adam") in panel.cache

@@ -13,6 +13,7 @@ paste into an assignment; ``panel.load_state(s)`` restores it — the TensorFlow
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import inspect
@@ -35,6 +36,7 @@ __all__ = [
     "encode_state",
     "decode_state",
     "CLI_PANELS",
+    "SliderPreview",
 ]
 
 #: Panels whose state string may start a command (``python -m toolkit ACTION TOPIC --state S``), with
@@ -379,3 +381,88 @@ def toggle(description: str, value: bool = False) -> widgets.Checkbox:
         raise TypeError(f"description must be a string, got {type(description).__name__}")
     value = check_bool("value", value)
     return widgets.Checkbox(value=value, description=description, style=_STYLE, indent=False)
+
+
+class SliderPreview:
+    """A cheap preview while a slider is dragged, the full render once it rests.
+
+    ``watch(controls)`` turns on ``continuous_update`` for the sliders (the browser then reports every
+    position while dragging) and observes them BEFORE the Panel does: on a move it marks the coming
+    render as a preview (:attr:`active`) and, once that render is done, (re)schedules :meth:`release`
+    ``debounce_s`` seconds later on the kernel's event loop; :meth:`release` renders in full. Without a
+    running event loop (a script, a test, ``load_state``) there is nothing to schedule the release
+    with, so every render is full.
+    A render reads :attr:`active` and says in its readout which reduced settings it used; it records
+    the settings it used in :attr:`last`.
+    """
+
+    def __init__(self, debounce_s: float = 0.35):
+        from .validation import check_float
+
+        self.debounce_s = check_float("debounce_s", debounce_s, low=0.0, high=10.0)
+        self.active = False
+        self.panel: Panel | None = None
+        self.last: dict = {}
+        self.n_full = 0  # full renders after a preview (tests and benchmarks read them)
+        self._handle = None
+
+    def watch(self, controls: dict) -> dict:
+        for control in controls.values():
+            if isinstance(control, (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider)):
+                control.continuous_update = True
+                control.observe(self._moved, names="value")
+        return controls
+
+    def attach(self, panel: Panel) -> Panel:
+        self.panel = panel
+        panel.preview = self
+        return panel
+
+    def _moved(self, _change) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: render in full at once
+            return
+        if self.panel is None or self.panel._silent:
+            return
+        self.begin()
+        # armed after the panel's own observer has drawn the preview: the quiet time counts from then
+        loop.call_soon(self._arm, loop)
+
+    def _arm(self, loop) -> None:
+        if self.active:
+            self._disarm()
+            self._handle = loop.call_later(self.debounce_s, self.release)
+
+    def _disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def begin(self) -> None:
+        """The next render is a preview (a slider is moving)."""
+        self._disarm()
+        self.active = True
+
+    def cancel(self) -> None:
+        """Forget a pending release (and the preview mark)."""
+        self._disarm()
+        self.active = False
+
+    def release(self) -> None:
+        """The slider rests: render in full now."""
+        self._handle = None
+        if not self.active:
+            return
+        self.active = False
+        if self.panel is not None:
+            self.n_full += 1
+            self.panel.update()
+
+    def note(self, what: str) -> str:
+        """The readout's preview line (empty for a full render)."""
+        return (
+            f"<br><i>Preview while the slider moves: {what}; the full result follows when it rests.</i>"
+            if self.active
+            else ""
+        )

@@ -9,11 +9,9 @@ Map panels use a LiveChart with a larger row cap.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import altair as alt
-import ipywidgets as widgets
 import numpy as np
 import torch
 from altair.utils.schemapi import debug_mode
@@ -21,8 +19,8 @@ from altair.utils.schemapi import debug_mode
 from ..chart_template import ChartTemplate, ReadySpec
 from ..charts import series_lines
 from ..livechart import LiveChart
-from ..panels import Panel, dropdown, log_slider, slider
-from ..validation import check_float, check_int
+from ..panels import Panel, SliderPreview, dropdown, log_slider, slider
+from ..validation import check_int
 from .evaluation import fixed_test_set
 from .metrics import crps_ensemble, radial_power_spectrum, rank_histogram
 from .model import Downscaler
@@ -51,7 +49,6 @@ __all__ = [
     "conditional_panel",
     "CONDITIONAL_VIEWS",
     "fan_panel",
-    "SliderPreview",
 ]
 
 _MAP = dict(width=120, height=120)
@@ -133,89 +130,6 @@ def _shared_data(*specs: dict) -> ReadySpec:
 
 
 # ------------------------------------------------------------------ fast preview while dragging
-class SliderPreview:
-    """A cheap preview while a slider is dragged, the full render once it rests (issue 18).
-
-    ``watch(controls)`` turns on ``continuous_update`` for the sliders (the browser then reports every
-    position while dragging) and observes them BEFORE the Panel does: on a move it marks the coming
-    render as a preview (:attr:`active`) and, once that render is done, (re)schedules :meth:`release`
-    ``debounce_s`` seconds later on the kernel's event loop; :meth:`release` renders in full. Without a
-    running event loop (a script, a test, ``load_state``) there is nothing to schedule the release
-    with, so every render is full.
-    A render reads :attr:`active` and says in its readout which reduced settings it used; it records
-    the settings it used in :attr:`last`.
-    """
-
-    def __init__(self, debounce_s: float = 0.35):
-        self.debounce_s = check_float("debounce_s", debounce_s, low=0.0, high=10.0)
-        self.active = False
-        self.panel: Panel | None = None
-        self.last: dict = {}
-        self.n_full = 0  # full renders after a preview (tests and benchmarks read them)
-        self._handle = None
-
-    def watch(self, controls: dict) -> dict:
-        for control in controls.values():
-            if isinstance(control, (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider)):
-                control.continuous_update = True
-                control.observe(self._moved, names="value")
-        return controls
-
-    def attach(self, panel: Panel) -> Panel:
-        self.panel = panel
-        panel.preview = self
-        return panel
-
-    def _moved(self, _change) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop: render in full at once
-            return
-        if self.panel is None or self.panel._silent:
-            return
-        self.begin()
-        # armed after the panel's own observer has drawn the preview: the quiet time counts from then
-        loop.call_soon(self._arm, loop)
-
-    def _arm(self, loop) -> None:
-        if self.active:
-            self._disarm()
-            self._handle = loop.call_later(self.debounce_s, self.release)
-
-    def _disarm(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def begin(self) -> None:
-        """The next render is a preview (a slider is moving)."""
-        self._disarm()
-        self.active = True
-
-    def cancel(self) -> None:
-        """Forget a pending release (and the preview mark)."""
-        self._disarm()
-        self.active = False
-
-    def release(self) -> None:
-        """The slider rests: render in full now."""
-        self._handle = None
-        if not self.active:
-            return
-        self.active = False
-        if self.panel is not None:
-            self.n_full += 1
-            self.panel.update()
-
-    def note(self, what: str) -> str:
-        """The readout's preview line (empty for a full render)."""
-        return (
-            f"<br><i>Preview while the slider moves: {what}; the full result follows when it rests.</i>"
-            if self.active
-            else ""
-        )
-
-
 # ------------------------------------------------------------------ toy: density and score
 def density_score_chart(sigma: float, mixture: GaussianMixture | None = None, *, lim: float = 8.0):
     """p_0, p_σ and the score ∇ log p_σ of a 1-D mixture; returns (chart, readout)."""

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..chart_template import ChartTemplate
-from ..panels import CLI_PANELS, Panel, dropdown, log_slider, slider, toggle
+from ..panels import CLI_PANELS, Panel, SliderPreview, dropdown, log_slider, slider, toggle
 from . import chain
 from .angles import gradient_angles
 from .data import load_dataset
@@ -374,32 +374,53 @@ def mix_chart(rows: list[dict], selected: str) -> alt.HConcatChart:
 
 def mix_panel(*, dataset: str = "digits", epochs: int = 3) -> Panel:
     """Slide μ from RBP (0) to BP (1): the readout gives the initial angle at this μ at once, the
-    chart overlays the training curves of every μ tried (cached, so moving back is instant)."""
+    chart overlays the training curves of every μ tried (cached, so moving back is instant).
+
+    Training a new μ takes ≈ 0.2 s, too long for a slider step: while the slider moves the panel shows
+    the start angle and the curves already trained (SliderPreview) and trains the new μ once it rests."""
     split = load_dataset(dataset, random_state=0)
-    controls = {
-        "mu": slider("μ (0 = RBP, 1 = BP)", 0.5, 0.0, 1.0, 0.05),
-        "optimizer": dropdown("optimiser", list(_OPTIMIZERS), "adam"),
-    }
+    preview = SliderPreview()
+    controls = preview.watch(
+        {
+            "mu": slider("μ (0 = RBP, 1 = BP)", 0.5, 0.0, 1.0, 0.05),
+            "optimizer": dropdown("optimiser", list(_OPTIMIZERS), "adam"),
+        }
+    )
     cache: dict[tuple[float, str], list[dict]] = {}
     probe_x, probe_y = split.x_train[:512], split.y_train[:512]
 
     def render(mu, optimizer):
         mu = round(float(mu), 2)
-        for m in sorted({0.0, 1.0, mu}):  # the two ends give the scale
+        wanted = sorted({0.0, 1.0, mu})  # the two ends give the scale
+        if preview.active:  # a moving slider: no training, only what is cached
+            wanted = [m for m in wanted if (m, optimizer) in cache]
+        for m in wanted:
             if (m, optimizer) not in cache:
                 cache[(m, optimizer)] = mix_run(m, split, optimizer=optimizer, epochs=epochs)
         rows = [r for (m, o), rs in cache.items() if o == optimizer for r in rs]
         net = FeedbackMLP([split.n_features, 100, 100, 100, split.n_classes], "rbp", feedback_mix=mu, seed=0)
         start = float(np.mean(gradient_angles(net, probe_x, probe_y)[:-1]))
-        final = [r["value"] for r in cache[(mu, optimizer)] if r["metric"] == "test accuracy"][-1]
+        done = (mu, optimizer) in cache
+        final = (
+            [r["value"] for r in cache[(mu, optimizer)] if r["metric"] == "test accuracy"][-1]
+            if done
+            else None
+        )
         text = (
             f"μ = {mu:.2f}: channel (1 − μ)·B + μ·Wᵀ; mean hidden angle to the true gradient at the start "
-            f"<b>{start:.1f}°</b>; test accuracy after {epochs} epochs ({_OPTIMIZERS[optimizer]}) "
-            f"<b>{final:.3f}</b>"
+            f"<b>{start:.1f}°</b>; "
+            + (
+                f"test accuracy after {epochs} epochs ({_OPTIMIZERS[optimizer]}) <b>{final:.3f}</b>"
+                if done
+                else f"training {epochs} epochs at this μ"
+            )
+            + preview.note("the start angle and the curves trained so far")
         )
         return mix_chart(rows, f"{mu:.2f}"), text
 
-    panel = Panel(controls, render, title="From RBP to BP: the B ↔ Wᵀ slider", key="feedback-mix")
+    panel = preview.attach(
+        Panel(controls, render, title="From RBP to BP: the B ↔ Wᵀ slider", key="feedback-mix")
+    )
     panel.cache = cache
     return panel
 
