@@ -173,35 +173,10 @@ def _table(df) -> str:
         return df.to_string(index=False)
 
 
-def write_outputs(
-    exp, df, summary, out: Path, study: str, meta: dict[str, Any], chart: str = "png"
-) -> list[Path]:
-    """``<study>.csv`` + ``.json`` (every trial, with how it was made), ``-summary.csv``, the chart."""
-    from ..io import atomic_write
-    from .results import results_chart, save_results
-
-    paths = [save_results(df, out / f"{study}.csv", meta=meta)]
-    with atomic_write(out / f"{study}-summary.csv") as fh:
-        summary.to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
-    paths.append(out / f"{study}-summary.csv")
-    plot = dict(exp.plot) or {"x": next(iter(exp.grid)), "y": exp.metric}
-    if chart != "none" and (df["state"] == "COMPLETE").any():
-        spec = results_chart(df, title=f"{study}", **plot)
-        if chart == "json":  # (<study>.json holds the metadata)
-            with atomic_write(out / f"{study}-chart.json") as fh:
-                fh.write(spec.to_json(indent=1))
-            paths.append(out / f"{study}-chart.json")
-        else:
-            from ..charts import save_chart  # vl-convert renders it, no browser needed
-
-            paths.append(save_chart(spec, out / f"{study}.{chart}"))
-    return paths
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the sweep action; prints the summary table, returns 0 (2 for bad input)."""
     from .parallel import run_study
-    from .results import load_results
+    from .results import load_results, write_outputs
     from .storage import storage_url
 
     if args.list:

@@ -23,14 +23,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from ..validation import check_bool, check_choice, check_instance, check_int
+from ..validation import check_instance, check_int
+from .options import SweepOptions, make_pruner, make_sampler, study_config
 from .recovery import claims, fail_dead, me, redone_numbers
 from .registry import Experiment, grid_points, lookup, param_key, suggest
 from .storage import DEFAULT_STORAGE, check_study_name, open_storage, retry
@@ -40,76 +40,6 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial is ours
 __all__ = ["SweepOptions", "prepare_study", "run_worker", "study_counts"]
 
 RESERVED_NAMES = frozenset({"number", "state", "value", "seconds", "error", "worker"})
-
-
-@dataclass
-class SweepOptions:
-    """How a study runs (the experiment says *what* runs).
-
-    search : ``"grid"`` (every grid point once) or ``"adaptive"`` (``n_trials`` TPE trials).
-    workers : worker processes on this machine (1 = run in this process).
-    prune : stop hopeless trials early (median pruner on the values the objective reports).
-    heartbeat : seconds between heartbeats; a trial silent for 3 heartbeats counts as dead.
-    timeout : stop starting new trials after this many seconds (None = no limit).
-    threads : torch threads per worker (None = cores // workers).
-    """
-
-    search: str = "grid"
-    n_trials: int | None = None
-    workers: int = 1
-    prune: bool = False
-    heartbeat: int = 10
-    timeout: float | None = None
-    seed: int = 0
-    threads: int | None = None
-    verbose: bool = True
-
-    def __post_init__(self) -> None:
-        self.search = check_choice("search", self.search, ("grid", "adaptive"))
-        if self.n_trials is not None:
-            self.n_trials = check_int("n_trials", self.n_trials, low=1, high=100_000)
-        self.workers = check_int("workers", self.workers, low=1, high=256)
-        self.heartbeat = check_int("heartbeat", self.heartbeat, low=1, high=3600)
-        self.seed = check_int("seed", self.seed, low=0)
-        self.prune = check_bool("prune", self.prune)
-        self.verbose = check_bool("verbose", self.verbose)
-        if self.threads is not None:
-            self.threads = check_int("threads", self.threads, low=1, high=1024)
-        if self.timeout is not None and (
-            isinstance(self.timeout, bool)
-            or not (isinstance(self.timeout, (int, float)) and self.timeout > 0)
-        ):
-            raise ValueError(f"timeout must be a positive number of seconds or None, got {self.timeout!r}")
-
-
-def _study_config(experiment: Experiment, options: SweepOptions) -> dict[str, Any]:
-    import json
-
-    plain = json.loads(
-        json.dumps({"defaults": dict(experiment.defaults), "grid": dict(experiment.grid)}, default=str)
-    )
-    return {
-        "gl_experiment": experiment.name,
-        "gl_metric": experiment.metric,
-        "gl_search": options.search,
-        "gl_defaults": plain["defaults"],
-        "gl_grid": plain["grid"],
-        "gl_n_trials": options.n_trials,
-    }
-
-
-def _sampler(experiment: Experiment, options: SweepOptions, worker: int):
-    if options.search == "adaptive":
-        return optuna.samplers.TPESampler(seed=options.seed + worker, constant_liar=True, n_startup_trials=5)
-    # one seed: one order for all workers. Queued trials carry their point; a retry of a trial killed
-    # before it had one gets a grid point from the sampler too (never a random off-grid value)
-    return optuna.samplers.GridSampler(dict(experiment.grid), seed=0)
-
-
-def _pruner(options: SweepOptions) -> optuna.pruners.BasePruner:
-    if not options.prune:
-        return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
 def _arguments(experiment: Any, study: Any, options: Any) -> tuple[Experiment, SweepOptions]:
@@ -131,7 +61,7 @@ def prepare_study(
     workers' trials, and queue the grid points no trial accounts for (a grown or changed grid)."""
     experiment, options = _arguments(experiment, study, options)
     store = open_storage(storage, heartbeat=options.heartbeat)
-    name, config = study or experiment.name, _study_config(experiment, options)
+    name, config = study or experiment.name, study_config(experiment, options)
     st = optuna.create_study(
         storage=store, study_name=name, direction=experiment.direction, load_if_exists=True
     )
@@ -284,7 +214,10 @@ def run_worker(
     name = study or experiment.name
     optuna.load_study(study_name=name, storage=store).set_user_attr(f"gl_pid:{me()}", time.time())
     st = optuna.load_study(
-        study_name=name, storage=store, pruner=_pruner(options), sampler=_sampler(experiment, options, worker)
+        study_name=name,
+        storage=store,
+        pruner=make_pruner(options),
+        sampler=make_sampler(experiment, options, worker),
     )
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
 

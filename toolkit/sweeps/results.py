@@ -260,3 +260,27 @@ def load_shipped(name: str) -> pd.DataFrame:
     if not isinstance(name, str) or name not in available:
         raise ValueError(f"name must be one of {available}; got {name!r}")
     return read_results(DATASET_DIR / f"{name}.csv")
+
+
+def write_outputs(
+    exp, df, summary, out: Path, study: str, meta: dict[str, Any], chart: str = "png"
+) -> list[Path]:
+    """``<study>.csv`` + ``.json`` (every trial, with how it was made), ``-summary.csv``, the chart."""
+    from ..io import atomic_write
+
+    paths = [save_results(df, out / f"{study}.csv", meta=meta)]
+    with atomic_write(out / f"{study}-summary.csv") as fh:
+        summary.to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
+    paths.append(out / f"{study}-summary.csv")
+    plot = dict(exp.plot) or {"x": next(iter(exp.grid)), "y": exp.metric}
+    if chart != "none" and (df["state"] == "COMPLETE").any():
+        spec = results_chart(df, title=f"{study}", **plot)
+        if chart == "json":  # (<study>.json holds the metadata)
+            with atomic_write(out / f"{study}-chart.json") as fh:
+                fh.write(spec.to_json(indent=1))
+            paths.append(out / f"{study}-chart.json")
+        else:
+            from ..charts import save_chart  # vl-convert renders it, no browser needed
+
+            paths.append(save_chart(spec, out / f"{study}.{chart}"))
+    return paths
