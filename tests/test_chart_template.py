@@ -52,6 +52,25 @@ def test_layers_with_lifted_data_draw_the_same_svg_on_every_refill():
     assert template.builds in (1, 3)  # once per look; every call under GRADIENT_LAB_STRICT=1
 
 
+def test_temporal_and_categorical_columns_draw_the_same_svg():
+    def timeline(series: pd.DataFrame, marks: pd.DataFrame) -> alt.LayerChart:
+        line = alt.Chart(series).mark_line().encode(x="t:T", y="v:Q", color="k:N")
+        return line + alt.Chart(marks).mark_rule().encode(x="t:T")
+
+    template = ChartTemplate(timeline)
+    for hours in (6, 9):
+        t = pd.date_range("2026-06-01", periods=hours, freq="h")
+        series = pd.DataFrame(
+            {
+                "t": t,
+                "v": np.arange(hours) ** 0.5,
+                "k": pd.Categorical(["a", "b"] * (hours // 2) + ["a"] * (hours % 2)),
+            }
+        )
+        marks = pd.DataFrame({"t": t[:1]})
+        assert _svg(template("look", series, marks)) == _svg(timeline(series, marks))
+
+
 def test_nested_concatenations_draw_the_same_svg():
     # build gets the datasets in depth-first order: left (a, b), then right: bar (c), then left again
     template = ChartTemplate(lambda a, b, c, _a, _b: _nested(a, b, c))
@@ -103,6 +122,10 @@ def test_slots_in_the_wrong_order_or_number_are_refused():
 def test_records_and_bad_input():
     frame = pd.DataFrame({"x": [1.0, np.nan], "s": ["a", "b"]})
     assert records(frame) == [{"x": 1.0, "s": "a"}, {"x": None, "s": "b"}]
+    when = pd.DataFrame(
+        {"t": pd.date_range("2026-01-01", periods=2, freq="h"), "k": pd.Categorical(["p", "q"])}
+    )
+    assert records(when) == [{"t": "2026-01-01T00:00:00", "k": "p"}, {"t": "2026-01-01T01:00:00", "k": "q"}]
     assert records([{"x": 1}]) == [{"x": 1}]
     for bad in ("rows", [1, 2], None, 3.0):
         with pytest.raises(TypeError, match="rows must be"):

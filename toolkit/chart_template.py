@@ -24,12 +24,12 @@ depends on something not in ``key`` fails in the tests instead of drawing a stal
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import pandas as pd
+from altair.utils.data import to_values
 
 from .check import strict_mode
 from .validation import check_instance
@@ -56,15 +56,10 @@ class ReadySpec:
 
 
 def records(rows: Any) -> list[dict]:
-    """Rows as plain JSON records: a DataFrame (NaN → None, as Altair sends it) or a list of dicts."""
+    """Rows as plain JSON records: a DataFrame converted as Altair converts inline data (NaN → None,
+    timestamps → ISO strings, categories → strings), or a list of dicts as they are."""
     if isinstance(rows, pd.DataFrame):
-        out = rows.to_dict("records")
-        if rows.isna().to_numpy().any():
-            out = [
-                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                for r in out
-            ]
-        return out
+        return to_values(rows)["values"]
     if isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)):
         if all(isinstance(r, Mapping) for r in rows):
             return [dict(r) for r in rows]
