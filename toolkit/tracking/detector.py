@@ -350,7 +350,7 @@ def _simulate_hits(
     local_pid = np.arange(ev.size) - first_of_event[ev] + 1  # particle ids are 1-based within each event
     edep = he.ravel()[flat]
     if fluct is not None:  # only where a hit is kept: the same numbers at a fraction of the exp calls
-        edep = edep * np.exp(sigma * fluct.ravel()[flat] - sigma**2 / 2)
+        edep = edep * _fluctuation(sigma, fluct.ravel()[flat])
     hits = [ev[p_idx], lay_idx, local_pid[p_idx], hx.ravel()[flat], hy.ravel()[flat], edep]
     if cfg.noise_per_layer > 0:
         noise = _noise_hits(n_events, cfg, centre, rng)
@@ -405,12 +405,22 @@ def _propagate(p: dict[str, np.ndarray], cfg: DetectorConfig, rng: np.random.Gen
         inside = (np.abs(x) <= cfg.sensor_half_width) & (np.abs(y) <= cfg.sensor_half_width)
         alive &= inside  # a proton leaving the sensor acceptance is lost for good
         hx[layer], hy[layer] = x, y
-        dedx = 1.0 / (BK_ALPHA * BK_P * np.power(np.maximum(energy, 0.5), BK_P - 1))
-        he[layer] = 1000.0 * cfg.sensor_wet * dedx  # keV
+        he[layer] = _deposit(energy, cfg)
         keep[layer] = alive
         tx, ty, x, y, residual = _absorber(tx, ty, x, y, residual, energy, cfg, rng)
         alive = alive & (residual > 0)
     return hx, hy, he, keep, keep.copy()
+
+
+def _deposit(energy: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """Mean deposit (keV) in a sensor: its WET times the Bragg–Kleeman stopping power
+    ``dE/dx = 1/(α p E^(p−1))`` (E floored at 0.5 MeV: a stopped proton's value is finite, unused)."""
+    return 1000.0 * cfg.sensor_wet * (1.0 / (BK_ALPHA * BK_P * np.power(np.maximum(energy, 0.5), BK_P - 1)))
+
+
+def _fluctuation(sigma: float, z: np.ndarray) -> np.ndarray:
+    """Log-normal factors with mean 1 from standard normals ``z``: ``exp(σ z − σ²/2)``."""
+    return np.exp(sigma * z - sigma**2 / 2)
 
 
 def _absorber(tx, ty, x, y, residual, energy, cfg: DetectorConfig, rng: np.random.Generator):
@@ -445,9 +455,7 @@ def _noise_hits(n_events: int, cfg: DetectorConfig, centre: np.ndarray, rng: np.
         ne = 1000.0 * cfg.sensor_wet * rng.lognormal(np.log(0.01), 0.5, tot)
     else:  # as a proton at a random depth would deposit: the deposit no longer tells noise from signal
         energy = energy_of_range(rng.uniform(0.0, range_of_energy(cfg.energy), tot))
-        dedx = 1.0 / (BK_ALPHA * BK_P * np.power(np.maximum(energy, 0.5), BK_P - 1))
-        sigma = cfg.edep_fluctuation
-        ne = 1000.0 * cfg.sensor_wet * dedx * np.exp(sigma * rng.standard_normal(tot) - sigma**2 / 2)
+        ne = _deposit(energy, cfg) * _fluctuation(cfg.edep_fluctuation, rng.standard_normal(tot))
     return [nev, nlay, np.zeros(tot, int), nx, ny, ne]
 
 
