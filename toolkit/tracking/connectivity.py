@@ -38,7 +38,7 @@ from .graph import check_graphs
 from .losses import bce_loss
 from .metrics import track_purity_efficiency, tracks_from_edges
 from .pipeline import edge_decisions, one_thread
-from .train import TrainConfig
+from .train import STUDY_SCHEDULE, TrainConfig
 
 __all__ = ["bezier_point", "fit_bezier_control", "bezier_path"]
 
@@ -283,8 +283,7 @@ def connectivity_study(
                 steps=train_steps,
                 batch_size=4,
                 seed=s,
-                lr_milestones=(0.5, 0.75),
-                lr_gamma=0.3,
+                **STUDY_SCHEDULE,
                 model=ModelConfig(hidden=16),
             )
             for s in seeds

@@ -34,7 +34,7 @@ from .detector import DetectorConfig, as_config
 from .landscape import barrier_height, linear_path
 from .model import EdgeClassifier, GeometricBaseline, ModelConfig
 from .pipeline import DECISION_METRICS, PAPER, edge_decisions, evaluate, lambda_scale, tune_threshold
-from .train import TrainConfig, fit, make_dataset, one_thread
+from .train import STUDY_SCHEDULE, TrainConfig, fit, make_dataset, one_thread
 
 __all__ = [
     "DATASET_DIR",
@@ -113,8 +113,7 @@ def compare_trackers(
                 batch_size=batch_size,
                 seed=seed,
                 no_match=no_match,
-                lr_milestones=(0.5, 0.75),
-                lr_gamma=0.3,
+                **STUDY_SCHEDULE,
             )
             t0 = time.process_time()
             model, _ = fit(train, cfg, n_layers=L, val_graphs=val, eval_every=100)
@@ -281,8 +280,7 @@ def stability_study(
                 batch_size=batch_size,
                 lr=lr,
                 seed=s,
-                lr_milestones=(0.5, 0.75),
-                lr_gamma=0.3,
+                **STUDY_SCHEDULE,
                 model=ModelConfig(hidden=hidden),
             )
 

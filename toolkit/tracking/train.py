@@ -23,6 +23,10 @@ from .pipeline import ESTIMATORS, one_thread
 
 __all__ = ["TrainConfig", "make_dataset", "fit", "one_thread", "save_model", "load_model", "CHECKPOINT_KIND"]
 
+#: The step schedule of the shipped studies (comparison, stability, connectivity): the learning rate ×0.3
+#: at 50 % and again at 75 % of the run. ``TrainConfig(**STUDY_SCHEDULE, ...)``.
+STUDY_SCHEDULE = {"lr_milestones": (0.5, 0.75), "lr_gamma": 0.3}
+
 
 @dataclass
 class TrainConfig:
