@@ -23,7 +23,7 @@ import numpy as np
 from torch_geometric.data import Data
 
 from ..validation import check_array, check_choice, check_float, check_instance, check_int
-from .detector import BK_ALPHA, BK_P, DetectorConfig, Phantom, as_config, range_of_energy
+from .detector import DetectorConfig, Phantom, _deposit, as_config, energy_of_range, range_of_energy
 from .graph import check_graphs, check_items
 
 MAX_EXTENT = 1e5  # mm: far beyond any sensor; keeps the pixel grid finite
@@ -80,11 +80,11 @@ def track_wepl(
 def _fit_residual_range(tr, layer, log_e, last_l, tracks, cfg: DetectorConfig) -> np.ndarray:
     """Least-squares residual range r at the last hit of each of ``tracks`` from its last deposits.
 
-    The deposit d layers before the last is ``c · E^(1−p)`` with ``E = ((r + d·W)/α)^(1/p)`` (W =
-    layer_wet; c and the log-normal's mean offset from the config). r is searched on a grid over
-    (0, W]: the proton stopped in the absorber behind its last hit.
+    The deposit d layers before the last is the detector's mean deposit (``detector._deposit``,
+    ∝ E^(1−p)) at ``E = ((r + d·W)/α)^(1/p)`` (W = layer_wet), in log with the log-normal's mean
+    offset. r is searched on a grid over (0, W]: the proton stopped in the absorber behind its last hit.
     """
-    W, p = cfg.layer_wet, BK_P
+    W = cfg.layer_wet
     slot = np.full(last_l.size, -1)
     slot[tracks] = np.arange(tracks.size)
     back = last_l[tr] - layer  # how many layers before its track's last hit
@@ -93,9 +93,8 @@ def _fit_residual_range(tr, layer, log_e, last_l, tracks, cfg: DetectorConfig) -
     obs[slot[tr[hit]], back[hit]] = log_e[hit]
     grid = np.broadcast_to(W * (np.arange(_FIT_GRID) + 0.5) / _FIT_GRID, (tracks.size, _FIT_GRID))
     depth = grid[:, :, None] + W * np.arange(_FIT_HITS)  # residual range at each of the last hits
-    sigma = cfg.edep_fluctuation
-    log_c = np.log(1000.0 * cfg.sensor_wet / (BK_ALPHA * p)) - sigma**2 / 2
-    model = log_c - (p - 1) / p * np.log(depth / BK_ALPHA)  # (T, G, K) log deposits
+    # the simulator's own mean deposit at those residual ranges; log of a mean-one log-normal: −σ²/2
+    model = np.log(_deposit(energy_of_range(depth), cfg)) - cfg.edep_fluctuation**2 / 2  # (T, G, K)
     err = np.nansum((obs[:, None, :] - model) ** 2, axis=2)  # NaN: no hit that many layers back
     return grid[np.arange(tracks.size), np.argmin(err, axis=1)]
 
