@@ -21,6 +21,11 @@ def _svg(chart) -> str:
     return vlc.vegalite_to_svg(chart.to_dict())
 
 
+def _on_screen(panel) -> dict:
+    """What the panel's LiveChart draws: its spec with the rows it streams as the named dataset."""
+    return dict(panel.chart.spec, datasets={"data": panel.chart.rows})
+
+
 def _layers(a: pd.DataFrame, b: pd.DataFrame, *, title: str = "t") -> alt.LayerChart:
     shared = alt.Chart(a)  # two layers on one dataset: Altair lifts it to the top
     return (
@@ -147,7 +152,7 @@ def test_chain_panel_draws_what_phase_portrait_draws():
         panel.controls["w1"].value = w1
         assert panel.last_error is None
         v = panel.values
-        spec = dict(panel.chart.spec, datasets={"data": panel.chart.rows})
+        spec = _on_screen(panel)
         ref, _ = widgets.phase_portrait(
             v["w1"], v["w2"], model=model, rule=v["rule"], b=v["b"], derivative=v["derivative"]
         )
@@ -165,7 +170,7 @@ def test_alignment_panel_draws_what_alignment_chart_draws():
     panel = sidebyside.alignment_panel([s, s])
     for value in (0.0, 1.0):
         panel.controls["f1"].value = value
-        spec = dict(panel.chart.spec, datasets={"data": panel.chart.rows})
+        spec = _on_screen(panel)
         charts = [
             sidebyside.alignment_chart(
                 curve(list(s.grid)), title="toy", factor="μ", extra="cost", extra_title="cost", marker=m

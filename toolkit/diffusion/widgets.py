@@ -129,7 +129,6 @@ def _shared_data(*specs: dict) -> ReadySpec:
     )
 
 
-# ------------------------------------------------------------------ fast preview while dragging
 # ------------------------------------------------------------------ toy: density and score
 def density_score_chart(sigma: float, mixture: GaussianMixture | None = None, *, lim: float = 8.0):
     """p_0, p_σ and the score ∇ log p_σ of a 1-D mixture; returns (chart, readout)."""

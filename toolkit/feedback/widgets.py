@@ -169,7 +169,7 @@ def _portrait_chart(field, fixed, null, fp, path, start, *, xlim, ylim, title) -
     )
 
 
-# the panel redraws the portrait on every slider step: its look depends only on (model, rule, f′, t_max)
+# the panel redraws the portrait on every slider step: built once per look (window and title), rows refilled
 _PORTRAIT = ChartTemplate(_portrait_chart)
 
 
@@ -206,7 +206,7 @@ def chain_panel() -> Panel:
 
     def render(w1, w2, b, rule, model, derivative):
         slots, look, info = _portrait_data(w1, w2, model, rule, b, derivative, None)
-        chart = _PORTRAIT((model, rule, derivative, info["t_max"]), *slots, **look)
+        chart = _PORTRAIT(tuple(look.values()), *slots, **look)  # the look (window, title) is the key
         e1, e2 = info["end"]
         if model == "linear":
             text = (
