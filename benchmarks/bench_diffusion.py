@@ -5,6 +5,11 @@ sampler × NFE rows side by side on the same test cases.
 
     python benchmarks/bench_diffusion.py                 # full tables (several minutes on 2 busy cores)
     python benchmarks/bench_diffusion.py --quick         # fewer samplers and budgets
+    python benchmarks/bench_diffusion.py --scenarios     # only the day-ahead scenario table (≈ 1 min)
+
+The scenario table compares, on 8 synthetic days, how members change from hour to hour next to the
+truth: independent hours, shared wind-advected noise (the single-hour model) and autoregressive
+members (the sequence model, conditioned on the previous hour), with the members' CRPS over the day.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from toolkit.diffusion import Downscaler, edm_loss, load_pretrained, make_weather_pairs
+from toolkit.diffusion import Downscaler, edm_loss, load_pretrained, make_weather_pairs, make_weather_sequence
 from toolkit.diffusion.evaluation import (
     evaluate_downscaler,
     format_table,
@@ -25,7 +30,14 @@ from toolkit.diffusion.evaluation import (
     steps_for_nfe,
     verify,
 )
+from toolkit.diffusion.metrics import crps_ensemble
 from toolkit.diffusion.model import downscaler_config
+from toolkit.diffusion.scenarios import autoregressive_day, forecast_day, scenario_scores
+
+SCENARIO_DAYS = tuple(zip(range(10, 18), (0.3, 0.5, 0.7, 0.4, 0.6, 0.5, 0.3, 0.7)))  # (seed, cloud fraction)
+SCENARIO_TITLE = (
+    f"day-ahead scenarios on {len(SCENARIO_DAYS)} synthetic days, 8 members, 9 steps of DPM-Solver++(2M)"
+)
 
 
 def time_training_step(batch: int = 32, steps: int = 10) -> dict:
@@ -88,6 +100,50 @@ def time_sampling(
     return rows
 
 
+@torch.no_grad()
+def scenario_table(members: int = 8, steps: int = 9) -> list[dict]:
+    """Lag-1 autocorrelation of site GHI / kc and moved pattern correlation of the fields (truth and
+    members, mean over the days), and the members' CRPS over each day's daylight fields."""
+    base, seq_model = load_pretrained(), load_pretrained(sequence=True)
+    days = [make_weather_sequence(range(24), cloud_fraction=cf, random_state=s) for s, cf in SCENARIO_DAYS]
+    ways = {
+        "independent hours": lambda q, i: forecast_day(
+            base, q, members=members, steps=steps, memory=0.0, seed=i
+        ),
+        "shared noise, phi 0.85": lambda q, i: forecast_day(base, q, members=members, steps=steps, seed=i),
+        "autoregressive": lambda q, i: autoregressive_day(seq_model, q, members=members, steps=steps, seed=i),
+    }
+    rows = []
+    for name, run in ways.items():
+        scores, crps = [], []
+        for i, q in enumerate(days):
+            fc = run(q, i)
+            scores.append(scenario_scores(fc, q))
+            truth = torch.from_numpy(q.fine[q.ghi_clear > 0])  # the daylight hours forecast_day makes
+            crps.append(float(crps_ensemble(truth, fc["fields"].transpose(0, 1)).mean()))
+        row = {"scenarios": name, "crps": sum(crps) / len(crps)}
+        for who in ("truth", "members"):
+            for k in ("ghi", "kc", "pattern"):
+                row[f"{who} {k}"] = sum(sc[who][k] for sc in scores) / len(scores)
+        rows.append(row)
+    return rows
+
+
+def format_scenarios(rows: list[dict]) -> str:
+    head = f"{'scenarios':<24}{'GHI lag-1':>18}{'kc lag-1':>18}{'moved pattern':>18}{'CRPS':>9}"
+    lines = [
+        head,
+        f"{'':<24}{'truth / members':>18}{'truth / members':>18}{'truth / members':>18}",
+        "-" * len(head),
+    ]
+    for r in rows:
+        cells = "".join(
+            f"{r[f'truth {k}']:>11.2f} / {r[f'members {k}']:.2f}" for k in ("ghi", "kc", "pattern")
+        )
+        lines.append(f"{r['scenarios']:<24}{cells}{r['crps']:>9.4f}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -98,8 +154,13 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="three samplers, two budgets, 48 cases side by side")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--scenarios", action="store_true", help="only the day-ahead scenario table")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.scenarios:
+        print(SCENARIO_TITLE)
+        print(format_scenarios(scenario_table()))
+        return 0
 
     train = time_training_step()
     print(
@@ -142,6 +203,9 @@ def main(argv=None) -> int:
     rows = evaluate_downscaler(model, n_cases=n_side, members=m_side, nfes=nfes, methods=methods)
     print(f"\nsamplers x NFE side by side on {n_side} test cases x {m_side} members")
     print(format_table(rows))
+    scen = scenario_table()
+    print("\n" + SCENARIO_TITLE)
+    print(format_scenarios(scen))
     if args.json:
         out = {
             "train": train,
@@ -155,6 +219,7 @@ def main(argv=None) -> int:
             "crpss_probabilistic": v["crpss_probabilistic"],
             "by_lead": [{k: val for k, val in r.items()} for r in v["by_lead"]],
             "table": rows,
+            "scenarios": scen,
         }
         args.json.write_text(json.dumps(out, indent=2, default=float))
     return 0

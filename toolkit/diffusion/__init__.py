@@ -1,7 +1,8 @@
 """Gradients of log-density: score-based diffusion for solar-weather downscaling.
 
 Plain PyTorch/NumPy core (usable without Lightning or Jupyter):
-  weather    synthetic cloud fields, clear-sky GHI, coarse NWP, make_weather_pairs / _sequence
+  weather    synthetic cloud fields, clear-sky GHI, coarse NWP, make_weather_pairs / _sequence,
+             make_sequence_pairs (training pairs with the previous hour)
   toy        Gaussian mixtures with exact noised density, score and denoiser
   unet, edm  small conditional U-Net, EDM preconditioning, loss and EMA
   samplers   karras_sigmas, sample (euler, heun, churn, ddim, ancestral, sde, dpmpp_2m, dpmpp_2m_sde)
@@ -9,6 +10,7 @@ Plain PyTorch/NumPy core (usable without Lightning or Jupyter):
   baselines  bicubic, bicubic / MSE U-Net + spectral noise, MSE U-Net (+ heteroscedastic Gaussian)
   model      Downscaler (the pretrained default: load_pretrained())
   userdata   your own (coarse, fine) pairs from NetCDF / Zarr
+  scenarios  day-ahead members coherent in time: shared noise or autoregressive (autoregressive_day)
   evaluation CRPSS vs the best baseline with bootstrap intervals, per lead time; conditional verification
 Lightning wrappers live in toolkit.diffusion.lightning, notebook panels in toolkit.diffusion.widgets.
 """
@@ -30,6 +32,7 @@ from .metrics import (
 from .model import (
     CHECKPOINT_KIND,
     DEFAULT_CHECKPOINT,
+    SEQUENCE_CHECKPOINT,
     Downscaler,
     DownscalerConfig,
     downscaler_config,
@@ -38,6 +41,7 @@ from .model import (
     save_downscaler,
 )
 from .samplers import METHODS, SampleResult, karras_sigmas, nfe_for, sample, sample_trajectory
+from .scenarios import autoregressive_day
 from .toy import GaussianMixture, gaussian_denoiser, gaussian_mixture_1d, gaussian_mixture_2d
 from .unet import UNet, UNetConfig, count_parameters
 from .userdata import load_paired_data, save_paired_data
@@ -52,6 +56,7 @@ from .weather import (
     clear_sky_index,
     coarse_nwp,
     gaussian_random_field,
+    make_sequence_pairs,
     make_weather_pairs,
     make_weather_sequence,
     nwp_error_scales,
@@ -85,6 +90,7 @@ __all__ = [
     "spread_skill_ratio",
     "CHECKPOINT_KIND",
     "DEFAULT_CHECKPOINT",
+    "SEQUENCE_CHECKPOINT",
     "Downscaler",
     "DownscalerConfig",
     "load_downscaler",
@@ -114,6 +120,8 @@ __all__ = [
     "gaussian_random_field",
     "make_weather_pairs",
     "make_weather_sequence",
+    "make_sequence_pairs",
+    "autoregressive_day",
     "smooth",
     "solar_zenith_cos",
     "load_paired_data",

@@ -32,6 +32,11 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         help="diffusion space: logit of kc between its physical limits (bounded samples) or linear",
     )
     p.add_argument("--no-lead-time", action="store_true", help="do not give the lead time to the networks")
+    p.add_argument(
+        "--sequence",
+        action="store_true",
+        help="the autoregressive model: the denoiser also sees the previous hour (make_sequence_pairs)",
+    )
     config_option(p, train_downscaler, "seed")
     p.add_argument(
         "--threads",
@@ -63,8 +68,13 @@ def _train(args: argparse.Namespace) -> int:
 
     # seed before anything is built: the networks' initial weights come from the global RNG
     seed_everything(args.seed)
-    model = Downscaler(downscaler_config(args.residual, args.transform, lead_time=not args.no_lead_time))
-    data = WeatherDataModule(n_train=args.n_train, batch_size=args.batch_size, seed=args.seed)
+    config = downscaler_config(
+        args.residual, args.transform, lead_time=not args.no_lead_time, previous=args.sequence
+    )
+    model = Downscaler(config)
+    data = WeatherDataModule(
+        n_train=args.n_train, batch_size=args.batch_size, seed=args.seed, sequence=args.sequence
+    )
     info = train_downscaler(
         model,
         data,
@@ -88,6 +98,7 @@ def _train(args: argparse.Namespace) -> int:
         "python -m toolkit train diffusion "
         + " ".join(f"--{k.replace('_', '-')} {getattr(args, k)}" for k in recipe)
         + (" --no-lead-time" if args.no_lead_time else "")
+        + (" --sequence" if args.sequence else "")
     )
     # every parameter counts (count_parameters skips the frozen regression net)
     extra = {

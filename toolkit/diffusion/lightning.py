@@ -15,27 +15,32 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from toolkit.training import make_trainer
-from toolkit.validation import check_float, check_int
+from toolkit.validation import check_bool, check_float, check_int
 
 from .edm import EMA, edm_loss
 from .model import Downscaler
-from .weather import WeatherConfig, make_weather_pairs
+from .weather import WeatherConfig, make_sequence_pairs, make_weather_pairs
 
 __all__ = ["WeatherDataModule", "RegressionModule", "DiffusionModule", "train_downscaler"]
 
 
 def _tensors(p) -> tuple[torch.Tensor, ...]:
-    return (torch.from_numpy(p.coarse), torch.from_numpy(p.fine), torch.from_numpy(p.lead.astype("float32")))
+    """(coarse, fine, lead[, previous, wind]) of WeatherPairs as tensors."""
+    out = (torch.from_numpy(p.coarse), torch.from_numpy(p.fine), torch.from_numpy(p.lead.astype("float32")))
+    if p.previous is None:
+        return out
+    return (*out, torch.from_numpy(p.previous), torch.from_numpy(p.wind.astype("float32")))
 
 
 def _unpack(batch):
-    """(coarse, fine, lead or None) from a batch of 2 or 3 tensors."""
+    """(coarse, fine, lead or None) from a batch of 2, 3 or 5 tensors (the previous hour's are dropped)."""
     return (batch[0], batch[1], batch[2] if len(batch) > 2 else None)
 
 
 class WeatherDataModule(pl.LightningDataModule):
     """Seeded synthetic pairs in kc units: train set from `seed`, a held-out set (val_set) from `seed + 1`.
-    Each item is (coarse, fine, lead hours)."""
+    Each item is (coarse, fine, lead hours), and with sequence=True also the truth one hour earlier
+    and the wind that moved it (make_sequence_pairs: training data of the autoregressive model)."""
 
     def __init__(
         self,
@@ -44,6 +49,7 @@ class WeatherDataModule(pl.LightningDataModule):
         batch_size: int = 32,
         seed: int = 0,
         weather: WeatherConfig | None = None,
+        sequence: bool = False,
     ):
         super().__init__()
         self.n_train = check_int("n_train", n_train, low=1, high=10**7)
@@ -51,12 +57,14 @@ class WeatherDataModule(pl.LightningDataModule):
         self.batch_size = check_int("batch_size", batch_size, low=1, high=4096)
         self.seed = check_int("seed", seed, low=0)
         self.weather = weather or WeatherConfig()
+        self.sequence = check_bool("sequence", sequence)
         self.train_set = self.val_set = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            tr = make_weather_pairs(self.n_train, config=self.weather, random_state=self.seed)
-            va = make_weather_pairs(self.n_val, config=self.weather, random_state=self.seed + 1)
+            make = make_sequence_pairs if self.sequence else make_weather_pairs
+            tr = make(self.n_train, config=self.weather, random_state=self.seed)
+            va = make(self.n_val, config=self.weather, random_state=self.seed + 1)
             self.train_set = TensorDataset(*_tensors(tr))
             self.val_set = TensorDataset(*_tensors(va))
 
@@ -93,7 +101,10 @@ class RegressionModule(pl.LightningModule):
 
 
 class DiffusionModule(pl.LightningModule):
-    """EDM training of model.denoiser on the residual; EMA weights replace the raw ones at the end."""
+    """EDM training of model.denoiser on the residual; EMA weights replace the raw ones at the end.
+
+    A previous=True model is trained on batches with the previous hour's truth, hiding it in a
+    fraction drop_previous of the cases so that the same network also makes the first hour."""
 
     def __init__(
         self,
@@ -102,6 +113,7 @@ class DiffusionModule(pl.LightningModule):
         ema_decay: float = 0.995,
         p_mean: float = -1.2,
         p_std: float = 1.2,
+        drop_previous: float = 0.25,
     ):
         super().__init__()
         self.model = model
@@ -109,6 +121,7 @@ class DiffusionModule(pl.LightningModule):
         self.ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0)
         self.p_mean = check_float("p_mean", p_mean, low=-10.0, high=10.0)
         self.p_std = check_float("p_std", p_std, low=0.0, low_open=True, high=10.0)
+        self.drop_previous = check_float("drop_previous", drop_previous, low=0.0, high=1.0)
         self.ema = None
 
     def setup(self, stage: str) -> None:
@@ -122,7 +135,16 @@ class DiffusionModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         coarse, fine, lead = _unpack(batch)
-        r, cond = self.model.residual_target(self.model.normalize(coarse), self.model.normalize(fine), lead)
+        previous = wind = None
+        if self.model.config.previous:
+            if len(batch) < 5:
+                raise ValueError("a previous=True model trains on WeatherDataModule(sequence=True) batches")
+            hide = torch.rand(len(coarse)) < self.drop_previous
+            previous = torch.where(hide[:, None, None], float("nan"), batch[3])  # NaN = not given
+            wind = batch[4]
+        r, cond = self.model.residual_target(
+            self.model.normalize(coarse), self.model.normalize(fine), lead, previous, wind
+        )
         loss = edm_loss(self.model.denoiser, r, cond, p_mean=self.p_mean, p_std=self.p_std)
         self.log("edm_loss", loss, prog_bar=True)
         return loss

@@ -5,9 +5,11 @@ the physical range (kc_low, kc_high) onto the real line, z = (logit(p) - center)
 p = (kc - kc_low) / (kc_high - kc_low) clipped to [ε, 1 - ε], so every sample mapped back,
 kc = kc_low + (kc_high - kc_low) σ(scale z + center), is inside the physical range by construction.
 Conditioning = bicubic upsampling of the coarse field (+ the regression mean in CorrDiff mode,
-+ a constant plane of the forecast lead time when lead_time=True). The diffusion model learns the
-distribution of the residual r = z - mean, where mean is 0 ("none"), bicubic ("bicubic") or the MSE U-Net
-("regression", CorrDiff: Mardani et al. 2023), with EDM preconditioning and σ_data = std(r).
++ a constant plane of the forecast lead time when lead_time=True; + the previous hour's field moved
+one hour by the wind, and a mask plane, when previous=True, for autoregressive scenarios). The
+diffusion model learns the distribution of the residual r = z - mean, where mean is 0 ("none"),
+bicubic ("bicubic") or the MSE U-Net ("regression", CorrDiff: Mardani et al. 2023), with EDM
+preconditioning and σ_data = std(r).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .baselines import BinnedGaussian, RegressionUNet, SpectralNoise, bicubic_up
 from .edm import EDMDenoiser
 from .samplers import karras_sigmas, sample_trajectory
 from .unet import UNet, UNetConfig
+from .weather import advect
 
 __all__ = [
     "DownscalerConfig",
@@ -35,11 +38,13 @@ __all__ = [
     "load_downscaler",
     "load_pretrained",
     "DEFAULT_CHECKPOINT",
+    "SEQUENCE_CHECKPOINT",
     "CHECKPOINT_KIND",
 ]
 
 CHECKPOINT_KIND = "diffusion-downscaler"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "datasets" / "diffusion" / "downscaler.pt"
+SEQUENCE_CHECKPOINT = DEFAULT_CHECKPOINT.with_name("sequence.pt")  # the autoregressive (previous=True) model
 
 
 @dataclass
@@ -59,6 +64,7 @@ class DownscalerConfig:
     kc_high: float = 1.12
     lead_time: bool = False  # lead time (hours) is an input of both networks
     lead_scale: float = 24.0  # lead plane = lead / lead_scale - 0.5
+    previous: bool = False  # the denoiser also sees the previous hour's field (autoregressive scenarios)
 
     def __post_init__(self):
         check_int("size", self.size, low=4, high=1024)
@@ -78,6 +84,7 @@ class DownscalerConfig:
         check_float("kc_high", self.kc_high, low=self.kc_low, low_open=True, high=10.0)
         check_bool("lead_time", self.lead_time)
         check_float("lead_scale", self.lead_scale, low=0.0, low_open=True)
+        check_bool("previous", self.previous)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -119,7 +126,7 @@ class Downscaler(nn.Module):
             ),
             factor=cfg.factor,
         )
-        n_cond = (2 if cfg.residual == "regression" else 1) + n_lead
+        n_cond = (2 if cfg.residual == "regression" else 1) + n_lead + 2 * int(cfg.previous)
         self.denoiser = EDMDenoiser(
             UNet(UNetConfig(in_channels=1 + n_cond, channels=cfg.channels, emb_dim=cfg.emb_dim)),
             sigma_data=cfg.sigma_data,
@@ -192,11 +199,53 @@ class Downscaler(nn.Module):
             cond = up[:, None]
         return (cond if plane is None else torch.cat([cond, plane], 1)), mean
 
-    def residual_target(self, coarse_z, fine_z, lead=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(residual (B, 1, H, W), cond) used for the diffusion loss."""
+    def previous_planes(self, previous, wind, members: int, batch: int) -> torch.Tensor | None:
+        """(members·B, 2, H, W) conditioning planes of a previous=True model: the previous hour's field
+        carried one hour by the wind, advect(x_{t-1}, wind) (normalised), and a mask (1 = given);
+        None for a model without that input. Moving the field before the network sees it leaves the
+        network to learn how clouds grow and decay, not how to shift an image by a given vector.
+
+        previous: kc fields (B, H, W) shared by the members or (members, B, H, W) one per member, with
+        wind (2,) or (B, 2) in pixels per hour (an NWP forecasts it); or both None (no previous hour:
+        the first hour of a day). A case whose field holds NaN counts as not given (training hides
+        some previous hours so that one model also makes the first hour).
+        """
+        if (previous is None) != (wind is None):
+            raise ValueError("previous and wind must be given together (or both None)")
+        if not self.config.previous:
+            if previous is not None:
+                raise ValueError(
+                    "previous must be None: this model was trained without a previous-hour input"
+                )
+            return None
+        n = self.config.size
+        if previous is None:
+            return torch.zeros(members * batch, 2, n, n)
+        p = torch.as_tensor(previous, dtype=torch.float32)
+        if p.shape not in ((batch, n, n), (members, batch, n, n)):
+            raise ValueError(
+                f"previous must be kc fields ({batch}, {n}, {n}) or ({members}, {batch}, {n}, {n}), "
+                f"got {tuple(p.shape)}"
+            )
+        w = torch.as_tensor(wind, dtype=torch.float64)
+        if w.shape not in ((2,), (batch, 2)) or not torch.all(torch.isfinite(w)):
+            raise ValueError(f"wind must be finite (dy, dx) pixels per hour, (2,) or ({batch}, 2); got {w}")
+        p = p.expand(members, batch, n, n)
+        moved = advect(torch.nan_to_num(p).double().numpy(), w.expand(batch, 2).numpy()[None])
+        p, moved = p.reshape(-1, n, n), torch.from_numpy(moved).float().reshape(-1, n, n)
+        given = torch.isfinite(p).all(dim=(-2, -1))[:, None, None]
+        field = torch.where(given, self.normalize(moved), 0.0)
+        return torch.stack([field, given.float().expand_as(field)], 1)
+
+    def residual_target(
+        self, coarse_z, fine_z, lead=None, previous=None, wind=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(residual (B, 1, H, W), cond) used for the diffusion loss; previous (kc, B × H × W) and
+        wind (B × 2) as in previous_planes."""
         with torch.no_grad():
             cond, mean = self.condition(coarse_z, lead)
-        return (fine_z - mean)[:, None], cond
+            planes = self.previous_planes(previous, wind, 1, coarse_z.shape[0])
+        return (fine_z - mean)[:, None], (cond if planes is None else torch.cat([cond, planes], 1))
 
     # ------------------------------------------------------------ prediction
     @torch.no_grad()
@@ -255,19 +304,26 @@ class Downscaler(nn.Module):
         generator: torch.Generator | None = None,
         return_result: bool = False,
         noise: torch.Tensor | None = None,
+        previous=None,
+        wind=None,
         **options,
     ):
         """Diffusion ensemble (members, B, H, W) in kc units; with return_result also the
         SampleResult (NFE, trajectory in normalised residual units, shaped (members·B, 1, H, W)).
 
         `noise` (members, B, H, W) replaces the initial white noise (e.g. noise correlated in time
-        for coherent scenarios); other keyword options (gamma, eta, ...) go to sample_trajectory.
+        for coherent scenarios); `previous` and `wind` are the previous hour's kc and the wind
+        for a previous=True model (see previous_planes); other keyword options (gamma, eta, ...) go
+        to sample_trajectory.
         """
         members = check_int("members", members, low=1, high=10000)
         c = self.normalize(self._check_coarse(coarse))
         cond, mean = self.condition(c, lead)
         b = c.shape[0]
         cond_m = cond.repeat(members, 1, 1, 1)
+        planes = self.previous_planes(previous, wind, members, b)
+        if planes is not None:
+            cond_m = torch.cat([cond_m, planes], 1)
         shape = (members * b, 1) + tuple(mean.shape[-2:])
         if noise is None:
             noise = torch.randn(shape, generator=generator)
@@ -319,6 +375,9 @@ def load_downscaler(path) -> Downscaler:
     return model.eval()
 
 
-def load_pretrained(path=None) -> Downscaler:
-    """The shipped default model (datasets/diffusion/downscaler.pt)."""
-    return load_downscaler(DEFAULT_CHECKPOINT if path is None else path)
+def load_pretrained(path=None, *, sequence: bool = False) -> Downscaler:
+    """The shipped default model (datasets/diffusion/downscaler.pt), or with sequence=True the
+    autoregressive one that also sees the previous hour (datasets/diffusion/sequence.pt)."""
+    if path is None:
+        path = SEQUENCE_CHECKPOINT if check_bool("sequence", sequence) else DEFAULT_CHECKPOINT
+    return load_downscaler(path)

@@ -44,6 +44,7 @@ __all__ = [
     "clear_sky_ghi",
     "make_weather_pairs",
     "make_weather_sequence",
+    "make_sequence_pairs",
     "REGIMES",
     "nwp_error_scales",
 ]
@@ -375,6 +376,8 @@ class WeatherPairs:
     config: WeatherConfig = field(default_factory=WeatherConfig)
     regime: np.ndarray | None = None
     lead: np.ndarray | None = None
+    previous: np.ndarray | None = None  # the truth one hour earlier (n, H, W): make_sequence_pairs
+    wind: np.ndarray | None = None  # the wind (dy, dx) in pixels per hour that moved it (n, 2)
 
     def __post_init__(self):
         # checked, not converted: the arrays stay as given (float32 from the generators)
@@ -393,6 +396,12 @@ class WeatherPairs:
             )
         if self.lead is not None:
             _same_length("lead", array_shape("lead", self.lead, finite=True), n, ndim=1)
+        if self.previous is not None and array_shape("previous", self.previous, finite=True) != shape:
+            raise ValueError(f"previous must have fine's shape {shape}, got {np.shape(self.previous)}")
+        if (self.previous is None) != (self.wind is None):
+            raise ValueError("previous and wind must be given together")
+        if self.wind is not None and array_shape("wind", self.wind, finite=True) != (n, 2):
+            raise ValueError(f"wind must be (dy, dx) per case, shape ({n}, 2), got {np.shape(self.wind)}")
 
     def __len__(self) -> int:
         return len(self.fine)
@@ -422,6 +431,14 @@ def _draw_regimes(n: int, cfg: WeatherConfig, rng) -> tuple[np.ndarray, np.ndarr
     return regime, rng.uniform(ranges[:, 0], ranges[:, 1])
 
 
+def _draw_leads(n: int, cfg: WeatherConfig, rng) -> np.ndarray:
+    """Lead times of n cases: integer hours ~ U{config.lead} (its lower end if no integer lies in it)."""
+    lo, hi = cfg.lead
+    if np.floor(hi) >= np.ceil(lo):
+        return rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=n).astype(float)
+    return np.full(n, lo)
+
+
 def make_weather_pairs(
     n: int = 1000, *, config: WeatherConfig | None = None, random_state=None, **overrides
 ) -> WeatherPairs:
@@ -436,14 +453,47 @@ def make_weather_pairs(
     g = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng)
     regime, cf = _draw_regimes(n, cfg, rng)
     fine = clear_sky_index(g, cf, kc_min=cfg.kc_min, softness=cfg.softness, enhancement=cfg.enhancement)
-    lo, hi = cfg.lead
-    lead = (
-        rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=n).astype(float)
-        if np.floor(hi) >= np.ceil(lo)
-        else np.full(n, lo)
-    )
+    lead = _draw_leads(n, cfg, rng)
     coarse = coarse_nwp(fine, cfg, lead=lead, random_state=rng)
     return WeatherPairs(coarse.astype(np.float32), fine.astype(np.float32), cf, cfg, regime, lead)
+
+
+def make_sequence_pairs(
+    n: int = 1000,
+    *,
+    config: WeatherConfig | None = None,
+    random_state=None,
+    wind_max: float = 2.0,
+    evolution: float = 0.15,
+) -> WeatherPairs:
+    """make_weather_pairs with the truth one hour earlier: training pairs for autoregressive scenarios.
+
+    As in make_weather_sequence, the hour-t cloud field is the hour-(t-1) field advected by a wind
+    drawn uniformly from the disc |w| <= wind_max pixels per hour and mixed with a fresh field,
+    g_t = a · advect(g_{t-1}, w) + √(1 - a²) · ξ with a = 1 - evolution, so g_t is again a unit GRF
+    and the pairs have make_weather_pairs' distribution. `previous` holds kc at t - 1 (same regime
+    and cloud fraction) and `wind` the w that moved it; the NWP is the hour-t forecast at a lead
+    ~ U{config.lead}.
+    """
+    n = check_int("n", n, low=1, high=10**7)
+    cfg = _weather_config(config)
+    rng = as_rng(random_state)
+    wind_max = check_float("wind_max", wind_max, low=0.0, high=float(cfg.size))
+    a = 1.0 - check_float("evolution", evolution, low=0.0, high=1.0)
+    g0 = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng)
+    angle, radius = rng.uniform(0, 2 * np.pi, n), wind_max * np.sqrt(rng.uniform(0, 1, n))
+    wind = np.stack([radius * np.sin(angle), radius * np.cos(angle)], axis=-1)
+    fresh = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng)
+    g1 = a * advect(g0, wind) + np.sqrt(1 - a * a) * fresh
+    regime, cf = _draw_regimes(n, cfg, rng)
+    kc = [
+        clear_sky_index(g, cf, kc_min=cfg.kc_min, softness=cfg.softness, enhancement=cfg.enhancement)
+        for g in (g0, g1)
+    ]
+    lead = _draw_leads(n, cfg, rng)
+    coarse = coarse_nwp(kc[1], cfg, lead=lead, random_state=rng)
+    f32 = [x.astype(np.float32) for x in (coarse, kc[1], kc[0])]
+    return WeatherPairs(f32[0], f32[1], cf, cfg, regime, lead, previous=f32[2], wind=wind)
 
 
 @dataclass

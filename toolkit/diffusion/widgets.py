@@ -20,11 +20,17 @@ from ..chart_template import ChartTemplate, ReadySpec
 from ..charts import series_lines
 from ..livechart import LiveChart
 from ..panels import Panel, SliderPreview, dropdown, log_slider, slider
-from ..validation import check_int
 from .evaluation import fixed_test_set
 from .metrics import crps_ensemble, radial_power_spectrum, rank_histogram
 from .model import Downscaler
 from .samplers import METHODS, karras_sigmas, sample_trajectory
+from .scenarios import (
+    autoregressive_day,
+    coherent_noise,
+    forecast_day,
+    lag1_autocorrelation,
+    scenario_scores,
+)
 from .toy import GaussianMixture, gaussian_mixture_1d, gaussian_mixture_2d
 from .weather import REGIMES, WeatherConfig, make_weather_pairs, nwp_error_scales
 
@@ -42,6 +48,8 @@ __all__ = [
     "interpret_spread_skill",
     "coherent_noise",
     "forecast_day",
+    "autoregressive_day",
+    "scenario_scores",
     "lag1_autocorrelation",
     "fan_chart",
     "finetune_panel",
@@ -731,79 +739,6 @@ def conditional_panel(v: dict) -> Panel:
 
 
 # ------------------------------------------------------------------ day-ahead forecast
-def coherent_noise(
-    members: int, hours, wind, *, size: int = 32, memory: float = 0.85, seed: int = 0
-) -> torch.Tensor:
-    """Initial sampling noise (T, members, size, size) that is coherent in time: each member's noise
-    moves with the NWP wind (whole-pixel shifts keep it exactly white) and is refreshed as an AR(1),
-    ξ_t = φ^Δt roll(ξ_{t-1}) + √(1 - φ^(2Δt)) ε_t, φ = memory per hour. The deterministic ODE sampler
-    maps nearby noise + nearby conditioning to nearby fields, so member m is one scenario over the day."""
-    hours = np.asarray(hours, dtype=float)
-    rng = np.random.default_rng(seed)
-    offset = np.rint(np.outer(hours - hours[0], np.asarray(wind, dtype=float))).astype(int)  # (T, 2) pixels
-    xi = rng.standard_normal((members, size, size))
-    out = [xi]
-    for t in range(1, len(hours)):
-        a = memory ** (hours[t] - hours[t - 1])
-        moved = np.roll(xi, tuple(offset[t] - offset[t - 1]), axis=(-2, -1))
-        xi = a * moved + np.sqrt(1 - a * a) * rng.standard_normal(xi.shape)
-        out.append(xi)
-    return torch.from_numpy(np.stack(out)).float()
-
-
-@torch.no_grad()
-def forecast_day(
-    model: Downscaler,
-    seq,
-    *,
-    members: int = 8,
-    steps: int = 9,
-    method: str = "dpmpp_2m",
-    seed: int = 0,
-    site=(16, 16),
-    every: int = 1,
-    memory: float = 0.85,
-) -> dict:
-    """Ensemble GHI at a site for every `every`-th daylight hour of a WeatherSequence: members (T, M)
-    as coherent scenarios (coherent_noise with the sequence's wind; memory = 0 gives independent
-    hours), MSE and truth (T,), and the kc series at the site."""
-    every = check_int("every", every, low=1, high=24)
-    day = np.flatnonzero(seq.ghi_clear > 0)[::every]
-    coarse = torch.from_numpy(seq.coarse[day])
-    lead = torch.as_tensor(seq.lead[day], dtype=torch.float32)
-    wind = seq.wind if seq.wind is not None else (0.0, 0.0)
-    noise = coherent_noise(members, seq.hours[day], wind, size=model.config.size, memory=memory, seed=seed)
-    ens = model.ensemble(
-        coarse,
-        members,
-        lead=lead,
-        steps=steps,
-        method=method,
-        generator=torch.Generator().manual_seed(seed),
-        noise=noise.transpose(0, 1),
-    )
-    i, j = site
-    clear = seq.ghi_clear[day]
-    kc = ens[:, :, i, j].numpy().T
-    return {
-        "hours": seq.hours[day],
-        "clear": clear,
-        "truth": seq.ghi[day][:, i, j],
-        "truth_kc": seq.fine[day][:, i, j],
-        "members": kc * clear[:, None],
-        "members_kc": kc,
-        "mse": model.predict_mean(coarse, lead)[:, i, j].numpy() * clear,
-    }
-
-
-def lag1_autocorrelation(series: np.ndarray) -> np.ndarray:
-    """Lag-1 autocorrelation of each column of (T, M) (or of a (T,) series)."""
-    x = np.asarray(series, dtype=float)
-    x = x[:, None] if x.ndim == 1 else x
-    a = x - x.mean(0)
-    return (a[1:] * a[:-1]).sum(0) / np.maximum((a * a).sum(0), 1e-12)
-
-
 def fan_chart(fc: dict, *, traces: int = 4) -> alt.Chart:
     """Ensemble fan (10–90 % band), a few coherent member traces, the MSE forecast, clear sky and — on
     top of everything — the truth."""
