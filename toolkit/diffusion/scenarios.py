@@ -122,11 +122,13 @@ def autoregressive_day(
     seed: int = 0,
     site=(16, 16),
 ) -> dict:
-    """forecast_day's output made autoregressively: the first daylight hour from the NWP alone, then
+    """forecast_day's output made autoregressively: the first daylight hour with the previous-hour
+    input masked (from the NWP, its U-Net mean and the lead time), then
     x_m(t) ~ p(x_t | NWP_t, lead_t, x_m(t - 1), wind) hour after hour, each member conditioned on its
     own previous hour (the whole field, not only the site) and on the wind that carries the clouds
-    (seq.wind, the same wind coherent_noise moves its noise with). Needs a previous=True model
-    (load_pretrained(sequence=True)); the hours must be one apart, as in training."""
+    (seq.wind: the true wind, a perfect forecast of it; coherent_noise moves its noise with the same).
+    Needs a previous=True model (load_pretrained(sequence=True)); the hours must be one apart, as in
+    training."""
     check_instance("model", model, Downscaler)
     if not model.config.previous:
         raise ValueError("model must be a previous=True model (load_pretrained(sequence=True))")
