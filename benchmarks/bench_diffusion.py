@@ -137,9 +137,8 @@ def format_scenarios(rows: list[dict]) -> str:
         "-" * len(head),
     ]
     for r in rows:
-        cells = "".join(
-            f"{r[f'truth {k}']:>11.2f} / {r[f'members {k}']:.2f}" for k in ("ghi", "kc", "pattern")
-        )
+        pairs = [f"{r['truth ' + k]:.2f} / {r['members ' + k]:.2f}" for k in ("ghi", "kc", "pattern")]
+        cells = "".join(f"{p:>18}" for p in pairs)
         lines.append(f"{r['scenarios']:<24}{cells}{r['crps']:>9.4f}")
     return "\n".join(lines)
 
