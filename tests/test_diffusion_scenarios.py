@@ -241,3 +241,24 @@ def test_shipped_sequence_model_is_autoregressive_and_small():
     model = load_pretrained(sequence=True)
     assert model.config.previous and "--sequence" in model.extra["command"]
     assert not load_pretrained().config.previous  # the single-hour default is unchanged
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"seq": "day"}, TypeError, "seq"),
+        ({"members": 0}, ValueError, "members"),
+        ({"steps": 0}, ValueError, "steps"),
+        ({"method": "magic"}, ValueError, "method"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"site": (40, 3)}, ValueError, "site"),
+        ({"site": (1, 2, 3)}, ValueError, "site"),
+        ({"memory": 1.5}, ValueError, "memory"),
+        ({"model": "tiny"}, TypeError, "model"),
+    ],
+)
+def test_forecast_day_refuses_bad_arguments_by_name(kwargs, exc, match):
+    args = {"model": _tiny(previous=False), "seq": make_weather_sequence(range(8, 11), random_state=0)}
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        forecast_day(args.pop("model"), args.pop("seq"), **{"members": 2, "steps": 2, **args})

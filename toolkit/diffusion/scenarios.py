@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from toolkit.validation import check_choice, check_instance, check_int
+from toolkit.validation import check_choice, check_float, check_instance, check_int
 
 from ._checks import int_sequence
 from .model import Downscaler
@@ -58,6 +58,23 @@ def _daylight(seq, every: int = 1) -> np.ndarray:
     return np.flatnonzero(seq.ghi_clear > 0)[:: check_int("every", every, low=1, high=24)]
 
 
+def _check_day(model, seq, members, steps, method, seed, site) -> tuple:
+    """The shared arguments of forecast_day and autoregressive_day, checked: (members, site)."""
+    check_instance("model", model, Downscaler)
+    check_instance("seq", seq, WeatherSequence, "a WeatherSequence (make_weather_sequence)")
+    n = model.config.size
+    if seq.lead is None or seq.fine.shape[-1] != n:
+        raise ValueError(f"seq must carry lead times and {n}×{n} fields (make_weather_sequence)")
+    members = check_int("members", members, low=1, high=10000)
+    check_int("steps", steps, low=1, high=1000)
+    check_choice("method", method, METHODS)
+    check_int("seed", seed, low=0)
+    site = tuple(check_int("site", v, low=0, high=n - 1) for v in int_sequence("site", site))
+    if len(site) != 2:
+        raise ValueError(f"site must be a pixel (row, column), got {site}")
+    return members, site
+
+
 def _at_site(model: Downscaler, seq, day: np.ndarray, fields: torch.Tensor, site) -> dict:
     """The forecast dict of a day from the members' kc fields (T, M, H, W): their site series as GHI
     (T, M) and kc, the truth and the MSE forecast at the site (T,), and the fields themselves."""
@@ -94,6 +111,8 @@ def forecast_day(
     """Ensemble GHI at a site for every `every`-th daylight hour of a WeatherSequence: members (T, M)
     as coherent scenarios (coherent_noise with the sequence's wind; memory = 0 gives independent
     hours), MSE and truth (T,), the kc series at the site and the members' kc fields (T, M, H, W)."""
+    members, site = _check_day(model, seq, members, steps, method, seed, site)
+    memory = check_float("memory", memory, low=0.0, high=1.0)
     day = _daylight(seq, every)
     coarse = torch.from_numpy(seq.coarse[day])
     lead = torch.as_tensor(seq.lead[day], dtype=torch.float32)
@@ -129,23 +148,13 @@ def autoregressive_day(
     (seq.wind: the true wind, a perfect forecast of it; coherent_noise moves its noise with the same).
     Needs a previous=True model (load_pretrained(sequence=True)); the hours must be one apart, as in
     training."""
-    check_instance("model", model, Downscaler)
+    members, site = _check_day(model, seq, members, steps, method, seed, site)
     if not model.config.previous:
         raise ValueError("model must be a previous=True model (load_pretrained(sequence=True))")
-    check_instance("seq", seq, WeatherSequence, "a WeatherSequence (make_weather_sequence)")
-    n = model.config.size
-    if seq.lead is None or seq.fine.shape[-1] != n:
-        raise ValueError(f"seq must carry lead times and {n}×{n} fields (make_weather_sequence)")
-    members = check_int("members", members, low=1, high=10000)
-    check_int("steps", steps, low=1, high=1000)
-    check_choice("method", method, METHODS)
-    site = tuple(check_int("site", v, low=0, high=n - 1) for v in int_sequence("site", site))
-    if len(site) != 2:
-        raise ValueError(f"site must be a pixel (row, column), got {site}")
     day = _daylight(seq)
     if np.any(np.diff(seq.hours[day]) != 1):
         raise ValueError(f"seq's daylight hours must be consecutive, got {seq.hours[day].tolist()}")
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    g = torch.Generator().manual_seed(seed)
     wind = seq.wind if seq.wind is not None else (0.0, 0.0)
     previous, fields = None, []
     for t in day:
