@@ -458,6 +458,17 @@ def make_weather_pairs(
     return WeatherPairs(coarse.astype(np.float32), fine.astype(np.float32), cf, cfg, regime, lead)
 
 
+def _next_hour(g: np.ndarray, shift, a: float, cfg: WeatherConfig, rng) -> np.ndarray:
+    """Cloud fields (..., H, W) carried `shift` pixels by the wind and mixed with fresh ones,
+    a · advect(g, shift) + √(1 - a²) · ξ, ξ new unit GRFs (drawn only when a < 1): a unit GRF stays one."""
+    moved = advect(g, shift)
+    if a >= 1.0:
+        return moved
+    n = int(np.prod(g.shape[:-2]))
+    fresh = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng).reshape(g.shape)
+    return a * moved + np.sqrt(1 - a * a) * fresh
+
+
 def make_sequence_pairs(
     n: int = 1000,
     *,
@@ -483,8 +494,7 @@ def make_sequence_pairs(
     g0 = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng)
     angle, radius = rng.uniform(0, 2 * np.pi, n), wind_max * np.sqrt(rng.uniform(0, 1, n))
     wind = np.stack([radius * np.sin(angle), radius * np.cos(angle)], axis=-1)
-    fresh = gaussian_random_field(n, cfg.size, slope=cfg.slope, random_state=rng)
-    g1 = a * advect(g0, wind) + np.sqrt(1 - a * a) * fresh
+    g1 = _next_hour(g0, wind, a, cfg, rng)
     regime, cf = _draw_regimes(n, cfg, rng)
     kc = [
         clear_sky_index(g, cf, kc_min=cfg.kc_min, softness=cfg.softness, enhancement=cfg.enhancement)
@@ -582,14 +592,7 @@ def make_weather_sequence(
     prev_h = hours[0]
     for h in hours:
         dt = h - prev_h
-        g = advect(g, wind * dt)
-        if dt > 0 and evolution > 0:
-            a = (1 - evolution) ** dt
-            g = (
-                a * g
-                + np.sqrt(1 - a * a)
-                * gaussian_random_field(1, cfg.size, slope=cfg.slope, random_state=rng)[0]
-            )
+        g = _next_hour(g, wind * dt, (1 - evolution) ** dt, cfg, rng)
         fields.append(g)
         prev_h = h
     g_all = np.stack(fields)
