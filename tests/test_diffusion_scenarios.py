@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit.diffusion import Downscaler, make_weather_pairs, make_weather_sequence
+from toolkit.diffusion import Downscaler, crps_ensemble, make_weather_pairs, make_weather_sequence
 from toolkit.diffusion.lightning import DiffusionModule, WeatherDataModule
 from toolkit.diffusion.model import downscaler_config
 from toolkit.diffusion.scenarios import autoregressive_day, forecast_day, lag1_autocorrelation
@@ -215,6 +215,15 @@ def test_moved_pattern_correlation_known_cases():
     scores = scenario_scores(fc, seq)
     assert scores["truth"]["pattern"] == pytest.approx(1.0, abs=1e-6)  # frozen clouds in a steady wind
     assert scores["truth"]["kc"] == pytest.approx(lag1_autocorrelation(seq.fine[day][:, 16, 16])[0])
+    members = fc["fields"].transpose(0, 1)  # the CRPS of the day's fields against the truth's
+    expected = crps_ensemble(torch.from_numpy(seq.fine[day]), members).mean()
+    assert scores["members"]["crps"] == pytest.approx(float(expected))
+    # a preview forecast of every 2nd hour is scored at its own hours, the clouds moved 2 h of wind
+    every2 = forecast_day(_tiny(previous=False), seq, members=2, steps=2, every=2)
+    assert scenario_scores(every2, seq)["truth"]["pattern"] == pytest.approx(1.0, abs=1e-6)
+    uneven = dict(fc, hours=np.r_[fc["hours"][:2], fc["hours"][3:]])
+    with pytest.raises(ValueError, match="evenly spaced"):
+        scenario_scores(uneven, seq)
     with pytest.raises(TypeError, match="seq"):
         scenario_scores(fc, "day")
 

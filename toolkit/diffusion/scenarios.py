@@ -19,6 +19,7 @@ import torch
 from toolkit.validation import check_choice, check_float, check_instance, check_int
 
 from ._checks import int_sequence
+from .metrics import crps_ensemble
 from .model import Downscaler
 from .samplers import METHODS
 from .weather import WeatherSequence, advect
@@ -198,19 +199,26 @@ def moved_pattern_correlation(fields, wind) -> float:
 
 def scenario_scores(fc: dict, seq) -> dict:
     """How a day's members change from hour to hour next to the truth: lag-1 autocorrelation of the
-    site GHI and kc (members: the mean over members) and moved_pattern_correlation of the fields."""
+    site GHI and kc (members: the mean over members) and moved_pattern_correlation of the fields, at
+    the forecast's own hours (evenly spaced: the wind moves the clouds wind × Δt between them); and
+    the members' fair CRPS against the truth's fields over those hours."""
     check_instance("seq", seq, WeatherSequence, "a WeatherSequence (make_weather_sequence)")
-    day = _daylight(seq)
-    wind = seq.wind if seq.wind is not None else (0.0, 0.0)
+    hours = np.asarray(fc["hours"], dtype=float)
+    step = np.diff(hours)
+    if len(hours) < 2 or np.any(step != step[0]):
+        raise ValueError(f"fc must hold at least 2 evenly spaced hours, got {hours.tolist()}")
+    truth = seq.fine[np.isin(seq.hours, hours)]
+    moved = (seq.wind if seq.wind is not None else np.zeros(2)) * step[0]
     return {
         "truth": {
             "ghi": float(lag1_autocorrelation(fc["truth"])[0]),
             "kc": float(lag1_autocorrelation(fc["truth_kc"])[0]),
-            "pattern": moved_pattern_correlation(seq.fine[day], wind),
+            "pattern": moved_pattern_correlation(truth, moved),
         },
         "members": {
             "ghi": float(lag1_autocorrelation(fc["members"]).mean()),
             "kc": float(lag1_autocorrelation(fc["members_kc"]).mean()),
-            "pattern": moved_pattern_correlation(fc["fields"].numpy(), wind),
+            "pattern": moved_pattern_correlation(fc["fields"].numpy(), moved),
+            "crps": float(crps_ensemble(torch.from_numpy(truth), fc["fields"].transpose(0, 1)).mean()),
         },
     }
