@@ -268,7 +268,23 @@ def test_realism_study_runs_each_detector_with_the_same_seeds(tmp_path):
     base = [{k: v for k, v in r.items() if k not in ("variant", "train_seconds")} for r in rows[:16]]
     ref = [{k: v for k, v in r.items() if k != "train_seconds"} for r in compare_trackers([0], **kw)]
     assert base == ref
-    assert set(REALISM_VARIANTS) == {"baseline", "Highland sub-steps", "proton-like noise", "both"}
+    assert set(REALISM_VARIANTS) == {
+        "baseline",
+        "Highland sub-steps",
+        "proton-like noise",
+        "both",
+        "95 % hit efficiency",
+        "95 % + skip-layer edges",
+    }
+    # skip_layers is a graph option, not a detector field: it reaches the graphs of every split
+    skip = realism_study(["95 % + skip-layer edges"], [0], **kw)
+    lossy = compare_trackers([0], detector=DetectorConfig(efficiency=0.95), skip_layers=1, **kw)
+    drop = ("variant", "train_seconds")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in skip] == [
+        {k: v for k, v in r.items() if k not in drop} for r in lossy
+    ]
+    plain = compare_trackers([0], detector=DetectorConfig(efficiency=0.95), **kw)
+    assert skip[0]["ceiling_efficiency"] != plain[0]["ceiling_efficiency"]
     for bad, error in (("baseline", TypeError), (["thermal noise"], ValueError), ([], ValueError)):
         with pytest.raises(error, match="variants"):
             realism_study(bad, [0], **kw)

@@ -50,6 +50,7 @@ from .pipeline import (
     edge_logits,
     edges_to_dense,
     evaluate,
+    has_skip_edges,
     instability,
     lambda_paper,
     lambda_scale,
@@ -64,6 +65,7 @@ from .trackml_io import read_trackml, write_trackml
 from .train import TrainConfig, fit, load_model, make_dataset, one_thread, save_model
 
 __all__ = [
+    "has_skip_edges",
     "DEFAULT_NO_MATCH",
     "assignment_objective",
     "blackbox_assignment",

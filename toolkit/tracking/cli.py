@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -254,7 +255,7 @@ def _run_study(argv: list[str]) -> int:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--no-two-step", action="store_true", help="stability: skip the two-step reference row")
     args = p.parse_args(argv)
-    command = "python -m toolkit.tracking.cli study " + " ".join(argv)
+    command = "python -m toolkit.tracking.cli study " + shlex.join(argv)  # quoted: variant names have spaces
     if (
         args.which == "merge"
     ):  # parts of one study run as parallel processes: concatenate rows, keep each command
@@ -267,7 +268,13 @@ def _run_study(argv: list[str]) -> int:
                     seen.add(key)
                     rows.append(row)
         meta = dict(
-            command=[p["meta"]["command"] for p in parts],
+            command=[  # a part may itself be a merge: its commands are kept one by one
+                c
+                for p in parts
+                for c in (
+                    p["meta"]["command"] if isinstance(p["meta"]["command"], list) else [p["meta"]["command"]]
+                )
+            ],
             merged_by=command,
             cpu_seconds=sum(p["meta"]["cpu_seconds"] for p in parts),
             wall_seconds=max(p["meta"]["wall_seconds"] for p in parts),

@@ -1,4 +1,4 @@
-"""Hit graphs: one PyG ``Data`` per event, candidate edges between adjacent layers only.
+"""Hit graphs: one PyG ``Data`` per event, candidate edges between adjacent layers (by default).
 
 An edge (i → j) joins a hit of layer l to a hit of layer l+1 whose direction lies inside an
 angular window around the beam axis, ``|Δx|/Δz ≤ window`` and ``|Δy|/Δz ≤ window``. The label
@@ -6,6 +6,12 @@ is 1 when both hits come from the same particle. Each edge also stores its layer
 ``edge_lp`` and the rank of its two hits inside their layers (``edge_row``, ``edge_col``): the
 (row, column) of the edge in that layer pair's assignment cost matrix. Within a graph the edges
 are ordered by (source hit, target hit), i.e. by (layer pair, row, column).
+
+``skip_layers=k`` also joins layer l to l+2, …, l+1+k (window over the pair's whole depth), so a
+track survives k missed hits in a row. Such an edge is true only when the particle's hits between
+were lost (the label is "consecutive hits of one particle"), and ``edge_lp`` is its source layer.
+The assignment is then one problem per event (every hit at most one successor and one
+predecessor, :func:`toolkit.tracking.edges_to_dense`), not one per layer pair.
 
 All events of a call are built at once over their concatenated hits (:func:`build_graph_batch`
 returns them as one PyG ``Batch`` for training); :func:`build_graphs` only cuts that batch into
@@ -58,28 +64,46 @@ _KEYS = (
 
 
 def build_graph(
-    event: Event, config: DetectorConfig | None = None, *, window: float = DEFAULT_WINDOW
+    event: Event,
+    config: DetectorConfig | None = None,
+    *,
+    window: float = DEFAULT_WINDOW,
+    skip_layers: int = 0,
 ) -> Data:
     """Candidate-edge graph of one event (see module docstring)."""
     if not isinstance(event, Event):
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return _split(_graph_tensors([event], cfg, window))[0]
+    skip_layers = _check_skip(skip_layers, cfg)
+    return _split(_graph_tensors([event], cfg, window, skip_layers))[0]
+
+
+def _check_skip(skip_layers, cfg: DetectorConfig) -> int:
+    return check_int("skip_layers", skip_layers, low=0, high=max(cfg.n_layers - 2, 0))
 
 
 def build_graphs(
-    events: Sequence[Event], config: DetectorConfig | None = None, *, window: float = DEFAULT_WINDOW
+    events: Sequence[Event],
+    config: DetectorConfig | None = None,
+    *,
+    window: float = DEFAULT_WINDOW,
+    skip_layers: int = 0,
 ) -> list[Data]:
     """:func:`build_graph` for each event (computed for all events at once, then cut per event)."""
     events = check_items("events", events, Event, "Event")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return [g for chunk in _chunks(events) for g in _split(_graph_tensors(chunk, cfg, window))]
+    skip_layers = _check_skip(skip_layers, cfg)
+    return [g for chunk in _chunks(events) for g in _split(_graph_tensors(chunk, cfg, window, skip_layers))]
 
 
 def build_graph_batch(
-    events: Sequence[Event], config: DetectorConfig | None = None, *, window: float = DEFAULT_WINDOW
+    events: Sequence[Event],
+    config: DetectorConfig | None = None,
+    *,
+    window: float = DEFAULT_WINDOW,
+    skip_layers: int = 0,
 ) -> Batch:
     """The graphs of :func:`build_graphs` as one PyG ``Batch``, with no per-event ``Data`` objects.
 
@@ -89,7 +113,8 @@ def build_graph_batch(
     events = check_items("events", events, Event, "Event", min_size=1)
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return _as_batch(_concat([_graph_tensors(chunk, cfg, window) for chunk in _chunks(events)]))
+    skip_layers = _check_skip(skip_layers, cfg)
+    return _as_batch(_concat([_graph_tensors(c, cfg, window, skip_layers) for c in _chunks(events)]))
 
 
 def simulate_graph_batch(
@@ -101,6 +126,7 @@ def simulate_graph_batch(
     window: float = DEFAULT_WINDOW,
     workers: int = 1,
     chunk_events: int = 256,
+    skip_layers: int = 0,
 ) -> Batch:
     """``n_events`` fresh events as one graph ``Batch``, simulated and built in chunks on ``workers`` threads.
 
@@ -117,6 +143,7 @@ def simulate_graph_batch(
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
     workers = check_int("workers", workers, low=1, high=64)
     chunk_events = check_int("chunk_events", chunk_events, low=1, high=1_000_000)
+    skip_layers = _check_skip(skip_layers, cfg)
     sizes = [min(chunk_events, n_events - a) for a in range(0, n_events, chunk_events)]
     seeds = as_rng(random_state).integers(0, 2**63, size=len(sizes)).tolist()
 
@@ -124,8 +151,9 @@ def simulate_graph_batch(
         # the simulator's flat table goes straight into the graph pass: no Event objects in between
         table = _simulate_hits(size, cfg, phantom=phantom, random_state=seed)
         if table["x"].size > _CHUNK_HITS:  # a dense detector: passes of bounded memory, as build_graph_batch
-            return _concat([_graph_tensors(part, cfg, window) for part in _chunks(_split_events(table))])
-        return _hit_tensors(_table_hits(table), size, cfg, window)
+            parts = _chunks(_split_events(table))
+            return _concat([_graph_tensors(part, cfg, window, skip_layers) for part in parts])
+        return _hit_tensors(_table_hits(table), size, cfg, window, skip_layers)
 
     if workers == 1:
         parts = [chunk(k, s) for k, s in zip(sizes, seeds, strict=True)]
@@ -160,8 +188,51 @@ def _layer_gaps(cfg: DetectorConfig) -> np.ndarray:
     return np.where(dz != 0, np.abs(dz), cfg.layer_spacing)
 
 
-def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -> tuple[np.ndarray, ...]:
-    """All (src, dst) hit pairs of one event on layers (l, l+1) with |Δx|, |Δy| ≤ tol[l], by (src, dst).
+def _edges_up_to(h: dict[str, np.ndarray], cfg: DetectorConfig, window: float, skip_layers: int):
+    """Candidate (src, dst) pairs from layer l to l+1, …, l+1+skip_layers, by (src, dst).
+
+    A pair that jumps s layers gets the window over its whole depth, ``window · (z_{l+s} − z_l)``, so a
+    straight line through a missed layer passes exactly when it would pass layer by layer.
+    """
+    L, gaps = cfg.n_layers, _layer_gaps(cfg)
+    if skip_layers == 0:
+        return _candidate_edges(h, L, window * gaps)
+    depth = np.concatenate([[0.0], np.cumsum(gaps)])
+    pairs = [_candidate_edges(h, L, window * gaps)] + [
+        _candidate_edges(h, L, window * (depth[s:] - depth[:-s]), step=s)
+        for s in range(2, min(skip_layers + 1, L - 1) + 1)
+    ]
+    src, dst = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    order = np.argsort(src * max(h["x"].size, 1) + dst, kind="stable")
+    return src.take(order), dst.take(order)
+
+
+def _edge_truth(h: dict[str, np.ndarray], src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """1 when both hits are one particle's *consecutive* hits: same id > 0, no hit of it on a layer between.
+
+    For adjacent layers this is "same particle"; a pair that jumps a layer is true only where the
+    particle's hit on the layers between was lost (else its two shorter links are the truth).
+    """
+    pid, layer, event = h["particle_id"], h["layer"], h["event"]
+    same = (pid[src] == pid[dst]) & (pid[src] > 0)
+    jump = layer[dst] - layer[src]
+    if not np.any(jump > 1):
+        return same
+    L = int(layer.max()) + 1
+    n_pid = int(pid.max()) + 1
+    hit_key = np.unique((event * n_pid + pid) * L + layer)  # (event, particle, layer) of every hit
+    for gap in range(2, int(jump.max()) + 1):
+        e = np.flatnonzero(same & (jump >= gap))  # layer src + gap − 1 lies between src and dst
+        key = (event[src[e]] * n_pid + pid[src[e]]) * L + layer[src[e]] + gap - 1
+        pos = np.minimum(np.searchsorted(hit_key, key), hit_key.size - 1)
+        same[e[hit_key[pos] == key]] = False
+    return same
+
+
+def _candidate_edges(
+    h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray, step: int = 1
+) -> tuple[np.ndarray, ...]:
+    """All (src, dst) hit pairs of one event on layers (l, l+step) with |Δx|, |Δy| ≤ tol[l], by (src, dst).
 
     Hits sort by x inside each (event, layer) bucket, so the partners of a hit are one contiguous run
     of the next bucket: a merged search finds it, with no K × K comparison per layer pair. The run is
@@ -176,8 +247,8 @@ def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -
     key = bucket * span + x_rel
     order = np.argsort(key, kind="stable")
     xs, ys, sorted_key = x.take(order), y.take(order), key.take(order)  # take: cheaper than x[order]
-    first = order[layer[order] < n_layers - 1]  # sources in key order: sorted needles merge fast
-    target, t = key[first] + span, tol[layer[first]]  # the same x one bucket (= one layer) further
+    first = order[layer[order] < n_layers - step]  # sources in key order: sorted needles merge fast
+    target, t = key[first] + step * span, tol[layer[first]]  # the same x `step` buckets (= layers) further
     slack = 64 * np.spacing(abs(float(sorted_key[-1])) + span)  # >> the rounding of key and target
     lo_first, hi_first = _sorted_search(sorted_key, target - t - slack, target + t + slack)
     # keys that round together may leave x out of order inside a bucket; then the run's ends are not
@@ -187,7 +258,7 @@ def _candidate_edges(h: dict[str, np.ndarray], n_layers: int, tol: np.ndarray) -
         lo_first, hi_first = _trim_runs(xs, x[first], t, lo_first, hi_first)
     lo, hi = np.zeros(x.size, np.int64), np.zeros(x.size, np.int64)
     lo[first], hi[first] = lo_first, hi_first
-    src = np.flatnonzero(layer < n_layers - 1)  # then sources in index order, for the output order
+    src = np.flatnonzero(layer < n_layers - step)  # then sources in index order, for the output order
     lo, count = lo[src], hi[src] - lo[src]
     pos = np.arange(count.sum()) + np.repeat(lo - np.cumsum(count) + count, count)  # runs, expanded
     src = np.repeat(src, count)
@@ -256,6 +327,10 @@ def _edge_features(
     """(E, 5) float32 EDGE_FEATURES: slopes Δx/Δz, Δy/Δz, their norm (all / window), Δ log edep, l/(L−1)."""
     lp, gaps = h["layer"][src], _layer_gaps(cfg)
     dz = gaps[0] if np.all(gaps == gaps[0]) else gaps[lp]  # equal gaps: a scalar divides alike, faster
+    jump = h["layer"][dst] - lp
+    if np.any(jump > 1):  # skip-layer edges: slopes over the pair's whole depth
+        depth = np.concatenate([[0.0], np.cumsum(gaps)])
+        dz = np.where(jump == 1, gaps[lp], depth[lp + jump] - depth[lp])
     x, y = h["x"], h["y"]
     sx, sy = (x.take(dst) - x.take(src)) / dz, (y.take(dst) - y.take(src)) / dz
     log_e = h["log_e"]
@@ -272,9 +347,11 @@ def _node_features(h: dict[str, np.ndarray], node_ptr: np.ndarray, n_layers: int
     return _float32_columns(x_rel, y_rel, h["layer"] / (n_layers - 1), h["log_e"])
 
 
-def _graph_tensors(events: Sequence[Event], cfg: DetectorConfig, window: float) -> dict[str, Any]:
+def _graph_tensors(
+    events: Sequence[Event], cfg: DetectorConfig, window: float, skip_layers: int = 0
+) -> dict[str, Any]:
     """Node and edge tensors of all events concatenated (edge_index global), plus node/edge pointers."""
-    return _hit_tensors(_stack_hits(events, cfg.n_layers), len(events), cfg, window)
+    return _hit_tensors(_stack_hits(events, cfg.n_layers), len(events), cfg, window, skip_layers)
 
 
 def _table_hits(table: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -284,13 +361,15 @@ def _table_hits(table: dict[str, Any]) -> dict[str, np.ndarray]:
     return h
 
 
-def _hit_tensors(h: dict[str, np.ndarray], n_events: int, cfg: DetectorConfig, window: float) -> dict:
+def _hit_tensors(
+    h: dict[str, np.ndarray], n_events: int, cfg: DetectorConfig, window: float, skip_layers: int = 0
+) -> dict:
     """_graph_tensors from the stacked hits of ``n_events`` events (sorted by event, then layer)."""
     L = cfg.n_layers
     h["log_e"] = np.log(np.maximum(h["edep"], 1e-6))
     layer, pid, n = h["layer"], h["particle_id"], h["x"].size
     node_ptr = np.concatenate([[0], np.cumsum(h["n_nodes"])])
-    src, dst = _candidate_edges(h, L, window * _layer_gaps(cfg)) if n else (np.zeros(0, np.int64),) * 2
+    src, dst = _edges_up_to(h, cfg, window, skip_layers) if n else (np.zeros(0, np.int64),) * 2
     bucket = h["event"] * L + layer
     rank = np.arange(n) - np.searchsorted(bucket, np.arange(n_events * L + 1))[bucket]  # matrix row/col
     zl = np.asarray(cfg.z, dtype=float)
@@ -299,7 +378,7 @@ def _hit_tensors(h: dict[str, np.ndarray], n_events: int, cfg: DetectorConfig, w
         x=torch.as_tensor(_node_features(h, node_ptr, L)),
         edge_index=as_long(np.stack([src, dst])),
         edge_attr=torch.as_tensor(_edge_features(h, src, dst, cfg, window)),
-        y=torch.as_tensor((pid[src] == pid[dst]) & (pid[src] > 0), dtype=torch.float32),
+        y=torch.as_tensor(_edge_truth(h, src, dst), dtype=torch.float32),
         edge_lp=as_long(layer[src]),
         edge_row=as_long(rank[src]),
         edge_col=as_long(rank[dst]),

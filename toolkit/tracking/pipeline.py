@@ -62,6 +62,7 @@ __all__ = [
     "score_decisions",
     "lambda_paper",
     "DEGENERATE_FRACTION",
+    "has_skip_edges",
 ]
 
 PAPER = None  # ``no_match=PAPER``: the paper's assignment (deep → shallow, maximum cardinality, no τ)
@@ -129,10 +130,24 @@ def _graph_of_edge(data: Data) -> torch.Tensor:
     return batch[data.edge_index[0]]
 
 
+def has_skip_edges(data: Data) -> bool:
+    """True when a candidate edge jumps a layer (graphs built with ``skip_layers`` ≥ 1 that have one)."""
+    data = _check_graph("data", data)
+    layer = getattr(data, "layer", None)
+    if layer is None or data.edge_index.numel() == 0:
+        return False
+    return bool((layer[data.edge_index[1]] - layer[data.edge_index[0]]).max() > 1)
+
+
 def edges_to_dense(
     values: torch.Tensor, data: Data, n_layers: int, fill: float = float("inf")
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Scatter per-edge ``values`` into (P, R, C) with P = graphs × (n_layers − 1).
+
+    With skip-layer edges (:func:`has_skip_edges`) a layer pair is no longer a problem of its own:
+    then P = graphs, and each event is one (hits × hits) problem, row = source hit, column = target
+    hit. An assignment there gives every hit at most one successor and one predecessor, i.e. chains
+    across missed layers (a path cover of the event), which is what a track needs.
 
     Returns the dense tensor (differentiable w.r.t. ``values``) and the (problem, row, col)
     index of every edge, so ``dense[idx]`` gives the values back.
@@ -163,11 +178,19 @@ def edges_to_dense(
         raise ValueError(
             f"n_layers must match the graphs: they have hits on layer {top}, but n_layers = {n_layers}"
         )
-    prob = _graph_of_edge(data) * (n_layers - 1) + data.edge_lp
-    row, col = data.edge_row, data.edge_col
+    if has_skip_edges(data):  # one problem per event: rows = source hits, columns = target hits
+        graph = _graph_of_edge(data)
+        ptr = getattr(data, "ptr", None)
+        first = ptr[graph] if ptr is not None else 0
+        prob, row, col = graph, data.edge_index[0] - first, data.edge_index[1] - first
+        n_problems = n_graphs
+    else:
+        prob = _graph_of_edge(data) * (n_layers - 1) + data.edge_lp
+        row, col = data.edge_row, data.edge_col
+        n_problems = n_graphs * (n_layers - 1)
     R = int(row.max()) + 1 if row.numel() else 1
     C = int(col.max()) + 1 if col.numel() else 1
-    dense = torch.full((n_graphs * (n_layers - 1), R, C), fill, dtype=values.dtype, device=values.device)
+    dense = torch.full((n_problems, R, C), fill, dtype=values.dtype, device=values.device)
     dense = dense.index_put((prob, row, col), values)
     return dense, (prob, row, col)
 

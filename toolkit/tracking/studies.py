@@ -23,6 +23,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +68,17 @@ def compare_trackers(
     lam: float = 0.015,
     batch_size: int = 8,
     detector: DetectorConfig | None = None,
+    skip_layers: int = 0,
     callback: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Rows ``{tracker, seed, assignment, tau, <METRIC_KEYS>}`` (see module docstring); τ is tuned twice,
-    for the paper's efficiency and for the TrackML score."""
+    for the paper's efficiency and for the TrackML score. ``skip_layers``: graphs with skip-layer
+    edges (:func:`~toolkit.tracking.build_graphs`), then every assignment is one problem per event."""
     seeds = [check_int("seeds", int(s), low=0) for s in seeds]
     det = as_config(detector, "detector")
     L = det.n_layers
-    train = make_dataset(n_train, det, seed=1)
-    val, test = make_dataset(n_val, det, seed=VAL_SEED), make_dataset(n_test, det, seed=TEST_SEED)
+    data = partial(make_dataset, config=det, skip_layers=skip_layers)
+    train, val, test = data(n_train, seed=1), data(n_val, seed=VAL_SEED), data(n_test, seed=TEST_SEED)
     rows = []
 
     def add(tracker, seed, model, seconds=None):
@@ -121,12 +124,15 @@ def compare_trackers(
     return rows
 
 
-#: The detectors of :func:`realism_study`: DetectorConfig fields changed from the defaults.
+#: The detectors of :func:`realism_study`: DetectorConfig fields changed from the defaults (and
+#: ``skip_layers`` for the graphs built on them).
 REALISM_VARIANTS = {
     "baseline": {},
     "Highland sub-steps": {"scatter_substeps": 4},
     "proton-like noise": {"noise_edep": "proton-like"},
     "both": {"scatter_substeps": 4, "noise_edep": "proton-like"},
+    "95 % hit efficiency": {"efficiency": 0.95},
+    "95 % + skip-layer edges": {"efficiency": 0.95, "skip_layers": 1},
 }
 
 
@@ -147,11 +153,13 @@ def realism_study(
         raise ValueError(f"variants must be names from {list(REALISM_VARIANTS)}, got {list(variants)}")
     rows = []
     for name in variants:
-        detector = replace(DetectorConfig(), **REALISM_VARIANTS[name])
+        fields = dict(REALISM_VARIANTS[name])
+        skip = fields.pop("skip_layers", 0)
+        detector = replace(DetectorConfig(), **fields)
         tag = (lambda row, name=name: callback({"variant": name, **row})) if callback else None
         rows += [
             {"variant": name, **row}
-            for row in compare_trackers(seeds, detector=detector, callback=tag, **compare)
+            for row in compare_trackers(seeds, detector=detector, skip_layers=skip, callback=tag, **compare)
         ]
     return rows
 

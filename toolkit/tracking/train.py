@@ -105,14 +105,14 @@ def make_dataset(
     seed: int = 0,
     phantom: Phantom | None = None,
     window: float = DEFAULT_WINDOW,
+    skip_layers: int = 0,
 ) -> list[Data]:
-    """Simulate ``n_events`` seeded events and return their graphs."""
+    """Simulate ``n_events`` seeded events and return their graphs (``skip_layers``: see build_graphs)."""
     cfg = as_config(config)
     seed = check_int("seed", seed, low=0)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    return build_graphs(
-        simulate_events(n_events, cfg, phantom=phantom, random_state=seed), cfg, window=window
-    )
+    events = simulate_events(n_events, cfg, phantom=phantom, random_state=seed)
+    return build_graphs(events, cfg, window=window, skip_layers=skip_layers)
 
 
 def fit(
