@@ -189,3 +189,73 @@ def test_skip_layers_is_validated():
         with pytest.raises(err, match="skip_layers"):
             make_dataset(1, cfg, skip_layers=bad)
     assert build_graph(event, cfg, skip_layers=3).num_edges >= build_graph(event, cfg).num_edges
+
+
+def test_cli_trains_and_evaluates_on_skip_layer_graphs(tmp_path, capsys):
+    """``--efficiency`` and ``--skip-layers`` reach the data; the checkpoint remembers the graphs it
+    was trained on, so ``evaluate`` scores it on the same kind of graph (and equals train's own test)."""
+    import json
+
+    from toolkit.cli import main
+    from toolkit.tracking import load_model
+
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "tracking",
+        "--epochs",
+        "3",
+        "--n-train",
+        "32",
+        "--lr",
+        "0.03",
+        "--n-test",
+        "8",
+        "--no-progress",
+    ]
+    assert main([*argv, "--efficiency", "0.9", "--skip-layers", "1", "--out", str(out)]) == 0
+    _, _, det, extra = load_model(out / "model.pt")
+    assert det.efficiency == 0.9 and extra["skip_layers"] == 1
+    trained = json.loads((out / "metrics.json").read_text())["test"]
+    assert trained["trackml"] > 0.3  # a model that links: the comparisons below can fail
+    assert (
+        main(
+            [
+                "evaluate",
+                "tracking",
+                "--checkpoint",
+                str(out / "model.pt"),
+                "--n-test",
+                "8",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    again = json.loads((tmp_path / "metrics.json").read_text())["test"][0]
+    assert again["trackml"] == pytest.approx(trained["trackml"]) and again["purity"] == pytest.approx(
+        trained["purity"]
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "tracking",
+                "--checkpoint",
+                str(out / "model.pt"),
+                "--n-test",
+                "8",
+                "--skip-layers",
+                "0",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    plain = json.loads((tmp_path / "metrics.json").read_text())["test"][0]
+    assert plain["trackml"] != pytest.approx(trained["trackml"])  # other graphs, other score
+    capsys.readouterr()
+    assert main([*argv, "--skip-layers", "9", "--out", str(out)]) == 2
+    assert "skip_layers" in capsys.readouterr().err

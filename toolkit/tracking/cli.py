@@ -28,7 +28,28 @@ TEST_SEED = 10**6  # the fixed test set: same events for every model
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--density", type=float, default=1.0, help="particles per frame relative to the default")
+    p.add_argument(
+        "--efficiency", type=float, default=None, help="hit efficiency per layer (default: the detector's)"
+    )
+    p.add_argument(
+        "--skip-layers",
+        type=int,
+        default=None,
+        help="candidate edges may jump this many layers (build_graphs; default 0, or the checkpoint's)",
+    )
     p.add_argument("--n-test", type=int, default=200, help="fixed test events (seed 10^6)")
+
+
+def _detector(args: argparse.Namespace, det=None):
+    """The detector of the options: ``det`` (default: DetectorConfig()) scaled and with its efficiency."""
+    from dataclasses import replace
+
+    from .detector import DetectorConfig
+
+    det = det if det is not None else DetectorConfig()
+    if args.density != 1.0:
+        det = det.scaled(args.density)
+    return replace(det, efficiency=args.efficiency) if args.efficiency is not None else det
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -51,10 +72,10 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     _common(p)
 
 
-def _test_graphs(det, n_test: int):
+def _test_graphs(det, n_test: int, skip_layers: int = 0):
     from .train import make_dataset
 
-    return make_dataset(n_test, det, seed=TEST_SEED)
+    return make_dataset(n_test, det, seed=TEST_SEED, skip_layers=skip_layers)
 
 
 def _metrics_row(name: str, r: dict) -> dict:
@@ -70,13 +91,12 @@ def _metrics_row(name: str, r: dict) -> dict:
 
 def _run_train(args: argparse.Namespace) -> int:
     from ..training import make_trainer
-    from .detector import DetectorConfig
     from .lightning import TrackingDataModule, TrackingModule
     from .model import ModelConfig
     from .pipeline import evaluate
     from .train import TrainConfig, save_model
 
-    det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
+    det, skip = _detector(args), args.skip_layers or 0
     tcfg = TrainConfig(
         mode=args.mode,
         estimator=args.estimator,
@@ -90,14 +110,20 @@ def _run_train(args: argparse.Namespace) -> int:
     ).validate()
     t0 = time.perf_counter()
     dm = TrackingDataModule(
-        det, n_train=args.n_train, n_val=50, n_test=args.n_test, batch_size=args.batch_size, seed=args.seed
+        det,
+        n_train=args.n_train,
+        n_val=50,
+        n_test=args.n_test,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        skip_layers=skip,
     )
     module = TrackingModule(tcfg, n_layers=det.n_layers)
     trainer = make_trainer(max_epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
     trainer.fit(module, dm)
     seconds = time.perf_counter() - t0
     with torch_threads(1):
-        r = evaluate(module.model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match)
+        r = evaluate(module.model, _test_graphs(det, args.n_test, skip), det.n_layers, no_match=tcfg.no_match)
     row = _metrics_row(args.mode, r)
     print(format_table([row], list(row)))
     command = "python -m toolkit train tracking " + " ".join(
@@ -106,7 +132,11 @@ def _run_train(args: argparse.Namespace) -> int:
         if k not in ("no_progress", "state") and v is not None
     )
     path = save_model(
-        args.out / "model.pt", module.model, tcfg, det, extra=dict(command=command, seconds=seconds)
+        args.out / "model.pt",
+        module.model,
+        tcfg,
+        det,
+        extra=dict(command=command, seconds=seconds, skip_layers=skip),
     )
     with atomic_write(args.out / "metrics.json") as fh:
         json.dump(dict(test=row, train_seconds=seconds, command=command), fh, indent=2)
@@ -145,12 +175,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("no --checkpoint given and no shipped model in datasets/tracking")
     rows, breakdown = [], []
     for path in paths:
-        model, tcfg, det, _ = load_model(path)
-        if args.density != 1.0:
-            det = det.scaled(args.density)
+        model, tcfg, det, extra = load_model(path)
+        det = _detector(args, det)
+        # graphs as the model was trained on them, unless --skip-layers says otherwise
+        skip = args.skip_layers if args.skip_layers is not None else int(extra.get("skip_layers", 0))
         with torch_threads(1):
             r = evaluate(
-                model, _test_graphs(det, args.n_test), det.n_layers, no_match=tcfg.no_match, per_event=True
+                model,
+                _test_graphs(det, args.n_test, skip),
+                det.n_layers,
+                no_match=tcfg.no_match,
+                per_event=True,
             )
         rows.append(_metrics_row(f"{Path(path).parent.name}/{Path(path).name}", r))
         if args.per_multiplicity:
@@ -193,14 +228,13 @@ def _add_stability(p: argparse.ArgumentParser) -> None:
 
 
 def _run_stability(args: argparse.Namespace) -> int:
-    from .detector import DetectorConfig
     from .landscape import stability_sweep
 
-    det = DetectorConfig().scaled(args.density) if args.density != 1.0 else DetectorConfig()
     rows = stability_sweep(
         args.lams,
         args.seeds,
-        det,
+        _detector(args),
+        skip_layers=args.skip_layers or 0,
         mode=args.mode,
         epochs=args.epochs,
         n_train=args.n_train,

@@ -288,9 +288,11 @@ def stability_sweep(
     n_points: int = 11,
     data_seed: int = 1,
     callback=None,
+    skip_layers: int = 0,
 ) -> list[dict]:
     """Train one model per (λ, seed) on the same data; per λ report purity, m_minmax over seed pairs
     (mean/std) and the loss barrier on the straight line between seed pairs (mean).
+    ``skip_layers``: graphs with skip-layer edges (see :func:`~toolkit.tracking.build_graphs`).
 
     Seeds change only the initialisation and batch order, as in Kortus et al.'s instability study.
     ``callback(row)`` receives each finished λ row (for live charts).
@@ -320,8 +322,8 @@ def stability_sweep(
     data_seed = check_int("data_seed", data_seed, low=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-    train = make_dataset(n_train, det, seed=data_seed)
-    test = make_dataset(n_test, det, seed=10**6)
+    train = make_dataset(n_train, det, seed=data_seed, skip_layers=skip_layers)
+    test = make_dataset(n_test, det, seed=10**6, skip_layers=skip_layers)
     batch = Batch.from_data_list(test)
     rows = []
     for lam in lams:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 
 import pytorch_lightning as pl
 import torch
@@ -31,9 +32,13 @@ class TrackingDataModule(pl.LightningDataModule):
         batch_size: int = 16,
         seed: int = 0,
         phantom: Phantom | None = None,
+        skip_layers: int = 0,
     ) -> None:
         super().__init__()
         self.detector = as_config(detector, "detector")
+        self.skip_layers = check_int(
+            "skip_layers", skip_layers, low=0, high=max(self.detector.n_layers - 2, 0)
+        )
         self.n_train = check_int("n_train", n_train, low=1)
         self.n_val = check_int("n_val", n_val, low=1)
         self.n_test = check_int("n_test", n_test, low=1)
@@ -45,13 +50,12 @@ class TrackingDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_graphs is None:
             # the test seed does not depend on `seed`: every model is scored on the same events
-            self.train_graphs = make_dataset(
-                self.n_train, self.detector, seed=3 * self.seed + 1, phantom=self.phantom
+            data = partial(
+                make_dataset, config=self.detector, phantom=self.phantom, skip_layers=self.skip_layers
             )
-            self.val_graphs = make_dataset(
-                self.n_val, self.detector, seed=3 * self.seed + 2, phantom=self.phantom
-            )
-            self.test_graphs = make_dataset(self.n_test, self.detector, seed=10**6, phantom=self.phantom)
+            self.train_graphs = data(self.n_train, seed=3 * self.seed + 1)
+            self.val_graphs = data(self.n_val, seed=3 * self.seed + 2)
+            self.test_graphs = data(self.n_test, seed=10**6)
 
     def train_dataloader(self) -> DataLoader:
         gen = torch.Generator().manual_seed(self.seed)
