@@ -35,3 +35,28 @@ def no_foreign_event_loop():
         yield
     finally:
         asyncio.events._set_running_loop(foreign)
+
+
+@pytest.fixture(scope="session")
+def grid_event():
+    """``make(rng, n_hits, n_layers)``: a tracking Event with hits on a 0.25 mm grid, 5 mm apart in z, so
+    many hit pairs sit exactly on a window edge (|Δx| = 0.2 · 5 mm); particle ids 0 (noise) to 3."""
+    import numpy as np
+
+    from toolkit.tracking import Event
+
+    def make(rng: np.random.Generator, n_hits: int, n_layers: int) -> Event:
+        layer = np.sort(rng.integers(0, n_layers, n_hits))
+        x, y = rng.integers(-8, 9, n_hits) * 0.25, rng.integers(-8, 9, n_hits) * 0.25
+        return Event(
+            event_id=0,
+            x=x,
+            y=y,
+            z=layer * 5.0,
+            layer=layer,
+            edep=rng.uniform(0.01, 1.0, n_hits),
+            particle_id=rng.integers(0, 4, n_hits),
+            particles={"particle_id": np.arange(1, 4)},
+        )
+
+    return make

@@ -96,28 +96,12 @@ def test_build_graphs_match_the_per_event_reference(case, window):
     assert_same_graph(build_graph(last, cfg, window=window), _build_graph_reference(last, cfg, window))
 
 
-def _grid_event(rng: np.random.Generator, n_hits: int, n_layers: int) -> Event:
-    """Hits on a 0.25 mm grid: many pairs sit exactly on the window edge |Δx| = 0.2 · 5 mm."""
-    layer = np.sort(rng.integers(0, n_layers, n_hits))
-    x, y = rng.integers(-8, 9, n_hits) * 0.25, rng.integers(-8, 9, n_hits) * 0.25
-    return Event(
-        event_id=0,
-        x=x,
-        y=y,
-        z=layer * 5.0,
-        layer=layer,
-        edep=rng.uniform(0.01, 1.0, n_hits),
-        particle_id=rng.integers(0, 4, n_hits),
-        particles={"particle_id": np.arange(1, 4)},
-    )
-
-
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), sizes=st.lists(st.integers(0, 40), min_size=1, max_size=5))
-def test_window_edges_and_event_boundaries_property(seed, sizes):
+def test_window_edges_and_event_boundaries_property(grid_event, seed, sizes):
     """Exact ties on the window edge are kept, no edge crosses events, empty events stay empty."""
     rng = np.random.default_rng(seed)
-    events = [_grid_event(rng, n, 4) for n in sizes]
+    events = [grid_event(rng, n, 4) for n in sizes]
     for spacing in (5.0, 1.1):  # equal gaps / gaps that differ in the last bits
         cfg = DetectorConfig(n_layers=4, layer_spacing=spacing)
         for event, g in zip(events, build_graphs(events, cfg), strict=True):

@@ -56,29 +56,14 @@ def _brute_force(event: Event, cfg: DetectorConfig, window: float, skip: int):
     return edges, np.array(labels, dtype=np.float32), np.array(slopes)
 
 
-def _grid_event(rng: np.random.Generator, n_hits: int, n_layers: int) -> Event:
-    """Hits on a 0.25 mm grid: many pairs sit exactly on a window edge."""
-    layer = np.sort(rng.integers(0, n_layers, n_hits))
-    return Event(
-        event_id=0,
-        x=rng.integers(-8, 9, n_hits) * 0.25,
-        y=rng.integers(-8, 9, n_hits) * 0.25,
-        z=layer * 5.0,
-        layer=layer,
-        edep=rng.uniform(0.01, 1.0, n_hits),
-        particle_id=rng.integers(0, 4, n_hits),
-        particles={"particle_id": np.arange(1, 4)},
-    )
-
-
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_hits=st.integers(0, 40), skip=st.integers(0, 3))
-def test_skip_edges_match_brute_force(seed, n_hits, skip):
+def test_skip_edges_match_brute_force(grid_event, seed, n_hits, skip):
     """Candidate edges (order included), labels and slopes equal the O(N²) enumeration."""
     rng = np.random.default_rng(seed)
     for spacing in (5.0, 1.1):  # equal gaps / gaps that differ in the last bits
         cfg = DetectorConfig(n_layers=6, layer_spacing=spacing)
-        event = _grid_event(rng, n_hits, 6)
+        event = grid_event(rng, n_hits, 6)
         g = build_graph(event, cfg, skip_layers=skip)
         edges, labels, slopes = _brute_force(event, cfg, DEFAULT_WINDOW, skip)
         assert g.edge_index.t().tolist() == sorted(list(e) for e in edges)
@@ -200,62 +185,22 @@ def test_cli_trains_and_evaluates_on_skip_layer_graphs(tmp_path, capsys):
     from toolkit.tracking import load_model
 
     out = tmp_path / "run"
-    argv = [
-        "train",
-        "tracking",
-        "--epochs",
-        "3",
-        "--n-train",
-        "32",
-        "--lr",
-        "0.03",
-        "--n-test",
-        "8",
-        "--no-progress",
-    ]
+    argv = "train tracking --epochs 3 --n-train 32 --lr 0.03 --n-test 8 --no-progress".split()
     assert main([*argv, "--efficiency", "0.9", "--skip-layers", "1", "--out", str(out)]) == 0
     _, _, det, extra = load_model(out / "model.pt")
     assert det.efficiency == 0.9 and extra["skip_layers"] == 1
     trained = json.loads((out / "metrics.json").read_text())["test"]
     assert trained["trackml"] > 0.3  # a model that links: the comparisons below can fail
-    assert (
-        main(
-            [
-                "evaluate",
-                "tracking",
-                "--checkpoint",
-                str(out / "model.pt"),
-                "--n-test",
-                "8",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
-    again = json.loads((tmp_path / "metrics.json").read_text())["test"][0]
-    assert again["trackml"] == pytest.approx(trained["trackml"]) and again["purity"] == pytest.approx(
-        trained["purity"]
-    )
-    assert (
-        main(
-            [
-                "evaluate",
-                "tracking",
-                "--checkpoint",
-                str(out / "model.pt"),
-                "--n-test",
-                "8",
-                "--skip-layers",
-                "0",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
-    plain = json.loads((tmp_path / "metrics.json").read_text())["test"][0]
-    assert plain["trackml"] != pytest.approx(trained["trackml"])  # other graphs, other score
+
+    def evaluated(*options: str) -> dict:
+        command = ["evaluate", "tracking", "--checkpoint", str(out / "model.pt"), "--n-test", "8", *options]
+        assert main([*command, "--out", str(tmp_path)]) == 0
+        return json.loads((tmp_path / "metrics.json").read_text())["test"][0]
+
+    again = evaluated()
+    assert again["trackml"] == pytest.approx(trained["trackml"])
+    assert again["purity"] == pytest.approx(trained["purity"])
+    assert evaluated("--skip-layers", "0")["trackml"] != pytest.approx(trained["trackml"])  # other graphs
     capsys.readouterr()
     assert main([*argv, "--skip-layers", "9", "--out", str(out)]) == 2
     assert "skip_layers" in capsys.readouterr().err
