@@ -147,7 +147,9 @@ def edges_to_dense(
     With skip-layer edges (:func:`has_skip_edges`) a layer pair is no longer a problem of its own:
     then P = graphs, and each event is one (hits × hits) problem, row = source hit, column = target
     hit. An assignment there gives every hit at most one successor and one predecessor, i.e. chains
-    across missed layers (a path cover of the event), which is what a track needs.
+    across missed layers (a path cover of the event), which is what a track needs. Such a problem grows
+    with the event (≈ 300 × 300 at the default density, ≈ 1,200 × 1,300 at 5×, where the paper's no-τ
+    assignment takes seconds per batch of 16 events).
 
     Returns the dense tensor (differentiable w.r.t. ``values``) and the (problem, row, col)
     index of every edge, so ``dense[idx]`` gives the values back.
@@ -263,7 +265,8 @@ def lambda_scale(
     ``flippable`` (share of edges with margin < λ) and ``lam_paper`` = λ · E (E = ``logits.numel()``,
     the edges of this batch: :func:`lambda_paper`).
     With ``data`` (the batch the logits belong to, with labels ``y``) and ``n_layers`` also
-    ``frac_target``: the share of layer-pair problems whose perturbed solution
+    ``frac_target``: the share of assignment problems (layer pairs; whole events for graphs with
+    skip-layer edges, where a problem is larger and so matches its target less often) whose perturbed solution
     ``y_λ = y(c + λ(1 − 2t))`` *equals the target* t, and ``frac_fixed``: the same share among the
     problems whose current solution y(c) is wrong. When both exceed 95 % (``degenerate``) λ is so large that
     the backward pass just returns ``−(y − t)/λ``: every larger λ gives a proportional gradient,
@@ -415,7 +418,9 @@ def evaluate(
     * ``trackml`` (mean over events), ``edge_precision`` / ``edge_recall``, ``edge_fp`` / ``edge_fn``
       (counts of wrongly linked true-negative / unlinked true edges);
     * ``ceiling_purity`` / ``ceiling_efficiency``: the paper metric of the true edges themselves
-      (the best any tracker on these candidate graphs can score: a lost hit breaks a track).
+      (what the true tracks score on these candidate graphs: a lost hit breaks a track unless skip-layer
+      edges bridge it; not a strict upper bound, since the paper's efficiency counts a particle cut into
+      two pure tracks of ≥ ``min_hits`` hits twice).
 
     ``no_match=None`` evaluates with the paper's assignment (deep → shallow, maximum cardinality).
     With ``per_event=True`` also returns ``events`` (per-event rows for a breakdown by multiplicity).
