@@ -29,11 +29,15 @@ def _unit_interval(name: str, value: torch.Tensor, shape: torch.Size | None = No
     """A finite float tensor with entries in [0, 1] (bool/integer labels converted), of ``shape`` if given."""
     if isinstance(value, torch.Tensor) and not value.is_floating_point() and not value.is_complex():
         value = value.float()  # 0/1 labels may come as bool or integer tensors
-    value = check_tensor(name, value, min_size=0)
+    value = check_tensor(name, value, min_size=0, finite=False)  # one pass below checks both
     if shape is not None and value.shape != shape:
         raise ValueError(f"{name} must have the predictions' shape {tuple(shape)}, got {tuple(value.shape)}")
-    if bool(((value.detach() < -_SLACK) | (value.detach() > 1 + _SLACK)).any()):
-        raise ValueError(f"{name} must hold values in [0, 1]")
+    if value.numel():
+        lo, hi = torch.aminmax(value.detach())  # NaN propagates: the test below fails for it too
+        if not (bool(lo >= -_SLACK) and bool(hi <= 1 + _SLACK)):
+            if not bool(torch.isfinite(value.detach()).all()):
+                raise ValueError(f"{name} must hold only finite numbers (no NaN or inf)")
+            raise ValueError(f"{name} must hold values in [0, 1]")
     return value
 
 

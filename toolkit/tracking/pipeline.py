@@ -132,11 +132,15 @@ def _graph_of_edge(data: Data) -> torch.Tensor:
 
 def has_skip_edges(data: Data) -> bool:
     """True when a candidate edge jumps a layer (graphs built with ``skip_layers`` ≥ 1 that have one)."""
-    data = _check_graph("data", data)
+    return _has_skip_edges(_check_graph("data", data))
+
+
+def _has_skip_edges(data: Data) -> bool:
     layer = getattr(data, "layer", None)
     if layer is None or data.edge_index.numel() == 0:
         return False
-    return bool((layer[data.edge_index[1]] - layer[data.edge_index[0]]).max() > 1)
+    # edge_lp is the source layer: one gather instead of two
+    return bool((layer[data.edge_index[1]] - data.edge_lp).max() > 1)
 
 
 def edges_to_dense(
@@ -180,7 +184,7 @@ def edges_to_dense(
         raise ValueError(
             f"n_layers must match the graphs: they have hits on layer {top}, but n_layers = {n_layers}"
         )
-    if has_skip_edges(data):  # one problem per event: rows = source hits, columns = target hits
+    if _has_skip_edges(data):  # one problem per event: rows = source hits, columns = target hits
         graph = _graph_of_edge(data)
         ptr = getattr(data, "ptr", None)
         first = ptr[graph] if ptr is not None else 0
