@@ -168,7 +168,9 @@ def main(argv=None) -> int:
         print(f"{r['method']:<10}{r['steps']:>6}{r['nfe']:>5}{r['seconds']:>9.2f}")
 
     methods = (
-        ("heun", "dpmpp_2m", "dpmpp_2m_sde") if args.quick else ("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde")
+        ("heun", "dpmpp_2m", "dpmpp_2m_sde")
+        if args.quick
+        else ("heun", "dpmpp_2m", "dpmpp_2m_sde", "sde", "unipc")
     )
     nfes = (9, 17) if args.quick else (9, 17, 35)
     val_rows, best = select_sampler(

@@ -403,3 +403,97 @@ def test_karras_sigmas_property():
         assert torch.all(sig[1:-1] < sig[:-2])
 
     prop()
+
+
+# ---------------------------------------------------------------- UniPC against the paper
+
+
+def _paper_unipc(x, sigmas, mu=MU, s=S):
+    """UniPC-bh2 order 2 (Zhao et al. 2023), transcribed as the paper's multistep update for the VE case
+    (α = 1, λ = -log σ): each update predicts x_t from the corrected x_s, evaluates the model at the
+    prediction and corrects x_t with it (solving the order conditions with numpy); order 1 first, lower
+    order on the last update, no corrector after it; the exact data prediction of N(mu, s²)."""
+
+    def x0(v, sig):
+        return mu + s * s / (s * s + sig * sig) * (v - mu)
+
+    lam = [-math.log(v) if v > 0 else math.inf for v in sigmas]
+    n = len(sigmas) - 1
+    out = []
+    for xv in x:
+        models, times = [x0(xv, sigmas[0])], [0]
+        cur = xv
+        for step in range(1, n + 1):
+            order = 1 if step == 1 or step == n else 2
+            t, t0 = step, times[-1]
+            m0 = models[-1]
+            if sigmas[t] == 0:  # h = inf: the first-order update lands on m0
+                cur = m0
+                break
+            h = lam[t] - lam[t0]
+            hh = -h
+            bh = math.expm1(hh)
+            rks, d1s = [], []
+            if order == 2:
+                rk = (lam[times[-2]] - lam[t0]) / h
+                rks.append(rk)
+                d1s.append((models[-2] - m0) / rk)
+            rks.append(1.0)
+            g = bh / hh - 1
+            fact = 1
+            rows, b = [], []
+            for i in range(1, order + 1):
+                rows.append([r ** (i - 1) for r in rks])
+                b.append(g * fact / bh)
+                fact *= i + 1
+                g = g / hh - 1 / fact
+            base = sigmas[t] / sigmas[t0] * cur - bh * m0
+            pred = base - bh * (0.5 * d1s[0] if d1s else 0.0)
+            if step == n:
+                cur = pred
+                break
+            model_t = x0(pred, sigmas[t])
+            rho = [0.5] if order == 1 else np.linalg.solve(np.array(rows), np.array(b)).tolist()
+            corr = sum(r * d for r, d in zip(rho[:-1], d1s, strict=True))
+            cur = base - bh * (corr + rho[-1] * (model_t - m0))
+            models.append(model_t)
+            times.append(t)
+        out.append(cur)
+    return out
+
+
+@pytest.mark.parametrize("steps,rho", [(5, 7.0), (9, 7.0), (12, 3.0)])
+def test_unipc_matches_paper_transcription(steps, rho):
+    sig = karras_sigmas(steps, 0.002, 80.0, rho)
+    noise = torch.linspace(-2.5, 2.5, 11, dtype=torch.float64)[:, None]
+    x = sample(gaussian_denoiser(MU, S), noise, sig, method="unipc")
+    ref = _paper_unipc([float(v) * 80.0 for v in noise[:, 0]], sig.tolist())
+    assert float((x[:, 0] - torch.tensor(ref, dtype=torch.float64)).abs().max()) <= 1e-10
+    # also a schedule that stops above σ = 0 (the last update is order 1 and not corrected)
+    sig = karras_sigmas(steps, 0.002, 80.0, rho)[:-1]
+    x = sample(gaussian_denoiser(MU, S), noise, sig, method="unipc")
+    ref = _paper_unipc([float(v) * 80.0 for v in noise[:, 0]], sig.tolist())
+    assert float((x[:, 0] - torch.tensor(ref, dtype=torch.float64)).abs().max()) <= 1e-10
+
+
+def test_unipc_converges_faster_than_its_predictor_on_the_exact_flow():
+    """On N(mu, s²) the probability-flow ODE has a closed form (x_0 = mu + (x_T - mu) s / √(s² + σ_max²)).
+    With one evaluation per step for both, the corrector makes UniPC third order: from 20 to 40 to 80 steps
+    its error falls ≥ 6× per doubling (DPM-Solver++(2M), its predictor alone: ≈ 4×, second order) and it is
+    the smaller one at each of these NFE.
+    (Below ≈ 15 steps neither error is monotone in N on this problem.)"""
+    noise = torch.linspace(-2.0, 2.0, 9, dtype=torch.float64)[:, None]
+    x_start = noise[:, 0] * 80.0
+    exact = torch.tensor([exact_flow(float(v), 80.0, 0.0) for v in x_start], dtype=torch.float64)
+    err = {
+        (m, n): float(
+            (sample(gaussian_denoiser(MU, S), noise, karras_sigmas(n), method=m)[:, 0] - exact).abs().max()
+        )
+        for m in ("dpmpp_2m", "unipc")
+        for n in (20, 40, 80)
+    }
+    for n in (20, 40, 80):
+        assert err["unipc", n] < err["dpmpp_2m", n], err
+    for n in (20, 40):
+        assert err["unipc", n] / err["unipc", 2 * n] > 6.0, err
+    assert nfe_for("unipc", 10) == 10

@@ -5,7 +5,7 @@ Plain PyTorch/NumPy core (usable without Lightning or Jupyter):
              make_sequence_pairs (training pairs with the previous hour)
   toy        Gaussian mixtures with exact noised density, score and denoiser
   unet, edm  small conditional U-Net, EDM preconditioning, loss and EMA
-  samplers   karras_sigmas, sample (euler, heun, churn, ddim, ancestral, sde, dpmpp_2m, dpmpp_2m_sde)
+  samplers   karras_sigmas, sample (euler, heun, churn, ddim, ancestral, sde, dpmpp_2m, dpmpp_2m_sde, unipc)
   metrics    crps_ensemble, spread–skill, rank histogram, power spectra
   baselines  bicubic, bicubic / MSE U-Net + spectral noise, MSE U-Net (+ heteroscedastic Gaussian)
   model      Downscaler (the pretrained default: load_pretrained())

@@ -23,6 +23,12 @@ Methods
   dpmpp_2m_sde  its SDE variant (k-diffusion "midpoint"): x_{i+1} = (σ_{i+1}/σ_i) e^{-ηh} x_i
              + (1 - e^{-(1+η)h}) D_i + ½ (1 - e^{-(1+η)h}) (D_i - D_{i-1}) / r + σ_{i+1} √(1 - e^{-2ηh}) ξ,
              last step x = D_i. η = 0 is DPM-Solver++(2M) with a midpoint correction.
+  unipc      UniPC-bh2 (Zhao et al. 2023), order 2, data prediction: the predictor is DPM-Solver++(2M);
+             once D_{i+1} = D(x_{i+1}) is evaluated for the next step, the corrector UniC reuses it to
+             correct x_{i+1} (no extra NFE): x_{i+1} ← (σ_{i+1}/σ_i) x_i + (1 - e^{-h}) D_i
+             - B(h) [ρ_1 (D_{i-1} - D_i)/r + ρ_2 (D_{i+1} - D_i)], B(h) = e^{-h} - 1, with ρ the solution of
+             the 2 × 2 order conditions (ρ = ½ on D_{i+1} - D_i after the first step, an order-1 update);
+             first step order 1, no corrector after the last step; last step to 0: x = D_i. NFE = N.
 
 Every sampler accepts a score scale γ ("guidance"): the denoiser is replaced by
 D_γ(x; σ) = x + γ (D(x; σ) - x), i.e. the score (D - x)/σ² is multiplied by γ. γ = 1 is the plain
@@ -41,7 +47,7 @@ from toolkit.validation import check_bool, check_choice, check_float, check_inst
 
 __all__ = ["karras_sigmas", "sample", "sample_trajectory", "SampleResult", "METHODS", "nfe_for"]
 
-METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde")
+METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
 # default stochasticity η of each method (ddim: deterministic; SDE samplers: the classic SDE)
 DEFAULT_ETA = {"ddim": 0.0, "sde": 1.0, "dpmpp_2m_sde": 1.0}
 MAX_SIGMA = 1e6  # larger noise levels overflow float32 (and squared, float64) arithmetic
@@ -208,6 +214,45 @@ def _step_dpmpp_2m_sde(D, x, s_cur, s_next, state, *, eta, generator):
     return x_next, d_i, s_cur
 
 
+def _unipc_rhos(h: float, r: float | None) -> list[float]:
+    """UniC-bh2 weights for the λ-step h: [½] at order 1; at order 2 (r = (λ_{i-1} - λ_i)/h < 0) the
+    solution ρ of Σ_k ρ_k r_k^(j-1) = b_j (j = 1, 2; r_1 = r, r_2 = 1), with hh = -h, B(h) = e^{hh} - 1,
+    g_1 = B(h)/hh - 1, g_2 = g_1/hh - 1/2 and b_j = j! g_j / B(h) (Zhao et al. 2023, the B(h) variant)."""
+    if r is None:
+        return [0.5]
+    hh = -h
+    bh = math.expm1(hh)
+    g1 = bh / hh - 1.0
+    g2 = g1 / hh - 0.5
+    b1, b2 = g1 / bh, 2.0 * g2 / bh
+    # [[1, 1], [r, 1]] ρ = [b1, b2]
+    rho1 = (b1 - b2) / (1.0 - r)
+    return [rho1, b1 - rho1]
+
+
+def _step_unipc(D, x, s_cur, s_next, state, *, last, **_):
+    """UniPC-bh2, order 2: correct x_i with D_i (UniC), then predict x_{i+1} (UniP = DPM-Solver++(2M))."""
+    d_i = D(x, s_cur)
+    if "x_prev" in state:  # UniC for the update that produced x: reuses D_i, no extra evaluation
+        h, d_prev = state["h"], state["d_prev"]
+        base = (s_cur / state["s_prev"]) * state["x_prev"] - math.expm1(-h) * d_prev
+        rho = _unipc_rhos(h, state.get("r"))
+        corr = rho[-1] * (d_i - d_prev)
+        if len(rho) == 2:
+            corr = corr + rho[0] * (state["d_prev2"] - d_prev) / state["r"]
+        x = base - math.expm1(-h) * corr
+    if s_next == 0.0:
+        return d_i, d_i, s_cur  # e^{-h} = 0: the step lands on the data estimate
+    h = math.log(s_cur) - math.log(s_next)
+    x_next = (s_next / s_cur) * x - math.expm1(-h) * d_i
+    order2 = "d_prev" in state and not last  # the first and the last step are order 1
+    r = -state["h"] / h if order2 else None  # (λ_{i-1} - λ_i)/h
+    if order2:  # predictor residual with ρ_p = ½ (the paper's order-2 choice)
+        x_next = x_next - math.expm1(-h) * 0.5 * (state["d_prev"] - d_i) / r
+    state.update(x_prev=x, s_prev=s_cur, h=h, r=r, d_prev2=state.get("d_prev"), d_prev=d_i)
+    return x_next, d_i, s_cur
+
+
 @torch.no_grad()
 def sample_trajectory(
     denoiser: Denoiser,
@@ -274,6 +319,8 @@ def sample_trajectory(
         step, opts = _step_euler_heun, {"heun": method != "euler", "s_noise": s_noise}
     elif method in ("ddim", "ancestral"):
         step, opts = _step_ddim, {"eta": eta if method == "ddim" else 1.0}
+    elif method == "unipc":
+        step, opts = _step_unipc, {}
     else:
         step, opts = (
             {"sde": _step_sde, "dpmpp_2m": _step_dpmpp_2m, "dpmpp_2m_sde": _step_dpmpp_2m_sde}[method],
@@ -290,6 +337,8 @@ def sample_trajectory(
             continue
         if step is _step_euler_heun:
             opts["churn_gamma"] = gamma_max if s_tmin <= s_cur <= s_tmax else 0.0
+        if step is _step_unipc:
+            opts["last"] = i == steps - 1
         x, d_i, s_hat = step(D, x, s_cur, s_next, state, generator=generator, **opts)
         if keep:
             traj.append(x.clone())

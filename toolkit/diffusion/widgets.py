@@ -333,7 +333,17 @@ def day_chart(seq) -> alt.Chart:
 
 
 # ------------------------------------------------------------------ sampling with the trained model
-SOLVERS = ("dpmpp_2m", "heun", "dpmpp_2m_sde", "euler", "churn", "ddim", "ancestral", "sde")  # best first
+SOLVERS = (
+    "dpmpp_2m",
+    "unipc",
+    "heun",
+    "dpmpp_2m_sde",
+    "euler",
+    "churn",
+    "ddim",
+    "ancestral",
+    "sde",
+)  # best first
 
 
 def _half(field) -> np.ndarray:

@@ -18,7 +18,7 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from ..registry import Experiment
 
-METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde")
+METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
 
 
 @functools.lru_cache(maxsize=2)
