@@ -118,3 +118,24 @@ def test_bad_positionals_are_refused_by_name(pair, graphs):
         bezier_point(a, b, None, 1.5)
     with pytest.raises(ValueError, match="control"):
         bezier_point(a, b, EdgeClassifier(ModelConfig(hidden=4)), 0.5)
+
+
+def test_study_connectivity_subcommand_writes_the_study(tmp_path):
+    """``python -m toolkit.tracking.cli study connectivity`` runs connectivity_study and writes meta + rows:
+    one row per seed pair of each setting (two-step, e2e per λ) and two for the shipped pair."""
+    import json
+
+    from toolkit.tracking.cli import main
+
+    out = tmp_path / "conn.json"
+    assert (
+        main(["study", "connectivity", "--quick", "--lams", "0.1", "--seeds", "0", "1", "--out", str(out)])
+        == 0
+    )
+    study = json.loads(out.read_text())
+    assert study["meta"]["command"].startswith("python -m toolkit.tracking.cli study connectivity")
+    modes = [r["mode"] for r in study["rows"]]
+    assert modes == ["two_step", "e2e", "inter", "inter"]
+    assert [r["curve_loss"] for r in study["rows"] if r["mode"] == "inter"] == ["bce", "hamming"]
+    row = study["rows"][1]
+    assert row["lam"] == 0.1 and len(row["linear_train"]) == 3 and len(row["bezier_test"]) == 3

@@ -268,14 +268,13 @@ ACTIONS = {
 }
 
 
-def _run_study(argv: list[str]) -> int:
-    """``study stability|compare|realism --out FILE [--quick]``: the studies behind notebook 01 (JSON)."""
-    from .studies import REALISM_VARIANTS, compare_trackers, realism_study, stability_study
+def _study_parser() -> argparse.ArgumentParser:
+    from .studies import REALISM_VARIANTS
 
     p = argparse.ArgumentParser(
         prog="python -m toolkit.tracking.cli study", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    p.add_argument("which", choices=["stability", "compare", "realism", "merge"])
+    p.add_argument("which", choices=["stability", "compare", "realism", "connectivity", "merge"])
     p.add_argument(
         "--variants", nargs="+", default=list(REALISM_VARIANTS), help="realism: detector variants to run"
     )
@@ -284,67 +283,90 @@ def _run_study(argv: list[str]) -> int:
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
-    p.add_argument("--lams", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 0.1, 0.5])
+    p.add_argument(
+        "--lams",
+        type=float,
+        nargs="+",
+        default=None,
+        help="stability: 1e-4 … 0.5; connectivity: 0.01 0.1 0.5",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument(
+        "--curve-steps", type=int, default=400, help="connectivity: Adam steps of the control point"
+    )
     p.add_argument("--no-two-step", action="store_true", help="stability: skip the two-step reference row")
-    args = p.parse_args(argv)
+    return p
+
+
+def _merge_parts(inputs: list[Path], out: Path, command: str) -> int:
+    """Parts of one study run as parallel processes: concatenate rows, keep each command."""
+    parts = [json.loads(Path(f).read_text()) for f in inputs]
+    rows, seen = [], set()
+    for part in parts:
+        for row in part["rows"]:
+            key = json.dumps(row, sort_keys=True) if row.get("tracker") == "geometric" else id(row)
+            if key not in seen:  # the untrained geometric baseline appears once per part: keep one
+                seen.add(key)
+                rows.append(row)
+    commands = [p["meta"]["command"] for p in parts]  # a part may itself be a merge: keep its commands
+    meta = dict(
+        command=[c for cs in commands for c in (cs if isinstance(cs, list) else [cs])],
+        merged_by=command,
+        cpu_seconds=sum(p["meta"]["cpu_seconds"] for p in parts),
+        wall_seconds=max(p["meta"]["wall_seconds"] for p in parts),
+    )
+    with atomic_write(out) as fh:
+        json.dump(dict(meta=meta, rows=rows), fh, indent=2)
+    print(f"wrote {out}: {len(rows)} rows from {len(parts)} parts ({meta['cpu_seconds']:.0f} s CPU in total)")
+    return 0
+
+
+def _study_rows(args: argparse.Namespace, show) -> list[dict]:
+    """Run the study ``args.which`` (sizes shrunk by ``--quick``) and return its rows."""
+    from .connectivity import connectivity_study
+    from .studies import compare_trackers, realism_study, stability_study
+
+    steps = {"steps": args.steps} if args.steps else {}
+    if args.which == "stability":
+        kw = dict(steps=20, n_train=24, n_val=8, n_test=8, n_boot=50, n_points=3) if args.quick else {}
+        return stability_study(
+            args.lams or [1e-4, 1e-3, 1e-2, 0.1, 0.5],
+            args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4]),
+            include_two_step=not args.no_two_step,
+            callback=show,
+            **{**kw, **steps},
+        )
+    if args.which == "connectivity":
+        kw = dict(train_steps=10, n_train=8, n_val=4, n_eval=4, n_test=4, n_points=3) if args.quick else {}
+        return connectivity_study(
+            lams=args.lams or ([0.1] if args.quick else [0.01, 0.1, 0.5]),
+            seeds=args.seeds or ([0, 1] if args.quick else [0, 1, 2]),
+            curve_steps=3 if args.quick else args.curve_steps,
+            callback=lambda r: show({k: r[k] for k in ("pair", "curve_loss", "linear_train_summary")}),
+            **({**kw, "train_steps": args.steps} if args.steps else kw),
+        )
+    kw = dict(steps=20, n_train=24, n_val=8, n_test=8) if args.quick else {}
+    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    if args.which == "realism":
+        return realism_study(args.variants, seeds, callback=show, **{**kw, **steps})
+    return compare_trackers(seeds, callback=show, **{**kw, **steps})
+
+
+def _run_study(argv: list[str]) -> int:
+    """``study stability|compare|realism|connectivity --out FILE [--quick]`` (the studies behind notebook 01,
+    as JSON) and ``study merge --inputs A B --out FILE`` (parts of one study run in parallel)."""
+    args = _study_parser().parse_args(argv)
     command = "python -m toolkit.tracking.cli study " + shlex.join(argv)  # quoted: variant names have spaces
-    if (
-        args.which == "merge"
-    ):  # parts of one study run as parallel processes: concatenate rows, keep each command
-        parts = [json.loads(Path(f).read_text()) for f in args.inputs]
-        rows, seen = [], set()
-        for part in parts:
-            for row in part["rows"]:
-                key = json.dumps(row, sort_keys=True) if row.get("tracker") == "geometric" else id(row)
-                if key not in seen:  # the untrained geometric baseline appears once per part: keep one
-                    seen.add(key)
-                    rows.append(row)
-        meta = dict(
-            command=[  # a part may itself be a merge: its commands are kept one by one
-                c
-                for p in parts
-                for c in (
-                    p["meta"]["command"] if isinstance(p["meta"]["command"], list) else [p["meta"]["command"]]
-                )
-            ],
-            merged_by=command,
-            cpu_seconds=sum(p["meta"]["cpu_seconds"] for p in parts),
-            wall_seconds=max(p["meta"]["wall_seconds"] for p in parts),
-        )
-        with atomic_write(args.out) as fh:
-            json.dump(dict(meta=meta, rows=rows), fh, indent=2)
-        print(
-            f"wrote {args.out}: {len(rows)} rows from {len(parts)} parts ({meta['cpu_seconds']:.0f} s CPU "
-            "in total)"
-        )
-        return 0
+    if args.which == "merge":
+        return _merge_parts(args.inputs, args.out, command)
     t0, c0 = time.perf_counter(), time.process_time()
-    show = lambda row: print(
-        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True
-    )  # noqa: E731
+
+    def show(row: dict) -> None:
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+
     with torch_threads(1):
-        if args.which == "stability":
-            kw = dict(steps=20, n_train=24, n_val=8, n_test=8, n_boot=50, n_points=3) if args.quick else {}
-            if args.steps:
-                kw["steps"] = args.steps
-            rows = stability_study(
-                args.lams,
-                args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4]),
-                include_two_step=not args.no_two_step,
-                callback=show,
-                **kw,
-            )
-        else:
-            kw = dict(steps=20, n_train=24, n_val=8, n_test=8) if args.quick else {}
-            if args.steps:
-                kw["steps"] = args.steps
-            seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
-            if args.which == "realism":
-                rows = realism_study(args.variants, seeds, callback=show, **kw)
-            else:
-                rows = compare_trackers(seeds, callback=show, **kw)
+        rows = _study_rows(args, show)
     meta = dict(command=command, wall_seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
     with atomic_write(args.out) as fh:
         json.dump(dict(meta=meta, rows=rows), fh, indent=2)
@@ -354,7 +376,8 @@ def _run_study(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m toolkit.tracking.cli stability [options]``: the λ × seeds stability table;
-    ``python -m toolkit.tracking.cli study stability|compare|realism --out FILE``: the shipped studies."""
+    ``python -m toolkit.tracking.cli study stability|compare|realism|connectivity --out FILE``: the shipped
+    studies."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -15,7 +15,7 @@ true-positive rate) on a grid of t: its minimum, maximum and mean along the path
   :func:`~toolkit.tracking.landscape.linear_path`, so
   :func:`~toolkit.tracking.landscape.barrier_height` applies to both;
 * :func:`connectivity_study` — the shipped study ``datasets/tracking/connectivity.json``
-  (``python -m toolkit.tracking.connectivity --out FILE``).
+  (``python -m toolkit.tracking.cli study connectivity --out FILE``).
 
 We store θ_C as its offset δ = θ_C − (θ_A + θ_B)/2, so that
 θ(t) = (1 − t) θ_A + t θ_B + 2 t (1 − t) δ — the same curve, and at δ = 0 the very numbers of
@@ -318,37 +318,3 @@ def connectivity_study(
             if callback is not None:
                 callback(row)
     return rows
-
-
-if __name__ == "__main__":
-    import argparse
-    import json
-    import sys
-    import time
-    from pathlib import Path
-
-    from ..io import atomic_write
-
-    p = argparse.ArgumentParser(description="Linear vs Bézier mode connectivity (writes a JSON study)")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--lams", type=float, nargs="+", default=[0.01, 0.1, 0.5])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--curve-steps", type=int, default=400)
-    args = p.parse_args()
-    t0, c0 = time.time(), time.process_time()
-    torch.set_num_threads(1)
-    out = connectivity_study(
-        lams=args.lams,
-        seeds=args.seeds,
-        curve_steps=args.curve_steps,
-        callback=lambda r: print(
-            r["pair"], r["curve_loss"], r["linear_train_summary"], r["bezier_train_summary"], flush=True
-        ),
-    )
-    meta = dict(
-        command="python -m toolkit.tracking.connectivity " + " ".join(sys.argv[1:]),
-        cpu_seconds=time.process_time() - c0,
-        wall_seconds=time.time() - t0,
-    )
-    with atomic_write(args.out) as fh:
-        json.dump(dict(meta=meta, rows=out), fh, indent=1)
