@@ -158,7 +158,7 @@ _SAFE = 1e100
 _LARGE_PROBLEM = 200
 
 
-def _links_max_cardinality(cost: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def _links_max_cardinality(cost: np.ndarray, finite_at: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Flat links of the maximum-cardinality minimum-cost assignment, by a growing threshold.
 
     A threshold τ whose optimum links k_max pairs (the maximum cardinality, found by Hopcroft–Karp
@@ -167,11 +167,11 @@ def _links_max_cardinality(cost: np.ndarray, lo: float, hi: float) -> np.ndarray
     (:func:`_resolve_no_match`, ≈ K · (c_max − c_min)) is needed only for rare long augmenting paths and
     makes the solver slow on large problems; starting at τ = |c_max| + 2 (c_max − c_min) + 1 and
     multiplying by 4 for the problems still short of k_max reaches it only where it is needed.
+    ``finite_at``: the flat indices of the finite costs (the candidate pairs), ``lo``/``hi`` their range.
     """
     B, n, m = cost.shape
     nm = n * m
-    flat_all = np.flatnonzero(cost.reshape(-1) < np.inf)
-    prob, rest = np.divmod(flat_all, nm)
+    prob, rest = np.divmod(finite_at, nm)
     rows, cols = np.divmod(rest, m)
     pairs = sp.csr_matrix((np.ones(rows.size, np.int8), (prob * n + rows, prob * m + cols)), (B * n, B * m))
     k_max = np.bincount(
@@ -202,7 +202,9 @@ def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
         return np.zeros(0, dtype=np.int64)
     if no_match is not None:
         return _links_limited(cost, no_match)
-    finite = cost[cost < np.inf]
+    flat = cost.reshape(-1)
+    finite_at = np.flatnonzero(flat < np.inf)  # kept: the large-problem path needs where they are
+    finite = flat[finite_at]
     if finite.size == 0:
         return np.zeros(0, dtype=np.int64)
     lo, hi = float(finite.min()), float(finite.max())
@@ -211,7 +213,7 @@ def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
     if finite.size == cost.size:
         return _links_dense(cost.astype(np.float64, copy=False))
     if min(cost.shape[1:]) > _LARGE_PROBLEM:
-        return _links_max_cardinality(cost, lo, hi)
+        return _links_max_cardinality(cost, finite_at, lo, hi)
     # as _resolve_no_match, from the finite values already at hand
     return _links_limited(cost, min(cost.shape[1:]) * (hi - lo) + abs(hi) + 1.0, precision="float64")
 
