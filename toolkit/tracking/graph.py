@@ -75,11 +75,12 @@ def build_graph(
         raise TypeError(f"event must be an Event, got {type(event).__name__}")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    skip_layers = _check_skip(skip_layers, cfg)
+    skip_layers = check_skip_layers(skip_layers, cfg)
     return _split(_graph_tensors([event], cfg, window, skip_layers))[0]
 
 
-def _check_skip(skip_layers, cfg: DetectorConfig) -> int:
+def check_skip_layers(skip_layers, cfg: DetectorConfig) -> int:
+    """``skip_layers`` checked against the detector: an integer in [0, n_layers − 2]."""
     return check_int("skip_layers", skip_layers, low=0, high=max(cfg.n_layers - 2, 0))
 
 
@@ -94,7 +95,7 @@ def build_graphs(
     events = check_items("events", events, Event, "Event")
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    skip_layers = _check_skip(skip_layers, cfg)
+    skip_layers = check_skip_layers(skip_layers, cfg)
     return [g for chunk in _chunks(events) for g in _split(_graph_tensors(chunk, cfg, window, skip_layers))]
 
 
@@ -113,7 +114,7 @@ def build_graph_batch(
     events = check_items("events", events, Event, "Event", min_size=1)
     cfg = as_config(config)
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
-    skip_layers = _check_skip(skip_layers, cfg)
+    skip_layers = check_skip_layers(skip_layers, cfg)
     return _as_batch(_concat([_graph_tensors(c, cfg, window, skip_layers) for c in _chunks(events)]))
 
 
@@ -143,7 +144,7 @@ def simulate_graph_batch(
     window = check_float("window", window, low=0.0, low_open=True, high=10.0)
     workers = check_int("workers", workers, low=1, high=64)
     chunk_events = check_int("chunk_events", chunk_events, low=1, high=1_000_000)
-    skip_layers = _check_skip(skip_layers, cfg)
+    skip_layers = check_skip_layers(skip_layers, cfg)
     sizes = [min(chunk_events, n_events - a) for a in range(0, n_events, chunk_events)]
     seeds = as_rng(random_state).integers(0, 2**63, size=len(sizes)).tolist()
 
@@ -195,12 +196,12 @@ def _edges_up_to(h: dict[str, np.ndarray], cfg: DetectorConfig, window: float, s
     straight line through a missed layer passes exactly when it would pass layer by layer.
     """
     L, gaps = cfg.n_layers, _layer_gaps(cfg)
+    pairs = [_candidate_edges(h, L, window * gaps)]  # adjacent layers: exactly the default graph's edges
     if skip_layers == 0:
-        return _candidate_edges(h, L, window * gaps)
+        return pairs[0]
     depth = np.concatenate([[0.0], np.cumsum(gaps)])
-    pairs = [_candidate_edges(h, L, window * gaps)] + [
-        _candidate_edges(h, L, window * (depth[s:] - depth[:-s]), step=s)
-        for s in range(2, min(skip_layers + 1, L - 1) + 1)
+    pairs += [
+        _candidate_edges(h, L, window * (depth[s:] - depth[:-s]), step=s) for s in range(2, skip_layers + 2)
     ]
     src, dst = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
     order = np.argsort(src * max(h["x"].size, 1) + dst, kind="stable")

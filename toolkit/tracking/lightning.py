@@ -12,6 +12,7 @@ from torch_geometric.loader import DataLoader
 
 from ..validation import check_int
 from .detector import DetectorConfig, Phantom, as_config
+from .graph import check_skip_layers
 from .model import EdgeClassifier
 from .pipeline import evaluate, lambda_scale
 from .train import TrainConfig, make_dataset
@@ -36,9 +37,7 @@ class TrackingDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.detector = as_config(detector, "detector")
-        self.skip_layers = check_int(
-            "skip_layers", skip_layers, low=0, high=max(self.detector.n_layers - 2, 0)
-        )
+        self.skip_layers = check_skip_layers(skip_layers, self.detector)
         self.n_train = check_int("n_train", n_train, low=1)
         self.n_val = check_int("n_val", n_val, low=1)
         self.n_test = check_int("n_test", n_test, low=1)
