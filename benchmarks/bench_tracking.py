@@ -175,23 +175,35 @@ def _interleaved_wall_cpu(fns: dict, repeat: int) -> tuple[dict, dict]:
     return wall, cpu
 
 
-def _solver_bench(batches, L) -> dict:
-    """Solver-only timings on the dense costs of the timing batches (a trained model's costs if shipped)."""
-    import numpy as np
-    from scipy.optimize import linear_sum_assignment
-
-    from toolkit.tracking import edges_to_dense, load_model, solve_assignment
+def _shipped_costs(batches, L) -> list:
+    """The dense assignment costs of ``batches`` from the shipped two-step model (untrained if absent)."""
+    from toolkit.tracking import edges_to_dense, load_model
     from toolkit.tracking.pipeline import edge_costs, edge_logits
 
     path = Path(__file__).resolve().parents[1] / "datasets" / "tracking" / "two_step" / "model.pt"
     model = load_model(path)[0] if path.exists() else EdgeClassifier()
-    costs = [edges_to_dense(edge_costs(edge_logits(model, b)), b, L)[0].numpy() for b in batches]
+    return [edges_to_dense(edge_costs(edge_logits(model, b)), b, L)[0].numpy() for b in batches]
 
-    def bare(tau):  # the floor the issue compares with: one scipy call per problem, nothing else
-        for c in costs:
-            w = np.minimum(c - tau, 0.0)
-            for p in range(c.shape[0]):
-                linear_sum_assignment(w[p])
+
+def _bare_scipy(costs, tau: float) -> None:
+    """The floor the issue compares with: one scipy call per problem on min(c − τ, 0), nothing else."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    for c in costs:
+        w = np.minimum(c - tau, 0.0)
+        for p in range(c.shape[0]):
+            linear_sum_assignment(w[p])
+
+
+def _solver_bench(batches, L) -> dict:
+    """Solver-only timings on the dense costs of the timing batches (a trained model's costs if shipped)."""
+    from toolkit.tracking import solve_assignment
+
+    costs = _shipped_costs(batches, L)
+
+    def bare(tau):
+        _bare_scipy(costs, tau)
 
     def solve_each(tau, method):  # each result dropped at once, as the bare loop's and the pipeline's are
         for c in costs:
@@ -227,24 +239,15 @@ def skip_solver_row(n_events: int = 64, batch_size: int = 16) -> dict:
     ``_LARGE_PROBLEM``) and a bare per-problem scipy loop, on the shipped two-step model's costs for a
     detector with 95 % hit efficiency and ``skip_layers=1``.
     """
-    import numpy as np
-    from scipy.optimize import linear_sum_assignment
+    from toolkit.tracking import assignment, solve_assignment
 
-    from toolkit.tracking import assignment, edges_to_dense, load_model, solve_assignment
-    from toolkit.tracking.pipeline import edge_costs, edge_logits
-
-    path = Path(__file__).resolve().parents[1] / "datasets" / "tracking" / "two_step" / "model.pt"
-    model = load_model(path)[0] if path.exists() else EdgeClassifier()
     cfg = DetectorConfig(efficiency=0.95)
     graphs = build_graphs(simulate_events(n_events, cfg, random_state=0), cfg, skip_layers=1)
     batches = [Batch.from_data_list(graphs[i : i + batch_size]) for i in range(0, n_events, batch_size)]
-    costs = [edges_to_dense(edge_costs(edge_logits(model, b)), b, cfg.n_layers)[0].numpy() for b in batches]
+    costs = _shipped_costs(batches, cfg.n_layers)
 
     def bare():
-        for c in costs:
-            w = np.minimum(c - 1e3, 0.0)
-            for p in range(c.shape[0]):
-                linear_sum_assignment(w[p])
+        _bare_scipy(costs, 1e3)
 
     def default():
         for c in costs:
