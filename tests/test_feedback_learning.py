@@ -38,8 +38,8 @@ def test_angles_fall_below_90_degrees(digits_run, rule):
 
 
 def test_the_sweep_experiment_lists_every_rule_of_the_engine():
+    from toolkit.feedback import sweep
     from toolkit.feedback.engine import RULES
-    from toolkit.sweeps.experiments import feedback as sweep
 
     assert set(sweep.RULES) == set(RULES)
-    assert set(sweep.experiment().space["rule"].choices) == set(RULES)
+    assert set(sweep.experiment()["space"]["rule"].choices) == set(RULES)

@@ -496,6 +496,31 @@ def test_pruning_callback_validates_and_is_inert_without_trial():
 
 
 # -- results, CLI, dashboard -----------------------------------------------------------------------
+def test_sweep_command_line_options_are_sweep_options_fields_with_their_defaults():
+    import argparse
+    import dataclasses
+
+    from toolkit.cliopts import config_default
+    from toolkit.sweeps.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "tracking")
+    generated = {a.dest: a for a in parser._actions if hasattr(a, "config_source")}
+    assert set(generated) == {f.name for f in dataclasses.fields(sweeps.SweepOptions)} - {"verbose"}
+    for a in generated.values():
+        assert a.config_source[0] is sweeps.SweepOptions and a.default == config_default(*a.config_source)
+    storage = next(a for a in parser._actions if a.dest == "storage")
+    assert storage.default == config_default(sweeps.run_study, "storage")
+    args = parser.parse_args(["--trials", "5", "--prune", "--timeout", "2", "--search", "adaptive"])
+    assert (args.n_trials, args.prune, args.timeout, args.search, args.workers) == (
+        5,
+        True,
+        2.0,
+        "adaptive",
+        1,
+    )
+
+
 def test_results_table_summary_chart_and_cli(tmp_path, capsys):
     from toolkit.sweeps.cli import ACTIONS, action, main
 

@@ -6,7 +6,7 @@ ready-made study for ``python -m toolkit sweep TOPIC`` and where its sweep exper
 
     TOPIC = Topic(name="tracking", description="gradients through a combinatorial solver",
                   cli="toolkit.tracking.cli", study="tracking-lambda",
-                  experiments={"tracking-lambda": "toolkit.sweeps.experiments.tracking:experiment"})
+                  experiments={"tracking-lambda": "toolkit.tracking.sweep:experiment"})
 
 :func:`discover_topics` scans ``toolkit``'s subpackages, and the packages named in the environment
 variable ``GRADIENT_LAB_TOPIC_PACKAGES`` (separated by ``os.pathsep``), for such files. So adding a topic
@@ -40,7 +40,8 @@ class Topic:
     description : one line for ``python -m toolkit --help``.
     cli : module with ``ACTIONS = {action: (help, add_arguments, run)}`` (imported only when used).
     study : the experiment ``python -m toolkit sweep TOPIC`` runs (``None``: no sweep action).
-    experiments : experiment name -> ``"module:function"`` building it (sweeps registers them lazily).
+    experiments : experiment name -> ``"module:function"`` building it (sweeps registers them lazily); the
+        function returns the experiment's fields as a dict (or a ``toolkit.sweeps.Experiment``).
     order : position in listings (the course order), then the name.
     """
 

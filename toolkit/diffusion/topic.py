@@ -7,6 +7,6 @@ TOPIC = Topic(
     description="gradients of log-density: score-based diffusion for weather",
     cli="toolkit.diffusion.cli",
     study="diffusion-nfe",
-    experiments={"diffusion-nfe": "toolkit.sweeps.experiments.diffusion:experiment"},
+    experiments={"diffusion-nfe": "toolkit.diffusion.sweep:experiment"},
     order=3,
 )

@@ -7,6 +7,6 @@ TOPIC = Topic(
     description="gradients through a random feedback channel (random backprop)",
     cli="toolkit.feedback.cli",
     study="feedback-rules",
-    experiments={"feedback-rules": "toolkit.sweeps.experiments.feedback:experiment"},
+    experiments={"feedback-rules": "toolkit.feedback.sweep:experiment"},
     order=2,
 )

@@ -60,7 +60,7 @@ __all__ = [
 def __getattr__(name):
     # PruningCallback needs pytorch_lightning (slow to import): load it only when asked for
     if name == "PruningCallback":
-        from .pruning import PruningCallback
+        from ..training import PruningCallback
 
         return PruningCallback
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,12 +17,35 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..cliopts import config_option, format_table
 from ..topics import discover_topics
+from .options import SweepOptions
 from .registry import TOPIC_EXPERIMENTS, experiment_names, get_experiment, lookup, parse_value
+from .storage import DEFAULT_STORAGE
 
 __all__ = ["ACTIONS", "action", "add_arguments", "run", "main"]
 
 HELP = "run or resume a hyperparameter study (Optuna) of the topic's ready-made experiment"
+
+#: the command-line options taken from SweepOptions (``--trials`` is its ``n_trials``)
+_OPTIONS = {
+    "search": {
+        "choices": ["grid", "adaptive"],
+        "help": "every grid point once, or TPE sampling of the space",
+    },
+    "n_trials": {
+        "flag": "--trials",
+        "type": int,
+        "metavar": "N",
+        "help": "number of trials for --search adaptive",
+    },
+    "workers": {"help": "worker processes on this machine"},
+    "prune": {"help": "stop hopeless trials early (median pruner)"},
+    "timeout": {"type": float, "help": "stop starting trials after S seconds"},
+    "heartbeat": {"help": "seconds between heartbeats; a silent trial is dead after 3 of them"},
+    "threads": {"type": int, "help": "torch threads per worker (None: cores / workers)"},
+    "seed": {"help": "seed of the adaptive sampler"},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser, topic: str | None = None) -> None:
@@ -38,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser, topic: str | None = None) -> 
     )
     parser.add_argument(
         "--storage",
-        default="runs/sweeps.db",
+        default=DEFAULT_STORAGE,
         help="SQLite file or database URL, e.g. postgresql://user:pw@host/db",
     )
     parser.add_argument("--study", default=None, help="study name (default: the experiment name)")
@@ -56,24 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser, topic: str | None = None) -> 
         metavar="NAME=VALUE",
         help="pin a parameter to one value (repeatable)",
     )
-    parser.add_argument(
-        "--search",
-        choices=["grid", "adaptive"],
-        default="grid",
-        help="every grid point once, or TPE sampling of the search space",
-    )
-    parser.add_argument("--trials", type=int, default=None, help="number of trials for --search adaptive")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    parser.add_argument("--prune", action="store_true", help="stop hopeless trials early (median pruner)")
-    parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
-    parser.add_argument(
-        "--heartbeat",
-        type=int,
-        default=10,
-        help="seconds between heartbeats; a silent trial is dead after 3 of them",
-    )
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the adaptive sampler")
+    for name, kwargs in _OPTIONS.items():  # how the study runs: SweepOptions' fields and defaults
+        config_option(parser, SweepOptions, name, **kwargs)
     parser.add_argument(
         "--out",
         type=Path,
@@ -158,19 +165,9 @@ def _summary(exp, df):
 
 
 def _table(df) -> str:
-    import pandas as pd
-
-    with pd.option_context(
-        "display.width",
-        200,
-        "display.max_columns",
-        40,
-        "display.max_rows",
-        200,
-        "display.float_format",
-        "{:.4g}".format,
-    ):
-        return df.to_string(index=False)
+    """The summary as the toolkit's one table printer prints it (4 significant digits)."""
+    rows = df.to_dict("records")
+    return format_table([{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -199,20 +196,8 @@ def run(args: argparse.Namespace) -> int:
         df = load_results(args.storage, study)
     else:
         try:
-            df = run_study(
-                exp,
-                storage=args.storage,
-                study=study,
-                search=args.search,
-                n_trials=args.trials,
-                workers=args.workers,
-                prune=args.prune,
-                heartbeat=args.heartbeat,
-                timeout=args.timeout,
-                seed=args.seed,
-                threads=args.threads,
-                verbose=not args.quiet,
-            )
+            options = {name: getattr(args, name) for name in _OPTIONS}
+            df = run_study(exp, storage=args.storage, study=study, verbose=not args.quiet, **options)
         except KeyboardInterrupt:
             print(
                 "\ninterrupted: finished trials are saved; run the same command again to resume",

@@ -45,7 +45,7 @@ class Experiment:
     name : registry key, e.g. ``"feedback-rules"``.
     objective : ``objective(params, trial) -> dict`` of numeric metrics. ``trial`` is the live
         ``optuna.Trial`` (or ``None`` outside a study) so the objective can report intermediate
-        values for pruning (:class:`toolkit.sweeps.PruningCallback`). Exceptions and a non-finite
+        values for pruning (:class:`toolkit.training.PruningCallback`). Exceptions and a non-finite
         objective metric mark the trial FAIL; the study goes on.
     space : parameter name → Optuna distribution (what adaptive search samples from).
     grid : parameter name → list of values (the default grid; a subset of ``space``).
@@ -173,8 +173,8 @@ _REGISTRY: dict[str, Experiment | Callable[[], Experiment]] = {}
 
 #: the engine's own experiments (demos and tests of the engine), as "module:function" factories
 _ENGINE_EXPERIMENTS = {
-    "toy": "toolkit.sweeps.experiments.toy:experiment",
-    "intro-wave": "toolkit.sweeps.experiments.wave:experiment",
+    "toy": "toolkit.sweeps.toy:experiment",
+    "intro-wave": "toolkit.intro:wave_experiment",
 }
 
 #: the ready-made study of each topic (``python -m toolkit sweep TOPIC`` runs this one): from the
@@ -207,11 +207,16 @@ def register(
 
 
 def _factory(path: str) -> Callable[[], Experiment]:
-    """A factory importing ``module`` only when the experiment is first used (``--help`` stays fast)."""
+    """A factory importing ``module`` only when the experiment is first used (``--help`` stays fast).
+
+    The function returns an :class:`Experiment` or its fields as a dict: a topic declares its study
+    without importing this package (topics sit below the sweeps in the import layers).
+    """
     module, function = path.split(":")
 
     def build() -> Experiment:
-        return getattr(importlib.import_module(module), function)()
+        built = getattr(importlib.import_module(module), function)()
+        return Experiment(**built) if isinstance(built, Mapping) else built
 
     return build
 

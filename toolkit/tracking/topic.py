@@ -7,6 +7,6 @@ TOPIC = Topic(
     description="gradients through a combinatorial solver (particle tracking)",
     cli="toolkit.tracking.cli",
     study="tracking-lambda",
-    experiments={"tracking-lambda": "toolkit.sweeps.experiments.tracking:experiment"},
+    experiments={"tracking-lambda": "toolkit.tracking.sweep:experiment"},
     order=1,
 )

@@ -17,8 +17,6 @@ import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from ..registry import Experiment
-
 
 @functools.lru_cache(maxsize=4)
 def _data(n_train: int, n_test: int, data_seed: int):
@@ -78,8 +76,9 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     }
 
 
-def experiment() -> Experiment:
-    return Experiment(
+def experiment() -> dict[str, Any]:
+    """The study's declaration: ``toolkit.sweeps`` builds its ``Experiment`` from these fields."""
+    return dict(
         name="tracking-lambda",
         topic="tracking",
         objective=objective,

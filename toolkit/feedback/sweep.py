@@ -15,39 +15,17 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from ..registry import Experiment
-
-# every rule of toolkit.feedback.engine.RULES (kept literal so listing experiments does not import torch;
-# tests/test_feedback_learning.py checks the two agree). kp/dkp train with their own weight decay.
-RULES = (
-    "bp",
-    "rbp",
-    "srbp",
-    "arbp",
-    "asrbp",
-    "sign",
-    "sign-resampled",
-    "rbp-resampled",
-    "top",
-    "nonlinear",
-    "kp",
-    "dkp",
-    "usf",
-    "drtp",
-    "wm",
-)
+from .data import load_dataset
+from .engine import RULES  # every rule; kp/dkp train with their own weight decay
+from .train import TrainConfig, fit
 
 
 @functools.lru_cache(maxsize=4)
 def _split(dataset: str, data_seed: int):
-    from toolkit.feedback import load_dataset
-
     return load_dataset(dataset, random_state=data_seed)
 
 
 def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, float]:
-    from toolkit.feedback import TrainConfig, fit
-
     split = _split(params["dataset"], int(params["data_seed"]))
     width, depth = int(params["width"]), int(params["depth"])
     cfg = TrainConfig(
@@ -75,8 +53,9 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     return out
 
 
-def experiment() -> Experiment:
-    return Experiment(
+def experiment() -> dict[str, Any]:
+    """The study's declaration: ``toolkit.sweeps`` builds its ``Experiment`` from these fields."""
+    return dict(
         name="feedback-rules",
         topic="feedback",
         objective=objective,

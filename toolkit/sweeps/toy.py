@@ -17,7 +17,7 @@ import numpy as np
 import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 
-from ..registry import Experiment, param_key
+from .registry import Experiment, param_key
 
 STEPS = 10
 

@@ -16,9 +16,7 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from ..registry import Experiment
-
-METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
+from .samplers import METHODS
 
 
 @functools.lru_cache(maxsize=2)
@@ -69,8 +67,9 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
     }
 
 
-def experiment() -> Experiment:
-    return Experiment(
+def experiment() -> dict[str, Any]:
+    """The study's declaration: ``toolkit.sweeps`` builds its ``Experiment`` from these fields."""
+    return dict(
         name="diffusion-nfe",
         topic="diffusion",
         objective=objective,
