@@ -91,6 +91,39 @@ def test_e2e_loss_has_gradients(graphs, estimator):
     assert sum(float(p.grad.abs().sum()) for p in m.parameters() if p.grad is not None) > 0
 
 
+@pytest.mark.parametrize("estimator", ["blackbox", "straight_through"])
+@pytest.mark.parametrize("no_match", [DEFAULT_NO_MATCH, None])
+@pytest.mark.parametrize("skip", [0, 1])
+def test_edge_level_estimators_equal_the_dense_ones(estimator, no_match, skip):
+    """assign_edges solves from the edge list (no dense tensor in autograd): same y and same gradient as
+    the dense estimator on edges_to_dense's tensor, on random and on tied logits, for a random loss."""
+    from toolkit.tracking import blackbox_assignment, straight_through_assignment
+
+    det = DetectorConfig(efficiency=0.95) if skip else DetectorConfig()
+    b = Batch.from_data_list(make_dataset(6, det, seed=5, skip_layers=skip))
+    gen = torch.Generator().manual_seed(skip + 2 * (no_match is None))
+    for logits in (
+        torch.randn(b.num_edges, generator=gen),
+        torch.randint(-1, 2, (b.num_edges,), generator=gen) * 1.0,
+    ):
+        weight = torch.randn(b.num_edges, generator=gen)
+        runs = []
+        for path in ("edges", "dense"):
+            x = logits.clone().requires_grad_(True)
+            if path == "edges":
+                y = assign_edges(x, b, det.n_layers, estimator=estimator, lam=0.3, no_match=no_match)
+            else:
+                dense, idx = edges_to_dense(1 - torch.sigmoid(x), b, det.n_layers)
+                if estimator == "blackbox":
+                    y = blackbox_assignment(dense, 0.3 * b.num_edges, no_match)[idx]
+                else:
+                    y = straight_through_assignment(dense, no_match)[idx]
+            (y * weight).sum().backward()
+            runs.append((y.detach(), x.grad))
+        assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+        assert runs[0][1].abs().sum() > 0
+
+
 def test_lambda_is_in_cost_units(graphs):
     """The blackbox backward pass moves each cost by exactly ±lam: compare with a hand computation."""
     b = Batch.from_data_list(graphs[0][:2])

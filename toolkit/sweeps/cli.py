@@ -170,11 +170,63 @@ def _table(df) -> str:
     return format_table([{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows])
 
 
+def _serve(args: argparse.Namespace, study: str) -> int:
+    from .dashboard import serve_dashboard
+
+    server = serve_dashboard(args.storage, study, port=args.port, background=False)
+    print(f"optuna-dashboard for study {study!r}: {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _results(args: argparse.Namespace, exp, study: str):
+    """The stored results (``--show``), or those of running / resuming the study."""
+    from .parallel import run_study
+    from .results import load_results
+
+    if args.show:
+        return load_results(args.storage, study)
+    try:
+        options = {name: getattr(args, name) for name in _OPTIONS}
+        return run_study(exp, storage=args.storage, study=study, verbose=not args.quiet, **options)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished trials are saved; run the same command again to resume", file=sys.stderr
+        )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        # the interrupted trial is already failed and queued again; exit now even if Ctrl-C landed
+        # while Optuna was starting or stopping a trial's (non-daemon) heartbeat thread
+        os._exit(130)
+
+
+def _meta(args: argparse.Namespace, df, seconds: float) -> dict[str, Any]:
+    """How the results were made, written beside them (``<study>.json``)."""
+    from .storage import storage_url
+
+    argv = getattr(args, "argv", None) or sys.argv[1:]
+    program = "python -m toolkit " if args.sweep_topic else "python -m toolkit.sweeps "
+    local = "://" not in args.storage or args.storage.startswith("sqlite")
+    return {
+        "command": program + " ".join(shlex.quote(a) for a in argv),
+        "wall_seconds": round(seconds, 1),
+        "trial_seconds_total": round(float(df["seconds"].sum()), 1),
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "storage": "<local SQLite>" if local else storage_url(args.storage).split("://")[0],
+        "states": df["state"].value_counts().to_dict(),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the sweep action; prints the summary table, returns 0 (2 for bad input)."""
-    from .parallel import run_study
-    from .results import load_results, write_outputs
-    from .storage import storage_url
+    from .results import write_outputs
 
     if args.list:
         _print_list()
@@ -182,56 +234,15 @@ def run(args: argparse.Namespace) -> int:
     exp = _experiment(args)
     study = args.study or exp.name
     if args.dashboard:
-        from .dashboard import serve_dashboard
-
-        server = serve_dashboard(args.storage, study, port=args.port, background=False)
-        print(f"optuna-dashboard for study {study!r}: {server.url}  (Ctrl-C to stop)", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        return 0
+        return _serve(args, study)
     start = time.time()
-    if args.show:
-        df = load_results(args.storage, study)
-    else:
-        try:
-            options = {name: getattr(args, name) for name in _OPTIONS}
-            df = run_study(exp, storage=args.storage, study=study, verbose=not args.quiet, **options)
-        except KeyboardInterrupt:
-            print(
-                "\ninterrupted: finished trials are saved; run the same command again to resume",
-                file=sys.stderr,
-                flush=True,
-            )
-            sys.stdout.flush()
-            # the interrupted trial is already failed and queued again; exit now even if Ctrl-C landed
-            # while Optuna was starting or stopping a trial's (non-daemon) heartbeat thread
-            os._exit(130)
+    df = _results(args, exp, study)
     seconds = time.time() - start
     summary = _summary(exp, df)
     print(_table(summary))
-    counts = df["state"].value_counts().to_dict()
-    print(f"{len(df)} trials {counts}; wall time {seconds:.0f} s")
+    print(f"{len(df)} trials {df['state'].value_counts().to_dict()}; wall time {seconds:.0f} s")
     if args.out is not None:
-        argv = getattr(args, "argv", None) or sys.argv[1:]
-        meta = {
-            "command": "python -m toolkit " + " ".join(shlex.quote(a) for a in argv)
-            if args.sweep_topic
-            else "python -m toolkit.sweeps " + " ".join(shlex.quote(a) for a in argv),
-            "wall_seconds": round(seconds, 1),
-            "trial_seconds_total": round(float(df["seconds"].sum()), 1),
-            "workers": args.workers,
-            "cpus": os.cpu_count(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "storage": "<local SQLite>"
-            if "://" not in args.storage or args.storage.startswith("sqlite")
-            else storage_url(args.storage).split("://")[0],
-            "states": counts,
-        }
-        for p in write_outputs(exp, df, summary, args.out, study, meta, args.chart):
+        for p in write_outputs(exp, df, summary, args.out, study, _meta(args, df, seconds), args.chart):
             print(f"wrote {p}")
     return 0
 

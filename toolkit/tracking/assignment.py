@@ -295,6 +295,70 @@ class _Blackbox(torch.autograd.Function):
         return y_lam.sub_(y).div_(ctx.lam), None, None  # = −(y − y_λ)/λ, in place on a fresh tensor
 
 
+def _solve_entries(
+    values: torch.Tensor, flat: np.ndarray, shape: tuple[int, int, int], no_match
+) -> torch.Tensor:
+    """y at the candidate entries only: ``values[k]`` sits at flat index ``flat[k]`` of a (B, n, m) batch
+    whose other entries are forbidden. The same dense array as ``solve_assignment`` gets, so the same
+    links; but no dense tensor goes through autograd (the pipeline's training step, forward and backward)."""
+    c = _check_cost_array(values.detach().reshape(1, -1))[0]
+    dense = np.full(shape[0] * shape[1] * shape[2], np.inf, dtype=c.dtype)
+    dense[flat] = c
+    dense = dense.reshape(shape)
+    links = _solve_links(dense, no_match)
+    if links is None:  # extreme magnitudes: the reference loop
+        y = _solve_loop(dense.astype(np.float64), _resolve_no_match(no_match, dense)).reshape(-1) > 0
+    else:
+        y = np.zeros(dense.size, dtype=bool)
+        y[links] = True
+    return torch.from_numpy(y[flat]).to(device=values.device, dtype=values.dtype)
+
+
+class _BlackboxEntries(torch.autograd.Function):
+    """:class:`_Blackbox` on the candidate entries of a batch (see :func:`_solve_entries`)."""
+
+    @staticmethod
+    def forward(ctx, values, flat, shape, lam, no_match):  # type: ignore[override]
+        y = _solve_entries(values, flat, shape, no_match)
+        ctx.save_for_backward(values, y)
+        ctx.flat, ctx.shape, ctx.lam, ctx.no_match = flat, shape, lam, no_match
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):  # type: ignore[override]
+        values, y = ctx.saved_tensors
+        y_lam = _solve_entries(torch.add(values, grad_y, alpha=ctx.lam), ctx.flat, ctx.shape, ctx.no_match)
+        return y_lam.sub_(y).div_(ctx.lam), None, None, None, None
+
+
+class _StraightThroughEntries(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values, flat, shape, no_match):  # type: ignore[override]
+        return _solve_entries(values, flat, shape, no_match)
+
+    @staticmethod
+    def backward(ctx, grad_y):  # type: ignore[override]
+        return -grad_y, None, None, None
+
+
+def _assign_entries(
+    values: torch.Tensor,
+    flat: np.ndarray,
+    shape: tuple[int, int, int],
+    *,
+    estimator: str,
+    lam: float = 0.1,
+    no_match: float | None = None,
+) -> torch.Tensor:
+    """:func:`blackbox_assignment` / :func:`straight_through_assignment` of a batch given by its candidate
+    entries (``values[k]`` at flat index ``flat[k]`` of shape ``(B, n, m)``, every other entry ``inf``),
+    returning y at those entries. Equal to ``estimator(dense)[idx]`` in value and gradient, without
+    building the dense tensors in autograd (used by the pipeline's training step)."""
+    if estimator == "blackbox":
+        return _BlackboxEntries.apply(values, flat, shape, lam, no_match)
+    return _StraightThroughEntries.apply(values, flat, shape, no_match)
+
+
 def _check_cost_tensor(cost: torch.Tensor) -> torch.Tensor:
     if not isinstance(cost, torch.Tensor):
         raise TypeError(f"cost must be a torch tensor, got {type(cost).__name__}")

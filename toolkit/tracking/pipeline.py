@@ -2,7 +2,10 @@
 
 Edge scores → one cost matrix per (event, layer pair) → assignment → linked edges → tracks.
 ``edges_to_dense`` scatters per-edge values into a padded (P, R, C) tensor (``inf`` = no candidate
-edge, i.e. forbidden), so one batched solver call covers a whole PyG batch.
+edge, i.e. forbidden), so one batched solver call covers a whole PyG batch. ``assign_edges`` solves
+the same padded problems but keeps autograd on the edges: the exact estimators (blackbox,
+straight-through) need y and its gradient only there, so no (P, R, C) tensor is built, scattered
+and gathered in the training step (equal values and gradients, tests/test_tracking_pipeline.py).
 """
 
 from __future__ import annotations
@@ -28,10 +31,9 @@ from ..validation import (
 )
 from .assignment import (
     DEFAULT_NO_MATCH,
-    blackbox_assignment,
+    _assign_entries,
     sinkhorn_assignment,
     solve_assignment,
-    straight_through_assignment,
 )
 from .metrics import (
     edge_precision_recall,
@@ -143,6 +145,36 @@ def _has_skip_edges(data: Data) -> bool:
     return bool((layer[data.edge_index[1]] - data.edge_lp).max() > 1)
 
 
+def _dense_layout(data: Data, n_layers: int) -> tuple[tuple[int, int, int], tuple[torch.Tensor, ...]]:
+    """The (P, R, C) shape of :func:`edges_to_dense` and the (problem, row, col) index of every edge."""
+    n_graphs = int(getattr(data, "num_graphs", 1) or 1)
+    layer = getattr(data, "layer", None)
+    top = (
+        int(layer.max())
+        if layer is not None and layer.numel()
+        else int(data.edge_lp.max()) + 1
+        if data.edge_lp.numel()
+        else 0
+    )
+    if top >= n_layers:
+        raise ValueError(
+            f"n_layers must match the graphs: they have hits on layer {top}, but n_layers = {n_layers}"
+        )
+    if _has_skip_edges(data):  # one problem per event: rows = source hits, columns = target hits
+        graph = _graph_of_edge(data)
+        ptr = getattr(data, "ptr", None)
+        first = ptr[graph] if ptr is not None else 0
+        prob, row, col = graph, data.edge_index[0] - first, data.edge_index[1] - first
+        n_problems = n_graphs
+    else:
+        prob = _graph_of_edge(data) * (n_layers - 1) + data.edge_lp
+        row, col = data.edge_row, data.edge_col
+        n_problems = n_graphs * (n_layers - 1)
+    R = int(row.max()) + 1 if row.numel() else 1
+    C = int(col.max()) + 1 if col.numel() else 1
+    return (n_problems, R, C), (prob, row, col)
+
+
 def edges_to_dense(
     values: torch.Tensor, data: Data, n_layers: int, fill: float = float("inf")
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -171,31 +203,7 @@ def edges_to_dense(
         or np.isnan(fill)
     ):
         raise TypeError(f"fill must be a number (inf allowed), got {fill!r}")
-    n_graphs = int(getattr(data, "num_graphs", 1) or 1)
-    layer = getattr(data, "layer", None)
-    top = (
-        int(layer.max())
-        if layer is not None and layer.numel()
-        else int(data.edge_lp.max()) + 1
-        if data.edge_lp.numel()
-        else 0
-    )
-    if top >= n_layers:
-        raise ValueError(
-            f"n_layers must match the graphs: they have hits on layer {top}, but n_layers = {n_layers}"
-        )
-    if _has_skip_edges(data):  # one problem per event: rows = source hits, columns = target hits
-        graph = _graph_of_edge(data)
-        ptr = getattr(data, "ptr", None)
-        first = ptr[graph] if ptr is not None else 0
-        prob, row, col = graph, data.edge_index[0] - first, data.edge_index[1] - first
-        n_problems = n_graphs
-    else:
-        prob = _graph_of_edge(data) * (n_layers - 1) + data.edge_lp
-        row, col = data.edge_row, data.edge_col
-        n_problems = n_graphs * (n_layers - 1)
-    R = int(row.max()) + 1 if row.numel() else 1
-    C = int(col.max()) + 1 if col.numel() else 1
+    (n_problems, R, C), (prob, row, col) = _dense_layout(data, n_layers)
     dense = torch.full((n_problems, R, C), fill, dtype=values.dtype, device=values.device)
     dense = dense.index_put((prob, row, col), values)
     return dense, (prob, row, col)
@@ -231,14 +239,15 @@ def assign_edges(
     no_match = _check_no_match(no_match)
     epsilon = check_float("epsilon", epsilon, low=0.0, low_open=True)
     cost = edge_costs(logits)
-    dense, idx = edges_to_dense(cost, data, n_layers)
-    if estimator == "blackbox":
-        y = blackbox_assignment(dense, lam * max(logits.numel(), 1), no_match)
-    elif estimator == "straight_through":
-        y = straight_through_assignment(dense, no_match)
-    else:
-        y = sinkhorn_assignment(dense, no_match, epsilon=epsilon)
-    return y[idx]
+    if estimator == "sinkhorn":  # a relaxation of the whole matrix: dense through autograd
+        dense, idx = edges_to_dense(cost, data, n_layers)
+        return sinkhorn_assignment(dense, no_match, epsilon=epsilon)[idx]
+    # the exact estimators need y only at the edges: = blackbox/straight_through(edges_to_dense(cost))[idx]
+    (P, R, C), (prob, row, col) = _dense_layout(data, n_layers)
+    flat = ((prob * R + row) * C + col).cpu().numpy()
+    return _assign_entries(
+        cost, flat, (P, R, C), estimator=estimator, lam=lam * max(logits.numel(), 1), no_match=no_match
+    )
 
 
 DEGENERATE_FRACTION = 0.95  # above this share of problems with y_λ == target, λ is in the degenerate regime
