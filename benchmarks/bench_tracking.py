@@ -10,9 +10,11 @@ For the default detector and 5x its particle density it reports
   (wall time, and CPU time for the batched and the former path); and ``simulate_graph_batch`` (chunks of
   256 events) on one thread and on two (the machine's 2 cores: issue 18's goal is "on 2 cores");
 * per-event time of one training step (model forward + loss + backward) for the two-step
-  baseline (BCE) and end-to-end (Hamming through ``blackbox_assignment``), and their ratio;
+  baseline (BCE) and end-to-end (Hamming through the blackbox assignment), and their ratio (the one the
+  issue asks for; minimum of 15 interleaved rounds);
 * per-event time of the assignment layer alone (solver forward + blackbox backward) vs the
-  BCE loss forward + backward on the same logits (the ratio the issue asks for);
+  BCE loss forward + backward on the same logits, and the step ratio these two predict
+  (1 + their difference / the two-step step: the model's part of a step is the same in both modes);
 * the solver alone on the pipeline's own batches (trained-like costs of the shipped two-step model
   when present, τ = 0.5, and the paper's no-τ mode): a bare per-problem ``linear_sum_assignment`` loop,
   the dense reference loop (``method="loop"``) and the batched default solver (``method="components"``:
@@ -100,8 +102,9 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
     n = sum(b.num_graphs for b in batches)
     solver = _solver_bench(batches, L)
     with one_thread():
-        steps = _interleaved({"two": lambda: step("two_step"), "e2e": lambda: step("e2e")}, repeat=5)
-        layers = _interleaved({"two": lambda: layer("two_step"), "e2e": lambda: layer("e2e")}, repeat=5)
+        # 15 rounds: a step ratio a few % from 1 needs more than 5 minima on a shared machine
+        steps = _interleaved({"two": lambda: step("two_step"), "e2e": lambda: step("e2e")}, repeat=15)
+        layers = _interleaved({"two": lambda: layer("two_step"), "e2e": lambda: layer("e2e")}, repeat=15)
     t_two, t_e2e = steps["two"] / n, steps["e2e"] / n
     l_two, l_e2e = layers["two"] / n, layers["e2e"] / n
     return dict(
@@ -116,6 +119,9 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
         layer_ms_bce=1e3 * l_two,
         layer_ms_assignment=1e3 * l_e2e,
         layer_ratio=l_e2e / l_two,
+        # the step ratio predicted from the loss layers alone (the model's forward/backward is shared):
+        # timed on short calls, so much less noisy than the ratio of two whole steps
+        step_ratio_from_layers=1.0 + (l_e2e - l_two) / t_two,
         **solver,
     )
 
@@ -325,7 +331,7 @@ def main() -> None:
             f"density {r['density']:g}: solver speed-up vs bare scipy loop τ=0.5 "
             f"{r['solver_speedup_vs_bare_tau']:.2f}x, "
             f"no-τ {r['solver_speedup_vs_bare_paper']:.2f}x | e2e / two-step step time {r['step_ratio']:.2f} "
-            f"(goal ≤ 1.08)"
+            f"(goal ≤ 1.08; from the loss layers alone {r['step_ratio_from_layers']:.3f})"
         )
     print(
         f"skip-layer graphs, paper mode, {skip['problem_shape'][0]} x {skip['problem_shape'][1]} per event: "

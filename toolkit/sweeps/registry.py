@@ -9,6 +9,7 @@ Built-in experiments register lazily (a factory per name) so ``--help`` never im
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import json
@@ -117,19 +118,7 @@ class Experiment:
                 check_value(k, fixed[k], self.space[k])
                 new_grid.pop(k, None)
         space = {k: v for k, v in self.space.items() if k not in fixed}
-        return Experiment(
-            name=self.name,
-            objective=self.objective,
-            space=space,
-            grid=new_grid,
-            metric=self.metric,
-            direction=self.direction,
-            defaults={**self.defaults, **fixed},
-            topic=self.topic,
-            description=self.description,
-            summarize=self.summarize,
-            plot=self.plot,
-        )
+        return dataclasses.replace(self, space=space, grid=new_grid, defaults={**self.defaults, **fixed})
 
     def run(self, **params: Any) -> dict[str, float]:
         """Call the objective once outside any study (defaults fill missing parameters)."""
