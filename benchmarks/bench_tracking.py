@@ -70,6 +70,7 @@ def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -
     events_per_s = _simulate_graph_bench(cfg, n_events)
     events = simulate_events(n_events, cfg, random_state=0)
     graphs = build_graphs(events, cfg)
+    torch.manual_seed(0)  # the untrained model's costs set the solver's work: the same model every run
     model = EdgeClassifier()
     n_batches = min(n_batches, len(graphs) // batch_size)
     if n_batches < 1:

@@ -62,6 +62,25 @@ def test_help_does_not_import_heavy_libraries():
     assert proc.returncode == 0 and "HEAVY []" in proc.stdout
 
 
+def test_sweep_list_reads_the_topics_studies_without_importing_torch():
+    """Each topic declares its study in its own package (whose __init__ imports torch); listing the studies
+    reads the declarations alone, and their objectives stay importable references for the workers."""
+    code = (
+        "import sys, pickle; from toolkit.sweeps.cli import main; main(['--list']); "
+        "from toolkit import sweeps; exps = [sweeps.get_experiment(n) for n in sweeps.experiment_names()]; "
+        "print('HEAVY', sorted(m for m in ('torch', 'pytorch_lightning', 'altair') if m in sys.modules)); "
+        "from toolkit.sweeps.registry import Deferred; "
+        "print('DEFERRED', sorted(e.objective.path for e in exps if isinstance(e.objective, Deferred))); "
+        "[pickle.loads(pickle.dumps(e)) for e in exps]"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout and "tracking-lambda" in proc.stdout
+    deferred = proc.stdout.split("DEFERRED ")[1]
+    for topic in ("tracking", "feedback", "diffusion"):
+        assert f"toolkit.{topic}.sweep:objective" in deferred
+
+
 def test_console_script_is_installed():
     script = Path(sys.executable).with_name("gradient-lab")
     assert script.is_file(), "pip install -e . registers the gradient-lab command"

@@ -167,3 +167,13 @@ def test_shipped_results_are_complete(name):
     assert df[exp.metric].notna().all()
     summary = sweeps.summarize(df, by=[k for k in grid if k != "seed"])
     assert summary["n"].sum() == len(df)
+
+
+def test_the_diffusion_declaration_lists_every_sampler():
+    """The study declaration writes the sampler list out (so reading it does not import torch): it must
+    stay the samplers' own list."""
+    from toolkit.diffusion import sweep
+    from toolkit.diffusion.samplers import METHODS
+
+    assert tuple(sweep.METHODS) == tuple(METHODS)
+    assert tuple(sweep.experiment()["space"]["method"].choices) == tuple(METHODS)

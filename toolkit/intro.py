@@ -21,7 +21,7 @@ from .charts import metric_lines
 from .check import Exercise
 from .livechart import LiveChart
 from .panels import Panel, log_slider, slider
-from .training import LivePlotCallback, PruningCallback, make_trainer, seed_everything
+from .training import LivePlotCallback, make_trainer, seed_everything
 from .validation import as_rng, check_float, check_int
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "fit_panel",
     "train_panel",
     "ex_mse_gradient",
-    "wave_experiment",
 ]
 
 
@@ -200,36 +199,3 @@ ex_mse_gradient = Exercise(
     ),
     rtol=1e-4,
 )
-
-
-# -- the same MLP as a study (``python -m toolkit sweep intro``): hidden × lr × seed → MSE ---------------
-def _wave_objective(params: dict[str, Any], trial: Any) -> dict[str, float]:
-    """One trial; the training loss goes to the trial after every epoch, so ``--prune`` stops a
-    hopeless learning rate early."""
-    prune = PruningCallback(trial, "train_loss", on="train")
-    _, mse = train_wave(
-        **{k: params[k] for k in ("hidden", "lr", "epochs", "noise", "seed")}, callbacks=[prune]
-    )
-    prune.check_pruned()
-    return {"mse": mse, "epochs_run": float(len(prune.reported) or params["epochs"])}
-
-
-def wave_experiment() -> dict[str, Any]:
-    """The study's declaration: ``toolkit.sweeps`` builds its ``Experiment`` from these fields."""
-    from optuna.distributions import FloatDistribution, IntDistribution
-
-    return dict(
-        name="intro-wave",
-        topic="intro",
-        objective=_wave_objective,
-        metric="mse",
-        direction="minimize",
-        space={
-            "hidden": IntDistribution(1, 256, log=True),
-            "lr": FloatDistribution(1e-4, 1.0, log=True),
-            "seed": IntDistribution(0, 10_000),
-        },
-        grid={"hidden": [4, 16], "lr": [0.003, 0.03], "seed": [0, 1]},
-        defaults={"hidden": 16, "lr": 0.01, "seed": 0, "epochs": 20, "noise": 0.1},
-        description="a 1-hidden-layer tanh MLP on a noisy sine (the start-here notebook)",
-    )

@@ -16,7 +16,9 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from .samplers import METHODS
+# the samplers of toolkit.diffusion.samplers.METHODS, written out so that reading this declaration
+# (sweep --list) does not import torch; tests/test_sweeps_studies.py checks the two agree
+METHODS = ("euler", "heun", "churn", "ddim", "ancestral", "sde", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
 
 
 @functools.lru_cache(maxsize=2)

@@ -15,17 +15,23 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from .data import load_dataset
-from .engine import RULES  # every rule; kp/dkp train with their own weight decay
-from .train import TrainConfig, fit
+# every rule of toolkit.feedback.engine.RULES, written out so that reading this declaration (sweep --list)
+# does not import torch; tests/test_feedback_learning.py checks the two agree. kp/dkp train with their own
+# weight decay.
+RULES = ("bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear")
+RULES += ("kp", "dkp", "usf", "drtp", "wm")
 
 
 @functools.lru_cache(maxsize=4)
 def _split(dataset: str, data_seed: int):
+    from toolkit.feedback import load_dataset
+
     return load_dataset(dataset, random_state=data_seed)
 
 
 def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, float]:
+    from toolkit.feedback import TrainConfig, fit
+
     split = _split(params["dataset"], int(params["data_seed"]))
     width, depth = int(params["width"]), int(params["depth"])
     cfg = TrainConfig(

@@ -8,6 +8,7 @@ results, summary and chart to ``--out``; ``--dashboard`` serves Optuna's dashboa
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shlex
@@ -164,10 +165,18 @@ def _summary(exp, df):
     return summarize(df, by=[c for c in exp.grid if c != "seed"] or None)
 
 
+def _cell(value: Any) -> Any:
+    """A summary value as printed: floats to 4 significant digits, a missing mean as NaN."""
+    if not isinstance(value, float):
+        return value
+    return "NaN" if math.isnan(value) else f"{value:.4g}"
+
+
 def _table(df) -> str:
     """The summary as the toolkit's one table printer prints it (4 significant digits)."""
-    rows = df.to_dict("records")
-    return format_table([{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows])
+    if df.empty:
+        return f"(no results; columns: {', '.join(map(str, df.columns))})"
+    return format_table([{k: _cell(v) for k, v in r.items()} for r in df.to_dict("records")])
 
 
 def _serve(args: argparse.Namespace, study: str) -> int:

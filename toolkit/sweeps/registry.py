@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import itertools
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from optuna.distributions import BaseDistribution
@@ -163,7 +166,7 @@ _REGISTRY: dict[str, Experiment | Callable[[], Experiment]] = {}
 #: the engine's own experiments (demos and tests of the engine), as "module:function" factories
 _ENGINE_EXPERIMENTS = {
     "toy": "toolkit.sweeps.toy:experiment",
-    "intro-wave": "toolkit.intro:wave_experiment",
+    "intro-wave": "toolkit.sweeps.wave:experiment",
 }
 
 #: the ready-made study of each topic (``python -m toolkit sweep TOPIC`` runs this one): from the
@@ -195,17 +198,57 @@ def register(
     _REGISTRY[name] = experiment
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """The function ``"module:name"``, imported when first called (in the process that runs the trial)."""
+
+    path: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module, name = self.path.split(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+def _read_declaration(module: str) -> tuple[Any, str]:
+    """The module, executed from its file without its package's ``__init__`` when that is not loaded yet
+    (a topic package imports torch; its study declaration needs only Optuna), and the name it ran under."""
+    parent = module.rpartition(".")[0]
+    if not parent or parent in sys.modules:
+        return importlib.import_module(module), module
+    root = importlib.util.find_spec(module.split(".")[0])  # imports only the top-level package
+    for base in root.submodule_search_locations or []:
+        path = Path(base, *module.split(".")[1:]).with_suffix(".py")
+        if path.is_file():
+            name = f"_gradient_lab_study.{module}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            loaded = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded)  # a declaration may import only absolute, light modules
+            return loaded, name
+    return importlib.import_module(module), module
+
+
 def _factory(path: str) -> Callable[[], Experiment]:
-    """A factory importing ``module`` only when the experiment is first used (``--help`` stays fast).
+    """A factory reading the declaration only when the experiment is first used (``--help`` stays fast).
 
     The function returns an :class:`Experiment` or its fields as a dict: a topic declares its study
-    without importing this package (topics sit below the sweeps in the import layers).
+    without importing this package (topics sit below the sweeps in the import layers). Read on its own
+    (``sweep --list`` does not import torch), its objective is kept as a :class:`Deferred` reference to
+    the real module, so worker processes import it there.
     """
     module, function = path.split(":")
 
     def build() -> Experiment:
-        built = getattr(importlib.import_module(module), function)()
-        return Experiment(**built) if isinstance(built, Mapping) else built
+        loaded, ran_as = _read_declaration(module)
+        built = getattr(loaded, function)()
+        exp = Experiment(**built) if isinstance(built, Mapping) else built
+        if ran_as == module or not isinstance(exp, Experiment):
+            return exp
+        deferred = {
+            key: Deferred(f"{module}:{fn.__name__}")
+            for key in ("objective", "summarize")
+            if getattr(fn := getattr(exp, key), "__module__", None) == ran_as
+        }
+        return dataclasses.replace(exp, **deferred)
 
     return build
 

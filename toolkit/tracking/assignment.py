@@ -352,7 +352,8 @@ def _assign_entries(
 ) -> torch.Tensor:
     """:func:`blackbox_assignment` / :func:`straight_through_assignment` of a batch given by its candidate
     entries (``values[k]`` at flat index ``flat[k]`` of shape ``(B, n, m)``, every other entry ``inf``),
-    returning y at those entries. Equal to ``estimator(dense)[idx]`` in value and gradient, without
+    returning y at those entries. For finite values at distinct positions (the edges of a graph: costs in
+    [0, 1], one edge per hit pair) it equals ``estimator(dense)[idx]`` in value and gradient, without
     building the dense tensors in autograd (used by the pipeline's training step)."""
     if estimator == "blackbox":
         return _BlackboxEntries.apply(values, flat, shape, lam, no_match)
