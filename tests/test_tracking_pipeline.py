@@ -124,6 +124,18 @@ def test_edge_level_estimators_equal_the_dense_ones(estimator, no_match, skip):
         assert runs[0][1].abs().sum() > 0
 
 
+def test_default_lambda_is_in_the_papers_regime(graphs):
+    """TrainConfig's λ at its own batch size: λ_paper in the paper's 25–75 (within rounding of the batch's
+    edge count) and not degenerate for a fresh model (it was 0.1: λ_paper ≈ 570, y_λ = target everywhere)."""
+    cfg = TrainConfig(mode="e2e")
+    b = Batch.from_data_list(graphs[0][: cfg.batch_size])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = EdgeClassifier()(b.x, b.edge_index, b.edge_attr)
+    r = lambda_scale(logits, cfg.lam, data=b, n_layers=L, warn=False)
+    assert 20 <= r["lam_paper"] <= 75 and r["frac_target"] < 0.95, r
+
+
 def test_lambda_is_in_cost_units(graphs):
     """The blackbox backward pass moves each cost by exactly ±lam: compare with a hand computation."""
     b = Batch.from_data_list(graphs[0][:2])
