@@ -37,9 +37,7 @@ from collections.abc import Callable
 import lap  # the lapx package: batched LAPJV (see _links_dense)
 import numpy as np
 import torch
-from scipy import sparse as sp
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse.csgraph import maximum_bipartite_matching
 
 from ..validation import check_array, check_choice, check_float, check_int
 
@@ -138,56 +136,30 @@ def _links_limited(cost: np.ndarray, no_match: float, precision: str = "native")
     """Flat indices of the links for the threshold τ: one batched LAPJV call with lapx's ``cost_limit``.
 
     lapx charges ``cost_limit / 2`` for every unmatched row and column — exactly the τ/2 of our problem
-    (module docstring) — and takes ``inf`` as forbidden, so the costs go in as they are: no padding, no
-    no-match columns. Pairs with ``c = τ`` (linking them changes nothing) are dropped, as the loop does.
+    (module docstring) — and takes ``inf`` as forbidden, so the costs go in as they are: no no-match columns.
+    A rectangular batch is padded square with forbidden rows or columns (each adds the constant τ/2 to every
+    assignment, so the optimum is the same): measured in ``benchmarks/bench_tracking.py``, lapx is up to 1.7×
+    faster on the square form (a few rectangular problems took 10× scipy's time). Pairs with ``c = τ``
+    (linking them changes nothing) are dropped, as the loop does.
     """
     B, n, m = cost.shape
+    square = cost
+    if n != m:  # padded square with forbidden entries: exact, and lapx is several times faster on some
+        square = np.full((B, max(n, m), max(n, m)), np.inf, dtype=cost.dtype)  # rectangular batches
+        square[:, :n, :m] = cost
     rows, cols = lap.lapjvh_batch(
-        cost, extend_cost=True, cost_limit=no_match, return_cost=False, n_threads=1, precision=precision
+        square, extend_cost=True, cost_limit=no_match, return_cost=False, n_threads=1, precision=precision
     )
     counts = [r.size for r in rows]
-    flat = np.repeat(np.arange(B) * (n * m), counts) + np.concatenate(rows) * m + np.concatenate(cols)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    flat = np.repeat(np.arange(B) * (n * m), counts) + r * m + c
+    inside = (r < n) & (c < m)  # (the padding is forbidden, so never linked: kept out all the same)
+    flat = flat[inside]
     return flat[cost.reshape(-1)[flat] < no_match]
 
 
 # without τ, costs beyond this magnitude could overflow the no-match cost: the scipy loop takes over
 _SAFE = 1e100
-# without τ, problems with more rows and columns than this go through _links_max_cardinality (measured
-# in benchmarks/bench_tracking.py: 3-6x faster on the 300 x 300 per-event problems of skip-layer graphs,
-# 1.5x slower on the 142 x 142 layer pairs at 5x the density, where the worst-case τ is still cheap)
-_LARGE_PROBLEM = 200
-
-
-def _links_max_cardinality(cost: np.ndarray, finite_at: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Flat links of the maximum-cardinality minimum-cost assignment, by a growing threshold.
-
-    A threshold τ whose optimum links k_max pairs (the maximum cardinality, found by Hopcroft–Karp
-    on the candidate pairs alone) is already the answer: among the assignments with k_max links,
-    Σ (c − τ) y = Σ c y − τ k_max, so the optimum there also has the least cost. The worst-case τ
-    (:func:`_resolve_no_match`, ≈ K · (c_max − c_min)) is needed only for rare long augmenting paths and
-    makes the solver slow on large problems; starting at τ = |c_max| + 2 (c_max − c_min) + 1 and
-    multiplying by 4 for the problems still short of k_max reaches it only where it is needed.
-    ``finite_at``: the flat indices of the finite costs (the candidate pairs), ``lo``/``hi`` their range.
-    """
-    B, n, m = cost.shape
-    nm = n * m
-    prob, rest = np.divmod(finite_at, nm)
-    rows, cols = np.divmod(rest, m)
-    pairs = sp.csr_matrix((np.ones(rows.size, np.int8), (prob * n + rows, prob * m + cols)), (B * n, B * m))
-    k_max = np.bincount(
-        np.flatnonzero(maximum_bipartite_matching(pairs, perm_type="column") >= 0) // n, minlength=B
-    )
-    tau_max, tau = min(n, m) * (hi - lo) + abs(hi) + 1.0, abs(hi) + 2.0 * (hi - lo) + 1.0
-    todo, found = np.arange(B), []
-    while todo.size:
-        tau = min(tau, tau_max)
-        links = _links_limited(cost[todo], tau, precision="float64")
-        problem = todo[links // nm]
-        links = links % nm + problem * nm  # back to the whole batch's flat index
-        done = (np.bincount(problem, minlength=B)[todo] == k_max[todo]) | (tau == tau_max)
-        found.append(links[np.isin(problem, todo[done])])
-        todo, tau = todo[~done], 4.0 * tau
-    return np.concatenate(found)
 
 
 def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
@@ -197,14 +169,16 @@ def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
     ``cost_limit = τ`` in the costs' own precision (float32 costs of order 1: rounding far below any
     cost difference that matters); without τ, finite costs as a plain LAP and sparse ones with a no-match
     cost above any saving (maximum cardinality), both in float64 (that cost grows with the problem size).
+    Padded square (``_links_limited``), that worst-case no-match cost is also the fastest way on the large
+    per-event problems of skip-layer graphs (a growing threshold checked against Hopcroft–Karp was faster
+    only on the unpadded rectangular form, and is gone).
     """
     if cost.size == 0:
         return np.zeros(0, dtype=np.int64)
     if no_match is not None:
         return _links_limited(cost, no_match)
     flat = cost.reshape(-1)
-    finite_at = np.flatnonzero(flat < np.inf)  # kept: the large-problem path needs where they are
-    finite = flat[finite_at]
+    finite = flat[np.flatnonzero(flat < np.inf)]  # (a little faster than a boolean-mask copy)
     if finite.size == 0:
         return np.zeros(0, dtype=np.int64)
     lo, hi = float(finite.min()), float(finite.max())
@@ -212,8 +186,6 @@ def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
         return None
     if finite.size == cost.size:
         return _links_dense(cost.astype(np.float64, copy=False))
-    if min(cost.shape[1:]) > _LARGE_PROBLEM:
-        return _links_max_cardinality(cost, finite_at, lo, hi)
     # as _resolve_no_match, from the finite values already at hand
     return _links_limited(cost, min(cost.shape[1:]) * (hi - lo) + abs(hi) + 1.0, precision="float64")
 
