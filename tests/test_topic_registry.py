@@ -42,6 +42,8 @@ from optuna.distributions import FloatDistribution
 
 from toolkit.sweeps import Experiment
 
+from .cli import ACTIONS  # a relative import: the declaration is then imported with its package
+
 
 def _objective(params, trial):
     return {"loss": (params["x"] - 0.5) ** 2}

@@ -222,7 +222,10 @@ def _read_declaration(module: str) -> tuple[Any, str]:
             name = f"_gradient_lab_study.{module}"
             spec = importlib.util.spec_from_file_location(name, path)
             loaded = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(loaded)  # a declaration may import only absolute, light modules
+            try:
+                spec.loader.exec_module(loaded)
+            except ImportError:  # e.g. a relative import, which needs its package: import it the usual way
+                break
             return loaded, name
     return importlib.import_module(module), module
 
