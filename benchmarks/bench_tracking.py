@@ -260,8 +260,7 @@ def skip_solver_row(n_events: int = 64, batch_size: int = 16) -> dict:
 
     def rectangular():  # lapx on the unpadded batch: what the default avoids
         for c in costs:
-            finite = c[np.isfinite(c)]
-            tau = min(c.shape[1:]) * float(finite.max() - finite.min()) + abs(float(finite.max())) + 1.0
+            tau = assignment._resolve_no_match(None, c)  # the default's no-match cost
             assignment.lap.lapjvh_batch(
                 c.astype(np.float64), extend_cost=True, cost_limit=tau, return_cost=False, n_threads=1
             )

@@ -289,3 +289,15 @@ def test_a_large_problem_reaches_maximum_cardinality_on_a_long_augmenting_path()
     np.testing.assert_allclose(
         assignment_objective(cost, y, None), assignment_objective(cost, ref, None), atol=1e-12
     )
+
+
+def test_extreme_magnitudes_without_threshold_fall_back_to_the_reference_loop():
+    """Costs beyond 1e100 could overflow the no-match cost: the batched solver hands them to the loop, so
+    both give the same links (numpy and torch input)."""
+    rng = np.random.default_rng(4)
+    cost = rng.integers(-3, 4, (3, 5, 6)) * 1e200
+    cost[rng.random(cost.shape) < 0.4] = np.inf
+    ref = solve_assignment(cost, None, method="loop")
+    np.testing.assert_array_equal(solve_assignment(cost, None), ref)
+    np.testing.assert_array_equal(solve_assignment(torch.tensor(cost), None).numpy(), ref)
+    assert ref.sum() > 0

@@ -18,8 +18,23 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 # every rule of toolkit.feedback.engine.RULES, written out so that reading this declaration (sweep --list)
 # does not import torch; tests/test_feedback_learning.py checks the two agree. kp/dkp train with their own
 # weight decay.
-RULES = ("bp", "rbp", "srbp", "arbp", "asrbp", "sign", "sign-resampled", "rbp-resampled", "top", "nonlinear")
-RULES += ("kp", "dkp", "usf", "drtp", "wm")
+RULES = (
+    "bp",
+    "rbp",
+    "srbp",
+    "arbp",
+    "asrbp",
+    "sign",
+    "sign-resampled",
+    "rbp-resampled",
+    "top",
+    "nonlinear",
+    "kp",
+    "dkp",
+    "usf",
+    "drtp",
+    "wm",
+)
 
 
 @functools.lru_cache(maxsize=4)

@@ -93,8 +93,12 @@ def _resolve_no_match(no_match: float | None, cost: np.ndarray) -> float:
     finite = cost[np.isfinite(cost)]
     if finite.size == 0:
         return 1.0
-    k = min(cost.shape[-2:])
-    return float(k * (float(finite.max()) - float(finite.min())) + abs(float(finite.max())) + 1.0)
+    return _above_any_saving(min(cost.shape[-2:]), float(finite.min()), float(finite.max()))
+
+
+def _above_any_saving(k: int, lo: float, hi: float) -> float:
+    """τ = K·(c_max − c_min) + |c_max| + 1 for K = min(n, m) and finite costs in [lo, hi]."""
+    return k * (hi - lo) + abs(hi) + 1.0
 
 
 def _solve_loop(cost: np.ndarray, no_match: float) -> np.ndarray:
@@ -162,8 +166,8 @@ def _links_limited(cost: np.ndarray, no_match: float, precision: str = "native")
 _SAFE = 1e100
 
 
-def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
-    """Flat indices of the links of the batched solver, for a validated (B, n, m) array (None: use the loop).
+def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray:
+    """Flat indices of the links of the batched solver, for a validated (B, n, m) array.
 
     Measured fastest per mode (``benchmarks/bench_tracking.py``): with τ, one batched call with
     ``cost_limit = τ`` in the costs' own precision (float32 costs of order 1: rounding far below any
@@ -182,12 +186,12 @@ def _solve_links(cost: np.ndarray, no_match: float | None) -> np.ndarray | None:
     if finite.size == 0:
         return np.zeros(0, dtype=np.int64)
     lo, hi = float(finite.min()), float(finite.max())
-    if max(abs(lo), abs(hi)) > _SAFE:
-        return None
+    tau = _above_any_saving(min(cost.shape[1:]), lo, hi)
+    if max(abs(lo), abs(hi)) > _SAFE:  # extreme magnitudes: the reference loop
+        return np.flatnonzero(_solve_loop(cost.astype(np.float64), tau))
     if finite.size == cost.size:
         return _links_dense(cost.astype(np.float64, copy=False))
-    # as _resolve_no_match, from the finite values already at hand
-    return _links_limited(cost, min(cost.shape[1:]) * (hi - lo) + abs(hi) + 1.0, precision="float64")
+    return _links_limited(cost, tau, precision="float64")
 
 
 SOLVER_METHODS = ("components", "loop")
@@ -215,9 +219,8 @@ def solve_assignment(
     if method == "loop":
         batch = batch.astype(np.float64, copy=False)
         y = _solve_loop(batch, _resolve_no_match(no_match, batch)).reshape(arr.shape)
-    elif (links := _solve_links(batch, no_match)) is None:  # extreme magnitudes: the reference
-        y = _solve_loop(batch.astype(np.float64), _resolve_no_match(no_match, batch)).reshape(arr.shape)
     else:
+        links = _solve_links(batch, no_match)
         if isinstance(cost, torch.Tensor):  # built in place: no float64 detour
             y = torch.zeros(arr.shape, dtype=cost.dtype if cost.is_floating_point() else torch.float32)
             y.view(-1)[torch.from_numpy(links)] = 1.0
@@ -277,12 +280,8 @@ def _solve_entries(
     dense = np.full(shape[0] * shape[1] * shape[2], np.inf, dtype=c.dtype)
     dense[flat] = c
     dense = dense.reshape(shape)
-    links = _solve_links(dense, no_match)
-    if links is None:  # extreme magnitudes: the reference loop
-        y = _solve_loop(dense.astype(np.float64), _resolve_no_match(no_match, dense)).reshape(-1) > 0
-    else:
-        y = np.zeros(dense.size, dtype=bool)
-        y[links] = True
+    y = np.zeros(dense.size, dtype=bool)
+    y[_solve_links(dense, no_match)] = True
     return torch.from_numpy(y[flat]).to(device=values.device, dtype=values.dtype)
 
 
