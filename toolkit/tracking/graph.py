@@ -189,6 +189,11 @@ def _layer_gaps(cfg: DetectorConfig) -> np.ndarray:
     return np.where(dz != 0, np.abs(dz), cfg.layer_spacing)
 
 
+def _layer_depths(gaps: np.ndarray) -> np.ndarray:
+    """Depth of each layer below the first, shape (n_layers,): ``d[l + s] − d[l]`` spans s gaps."""
+    return np.concatenate([[0.0], np.cumsum(gaps)])
+
+
 def _edges_up_to(h: dict[str, np.ndarray], cfg: DetectorConfig, window: float, skip_layers: int):
     """Candidate (src, dst) pairs from layer l to l+1, …, l+1+skip_layers, by (src, dst).
 
@@ -199,7 +204,7 @@ def _edges_up_to(h: dict[str, np.ndarray], cfg: DetectorConfig, window: float, s
     pairs = [_candidate_edges(h, L, window * gaps)]  # adjacent layers: exactly the default graph's edges
     if skip_layers == 0:
         return pairs[0]
-    depth = np.concatenate([[0.0], np.cumsum(gaps)])
+    depth = _layer_depths(gaps)
     pairs += [
         _candidate_edges(h, L, window * (depth[s:] - depth[:-s]), step=s) for s in range(2, skip_layers + 2)
     ]
@@ -330,7 +335,7 @@ def _edge_features(
     dz = gaps[0] if np.all(gaps == gaps[0]) else gaps[lp]  # equal gaps: a scalar divides alike, faster
     jump = h["layer"][dst] - lp
     if np.any(jump > 1):  # skip-layer edges: slopes over the pair's whole depth
-        depth = np.concatenate([[0.0], np.cumsum(gaps)])
+        depth = _layer_depths(gaps)
         dz = np.where(jump == 1, gaps[lp], depth[lp + jump] - depth[lp])
     x, y = h["x"], h["y"]
     sx, sy = (x.take(dst) - x.take(src)) / dz, (y.take(dst) - y.take(src)) / dz
