@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -53,12 +54,20 @@ from toolkit.tracking.graph import build_graph_batch, simulate_graph_batch
 
 
 def _interleaved(fns: dict, repeat: int = 15) -> dict:
-    """{name: minimum seconds over ``repeat`` rounds}, the callables run in turn so load hits all alike."""
+    """{name: minimum seconds over ``repeat`` rounds}, the callables run in turn so load hits all alike.
+
+    The order is shuffled every round (seeded): a callable that always runs right after another one
+    would always find the caches as that one left them (the dense reference loop's large temporaries
+    slowed whatever came next by up to 10 %, measured).
+    """
     for fn in fns.values():
         fn()  # warm-up
     best = {name: float("inf") for name in fns}
+    order, rng = list(fns), random.Random(0)
     for _ in range(repeat):
-        for name, fn in fns.items():
+        rng.shuffle(order)
+        for name in order:
+            fn = fns[name]
             t = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - t)
