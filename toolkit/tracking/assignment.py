@@ -149,16 +149,17 @@ def _links_limited(cost: np.ndarray, no_match: float, precision: str = "native")
     B, n, m = cost.shape
     square = cost
     if n != m:  # padded square with forbidden entries: exact, and lapx is several times faster on some
-        square = np.full((B, max(n, m), max(n, m)), np.inf, dtype=cost.dtype)  # rectangular batches
+        dtype = np.float64 if precision == "float64" else cost.dtype  # (converted in the same copy)
+        square = np.full((B, max(n, m), max(n, m)), np.inf, dtype=dtype)  # rectangular batches
         square[:, :n, :m] = cost
     rows, cols = lap.lapjvh_batch(
         square, extend_cost=True, cost_limit=no_match, return_cost=False, n_threads=1, precision=precision
     )
-    counts = [r.size for r in rows]
+    counts = np.fromiter(map(len, rows), dtype=np.int64, count=B)
     r, c = np.concatenate(rows), np.concatenate(cols)
-    flat = np.repeat(np.arange(B) * (n * m), counts) + r * m + c
-    inside = (r < n) & (c < m)  # (the padding is forbidden, so never linked: kept out all the same)
-    flat = flat[inside]
+    flat = np.repeat(np.arange(0, B * n * m, n * m), counts) + r * m + c
+    if n != m:  # (the padding is forbidden, so never linked: kept out all the same)
+        flat = flat[(r < n) & (c < m)]
     return flat[cost.reshape(-1)[flat] < no_match]
 
 
