@@ -53,10 +53,38 @@ def test_mixed_slice_and_bce_gradient():
     assert (bce_of_costs(c2, target)[0] - value) / eps == pytest.approx(grad[0, 0], rel=1e-4)
     d = random_direction(cost)
     assert np.all(d[~np.isfinite(cost)] == 0) and np.linalg.norm(d) == pytest.approx(1.0)
-    pure = loss_slice(cost, target, 0.3, direction=d, t=np.array([0.0]))
-    mixed = loss_slice(cost, target, 0.3, direction=d, t=np.array([0.0]), alpha=0.25)
+    t0 = np.array([0.0])
+    pure = loss_slice(cost, target, 0.3, direction=d, t=t0)
+    mixed = loss_slice(cost, target, 0.3, direction=d, t=t0, alpha=0.25)
     assert mixed[0]["true_loss"] == pytest.approx(0.25 * value + 0.75 * pure[0]["true_loss"])
-    assert mixed[0]["grad"] == pytest.approx(0.25 * float((grad * d).sum()) + 0.75 * pure[0]["grad"])
+    # the Hamming part is the pure one at λ(1 − α), weighted (1 − α): the solver of the mixed loss is
+    # perturbed by λ·∂L/∂y = λ(1 − α)(1 − 2t)
+    part = loss_slice(cost, target, 0.3 * 0.75, direction=d, t=t0)
+    assert mixed[0]["grad"] == pytest.approx(0.25 * float((grad * d).sum()) + 0.75 * part[0]["grad"])
+    assert mixed[0]["f_lambda"] == pytest.approx(0.25 * value + 0.75 * part[0]["f_lambda"])
+
+
+@pytest.mark.parametrize("lam, alpha", [(0.3, 0.0), (0.3, 0.5), (0.25, 0.2), (0.5, 0.7), (0.3, 1.0)])
+def test_explorer_gradient_is_what_mixed_training_backpropagates(lam, alpha):
+    """Autograd through ``blackbox_assignment`` of (1 − α)·Hamming (the Hamming term of training's ``mixed``
+    loss) gives the explorer's gradient, and the first Descend step uses it with the BCE part."""
+    import torch
+
+    from toolkit.tracking import DEFAULT_NO_MATCH, blackbox_assignment
+
+    cost, target = demo_problem()
+    c = torch.tensor(cost, requires_grad=True)
+    y = blackbox_assignment(c, lam, DEFAULT_NO_MATCH)
+    t = torch.tensor(target)
+    ((1 - alpha) * (y * (1 - 2 * t) + t).sum()).backward()  # Σ|y − t| for 0/1 y and t
+    st = explorer_state(cost, target, lam, "random (all costs)", alpha=alpha)
+    np.testing.assert_allclose(st["grad"], c.grad.numpy(), atol=1e-12)
+    assert st["nonzero"] == np.count_nonzero(c.grad.numpy())
+    g_bce = bce_of_costs(cost, target)[1]
+    expected = alpha * g_bce + np.where(np.isfinite(cost), c.grad.numpy(), 0.0)
+    assert descend(cost, target, lam, steps=0, alpha=alpha)[0]["grad_norm"] == pytest.approx(
+        np.abs(expected).max()
+    )
 
 
 def test_explorer_panel_and_state():

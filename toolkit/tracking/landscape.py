@@ -122,8 +122,9 @@ def loss_slice(
 
     Give ``direction`` (same shape as cost) or ``entry=(i, j)`` (move only that cost). The Hamming
     loss Σ|y − t| is linear in y (∂L/∂y = 1 − 2 t), so f_λ is exact and continuous and ``grad``
-    is the slope the blackbox estimator reports. ``alpha`` > 0 mixes in the two-step loss:
-    ``true_loss = α BCE + (1 − α) Hamming``, ``f_lambda = α BCE + (1 − α) f_λ`` (:func:`bce_of_costs`).
+    is the slope the blackbox estimator reports. ``alpha`` > 0 mixes in the two-step loss as training's
+    ``mixed`` mode does, L = α BCE + (1 − α) Hamming: the solver then sees ∂L/∂y = (1 − α)(1 − 2t), so it is
+    perturbed by λ(1 − α), and ``f_lambda = α BCE + (1 − α) f_λ'`` with λ' = λ(1 − α) (:func:`bce_of_costs`).
     """
     alpha = check_float("alpha", alpha, low=0.0, high=1.0)
     lam = check_float("lam", lam, low=0.0, low_open=True)
@@ -140,6 +141,7 @@ def loss_slice(
     d = np.where(np.isfinite(c), d, 0.0)
     t = np.linspace(-1.0, 1.0, 201) if t is None else check_array("t", t, ndim=1)
     g = 1.0 - 2.0 * tgt  # ∂(Σ|y − t|)/∂y
+    lam = _hamming_lambda(lam, alpha)
     cs = c[None] + t[:, None, None] * d[None]
     y = solve_assignment(cs, no_match)
     y_lam = solve_assignment(cs + lam * g[None], no_match)
@@ -162,6 +164,15 @@ def loss_slice(
         dict(t=float(a), true_loss=float(b), f_lambda=float(f), grad=float(gr))
         for a, b, f, gr in zip(t, true, f_lam, grad)
     ]
+
+
+def _hamming_lambda(lam: float, alpha: float) -> float:
+    """The λ the Hamming part's blackbox works with in L = α BCE + (1 − α) Hamming: λ(1 − α).
+
+    Training's ``mixed`` mode scales the Hamming loss by (1 − α) before the solver's backward pass, so the
+    perturbation is λ(1 − α)·∂Hamming/∂y. (At α = 1 that part has weight 0; λ is returned to avoid 0/0.)
+    """
+    return lam * (1.0 - alpha) if alpha < 1.0 else lam
 
 
 def _cost_target(cost, target) -> tuple[np.ndarray, np.ndarray]:
@@ -249,7 +260,8 @@ def descend(
     no_match: float | None = DEFAULT_NO_MATCH,
 ) -> list[dict]:
     """Gradient descent on the costs themselves: ``c ← c − lr · g / max|g|`` with
-    ``g = α ∂BCE/∂c + (1 − α) ∂f_λ/∂c`` (blackbox gradient of the Hamming loss).
+    ``g = α ∂BCE/∂c + (1 − α) ∂f_λ'/∂c`` (blackbox gradient of the Hamming loss at λ' = λ(1 − α), as in
+    training's ``mixed`` mode: see :func:`loss_slice`).
 
     Normalising by max|g| (a sign-like step, as Adam roughly does) makes the step size independent
     of the 1/λ scale, so what differs between λ values is only *whether* the gradient is non-zero.
@@ -264,6 +276,7 @@ def descend(
     c = c.copy()
     ok = np.isfinite(c)
     rows = []
+    lam = _hamming_lambda(lam, alpha)
     for k in range(steps + 1):
         y = solve_assignment(c, no_match)
         y_lam = solve_assignment(c + lam * (1 - 2 * t), no_match)

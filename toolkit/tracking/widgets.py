@@ -14,7 +14,7 @@ from .. import palette
 from ..panels import Panel, dropdown, log_slider, slider, toggle
 from .assignment import DEFAULT_NO_MATCH, solve_assignment
 from .detector import DetectorConfig, Event, as_config
-from .landscape import descend, flip_margin, loss_slice, random_direction
+from .landscape import _hamming_lambda, descend, flip_margin, loss_slice, random_direction
 
 __all__ = [
     "demo_problem",
@@ -177,7 +177,9 @@ def explorer_state(
     """Everything the λ explorer shows, as numbers (the panel draws this; tests and asserts use it).
 
     Keys: ``rows`` (slice of true loss / f_λ / slope along the direction), ``faint`` (λ → rows),
-    ``y``, ``y_lam``, ``grad`` (−(y − y_λ)/λ), ``margin`` (:func:`~toolkit.tracking.landscape.flip_margin`),
+    ``y``, ``y_lam`` (the solver's answer perturbed by λ(1 − α)·∂Hamming/∂y, as in training's ``mixed``
+    mode), ``grad`` (the Hamming part's gradient −(1 − α)(y − y_λ)/(λ(1 − α)) = −(y − y_λ)/λ),
+    ``margin`` (:func:`~toolkit.tracking.landscape.flip_margin`),
     ``nonzero`` (gradient entries ≠ 0), ``descent`` (rows of :func:`~toolkit.tracking.landscape.descend`
     when ``run_descent``).
     """
@@ -194,8 +196,9 @@ def explorer_state(
         f: loss_slice(cost, target, f, t=t, no_match=no_match, alpha=alpha, **kw) for f in faint if f != lam
     }
     y = solve_assignment(cost, no_match)
-    y_lam = solve_assignment(cost + lam * (1 - 2 * target), no_match)
-    grad = -(y - y_lam) / lam
+    lam_h = _hamming_lambda(lam, alpha)  # the mixed loss's solver sees ∂L/∂y = (1 − α)(1 − 2t): λ(1 − α)
+    y_lam = solve_assignment(cost + lam_h * (1 - 2 * target), no_match)
+    grad = -(y - y_lam) * (1 - alpha) / lam_h  # the gradient of (1 − α)·Hamming: entries ±1/λ (0 at α = 1)
     out = dict(
         rows=rows,
         faint=faint_rows,
@@ -255,15 +258,23 @@ def lambda_explorer(
         ).resolve_scale(color="independent")
         mid = st["rows"][len(st["rows"]) // 2]
         m = st["margin"]
-        zero = lam < m
+        lam_h = lam * (1 - alpha)  # what the solver is perturbed by: ∂L/∂y carries the factor (1 − α)
+        zero = lam_h < m
+        shown = "λ" if alpha == 0 else f"λ(1 − α) = {lam_h:.3g}"
         text = (
-            f"<b>λ = {lam:.3g}</b>, α = {alpha:.2f}. Margin <b>m = {m:.3g}</b> = the smallest λ for which "
-            f"y(c + λ∂L/∂y) ≠ y(c) (here: how far the nearest wrong decision's cost is from flipping). "
+            f"<b>λ = {lam:.3g}</b>, α = {alpha:.2f}. Margin <b>m = {m:.3g}</b> = the smallest "
+            "perturbation for which y(c + λ∂Hamming/∂y) ≠ y(c) (here: how far the nearest wrong "
+            "decision's cost is from flipping). "
             + (
-                "<b>The gradient is 0 while λ &lt; m</b>: now λ &lt; m, so it is 0 everywhere"
-                + (" (only the BCE part moves the costs)." if alpha > 0 else ".")
+                "With α &gt; 0 the loss is α·BCE + (1 − α)·Hamming, so the solver is perturbed by λ(1 − α). "
+                if alpha > 0
+                else ""
+            )
+            + (
+                f"<b>The gradient is 0 while λ &lt; m</b>: now {shown} &lt; m, so the Hamming part is 0 "
+                "everywhere" + (" (only the BCE part moves the costs)." if alpha > 0 else ".")
                 if zero
-                else f"Now λ ≥ m: {st['nonzero']} gradient entries of ±1/λ = ±{1 / lam:.3g}."
+                else f"Now {shown} ≥ m: {st['nonzero']} gradient entries of ±1/λ = ±{1 / lam:.3g}."
             )
             + f" At t = 0: true loss {mid['true_loss']:.3g}, f_λ {mid['f_lambda']:.3g}, slope "
             f"{mid['grad']:.3g}."
