@@ -136,6 +136,29 @@ def test_default_lambda_is_in_the_papers_regime(graphs):
     assert 20 <= r["lam_paper"] <= 75 and r["frac_target"] < 0.95, r
 
 
+def test_training_warns_and_logs_a_degenerate_lambda(graphs, caplog):
+    """fit checks λ on its first batch (issue 11 item 3: 'warn, readout and log'): λ = 0.1 (λ_paper ≈ 620 at
+    16 events) is degenerate for a fresh model; the default λ is not; mixed mode checks λ(1 − α)."""
+    import logging
+    import warnings
+
+    from toolkit.tracking import fit
+
+    train = graphs[0][:16]
+    with pytest.warns(UserWarning, match="degenerate regime"), caplog.at_level(logging.WARNING):
+        _, hist = fit(train, TrainConfig(mode="e2e", lam=0.1, steps=1), n_layers=L)
+    assert hist[0]["lam_frac_target"] > 0.95 and "degenerate regime" in caplog.text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at the default λ
+        _, hist = fit(train, TrainConfig(mode="e2e", steps=1), n_layers=L)
+        assert hist[0]["lam_frac_target"] < 0.95
+        # mixed with α = 0.96: the solver is perturbed by 0.1 · 0.04 = 0.004, the default's regime
+        _, hist = fit(train, TrainConfig(mode="mixed", lam=0.1, alpha=0.96, steps=1), n_layers=L)
+        assert hist[0]["lam_frac_target"] < 0.95
+        _, hist = fit(train, TrainConfig(mode="two_step", steps=1), n_layers=L)
+        assert "lam_frac_target" not in hist[0]
+
+
 def test_lambda_is_in_cost_units(graphs):
     """The blackbox backward pass moves each cost by exactly ±lam: compare with a hand computation."""
     b = Batch.from_data_list(graphs[0][:2])

@@ -15,7 +15,7 @@ from .detector import DetectorConfig, Phantom, as_config
 from .graph import check_skip_layers
 from .model import EdgeClassifier
 from .pipeline import evaluate, lambda_scale
-from .train import TrainConfig, make_dataset
+from .train import TrainConfig, check_lambda, make_dataset
 
 __all__ = ["TrackingDataModule", "TrackingModule"]
 
@@ -100,6 +100,10 @@ class TrackingModule(pl.LightningModule):
             self.log(
                 "lam_over_margin", lambda_scale(logits, c.lam, c.no_match)["lam_over_margin"], batch_size=n
             )
+        if self.global_step == 0 and batch_idx == 0:  # degenerate λ from the start: warned and logged
+            share = check_lambda(c, logits, batch, self.n_layers)
+            if share is not None:
+                self.log("lam_frac_target", share, batch_size=n)
         return loss
 
     def _eval(self, batch, prefix: str) -> None:

@@ -19,7 +19,7 @@ from .detector import DetectorConfig, Phantom, as_config, simulate_events
 from .graph import DEFAULT_WINDOW, build_graphs, check_graphs
 from .losses import MODES, tracking_loss
 from .model import EdgeClassifier, ModelConfig
-from .pipeline import ESTIMATORS, one_thread
+from .pipeline import ESTIMATORS, lambda_scale, one_thread
 
 __all__ = ["TrainConfig", "make_dataset", "fit", "one_thread", "save_model", "load_model", "CHECKPOINT_KIND"]
 
@@ -200,6 +200,10 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
             sched.step()
             step += 1
             row = dict(step=step, epoch=epoch, loss=float(loss.detach()), **parts)
+            if step == 1:  # is λ degenerate for this model from the start? (warns and logs if so)
+                share = check_lambda(cfg, logits, batch, L)
+                if share is not None:
+                    row["lam_frac_target"] = share
             history.append(row)
             if callback is not None:
                 callback(row)
@@ -208,6 +212,17 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
             if step >= total:
                 return
         epoch += 1
+
+
+def check_lambda(cfg: TrainConfig, logits: torch.Tensor, batch: Data, n_layers: int) -> float | None:
+    """For a blackbox run: the share of this batch's problems whose perturbed solution y_λ already equals the
+    target (:func:`~toolkit.tracking.pipeline.lambda_scale`, which warns and logs in the degenerate regime,
+    > 95 %). ``mixed`` scales the Hamming loss by (1 − α) before the solver's backward pass, so its solver is
+    perturbed by λ(1 − α). None when no λ is involved (two-step, straight-through, α = 1)."""
+    if cfg.mode == "two_step" or cfg.estimator != "blackbox" or (cfg.mode == "mixed" and cfg.alpha >= 1):
+        return None
+    lam = cfg.lam * (1 - cfg.alpha) if cfg.mode == "mixed" else cfg.lam
+    return lambda_scale(logits.detach(), lam, cfg.no_match, data=batch, n_layers=n_layers)["frac_target"]
 
 
 CHECKPOINT_KIND = "tracking-edge-classifier"
