@@ -331,3 +331,16 @@ def test_angle_between_is_nan_for_non_finite_vectors():
     assert angle_between(
         torch.tensor([1e200, 0.0], dtype=torch.float64), torch.tensor([0.0, 1e200], dtype=torch.float64)
     ) == pytest.approx(90.0)
+
+
+@pytest.mark.parametrize("rule", ["rbp", "arbp", "kp"])
+def test_symmetry_run_scales_every_tensor_once(rule):
+    """The small start of `symmetry_run`: forward weights and feedback both × s, exactly once (an adaptive
+    rule's B is also a parameter of the net; scaling both lists scaled it by s² before)."""
+    from toolkit.feedback.train import _scale_weights
+
+    net = FeedbackMLP([6, 5, 4, 3], rule, seed=0)
+    before = [t.detach().clone() for t in [*net.parameters(), *net.feedback]]
+    _scale_weights(net, 0.01)
+    for old, new in zip(before, [*net.parameters(), *net.feedback]):
+        torch.testing.assert_close(new.detach(), 0.01 * old)

@@ -316,6 +316,14 @@ def _compare_rules(rules, split, config, *, live, on_epoch, evals_per_epoch, ang
     return history
 
 
+def _scale_weights(net, factor: float) -> None:
+    """Multiply every forward weight, bias and feedback matrix by ``factor``, each tensor once (an adaptive
+    rule's feedback B is also one of the net's parameters: scaling both lists would scale it twice)."""
+    with torch.no_grad():
+        for p in {id(t): t for t in [*net.parameters(), *net.feedback]}.values():
+            p.mul_(factor)
+
+
 def symmetry_run(
     split: Split,
     *,
@@ -337,9 +345,7 @@ def symmetry_run(
     rule = canonical_rule(rule)
     cfg = TrainConfig(hidden=hidden, epochs=epochs, lr=lr, optimizer="sgd", seed=seed)
     net = cfg.build(rule, split.n_features, split.n_classes)
-    with torch.no_grad():
-        for p in [*net.parameters(), *net.feedback]:
-            p.mul_(init_scale)
+    _scale_weights(net, init_scale)
     rows: list[dict] = []
     step = 0
 
