@@ -248,6 +248,10 @@ def test_intro_exercise_matches_a_finite_difference_oracle():
     numeric = (loss(w + h) - loss(w - h)) / (2 * h)
     assert ex_mse_gradient.check(numeric, w, x, y)
     assert not ex_mse_gradient.check(-numeric, w, x, y)
+    # notebook 00 promises: the common mistakes get their own message, and no hint is the answer's code
+    assert "sign is flipped" in ex_mse_gradient.check(-numeric, w, x, y).message
+    assert "factor 2 is missing" in ex_mse_gradient.check(numeric / 2, w, x, y).message
+    assert all("np.mean" not in h for h in ex_mse_gradient.hints)
 
 
 # -- strict mode ---------------------------------------------------------------------------------------------

@@ -194,8 +194,15 @@ ex_mse_gradient = Exercise(
     reference=_mse_gradient,
     hints=(
         "Differentiate (w·x − y)² with respect to w using the chain rule, then average.",
-        "d/dw (w·x − y)² = 2·(w·x − y)·x.",
-        "np.mean(2 * x * (w * x - y))",
+        "d/dw (w·x − y)² = 2·(w·x − y)·x: compute it for every point and take the mean.",
     ),
+    misconceptions=[
+        (
+            lambda a, e: np.isclose(a, -e, rtol=1e-3),
+            "the sign is flipped: d/dw (w·x − y)² is +2·(w·x − y)·x.",
+        ),
+        (lambda a, e: np.isclose(a, e / 2, rtol=1e-3), "a factor 2 is missing: d/du u² = 2u."),
+        (lambda a, e: np.isclose(a, 2 * e, rtol=1e-3), "twice too large: the 2 of d/du u² appears once."),
+    ],
     rtol=1e-4,
 )
