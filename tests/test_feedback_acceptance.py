@@ -111,3 +111,14 @@ def test_one_bit_channel_over_eight_seeds(digits):
     assert rng.min() >= 0.905 and abs(rng.mean() - 0.913) < 0.003 and abs(sym.mean() - 0.864) < 0.005
     assert np.all((rng - sym > 0.025) & (rng - sym < 0.075))
     assert abs(np.mean([r["stochastic-maxabs 1 bit"] for r in eight]) - 0.911) < 0.005
+
+
+def test_exercise_six_lessons(digits):
+    """Notebook 02 exercise 6's messages, measured (digits, 64-64 tanh, Adam 3e-3, 4 epochs): `rbp-resampled`
+    has nothing to align with and stays at about 90° to the gradient; sign-concordant feedback starts well
+    below 90°."""
+    hist = compare_rules(["rbp-resampled", "sign"], digits, TrainConfig(hidden=[64, 64], epochs=4, lr=3e-3))
+    first = {r["rule"]: r["angles"][:-1] for r in hist if r["epoch"] == 0}
+    last = {r["rule"]: r["angles"][:-1] for r in hist if r["epoch"] == hist[-1]["epoch"]}
+    assert all(80 < a < 100 for a in first["rbp-resampled"] + last["rbp-resampled"])
+    assert all(a < 60 for a in first["sign"])
