@@ -122,3 +122,10 @@ def test_exercise_six_lessons(digits):
     last = {r["rule"]: r["angles"][:-1] for r in hist if r["epoch"] == hist[-1]["epoch"]}
     assert all(80 < a < 100 for a in first["rbp-resampled"] + last["rbp-resampled"])
     assert all(a < 60 for a in first["sign"])
+
+
+def test_sparsity_study_without_zeros_to_match(digits):
+    """1 % asked of 10-column rows: per-neuron keeps every entry, so `entries` has no zeros (no crash)."""
+    sparse = studies.sparsity_study(digits, sparsity=0.01, hidden=(16,), epochs=1)
+    assert sparse["per_neuron"]["zeros"] == sparse["entries"]["zeros"] == 0.0
+    assert sparse["entries"]["connections"] == 160 and sparse["entries_requested"]["connections"] == 158

@@ -79,6 +79,8 @@ def test_explorer_gradient_is_what_mixed_training_backpropagates(lam, alpha):
     ((1 - alpha) * (y * (1 - 2 * t) + t).sum()).backward()  # Σ|y − t| for 0/1 y and t
     st = explorer_state(cost, target, lam, "random (all costs)", alpha=alpha)
     np.testing.assert_allclose(st["grad"], c.grad.numpy(), atol=1e-12)
+    if alpha == 1:  # no Hamming term: the perturbed solution drawn beside y(c) is y(c) itself
+        np.testing.assert_array_equal(st["y_lam"], st["y"])
     assert st["nonzero"] == np.count_nonzero(c.grad.numpy())
     g_bce = bce_of_costs(cost, target)[1]
     expected = alpha * g_bce + np.where(np.isfinite(cost), c.grad.numpy(), 0.0)

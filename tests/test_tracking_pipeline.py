@@ -157,6 +157,11 @@ def test_training_warns_and_logs_a_degenerate_lambda(graphs, caplog):
         assert hist[0]["lam_frac_target"] < 0.95
         _, hist = fit(train, TrainConfig(mode="two_step", steps=1), n_layers=L)
         assert "lam_frac_target" not in hist[0]
+        # a λ sweep asks for no warning, and still records the share
+        _, hist = fit(train, TrainConfig(mode="e2e", lam=0.1, steps=1), n_layers=L, warn_lambda=False)
+        assert hist[0]["lam_frac_target"] > 0.95
+    assert TrainConfig(mode="mixed", lam=0.1, alpha=0.25).solver_lam == pytest.approx(0.075)
+    assert TrainConfig(mode="e2e", lam=0.1, alpha=0.25).solver_lam == 0.1
 
 
 def test_lambda_is_in_cost_units(graphs):

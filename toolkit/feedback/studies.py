@@ -90,16 +90,17 @@ def sparsity_study(
 
     ``per_neuron`` keeps ``max(1, round((1 − sparsity)·cols))`` entries in every row, so it can hold more
     connections than ``sparsity`` asks for (SRBP's 100 × 10 matrices at 0.99: one per row, 90 % zeros);
-    ``entries`` then gets exactly as many connections, placed anywhere — a fair comparison of *how* the
-    zeros are spread, not of how many there are. When that differs from ``sparsity``, ``entries_requested``
+    ``entries`` then gets as many connections in total (up to rounding), placed anywhere — a fair comparison
+    of *how* the zeros are spread, not of how many there are. The count is equal matrix by matrix when all
+    feedback matrices have one shape (SRBP, DRTP); for RBP-like rules ``entries`` applies one rate to every
+    matrix, so connections move between layers. When that differs from ``sparsity``, ``entries_requested``
     adds ``sparsity`` zeros placed anywhere. Returns ``{label: {"test_acc", "dead_units", "connections",
     "zeros"}}``; ``dead_units`` counts hidden units whose feedback row is all zero (they never learn),
     ``zeros`` the share of zero feedback entries.
     """
     sizes = [split.n_features, *hidden, split.n_classes]
     per_neuron = FeedbackMLP(sizes, rule, sparsity=sparsity, sparsity_mode="per_neuron", seed=seed)
-    kept = sum(int(m.sum()) for m in per_neuron.feedback_masks)
-    total = sum(m.numel() for m in per_neuron.feedback_masks)
+    kept, total = _connections(per_neuron), sum(b.numel() for b in per_neuron.feedback)
     nets = {
         "entries": FeedbackMLP(sizes, rule, sparsity=1 - kept / total, seed=seed),
         "per_neuron": per_neuron,
@@ -114,12 +115,17 @@ def sparsity_study(
     return {
         k: {
             "test_acc": acc[k],
-            "dead_units": sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks),
-            "connections": sum(int(m.sum()) for m in n.feedback_masks),
-            "zeros": 1 - sum(int(m.sum()) for m in n.feedback_masks) / total,
+            "dead_units": sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks if m is not None),
+            "connections": _connections(n),
+            "zeros": 1 - _connections(n) / total,
         }
         for k, n in nets.items()
     }
+
+
+def _connections(net: FeedbackMLP) -> int:
+    """Kept feedback entries (a matrix without a mask keeps all of them)."""
+    return sum(b.numel() if m is None else int(m.sum()) for b, m in zip(net.feedback, net.feedback_masks))
 
 
 def optimizer_study(

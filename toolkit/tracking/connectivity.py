@@ -288,7 +288,9 @@ def connectivity_study(
             )
             for s in seeds
         ]
-        models = [fit(train, c, n_layers=L, val_graphs=val, eval_every=200)[0] for c in cfg]
+        models = [
+            fit(train, c, n_layers=L, val_graphs=val, eval_every=200, warn_lambda=False)[0] for c in cfg
+        ]
         for i, j in itertools.combinations(range(len(seeds)), 2):
             name = f"{mode} seeds {seeds[i]}-{seeds[j]}"
             pairs.append((name, mode, lam if mode == "e2e" else None, [models[i], models[j]], [cfg[0]]))

@@ -342,7 +342,12 @@ def stability_sweep(
     for lam in lams:
         models, results, ratios = [], [], []
         for s in seeds:
-            m, _ = fit(train, TrainConfig(mode=mode, lam=lam, epochs=epochs, seed=s), n_layers=det.n_layers)
+            m, _ = fit(
+                train,
+                TrainConfig(mode=mode, lam=lam, epochs=epochs, seed=s),
+                n_layers=det.n_layers,
+                warn_lambda=False,  # a λ sweep: degenerate values are part of the point
+            )
             with one_thread():
                 results.append(evaluate(m, test, det.n_layers))
                 with torch.no_grad():

@@ -98,7 +98,9 @@ class TrackingModule(pl.LightningModule):
             self.log(f"train_{k}", v, batch_size=n)
         if c.mode != "two_step":
             self.log(
-                "lam_over_margin", lambda_scale(logits, c.lam, c.no_match)["lam_over_margin"], batch_size=n
+                "lam_over_margin",
+                lambda_scale(logits, c.solver_lam, c.no_match)["lam_over_margin"],
+                batch_size=n,
             )
         if self.global_step == 0 and batch_idx == 0:  # degenerate λ from the start: warned and logged
             share = check_lambda(c, logits, batch, self.n_layers)

@@ -294,12 +294,20 @@ def stability_study(
 
         models, hists = [], []
         for s in seeds:
-            m, h = fit(train, cfg(s), n_layers=L, val_graphs=val, eval_every=eval_every)
+            m, h = fit(train, cfg(s), n_layers=L, val_graphs=val, eval_every=eval_every, warn_lambda=False)
             models.append(m)
             hists.append(h)
         torch.manual_seed(cfg(seeds[0]).seed)
         twin = _perturbed(EdgeClassifier(cfg(seeds[0]).model), perturbation, seeds[0])
-        twin, _ = fit(train, cfg(seeds[0]), n_layers=L, model=twin, val_graphs=val, eval_every=eval_every)
+        twin, _ = fit(
+            train,
+            cfg(seeds[0]),
+            n_layers=L,
+            model=twin,
+            val_graphs=val,
+            eval_every=eval_every,
+            warn_lambda=False,
+        )
         with one_thread():
             decisions = [edge_decisions(m, batch, L)[1] for m in models]
             floor_pair = (decisions[0], edge_decisions(twin, batch, L)[1])

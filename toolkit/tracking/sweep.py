@@ -53,7 +53,7 @@ def objective(params: dict[str, Any], trial: optuna.Trial | None) -> dict[str, f
             epochs=int(params["epochs"]),
             seed=seed,
         )
-        model, _ = fit(train, cfg, n_layers=det.n_layers)
+        model, _ = fit(train, cfg, n_layers=det.n_layers, warn_lambda=False)  # λ is swept
         with one_thread():
             results.append(evaluate(model, test, det.n_layers))
             with torch.no_grad():

@@ -13,7 +13,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from ..validation import check_choice, check_float, check_instance, check_int
+from ..validation import check_bool, check_choice, check_float, check_instance, check_int
 from .assignment import DEFAULT_NO_MATCH
 from .detector import DetectorConfig, Phantom, as_config, simulate_events
 from .graph import DEFAULT_WINDOW, build_graphs, check_graphs
@@ -75,6 +75,12 @@ class TrainConfig:
         self.model.validate()
         return self
 
+    @property
+    def solver_lam(self) -> float:
+        """The λ the blackbox solver is perturbed with, in cost units: ``mixed`` scales the Hamming loss by
+        (1 − α) before the solver's backward pass, so its perturbation is λ(1 − α)."""
+        return self.lam * (1 - self.alpha) if self.mode == "mixed" else self.lam
+
     def loss(self, logits: torch.Tensor, data: Data, n_layers: int) -> tuple[torch.Tensor, dict[str, float]]:
         """This configuration's training loss of ``logits`` on ``data`` (:func:`tracking_loss` with its
         mode, estimator, λ, α and τ) and the loss's parts."""
@@ -126,6 +132,7 @@ def fit(
     callback: Callable[[dict], None] | None = None,
     val_graphs: Sequence[Data] | None = None,
     eval_every: int = 50,
+    warn_lambda: bool = True,
 ) -> tuple[EdgeClassifier, list[dict]]:
     """Train (or fine-tune ``model``) with Adam; ``callback(row)`` gets ``{step, epoch, loss, ...}``.
 
@@ -133,6 +140,8 @@ def fit(
     ``lr_milestones`` (fractions of the run). With ``val_graphs`` the model is scored every
     ``eval_every`` steps (and at the end) by the mean Hamming error of its assignment decisions,
     and the best checkpoint on validation is returned (rows with ``val_hamming`` join the history).
+    A blackbox run checks λ on its first batch (:func:`check_lambda`: the first row gets ``lam_frac_target``)
+    and, with ``warn_lambda``, warns and logs when it is degenerate (studies that sweep λ pass False).
     """
     train_graphs = check_graphs("train_graphs", train_graphs)
     if config is not None:
@@ -145,6 +154,7 @@ def fit(
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     val_graphs = None if val_graphs is None else check_graphs("val_graphs", val_graphs, min_size=0)
     eval_every = check_int("eval_every", eval_every, low=1)
+    warn_lambda = check_bool("warn_lambda", warn_lambda)
     torch.manual_seed(cfg.seed)
     if model is None:
         model = EdgeClassifier(cfg.model)
@@ -158,7 +168,7 @@ def fit(
     validator = _Validator(val_graphs, cfg.no_match, L) if val_graphs else None
     model.train()
     with one_thread():
-        _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator, eval_every)
+        _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator, eval_every, warn_lambda)
     if validator is not None:
         validator.check(model, total, history)
         model.load_state_dict(validator.best_state)
@@ -188,7 +198,9 @@ class _Validator:
             self.best, self.best_state = err, copy.deepcopy(model.state_dict())
 
 
-def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator, eval_every) -> None:
+def _loop(
+    model, opt, sched, loader, cfg, L, total, history, callback, validator, eval_every, warn_lambda
+) -> None:
     step, epoch = 0, 0
     while step < total:
         for batch in loader:
@@ -201,7 +213,7 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
             step += 1
             row = dict(step=step, epoch=epoch, loss=float(loss.detach()), **parts)
             if step == 1:  # is λ degenerate for this model from the start? (warns and logs if so)
-                share = check_lambda(cfg, logits, batch, L)
+                share = check_lambda(cfg, logits, batch, L, warn=warn_lambda)
                 if share is not None:
                     row["lam_frac_target"] = share
             history.append(row)
@@ -214,15 +226,17 @@ def _loop(model, opt, sched, loader, cfg, L, total, history, callback, validator
         epoch += 1
 
 
-def check_lambda(cfg: TrainConfig, logits: torch.Tensor, batch: Data, n_layers: int) -> float | None:
+def check_lambda(
+    cfg: TrainConfig, logits: torch.Tensor, batch: Data, n_layers: int, *, warn: bool = True
+) -> float | None:
     """For a blackbox run: the share of this batch's problems whose perturbed solution y_λ already equals the
-    target (:func:`~toolkit.tracking.pipeline.lambda_scale`, which warns and logs in the degenerate regime,
-    > 95 %). ``mixed`` scales the Hamming loss by (1 − α) before the solver's backward pass, so its solver is
-    perturbed by λ(1 − α). None when no λ is involved (two-step, straight-through, α = 1)."""
-    if cfg.mode == "two_step" or cfg.estimator != "blackbox" or (cfg.mode == "mixed" and cfg.alpha >= 1):
+    target (:func:`~toolkit.tracking.pipeline.lambda_scale`; with ``warn`` it warns and logs in the degenerate
+    regime, > 95 %), at the solver's λ (``TrainConfig.solver_lam``: λ(1 − α) for ``mixed``). None when no λ is
+    involved (two-step, the straight-through and Sinkhorn estimators, mixed with α = 1)."""
+    if cfg.mode == "two_step" or cfg.estimator != "blackbox" or cfg.solver_lam <= 0:
         return None
-    lam = cfg.lam * (1 - cfg.alpha) if cfg.mode == "mixed" else cfg.lam
-    return lambda_scale(logits.detach(), lam, cfg.no_match, data=batch, n_layers=n_layers)["frac_target"]
+    s = lambda_scale(logits.detach(), cfg.solver_lam, cfg.no_match, data=batch, n_layers=n_layers, warn=warn)
+    return s["frac_target"]
 
 
 CHECKPOINT_KIND = "tracking-edge-classifier"

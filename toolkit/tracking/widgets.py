@@ -197,7 +197,8 @@ def explorer_state(
     }
     y = solve_assignment(cost, no_match)
     lam_h = _hamming_lambda(lam, alpha)  # the mixed loss's solver sees ∂L/∂y = (1 − α)(1 − 2t): λ(1 − α)
-    y_lam = solve_assignment(cost + lam_h * (1 - 2 * target), no_match)
+    # at α = 1 there is no Hamming term: nothing perturbs the solver
+    y_lam = y.copy() if alpha >= 1 else solve_assignment(cost + lam_h * (1 - 2 * target), no_match)
     grad = -(y - y_lam) * (1 - alpha) / lam_h  # the gradient of (1 − α)·Hamming: entries ±1/λ (0 at α = 1)
     out = dict(
         rows=rows,
