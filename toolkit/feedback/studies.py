@@ -112,15 +112,12 @@ def sparsity_study(
             nets, split, TrainConfig(hidden=list(hidden), epochs=epochs, lr=lr, seed=seed), angle_examples=64
         )
     )
-    return {
-        k: {
-            "test_acc": acc[k],
-            "dead_units": sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks if m is not None),
-            "connections": _connections(n),
-            "zeros": 1 - _connections(n) / total,
-        }
-        for k, n in nets.items()
-    }
+    out = {}
+    for k, n in nets.items():
+        kept = _connections(n)
+        dead = sum(int((m.sum(1) == 0).sum()) for m in n.feedback_masks if m is not None)
+        out[k] = {"test_acc": acc[k], "dead_units": dead, "connections": kept, "zeros": 1 - kept / total}
+    return out
 
 
 def _connections(net: FeedbackMLP) -> int:

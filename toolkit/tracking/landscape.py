@@ -20,7 +20,7 @@ from torch_geometric.data import Batch, Data
 from ..validation import check_array, check_choice, check_float, check_instance, check_int
 from .assignment import DEFAULT_NO_MATCH, assignment_objective, solve_assignment
 from .graph import check_graphs
-from .losses import bce_loss
+from .losses import bce_loss, solver_lambda
 from .metrics import track_purity_efficiency, tracks_from_edges
 from .pipeline import edge_decisions, one_thread
 
@@ -172,7 +172,7 @@ def _hamming_lambda(lam: float, alpha: float) -> float:
     Training's ``mixed`` mode scales the Hamming loss by (1 − α) before the solver's backward pass, so the
     perturbation is λ(1 − α)·∂Hamming/∂y. (At α = 1 that part has weight 0; λ is returned to avoid 0/0.)
     """
-    return lam * (1.0 - alpha) if alpha < 1.0 else lam
+    return solver_lambda(lam, "mixed", alpha) if alpha < 1.0 else lam
 
 
 def _cost_target(cost, target) -> tuple[np.ndarray, np.ndarray]:

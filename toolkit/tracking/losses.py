@@ -55,6 +55,15 @@ def hamming_loss(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (y * (1 - 2 * t) + t).mean()
 
 
+def solver_lambda(lam: float, mode: str, alpha: float) -> float:
+    """The λ the blackbox solver is perturbed with, in cost units, in a run of ``mode``.
+
+    :func:`tracking_loss` weighs the Hamming term by (1 − α) in ``mixed`` mode, so ∂L/∂y — and with it the
+    perturbation λ·∂L/∂y — carries that factor: λ(1 − α) (0 at α = 1, where there is no Hamming term).
+    """
+    return lam * (1.0 - alpha) if mode == "mixed" else lam
+
+
 def tracking_loss(
     logits: torch.Tensor,
     data: Data,

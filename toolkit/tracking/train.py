@@ -17,7 +17,7 @@ from ..validation import check_bool, check_choice, check_float, check_instance, 
 from .assignment import DEFAULT_NO_MATCH
 from .detector import DetectorConfig, Phantom, as_config, simulate_events
 from .graph import DEFAULT_WINDOW, build_graphs, check_graphs
-from .losses import MODES, tracking_loss
+from .losses import MODES, solver_lambda, tracking_loss
 from .model import EdgeClassifier, ModelConfig
 from .pipeline import ESTIMATORS, lambda_scale, one_thread
 
@@ -79,7 +79,7 @@ class TrainConfig:
     def solver_lam(self) -> float:
         """The λ the blackbox solver is perturbed with, in cost units: ``mixed`` scales the Hamming loss by
         (1 − α) before the solver's backward pass, so its perturbation is λ(1 − α)."""
-        return self.lam * (1 - self.alpha) if self.mode == "mixed" else self.lam
+        return solver_lambda(self.lam, self.mode, self.alpha)
 
     def loss(self, logits: torch.Tensor, data: Data, n_layers: int) -> tuple[torch.Tensor, dict[str, float]]:
         """This configuration's training loss of ``logits`` on ``data`` (:func:`tracking_loss` with its

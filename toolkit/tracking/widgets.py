@@ -15,6 +15,7 @@ from ..panels import Panel, dropdown, log_slider, slider, toggle
 from .assignment import DEFAULT_NO_MATCH, solve_assignment
 from .detector import DetectorConfig, Event, as_config
 from .landscape import _hamming_lambda, descend, flip_margin, loss_slice, random_direction
+from .losses import solver_lambda
 
 __all__ = [
     "demo_problem",
@@ -199,7 +200,7 @@ def explorer_state(
     lam_h = _hamming_lambda(lam, alpha)  # the mixed loss's solver sees ∂L/∂y = (1 − α)(1 − 2t): λ(1 − α)
     # at α = 1 there is no Hamming term: nothing perturbs the solver
     y_lam = y.copy() if alpha >= 1 else solve_assignment(cost + lam_h * (1 - 2 * target), no_match)
-    grad = -(y - y_lam) * (1 - alpha) / lam_h  # the gradient of (1 − α)·Hamming: entries ±1/λ (0 at α = 1)
+    grad = -(y - y_lam) / lam  # what the blackbox backward of (1 − α)·Hamming returns: ±1/λ (0 at α = 1)
     out = dict(
         rows=rows,
         faint=faint_rows,
@@ -259,7 +260,7 @@ def lambda_explorer(
         ).resolve_scale(color="independent")
         mid = st["rows"][len(st["rows"]) // 2]
         m = st["margin"]
-        lam_h = lam * (1 - alpha)  # what the solver is perturbed by: ∂L/∂y carries the factor (1 − α)
+        lam_h = solver_lambda(lam, "mixed", alpha)  # what the solver is perturbed by
         zero = lam_h < m
         shown = "λ" if alpha == 0 else f"λ(1 − α) = {lam_h:.3g}"
         text = (
