@@ -57,24 +57,8 @@ LAM = TrainConfig().lam  # the e2e step is timed at the default λ (0.004: the p
 
 
 def _interleaved(fns: dict, repeat: int = 15) -> dict:
-    """{name: minimum seconds over ``repeat`` rounds}, the callables run in turn so load hits all alike.
-
-    The order is shuffled every round (seeded): a callable that always runs right after another one
-    would always find the caches as that one left them (the dense reference loop's large temporaries
-    slowed whatever came next by up to 10 %, measured).
-    """
-    for fn in fns.values():
-        fn()  # warm-up
-    best = {name: float("inf") for name in fns}
-    order, rng = list(fns), random.Random(0)
-    for _ in range(repeat):
-        rng.shuffle(order)
-        for name in order:
-            fn = fns[name]
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
-    return best
+    """{name: minimum seconds over ``repeat`` rounds}: the wall times of :func:`_interleaved_wall_cpu`."""
+    return _interleaved_wall_cpu(fns, repeat)[0]
 
 
 def bench(density: float, n_events: int, n_batches: int, batch_size: int = 16) -> dict:
@@ -181,14 +165,21 @@ def _simulate_graph_bench(cfg: DetectorConfig, n_events: int) -> dict:
 
 
 def _interleaved_wall_cpu(fns: dict, repeat: int) -> tuple[dict, dict]:
-    """Like ``_interleaved``, and the minimum CPU time (``time.process_time``) of each callable besides."""
+    """Minimum wall and CPU time (``time.process_time``) of each callable over ``repeat`` rounds.
+
+    The callables run in turn so load hits all alike, in an order shuffled every round (seeded): a callable
+    that always runs right after another one would always find the caches as that one left them (the dense
+    reference loop's large temporaries slowed whatever came next by up to 10 %, measured).
+    """
     for fn in fns.values():
         fn()  # warm-up
     wall, cpu = ({name: float("inf") for name in fns} for _ in range(2))
+    order, rng = list(fns), random.Random(0)
     for _ in range(repeat):
-        for name, fn in fns.items():
+        rng.shuffle(order)
+        for name in order:
             t, c = time.perf_counter(), time.process_time()
-            fn()
+            fns[name]()
             cpu[name] = min(cpu[name], time.process_time() - c)
             wall[name] = min(wall[name], time.perf_counter() - t)
     return wall, cpu
